@@ -1,0 +1,84 @@
+"""Every exception CCM raises on purpose, in one place.
+
+The hierarchy::
+
+    CCMError                      base of everything below; ``str(exc)`` is one line
+    ├── ConfigError               a config file or environment variable is invalid
+    ├── HubError                  the hub could not do what was asked
+    │   ├── HubUnavailable        the hub cannot be reached (retry later; webhook → 503)
+    │   ├── HubURLError           a hub URL that names no known adapter or is malformed
+    │   ├── NotFound              no such task / host / approval
+    │   ├── ConflictError         optimistic concurrency: the row changed under you
+    │   ├── LeaseLost             the caller no longer holds the task's lease
+    │   └── SchemaError           the database schema is missing or too old (run ``ccm db migrate``)
+    └── DomainError               a rule of the domain was broken
+        ├── IllegalTransition     a task state change the life cycle does not allow
+        └── InvalidDecision       an approve/reject/escalate that does not fit the task's state
+
+Each carries a ``hint``: what the user should do next, for the command line to print.
+"""
+
+from __future__ import annotations
+
+
+class CCMError(Exception):
+    """Base class of CCM's own errors. ``hint`` says what to do next."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+class ConfigError(CCMError):
+    """A config file or ``CCM_*`` environment variable is invalid."""
+
+    hint = "fix the value named above in the config file or environment"
+
+
+class HubError(CCMError):
+    """The hub could not do what was asked."""
+
+
+class HubUnavailable(HubError):
+    """The hub cannot be reached right now; retrying later may succeed."""
+
+    hint = "check that the database is running and the --hub URL is right"
+
+
+class HubURLError(HubError):
+    """The hub URL names no known adapter or is malformed."""
+
+    hint = "use sqlite:///PATH, postgresql://USER@HOST/DB or https://REF.supabase.co"
+
+
+class NotFound(HubError):
+    """No such task, host, approval or notification."""
+
+
+class ConflictError(HubError):
+    """The row changed since it was read (optimistic concurrency): re-read and retry."""
+
+
+class LeaseLost(HubError):
+    """The caller no longer holds the task's lease (it expired and another owner took it)."""
+
+
+class SchemaError(HubError):
+    """The hub's schema is missing or older than this CCM."""
+
+    hint = "run `ccm db migrate` against this hub"
+
+
+class DomainError(CCMError):
+    """A rule of the domain was broken."""
+
+
+class IllegalTransition(DomainError):
+    """A task state change the life cycle does not allow."""
+
+
+class InvalidDecision(DomainError):
+    """An approve / reject / escalate that does not fit the task's current state."""

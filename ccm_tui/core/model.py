@@ -1,0 +1,404 @@
+"""Domain types: hosts, alerts, tasks, events, approvals, decisions and the rest.
+
+Plain frozen dataclasses with no I/O. Adapters turn them into rows and back; the
+CLI and the TUI render them. Times are timezone-aware UTC :class:`datetime`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from agent_runtime.protocol import CONTROL_TYPES, EVENT_TYPES
+from ccm_tui.core.errors import DomainError, InvalidDecision
+from ccm_tui.core.states import TaskState, check_transition
+
+JSON = dict[str, Any]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def new_task_id() -> str:
+    """A short, URL- and tmux-safe task id such as ``t-5f2c9a1b7e``."""
+    return "t-" + secrets.token_hex(5)
+
+
+class Severity(StrEnum):
+    """Alert severity, normalised from each source's vocabulary."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @classmethod
+    def parse(cls, value: str | None) -> Severity:
+        """Map a source's severity word (``page``, ``error``, ``P1``…) to ours."""
+        v = (value or "").strip().lower()
+        if v in {"critical", "crit", "page", "p1", "high", "emergency", "fatal", "error", "err"}:
+            return cls.CRITICAL
+        if v in {"info", "informational", "low", "none", "p4", "p5", "debug"}:
+            return cls.INFO
+        return cls.WARNING
+
+
+class AlertStatus(StrEnum):
+    """Whether an alert is firing or resolved."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Risk(StrEnum):
+    """A runbook's risk class."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class RunbookMode(StrEnum):
+    """How far a runbook is trusted: dry-run only, suggest, or fix automatically."""
+
+    SHADOW = "shadow"
+    SUGGEST = "suggest"
+    AUTO = "auto"
+
+
+class DecisionKind(StrEnum):
+    """What the agent decided after diagnosis."""
+
+    AUTO = "auto"
+    SUGGEST = "suggest"
+    ESCALATE = "escalate"
+
+
+class ApprovalKind(StrEnum):
+    """An operator's one-key decision on a task."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    ESCALATE = "escalate"
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """A server of the fleet, as the hub knows it."""
+
+    name: str
+    address: str = ""
+    port: int = 22
+    user: str = ""
+    groups: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    managed: bool = True
+    updated_at: datetime | None = None
+
+    @property
+    def group(self) -> str:
+        """The host's primary group (its role), ``ungrouped`` when it has none."""
+        return self.groups[0] if self.groups else "ungrouped"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSnapshot:
+    """One health probe of a host."""
+
+    host: str
+    taken_at: datetime
+    reachable: bool = True
+    cpu_pct: float | None = None
+    mem_pct: float | None = None
+    disk_pct: float | None = None
+    load1: float | None = None
+    data: JSON = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An alert as received from Alertmanager, Grafana, Kibana or the generic endpoint."""
+
+    fingerprint: str
+    status: AlertStatus
+    source: str
+    alertname: str
+    host: str
+    starts_at: datetime
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    severity: Severity = Severity.WARNING
+    ends_at: datetime | None = None
+    received_at: datetime = field(default_factory=utcnow)
+    task_id: str | None = None
+    id: int | None = None
+    seen_count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The agent's decision after diagnosis, with every input that led to it.
+
+    ``confidence = evidence_match × prior × risk_cap``; ``kind`` follows from the
+    thresholds and the runbook's mode. Stored whole so an operator can see why.
+    """
+
+    kind: DecisionKind
+    confidence: float
+    evidence_match: float
+    prior: float
+    risk: Risk
+    risk_cap: float
+    auto_threshold: float = 0.90
+    suggest_threshold: float = 0.50
+    mode: RunbookMode = RunbookMode.AUTO
+    runbook: str = ""
+    cause: str = ""
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> JSON:
+        """The decision as JSON-ready data."""
+        d = asdict(self)
+        d["reasons"] = list(self.reasons)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: JSON) -> Decision:
+        """Rebuild a decision stored with :meth:`to_dict`."""
+        return cls(
+            kind=DecisionKind(d["kind"]),
+            confidence=float(d["confidence"]),
+            evidence_match=float(d["evidence_match"]),
+            prior=float(d["prior"]),
+            risk=Risk(d["risk"]),
+            risk_cap=float(d["risk_cap"]),
+            auto_threshold=float(d.get("auto_threshold", 0.90)),
+            suggest_threshold=float(d.get("suggest_threshold", 0.50)),
+            mode=RunbookMode(d.get("mode", "auto")),
+            runbook=str(d.get("runbook", "")),
+            cause=str(d.get("cause", "")),
+            reasons=tuple(str(r) for r in d.get("reasons", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A unit of work: one alert (or a group of repeats) on one host.
+
+    ``version`` increases on every update; writers pass the version they read and
+    lose with :class:`~ccm_tui.core.errors.ConflictError` if it moved.
+    """
+
+    id: str
+    host: str
+    alertname: str
+    state: TaskState = TaskState.NEW
+    severity: Severity = Severity.WARNING
+    alert_fingerprint: str = ""
+    summary: str = ""
+    managed: bool = True
+    runbook: str | None = None
+    confidence: float | None = None
+    risk: Risk | None = None
+    decision: Decision | None = None
+    outcome: str | None = None
+    note: str = ""
+    spec: JSON = field(default_factory=dict)
+    result: JSON = field(default_factory=dict)
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    attempts: int = 0
+    repeat_count: int = 0
+    version: int = 1
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    def transition(self, target: TaskState | str) -> Task:
+        """A copy in state ``target``; raises :class:`IllegalTransition` when not allowed."""
+        tgt = check_transition(self.state, target)
+        now = utcnow()
+        return replace(
+            self,
+            state=tgt,
+            started_at=self.started_at or (now if tgt is TaskState.CLAIMED else None),
+            finished_at=now if tgt.is_terminal else None,
+        )
+
+    @property
+    def age_seconds(self) -> float:
+        """Seconds since the task was created."""
+        return (utcnow() - self.created_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event of a task's transcript, as an agent emitted it (see the protocol)."""
+
+    task_id: str
+    seq: int
+    type: str
+    ts: datetime
+    data: JSON = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.type not in EVENT_TYPES:
+            raise DomainError(f"unknown event type {self.type!r}")
+        if self.seq < 1:
+            raise DomainError(f"event seq must be >= 1, got {self.seq}")
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """An operator's decision on a task: who, what, when, and why."""
+
+    task_id: str
+    kind: ApprovalKind
+    actor: str
+    note: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+    relayed_at: datetime | None = None
+
+
+def check_approval(task: Task, kind: ApprovalKind | str) -> ApprovalKind:
+    """Validate an operator decision against the task's state.
+
+    Approve and reject only make sense while a fix waits for approval; escalate
+    is allowed on any task that is not finished.
+    """
+    k = ApprovalKind(kind)
+    if k is ApprovalKind.ESCALATE:
+        if task.state.is_terminal:
+            raise InvalidDecision(f"task {task.id} is already {task.state}; nothing to escalate")
+    elif task.state is not TaskState.AWAITING_APPROVAL:
+        raise InvalidDecision(
+            f"task {task.id} is {task.state}, not awaiting_approval; only a proposed fix "
+            f"can be {'approved' if k is ApprovalKind.APPROVE else 'rejected'}"
+        )
+    assert k.value in CONTROL_TYPES
+    return k
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the audit log: who did what to which target."""
+
+    actor: str
+    action: str
+    target: str = ""
+    detail: JSON = field(default_factory=dict)
+    ts: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunbookStats:
+    """A runbook's track record on one host group, the prior for its confidence."""
+
+    runbook: str
+    host_group: str
+    successes: int = 0
+    failures: int = 0
+    approvals: int = 0
+    rejections: int = 0
+    mode: RunbookMode | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def success_rate(self) -> float:
+        """Laplace-smoothed success rate: 0.5 with no history, → the real rate with more."""
+        return (self.successes + 1) / (self.successes + self.failures + 2)
+
+
+class OutboxState(StrEnum):
+    """Delivery state of a notification."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A notification written to the hub before any attempt to deliver it."""
+
+    id: int
+    channel: str
+    dedup_key: str
+    payload: JSON
+    state: OutboxState = OutboxState.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """Fleet-wide switches. ``paused`` stops every automatic fix at once."""
+
+    paused: bool = False
+    actor: str = ""
+    reason: str = ""
+    updated_at: datetime | None = None
+
+
+class ChangeKind(StrEnum):
+    """What a realtime change notification is about."""
+
+    EVENT = "event"
+    TASK = "task"
+    APPROVAL = "approval"
+    CONTROL = "control"
+    HOST = "host"
+    ALERT = "alert"
+    OUTBOX = "outbox"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A change the hub announces to subscribers. Carries ids; ``event`` is loaded for events."""
+
+    id: int
+    kind: ChangeKind
+    task_id: str | None = None
+    ref: str | None = None
+    event: Event | None = None
+
+
+__all__ = [
+    "CONTROL_TYPES",
+    "JSON",
+    "Alert",
+    "AlertStatus",
+    "Approval",
+    "ApprovalKind",
+    "AuditEntry",
+    "Change",
+    "ChangeKind",
+    "Control",
+    "Decision",
+    "DecisionKind",
+    "Event",
+    "HealthSnapshot",
+    "Host",
+    "OutboxMessage",
+    "OutboxState",
+    "Risk",
+    "RunbookMode",
+    "RunbookStats",
+    "Severity",
+    "Task",
+    "check_approval",
+    "new_task_id",
+    "utcnow",
+]

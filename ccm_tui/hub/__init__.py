@@ -1,0 +1,74 @@
+"""The hub: the store every CCM process shares, behind one :class:`Hub` protocol.
+
+``open_hub(url)`` picks the adapter from the URL scheme:
+
+- ``sqlite:///path/hub.db`` — the embedded default (:mod:`ccm_tui.hub.sqlite`)
+- ``postgresql://user:pass@host:5432/db`` — any PostgreSQL, including a Supabase
+  project's database connection string (:mod:`ccm_tui.hub.postgres`)
+
+Adapters are imported lazily, so importing this package loads no database driver.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from ccm_tui.core.errors import HubURLError
+from ccm_tui.hub.base import AlertRecord, Hub, TaskQuery
+
+if TYPE_CHECKING:
+    from ccm_tui.hub.postgres import PostgresHub
+    from ccm_tui.hub.sqlite import SqliteHub
+
+__all__ = ["AlertRecord", "Hub", "TaskQuery", "default_hub_path", "default_hub_url", "open_hub"]
+
+
+def default_hub_path() -> Path:
+    """``$XDG_DATA_HOME/ccm/hub.db`` (``~/.local/share/ccm/hub.db`` by default)."""
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "ccm" / "hub.db"
+
+
+def default_hub_url() -> str:
+    """The embedded default hub's URL."""
+    return f"sqlite:///{default_hub_path()}"
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a ``sqlite:`` URL: ``sqlite:///abs/path``, ``sqlite:rel/path``."""
+    rest = url[len("sqlite:"):]
+    if rest.startswith("//"):
+        rest = rest[2:]
+        if rest and not rest.startswith("/"):
+            raise HubURLError(f"{url!r}: a sqlite URL has no host; write sqlite:///{rest}")
+    path = unquote(rest.split("?", 1)[0])
+    if not path or path == "/":
+        raise HubURLError(f"{url!r} names no database file")
+    return Path(path).expanduser()
+
+
+def open_hub(url: str | None = None) -> SqliteHub | PostgresHub:
+    """An adapter for ``url`` (not yet connected: ``async with open_hub(url) as hub:``)."""
+    url = (url or default_hub_url()).strip()
+    scheme = urlsplit(url).scheme.lower() if "://" in url else url.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        from ccm_tui.hub.sqlite import SqliteHub
+
+        return SqliteHub(sqlite_path(url), url=url)
+    if scheme in {"postgresql", "postgres"}:
+        parts = urlsplit(url)
+        if not parts.hostname and "host=" not in parts.query:
+            raise HubURLError(f"{url!r} names no PostgreSQL host")
+        from ccm_tui.hub.postgres import PostgresHub
+
+        return PostgresHub(url)
+    if scheme in {"http", "https"}:
+        raise HubURLError(
+            f"{url!r}: the Supabase API adapter is not part of this build; connect to the "
+            "project's database instead",
+            hint="use its connection string: postgresql://postgres.REF:PASSWORD@HOST:5432/postgres",
+        )
+    raise HubURLError(f"unknown hub URL scheme {scheme!r} in {url!r}")

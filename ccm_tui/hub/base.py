@@ -1,0 +1,313 @@
+"""The ``Hub``: the one store every CCM process shares.
+
+An abstract base class with documented methods; adapters implement it:
+:mod:`ccm_tui.hub.sqlite` (the embedded default) and :mod:`ccm_tui.hub.postgres`
+(any PostgreSQL, including a Supabase project's database). One contract test suite
+(``tests/adapters/test_hub_contract.py``) runs against every adapter.
+
+All methods are coroutines. Errors are those of :mod:`ccm_tui.core.errors`:
+:class:`HubUnavailable` when the store cannot be reached, :class:`NotFound`,
+:class:`ConflictError` for a stale ``expected_version``, :class:`LeaseLost`,
+:class:`IllegalTransition` for a state change the life cycle forbids.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from ccm_tui.core.model import (
+    Alert,
+    Approval,
+    ApprovalKind,
+    AuditEntry,
+    Change,
+    ChangeKind,
+    Control,
+    Event,
+    HealthSnapshot,
+    Host,
+    OutboxMessage,
+    RunbookMode,
+    RunbookStats,
+    Task,
+)
+from ccm_tui.core.states import TaskState
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """What :meth:`Hub.record_alert` did: the stored alert and whether it was new."""
+
+    alert: Alert
+    is_new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    """Filters for :meth:`Hub.list_tasks`; every field is optional."""
+
+    states: Sequence[TaskState] | None = None
+    host: str | None = None
+    alertname: str | None = None
+    since: datetime | None = None
+    limit: int = 200
+
+
+class Hub(ABC):
+    """The store behind CCM. Open it with :func:`ccm_tui.hub.open_hub`.
+
+    Use it as an async context manager, or call :meth:`connect` and :meth:`close`.
+    """
+
+    url: str
+
+    # -- life cycle -----------------------------------------------------------------
+    @abstractmethod
+    async def connect(self) -> None:
+        """Open connections; raise :class:`HubUnavailable` or :class:`SchemaError`."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close every connection and end every subscription."""
+
+    @abstractmethod
+    async def migrate(self) -> list[str]:
+        """Apply the schema idempotently; return the migrations applied now (maybe none)."""
+
+    async def __aenter__(self) -> Hub:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # -- hosts and health -------------------------------------------------------------
+    @abstractmethod
+    async def upsert_hosts(self, hosts: Iterable[Host]) -> int:
+        """Insert or update hosts by name; return how many were written."""
+
+    @abstractmethod
+    async def list_hosts(self) -> list[Host]:
+        """Every known host, by name."""
+
+    @abstractmethod
+    async def get_host(self, name: str) -> Host:
+        """One host; :class:`NotFound` when unknown."""
+
+    @abstractmethod
+    async def record_health(self, snapshot: HealthSnapshot, *, keep: int = 720) -> None:
+        """Store a health snapshot, keeping at most ``keep`` per host (oldest dropped)."""
+
+    @abstractmethod
+    async def health_history(self, host: str, *, limit: int = 60) -> list[HealthSnapshot]:
+        """The newest ``limit`` snapshots of a host, oldest first (ready for sparklines)."""
+
+    @abstractmethod
+    async def latest_health(self) -> dict[str, HealthSnapshot]:
+        """The newest snapshot of every host that has one."""
+
+    # -- alerts -----------------------------------------------------------------------
+    @abstractmethod
+    async def record_alert(self, alert: Alert) -> AlertRecord:
+        """Store an alert, idempotent on (fingerprint, status, starts_at).
+
+        A repeat of a stored alert bumps its ``seen_count`` and returns
+        ``is_new=False``; the first receipt returns ``is_new=True``.
+        """
+
+    @abstractmethod
+    async def link_alert(self, alert_id: int, task_id: str) -> None:
+        """Attach a stored alert to the task it created or joined."""
+
+    @abstractmethod
+    async def list_alerts(
+        self, *, since: datetime | None = None, fingerprint: str | None = None, limit: int = 500
+    ) -> list[Alert]:
+        """Alerts received, newest first."""
+
+    # -- tasks ------------------------------------------------------------------------
+    @abstractmethod
+    async def create_task(self, task: Task) -> Task:
+        """Insert a new task (state ``new``, version 1); return it as stored."""
+
+    @abstractmethod
+    async def get_task(self, task_id: str) -> Task:
+        """One task; :class:`NotFound` when unknown. Accepts a unique id prefix."""
+
+    @abstractmethod
+    async def list_tasks(self, query: TaskQuery | None = None) -> list[Task]:
+        """Tasks newest first, filtered by ``query``."""
+
+    @abstractmethod
+    async def find_open_task(self, host: str, alertname: str) -> Task | None:
+        """The open (new or active) task for (host, alertname), if any."""
+
+    @abstractmethod
+    async def update_task(self, task_id: str, expected_version: int, **fields: Any) -> Task:
+        """Update fields of a task if its version is still ``expected_version``.
+
+        Bumps the version. A ``state`` field is checked against the life cycle
+        (:class:`IllegalTransition`); ``finished_at`` is set on a terminal state.
+        Raises :class:`ConflictError` when the version moved, :class:`NotFound`.
+        """
+
+    async def transition(
+        self, task_id: str, target: TaskState | str, *, expected_version: int | None = None,
+        **fields: Any,
+    ) -> Task:
+        """Move a task to ``target``; with no ``expected_version``, re-read and retry on conflict."""
+        from ccm_tui.core.errors import ConflictError
+
+        for _ in range(20):
+            version = expected_version
+            if version is None:
+                version = (await self.get_task(task_id)).version
+            try:
+                return await self.update_task(task_id, version, state=TaskState(target), **fields)
+            except ConflictError:
+                if expected_version is not None:
+                    raise
+        raise ConflictError(f"task {task_id} kept changing; gave up after 20 tries")
+
+    # -- leases -----------------------------------------------------------------------
+    @abstractmethod
+    async def claim_next_task(self, owner: str, *, lease_seconds: float = 30.0) -> Task | None:
+        """Claim the most urgent claimable task for ``owner`` with a lease, or ``None``.
+
+        Claimable: a ``new`` task whose host has no active task, or an active task
+        whose lease expired (a dead daemon's task, taken over as it is). A ``new``
+        task moves to ``claimed``. Concurrent claimers never get the same task.
+        """
+
+    @abstractmethod
+    async def renew_lease(self, task_id: str, owner: str, *, lease_seconds: float = 30.0) -> Task:
+        """Extend ``owner``'s lease; :class:`LeaseLost` if another owner holds it now."""
+
+    @abstractmethod
+    async def release_lease(self, task_id: str, owner: str, *, requeue: bool = False) -> Task:
+        """Drop ``owner``'s lease; with ``requeue`` a ``claimed`` task goes back to ``new``."""
+
+    # -- events -----------------------------------------------------------------------
+    @abstractmethod
+    async def append_events(self, events: Sequence[Event]) -> int:
+        """Append transcript events; idempotent on (task, seq). Return how many were new."""
+
+    async def append_event(self, event: Event) -> bool:
+        """Append one event; ``False`` when (task, seq) was already stored."""
+        return await self.append_events([event]) == 1
+
+    @abstractmethod
+    async def list_events(
+        self, task_id: str, *, after_seq: int = 0, limit: int = 10_000
+    ) -> list[Event]:
+        """A task's events with ``seq > after_seq``, in order."""
+
+    @abstractmethod
+    async def last_seq(self, task_id: str) -> int:
+        """The highest stored ``seq`` of a task (0 when none): where to resume from."""
+
+    # -- realtime ---------------------------------------------------------------------
+    @abstractmethod
+    def subscribe(
+        self, kinds: Iterable[ChangeKind] | None = None, *, since: int | None = None
+    ) -> AsyncIterator[Change]:
+        """Changes as they are committed, in commit order, each once.
+
+        ``kinds`` filters (default: all). ``since`` replays stored changes after that
+        change id first (default: only new ones). Event changes carry the event.
+        Works across processes; ends when the hub is closed.
+        """
+
+    # -- approvals --------------------------------------------------------------------
+    @abstractmethod
+    async def decide(
+        self, task_id: str, kind: ApprovalKind | str, *, actor: str, note: str = ""
+    ) -> Approval:
+        """Record an operator's approve / reject / escalate, with who and when.
+
+        Validated against the task's state (:class:`InvalidDecision`). Reject moves
+        the task to ``cancelled`` (outcome ``rejected``), escalate to ``escalated``;
+        approve leaves the state to the agent. Each is written to the audit log too.
+        """
+
+    @abstractmethod
+    async def list_approvals(
+        self, task_id: str | None = None, *, unrelayed_only: bool = False
+    ) -> list[Approval]:
+        """Approvals, oldest first; ``unrelayed_only`` for those not yet sent to an agent."""
+
+    @abstractmethod
+    async def mark_relayed(self, approval_id: int) -> None:
+        """Note that an approval reached its agent."""
+
+    # -- audit ------------------------------------------------------------------------
+    @abstractmethod
+    async def audit(
+        self, actor: str, action: str, target: str = "", detail: dict[str, Any] | None = None
+    ) -> AuditEntry:
+        """Append to the audit log."""
+
+    @abstractmethod
+    async def list_audit(
+        self, *, since: datetime | None = None, limit: int = 200
+    ) -> list[AuditEntry]:
+        """Audit entries, newest first."""
+
+    # -- runbook stats ----------------------------------------------------------------
+    @abstractmethod
+    async def record_runbook_outcome(
+        self, runbook: str, host_group: str, *, success: bool | None = None,
+        approved: bool | None = None,
+    ) -> RunbookStats:
+        """Count a success/failure and/or an approval/rejection; return the new stats."""
+
+    @abstractmethod
+    async def set_runbook_mode(
+        self, runbook: str, host_group: str, mode: RunbookMode | None
+    ) -> RunbookStats:
+        """Promote or demote a runbook on a host group (``None``: back to its file's mode)."""
+
+    @abstractmethod
+    async def runbook_stats(self, runbook: str | None = None) -> list[RunbookStats]:
+        """Stats per (runbook, host group)."""
+
+    # -- outbox -----------------------------------------------------------------------
+    @abstractmethod
+    async def enqueue(self, channel: str, payload: dict[str, Any], *, dedup_key: str) -> bool:
+        """Write a notification for later delivery; ``False`` if ``dedup_key`` exists."""
+
+    @abstractmethod
+    async def claim_outbox(
+        self, owner: str, *, limit: int = 10, lease_seconds: float = 60.0
+    ) -> list[OutboxMessage]:
+        """Lease up to ``limit`` due messages (pending, next attempt reached, lease free)."""
+
+    @abstractmethod
+    async def mark_sent(self, message_id: int, owner: str) -> None:
+        """A message was delivered; it will not be sent again."""
+
+    @abstractmethod
+    async def mark_failed(
+        self, message_id: int, owner: str, *, error: str, retry_at: datetime | None
+    ) -> None:
+        """A delivery attempt failed; retry at ``retry_at``, or give up (``dead``) if None."""
+
+    @abstractmethod
+    async def list_outbox(self, *, state: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+        """Messages, newest first."""
+
+    # -- control ----------------------------------------------------------------------
+    @abstractmethod
+    async def get_control(self) -> Control:
+        """Fleet-wide switches (pause)."""
+
+    @abstractmethod
+    async def set_paused(self, paused: bool, *, actor: str, reason: str = "") -> Control:
+        """Pause or resume every automatic fix; audited."""

@@ -1,0 +1,282 @@
+"""The PostgreSQL hub (any Postgres, including a Supabase project's database).
+
+Connections come from an asyncpg pool. Claims use ``FOR UPDATE SKIP LOCKED`` so
+several daemons share one hub safely. Realtime is LISTEN/NOTIFY on ``ccm_changes``:
+the schema's triggers notify with ids only; subscribers load what they need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+
+from ccm_tui.core.errors import HubUnavailable, NotFound, SchemaError
+from ccm_tui.core.model import Change, ChangeKind
+from ccm_tui.hub.migrations import MigrationFile, migration_files
+from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, change_from_row, wanted
+from ccm_tui.hub.rows import Row
+from ccm_tui.hub.sql import SqlHub
+
+CHANNEL = "ccm_changes"
+CONNECT_TIMEOUT = 5.0
+_MIGRATE_LOCK = 0x63636D  # "ccm": serialises concurrent `ccm db migrate` runs
+
+
+@lru_cache(maxsize=512)
+def _dollar(sql: str) -> str:
+    """Rewrite ``?`` placeholders as ``$1, $2, …``."""
+    counter = iter(range(1, 10_000))
+    return re.sub(r"\?", lambda _m: f"${next(counter)}", sql)
+
+
+def _rowcount(status: str) -> int:
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+class _PgTx:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return list(await self._conn.fetch(_dollar(sql), *args))
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        r: Row | None = await self._conn.fetchrow(_dollar(sql), *args)
+        return r
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return _rowcount(await self._conn.execute(_dollar(sql), *args))
+
+
+def _describe(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+class PostgresHub(SqlHub):
+    """A hub in PostgreSQL (``postgresql://user:pass@host:5432/db``)."""
+
+    skip_locked = " FOR UPDATE OF t SKIP LOCKED"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._pool: asyncpg.Pool | None = None
+        self._fanout = Fanout()
+        self._listener: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+        self._closing = False
+
+    # -- life cycle -----------------------------------------------------------------------
+    async def connect(self) -> None:
+        if self._pool is not None:
+            return
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=8, timeout=CONNECT_TIMEOUT,
+                command_timeout=60, server_settings={"application_name": "ccm"},
+            )
+        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError,
+                asyncpg.InterfaceError, ValueError) as exc:
+            raise HubUnavailable(
+                f"cannot connect to PostgreSQL at {_describe(self.url)}: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from exc
+
+    async def close(self) -> None:
+        self._closing = True
+        self._fanout.close()
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+            self._listener = None
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def migrate(self) -> list[str]:
+        if self._pool is None:
+            await self.connect()
+        assert self._pool is not None
+        applied: list[str] = []
+        async with self._pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATE_LOCK)
+            try:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS ccm_schema_migrations (version text PRIMARY KEY,"
+                    " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+                done = {r["version"] for r in await conn.fetch(
+                    "SELECT version FROM ccm_schema_migrations")}
+                for mig in migration_files():
+                    if mig.version in done:
+                        continue
+                    await self._apply(conn, mig)
+                    applied.append(mig.filename)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATE_LOCK)
+        return applied
+
+    @staticmethod
+    async def _apply(conn: asyncpg.Connection, mig: MigrationFile) -> None:
+        async with conn.transaction():
+            await conn.execute(mig.sql)
+            await conn.execute(
+                "INSERT INTO ccm_schema_migrations (version, name) VALUES ($1, $2)",
+                mig.version, mig.name)
+
+    # -- transactions ---------------------------------------------------------------------
+    def _require(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise HubUnavailable("the hub is not connected", hint="use `async with hub:`")
+        return self._pool
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[_PgTx]:
+        pool = self._require()
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                yield _PgTx(conn)
+        except asyncpg.UndefinedTableError as exc:
+            raise SchemaError(f"the hub has no CCM schema ({exc})") from exc
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise NotFound(f"refers to a task that does not exist ({exc.detail})") from exc
+        except (OSError, asyncpg.ConnectionDoesNotExistError,
+                asyncpg.CannotConnectNowError) as exc:
+            raise HubUnavailable(f"lost the PostgreSQL hub: {exc}") from exc
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[_PgTx]:
+        pool = self._require()
+        try:
+            async with pool.acquire() as conn:
+                yield _PgTx(conn)
+        except asyncpg.UndefinedTableError as exc:
+            raise SchemaError(f"the hub has no CCM schema ({exc})") from exc
+        except (OSError, asyncpg.ConnectionDoesNotExistError,
+                asyncpg.CannotConnectNowError) as exc:
+            raise HubUnavailable(f"lost the PostgreSQL hub: {exc}") from exc
+
+    # -- realtime -------------------------------------------------------------------------
+    async def _load_after(self, conn: asyncpg.Connection, change_id: int) -> list[Change]:
+        found = await conn.fetch(_dollar(CHANGES_AFTER_SQL), change_id, 5000)
+        return [change_from_row(r) for r in found]
+
+    async def _load_ids(self, conn: asyncpg.Connection, ids: list[int]) -> list[Change]:
+        found = await conn.fetch(
+            "SELECT c.id AS change_id, c.kind AS change_kind, c.task_id AS change_task,"
+            " c.ref AS change_ref, e.task_id, e.seq, e.type, e.ts, e.data"
+            " FROM ccm_changes c LEFT JOIN ccm_events e ON c.kind = 'event'"
+            " AND e.task_id = c.task_id AND e.seq::text = c.ref WHERE c.id = ANY($1::bigint[])",
+            ids,
+        )
+        by_id = {int(r["change_id"]): change_from_row(r) for r in found}
+        return [by_id[i] for i in ids if i in by_id]
+
+    async def _listen(self) -> None:
+        """Hold a LISTEN connection; on loss, reconnect and catch up from the table."""
+        inbox: asyncio.Queue[int] = asyncio.Queue()
+        seen: deque[int] = deque(maxlen=20_000)
+        seen_set: set[int] = set()
+        last_id: int | None = None
+        backoff = 0.2
+
+        def remember(ids: Iterable[int]) -> None:
+            for i in ids:
+                if len(seen) == seen.maxlen:
+                    seen_set.discard(seen[0])
+                seen.append(i)
+                seen_set.add(i)
+
+        def on_notify(_c: object, _pid: int, _chan: str, payload: str) -> None:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                inbox.put_nowait(int(json.loads(payload)["id"]))
+
+        while not self._closing:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
+                await conn.add_listener(CHANNEL, on_notify)
+                if last_id is None:
+                    last_id = int(await conn.fetchval(
+                        "SELECT COALESCE(MAX(id), 0) FROM ccm_changes"))
+                else:  # catch up with what was committed while we were away
+                    missed = [c for c in await self._load_after(conn, max(0, last_id - 5000))
+                              if c.id not in seen_set]
+                    remember(c.id for c in missed)
+                    self._fanout.publish(missed)
+                self._listening.set()
+                backoff = 0.2
+                while not conn.is_closed():
+                    try:
+                        first = await asyncio.wait_for(inbox.get(), timeout=5.0)
+                    except asyncio.TimeoutError:
+                        await conn.execute("SELECT 1")  # notices a dead connection
+                        continue
+                    ids = [first]
+                    while not inbox.empty() and len(ids) < 1000:
+                        ids.append(inbox.get_nowait())
+                    ids = [i for i in ids if i not in seen_set]
+                    if not ids:
+                        continue
+                    changes = await self._load_ids(conn, ids)
+                    remember(ids)
+                    last_id = max([last_id, *ids])
+                    self._fanout.publish(changes)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # connection lost: back off and reconnect
+                self._listening.clear()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+
+    async def subscribe(
+        self, kinds: Iterable[ChangeKind] | None = None, *, since: int | None = None
+    ) -> AsyncIterator[Change]:
+        want = wanted(kinds)
+        self._require()
+        if self._listener is None or self._listener.done():
+            self._listening.clear()
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+        queue = self._fanout.add()
+        try:
+            await asyncio.wait_for(self._listening.wait(), timeout=CONNECT_TIMEOUT * 2)
+        except asyncio.TimeoutError as exc:
+            self._fanout.remove(queue)
+            raise HubUnavailable("cannot LISTEN on the PostgreSQL hub") from exc
+        try:
+            replayed: set[int] = set()
+            if since is not None:
+                async with self._require().acquire() as conn:
+                    cursor = since
+                    while True:
+                        batch = await self._load_after(conn, cursor)
+                        if not batch:
+                            break
+                        for ch in batch:
+                            replayed.add(ch.id)
+                            if want is None or ch.kind in want:
+                                yield ch
+                        cursor = batch[-1].id
+            while True:
+                ch = await queue.get()
+                if ch is None:
+                    return
+                if ch.id in replayed:
+                    continue
+                if want is None or ch.kind in want:
+                    yield ch
+        finally:
+            self._fanout.remove(queue)

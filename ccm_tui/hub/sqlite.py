@@ -1,0 +1,231 @@
+"""The embedded hub: one SQLite file in WAL mode, shared by every local CCM process.
+
+Writers take ``BEGIN IMMEDIATE`` so concurrent processes queue instead of failing;
+realtime is a 50 ms poll of the ``ccm_changes`` table that triggers fill, so a
+subscriber in another process sees a change well within 250 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from ccm_tui.core.errors import HubUnavailable, NotFound, SchemaError
+from ccm_tui.core.model import Change, ChangeKind, utcnow
+from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, change_from_row, wanted
+from ccm_tui.hub.rows import Row
+from ccm_tui.hub.sql import SqlHub
+from ccm_tui.hub.sqlite_schema import MIGRATIONS
+
+POLL_INTERVAL = 0.05
+#: Changes older than this are pruned (subscribers replay at most this far back).
+CHANGE_RETENTION = timedelta(days=2)
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="microseconds")
+    return value
+
+
+class _SqliteTx:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self._conn.execute(sql, [_param(a) for a in args]) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        found = await self.fetch(sql, *args)
+        return found[0] if found else None
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        async with self._conn.execute(sql, [_param(a) for a in args]) as cur:
+            return max(cur.rowcount, 0)
+
+
+class SqliteHub(SqlHub):
+    """A hub in one SQLite file (``sqlite:///path/to/hub.db``)."""
+
+    def __init__(self, path: str | Path, *, url: str | None = None) -> None:
+        self.path = Path(path).expanduser()
+        self.url = url or f"sqlite:///{self.path}"
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._fanout = Fanout()
+        self._poller: asyncio.Task[None] | None = None
+        self._last_change = 0
+
+    # -- life cycle -----------------------------------------------------------------------
+    async def connect(self) -> None:
+        if self._conn is not None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=30)
+        except (OSError, sqlite3.Error) as exc:
+            raise HubUnavailable(f"cannot open SQLite hub {self.path}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        try:
+            await conn.execute("PRAGMA busy_timeout = 30000")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as exc:
+            await conn.close()
+            raise HubUnavailable(f"{self.path} is not a usable SQLite database: {exc}") from exc
+        self._conn = conn
+        await self.migrate()
+
+    async def close(self) -> None:
+        self._fanout.close()
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._poller
+            self._poller = None
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    async def migrate(self) -> list[str]:
+        conn = self._require()
+        applied: list[str] = []
+        async with self._lock:
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                async with conn.execute("PRAGMA user_version") as cur:
+                    row = await cur.fetchone()
+                current = int(row[0]) if row else 0
+                latest = MIGRATIONS[-1][0]
+                if current > latest:
+                    raise SchemaError(
+                        f"hub {self.path} has schema version {current}, newer than this CCM "
+                        f"({latest})", hint="upgrade CCM")
+                for version, name, script in MIGRATIONS:
+                    if version > current:
+                        for statement in _split_statements(script):
+                            await conn.execute(statement)
+                        await conn.execute(f"PRAGMA user_version = {version}")
+                        applied.append(f"{version:04d}_{name}")
+                cutoff = (utcnow() - CHANGE_RETENTION).isoformat(timespec="microseconds")
+                await conn.execute("DELETE FROM ccm_changes WHERE created_at < ?", (cutoff,))
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+        return applied
+
+    def _require(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise HubUnavailable("the hub is not connected", hint="use `async with hub:`")
+        return self._conn
+
+    # -- transactions ---------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[_SqliteTx]:
+        conn = self._require()
+        async with self._lock:
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise HubUnavailable(f"SQLite hub {self.path} is busy: {exc}") from exc
+            try:
+                yield _SqliteTx(conn)
+            except sqlite3.IntegrityError as exc:
+                await conn.execute("ROLLBACK")
+                if "FOREIGN KEY" in str(exc):
+                    raise NotFound(f"refers to a task that does not exist ({exc})") from exc
+                raise
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            else:
+                await conn.execute("COMMIT")
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[_SqliteTx]:
+        conn = self._require()
+        async with self._lock:
+            yield _SqliteTx(conn)
+
+    # -- realtime -------------------------------------------------------------------------
+    async def _load_changes_after(self, change_id: int, limit: int = 2000) -> list[Change]:
+        async with self._read() as tx:
+            found = await tx.fetch(CHANGES_AFTER_SQL, change_id, limit)
+        return [change_from_row(r) for r in found]
+
+    async def _poll(self) -> None:
+        while self._conn is not None:
+            try:
+                while True:
+                    batch = await self._load_changes_after(self._last_change)
+                    if not batch:
+                        break
+                    self._last_change = batch[-1].id
+                    self._fanout.publish(batch)
+            except (sqlite3.Error, HubUnavailable, ValueError):
+                pass  # a busy or closing database: try again next tick
+            await asyncio.sleep(POLL_INTERVAL)
+
+    async def _start_poller(self) -> None:
+        if self._poller is None or self._poller.done():
+            async with self._read() as tx:
+                r = await tx.fetchrow("SELECT COALESCE(MAX(id), 0) AS m FROM ccm_changes")
+            self._last_change = int(r["m"]) if r else 0
+            self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    async def subscribe(
+        self, kinds: Iterable[ChangeKind] | None = None, *, since: int | None = None
+    ) -> AsyncIterator[Change]:
+        want = wanted(kinds)
+        await self._start_poller()
+        queue = self._fanout.add()
+        horizon = self._last_change
+        try:
+            if since is not None:
+                cursor = since
+                while cursor < horizon:
+                    batch = await self._load_changes_after(cursor)
+                    if not batch:
+                        break
+                    for ch in batch:
+                        if ch.id > horizon:
+                            break
+                        cursor = ch.id
+                        if want is None or ch.kind in want:
+                            yield ch
+                    else:
+                        continue
+                    break
+            while True:
+                ch = await queue.get()
+                if ch is None:
+                    return
+                if want is None or ch.kind in want:
+                    yield ch
+        finally:
+            self._fanout.remove(queue)
+
+
+def _split_statements(script: str) -> list[str]:
+    """Split a schema script into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements

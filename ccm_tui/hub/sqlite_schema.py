@@ -1,0 +1,107 @@
+"""The hub schema for SQLite: the equivalent of ``supabase/migrations`` (no RLS, no NOTIFY).
+
+Versioned with ``PRAGMA user_version``; each entry is applied once, in order.
+"""
+
+from __future__ import annotations
+
+_NOW = "(strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))"
+
+_CHANGE = (
+    "INSERT INTO ccm_changes (kind, task_id, ref, created_at) VALUES ({kind}, {task}, {ref}, "
+    + _NOW + ");"
+)
+
+
+def _trigger(name: str, when: str, table: str, kind: str, task: str, ref: str,
+             condition: str = "") -> str:
+    cond = f" WHEN {condition}" if condition else ""
+    body = _CHANGE.format(kind=f"'{kind}'", task=task, ref=ref)
+    return f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {when} ON {table}{cond} BEGIN {body} END;"
+
+
+SCHEMA_V1 = f"""
+CREATE TABLE IF NOT EXISTS ccm_hosts (
+    name TEXT PRIMARY KEY, address TEXT NOT NULL DEFAULT '', port INTEGER NOT NULL DEFAULT 22,
+    ssh_user TEXT NOT NULL DEFAULT '', groups TEXT NOT NULL DEFAULT '[]',
+    labels TEXT NOT NULL DEFAULT '{{}}', managed INTEGER NOT NULL DEFAULT 1,
+    updated_at TEXT NOT NULL DEFAULT {_NOW});
+CREATE TABLE IF NOT EXISTS ccm_health (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, host TEXT NOT NULL, taken_at TEXT NOT NULL,
+    reachable INTEGER NOT NULL DEFAULT 1, cpu_pct REAL, mem_pct REAL, disk_pct REAL, load1 REAL,
+    data TEXT NOT NULL DEFAULT '{{}}');
+CREATE INDEX IF NOT EXISTS ccm_health_host_time ON ccm_health (host, taken_at DESC);
+CREATE TABLE IF NOT EXISTS ccm_tasks (
+    id TEXT PRIMARY KEY, host TEXT NOT NULL, alertname TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'new' CHECK (state IN ('new','claimed','diagnosing',
+        'awaiting_approval','remediating','verifying','resolved','escalated','failed',
+        'cancelled','resolved_upstream')),
+    severity TEXT NOT NULL DEFAULT 'warning', alert_fingerprint TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '', managed INTEGER NOT NULL DEFAULT 1, runbook TEXT,
+    confidence REAL, risk TEXT, decision TEXT, outcome TEXT, note TEXT NOT NULL DEFAULT '',
+    spec TEXT NOT NULL DEFAULT '{{}}', result TEXT NOT NULL DEFAULT '{{}}', lease_owner TEXT,
+    lease_expires_at TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+    repeat_count INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, started_at TEXT, finished_at TEXT);
+CREATE INDEX IF NOT EXISTS ccm_tasks_state ON ccm_tasks (state, created_at);
+CREATE INDEX IF NOT EXISTS ccm_tasks_host ON ccm_tasks (host, alertname, state);
+CREATE INDEX IF NOT EXISTS ccm_tasks_created ON ccm_tasks (created_at DESC);
+CREATE TABLE IF NOT EXISTS ccm_alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint TEXT NOT NULL, status TEXT NOT NULL,
+    source TEXT NOT NULL, alertname TEXT NOT NULL, host TEXT NOT NULL,
+    severity TEXT NOT NULL DEFAULT 'warning', labels TEXT NOT NULL DEFAULT '{{}}',
+    annotations TEXT NOT NULL DEFAULT '{{}}', starts_at TEXT NOT NULL, ends_at TEXT,
+    received_at TEXT NOT NULL, last_seen_at TEXT NOT NULL, seen_count INTEGER NOT NULL DEFAULT 1,
+    task_id TEXT REFERENCES ccm_tasks (id) ON DELETE SET NULL,
+    UNIQUE (fingerprint, status, starts_at));
+CREATE INDEX IF NOT EXISTS ccm_alerts_received ON ccm_alerts (received_at DESC);
+CREATE INDEX IF NOT EXISTS ccm_alerts_host ON ccm_alerts (host, alertname);
+CREATE TABLE IF NOT EXISTS ccm_events (
+    task_id TEXT NOT NULL REFERENCES ccm_tasks (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL CHECK (seq >= 1), type TEXT NOT NULL, ts TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{{}}', PRIMARY KEY (task_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ccm_approvals (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id TEXT NOT NULL REFERENCES ccm_tasks (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('approve', 'reject', 'escalate')), actor TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, relayed_at TEXT);
+CREATE INDEX IF NOT EXISTS ccm_approvals_task ON ccm_approvals (task_id, id);
+CREATE TABLE IF NOT EXISTS ccm_audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, actor TEXT NOT NULL,
+    action TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '{{}}');
+CREATE INDEX IF NOT EXISTS ccm_audit_ts ON ccm_audit_log (ts DESC);
+CREATE TABLE IF NOT EXISTS ccm_runbook_stats (
+    runbook TEXT NOT NULL, host_group TEXT NOT NULL, successes INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0, approvals INTEGER NOT NULL DEFAULT 0,
+    rejections INTEGER NOT NULL DEFAULT 0, mode TEXT, updated_at TEXT NOT NULL,
+    PRIMARY KEY (runbook, host_group));
+CREATE TABLE IF NOT EXISTS ccm_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, dedup_key TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending','sent','dead')),
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, sent_at TEXT,
+    lease_owner TEXT, lease_expires_at TEXT);
+CREATE INDEX IF NOT EXISTS ccm_outbox_due ON ccm_outbox (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS ccm_control (
+    key TEXT PRIMARY KEY, paused INTEGER NOT NULL DEFAULT 0, actor TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL DEFAULT {_NOW});
+INSERT OR IGNORE INTO ccm_control (key) VALUES ('fleet');
+CREATE TABLE IF NOT EXISTS ccm_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, task_id TEXT, ref TEXT,
+    created_at TEXT NOT NULL);
+{_trigger("ccm_events_change", "INSERT", "ccm_events", "event", "NEW.task_id", "NEW.seq")}
+{_trigger("ccm_tasks_change_ins", "INSERT", "ccm_tasks", "task", "NEW.id", "NEW.state")}
+{_trigger("ccm_tasks_change_upd", "UPDATE", "ccm_tasks", "task", "NEW.id", "NEW.state",
+          "NEW.state IS NOT OLD.state OR NEW.version IS NOT OLD.version")}
+{_trigger("ccm_approvals_change", "INSERT", "ccm_approvals", "approval", "NEW.task_id", "NEW.id")}
+{_trigger("ccm_hosts_change_ins", "INSERT", "ccm_hosts", "host", "NULL", "NEW.name")}
+{_trigger("ccm_hosts_change_upd", "UPDATE", "ccm_hosts", "host", "NULL", "NEW.name")}
+{_trigger("ccm_health_change", "INSERT", "ccm_health", "host", "NULL", "NEW.host")}
+{_trigger("ccm_alerts_change", "INSERT", "ccm_alerts", "alert", "NEW.task_id", "NEW.id")}
+{_trigger("ccm_outbox_change", "INSERT", "ccm_outbox", "outbox", "NULL", "NEW.id")}
+{_trigger("ccm_control_change", "UPDATE", "ccm_control", "control", "NULL", "NEW.key")}
+"""
+
+#: (version, name, script), applied in order to a database whose user_version is lower.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = ((1, "ccm_core", SCHEMA_V1),)
