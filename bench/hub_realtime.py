@@ -55,7 +55,7 @@ BARE_WRITER = textwrap.dedent("""
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def measure_hub(url: str, n: int, rate: float) -> list[float]:

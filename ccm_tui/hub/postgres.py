@@ -25,6 +25,9 @@ from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, change_from_row, wan
 from ccm_tui.hub.rows import Row
 from ccm_tui.hub.sql import SqlHub
 
+#: An asyncpg connection, pooled or not (their stubs share no base class).
+PgConn = Any
+
 CHANNEL = "ccm_changes"
 CONNECT_TIMEOUT = 5.0
 _MIGRATE_LOCK = 0x63636D  # "ccm": serialises concurrent `ccm db migrate` runs
@@ -43,7 +46,7 @@ def _rowcount(status: str) -> int:
 
 
 class _PgTx:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: PgConn) -> None:
         self._conn = conn
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
@@ -84,7 +87,7 @@ class PostgresHub(SqlHub):
                 self.url, min_size=1, max_size=8, timeout=CONNECT_TIMEOUT,
                 command_timeout=60, server_settings={"application_name": "ccm"},
             )
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError,
+        except (OSError, TimeoutError, asyncpg.PostgresError,
                 asyncpg.InterfaceError, ValueError) as exc:
             raise HubUnavailable(
                 f"cannot connect to PostgreSQL at {_describe(self.url)}: "
@@ -126,7 +129,7 @@ class PostgresHub(SqlHub):
         return applied
 
     @staticmethod
-    async def _apply(conn: asyncpg.Connection, mig: MigrationFile) -> None:
+    async def _apply(conn: PgConn, mig: MigrationFile) -> None:
         async with conn.transaction():
             await conn.execute(mig.sql)
             await conn.execute(
@@ -166,11 +169,11 @@ class PostgresHub(SqlHub):
             raise HubUnavailable(f"lost the PostgreSQL hub: {exc}") from exc
 
     # -- realtime -------------------------------------------------------------------------
-    async def _load_after(self, conn: asyncpg.Connection, change_id: int) -> list[Change]:
+    async def _load_after(self, conn: PgConn, change_id: int) -> list[Change]:
         found = await conn.fetch(_dollar(CHANGES_AFTER_SQL), change_id, 5000)
         return [change_from_row(r) for r in found]
 
-    async def _load_ids(self, conn: asyncpg.Connection, ids: list[int]) -> list[Change]:
+    async def _load_ids(self, conn: PgConn, ids: list[int]) -> list[Change]:
         found = await conn.fetch(
             "SELECT c.id AS change_id, c.kind AS change_kind, c.task_id AS change_task,"
             " c.ref AS change_ref, e.task_id, e.seq, e.type, e.ts, e.data"
@@ -196,12 +199,12 @@ class PostgresHub(SqlHub):
                 seen.append(i)
                 seen_set.add(i)
 
-        def on_notify(_c: object, _pid: int, _chan: str, payload: str) -> None:
+        def on_notify(_c: object, _pid: int, _chan: str, payload: object) -> None:
             with contextlib.suppress(ValueError, KeyError, TypeError):
-                inbox.put_nowait(int(json.loads(payload)["id"]))
+                inbox.put_nowait(int(json.loads(str(payload))["id"]))
 
         while not self._closing:
-            conn: asyncpg.Connection | None = None
+            conn: PgConn = None
             try:
                 conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
                 await conn.add_listener(CHANNEL, on_notify)
@@ -218,7 +221,7 @@ class PostgresHub(SqlHub):
                 while not conn.is_closed():
                     try:
                         first = await asyncio.wait_for(inbox.get(), timeout=5.0)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         await conn.execute("SELECT 1")  # notices a dead connection
                         continue
                     ids = [first]
@@ -253,7 +256,7 @@ class PostgresHub(SqlHub):
         queue = self._fanout.add()
         try:
             await asyncio.wait_for(self._listening.wait(), timeout=CONNECT_TIMEOUT * 2)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             self._fanout.remove(queue)
             raise HubUnavailable("cannot LISTEN on the PostgreSQL hub") from exc
         try:
@@ -271,9 +274,10 @@ class PostgresHub(SqlHub):
                                 yield ch
                         cursor = batch[-1].id
             while True:
-                ch = await queue.get()
-                if ch is None:
+                item = await queue.get()
+                if item is None:
                     return
+                ch = item
                 if ch.id in replayed:
                     continue
                 if want is None or ch.kind in want:

@@ -7,10 +7,9 @@ hands back ``datetime`` and ``bool``. Both come through here to the same types.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from ccm_tui.core.model import (
     Alert,
@@ -33,7 +32,11 @@ from ccm_tui.core.model import (
 )
 from ccm_tui.core.states import TaskState
 
-Row = Mapping[str, Any]
+
+class Row(Protocol):
+    """A database row addressed by column name (``sqlite3.Row``, ``asyncpg.Record``)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
 
 #: Task fields that ``update_task`` may write, and how each is stored.
 TASK_JSON_FIELDS = frozenset({"decision", "spec", "result"})

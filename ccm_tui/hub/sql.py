@@ -171,7 +171,8 @@ class SqlHub(Hub):
     async def list_alerts(
         self, *, since: datetime | None = None, fingerprint: str | None = None, limit: int = 500
     ) -> list[Alert]:
-        where, args = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        args: list[Any] = []
         if since is not None:
             where.append("received_at >= ?")
             args.append(since)

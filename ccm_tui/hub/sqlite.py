@@ -207,11 +207,11 @@ class SqliteHub(SqlHub):
                         continue
                     break
             while True:
-                ch = await queue.get()
-                if ch is None:
+                item = await queue.get()
+                if item is None:
                     return
-                if want is None or ch.kind in want:
-                    yield ch
+                if want is None or item.kind in want:
+                    yield item
         finally:
             self._fanout.remove(queue)
 
