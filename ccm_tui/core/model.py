@@ -14,6 +14,7 @@ from typing import Any
 
 from agent_runtime.protocol import CONTROL_TYPES, EVENT_TYPES
 from ccm_tui.core.errors import DomainError, InvalidDecision
+from ccm_tui.core.matchers import Matcher, matches_all
 from ccm_tui.core.states import TaskState, check_transition
 
 JSON = dict[str, Any]
@@ -137,6 +138,13 @@ class Alert:
     task_id: str | None = None
     id: int | None = None
     seen_count: int = 1
+    #: Why no task came of it: ``silenced:<id>``, ``flapping``; ``None`` when it counted.
+    suppressed: str | None = None
+
+    @property
+    def match_labels(self) -> dict[str, str]:
+        """The labels silences match on: the alert's own plus ``host`` and ``alertname``."""
+        return {**self.labels, "host": self.host, "alertname": self.alertname}
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +294,32 @@ def check_approval(task: Task, kind: ApprovalKind | str) -> ApprovalKind:
 
 
 @dataclass(frozen=True, slots=True)
+class Silence:
+    """Alerts matching every matcher between ``starts_at`` and ``ends_at`` make no task.
+
+    A silence that starts in the future is a maintenance window.
+    """
+
+    matchers: tuple[Matcher, ...]
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = ""
+    created_by: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+    expired_at: datetime | None = None
+    id: int | None = None
+
+    def active_at(self, when: datetime) -> bool:
+        """Whether the silence applies at ``when``."""
+        end = min(self.ends_at, self.expired_at) if self.expired_at else self.ends_at
+        return self.starts_at <= when < end
+
+    def silences(self, alert: Alert, when: datetime) -> bool:
+        """Whether this silence holds back ``alert`` at ``when``."""
+        return self.active_at(when) and matches_all(self.matchers, alert.match_labels)
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One line of the audit log: who did what to which target."""
 
@@ -397,6 +431,7 @@ __all__ = [
     "RunbookMode",
     "RunbookStats",
     "Severity",
+    "Silence",
     "Task",
     "check_approval",
     "new_task_id",

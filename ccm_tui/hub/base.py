@@ -34,6 +34,7 @@ from ccm_tui.core.model import (
     OutboxMessage,
     RunbookMode,
     RunbookStats,
+    Silence,
     Task,
 )
 from ccm_tui.core.states import TaskState
@@ -132,10 +133,33 @@ class Hub(ABC):
     ) -> list[Alert]:
         """Alerts received, newest first."""
 
+    @abstractmethod
+    async def count_firings(self, fingerprint: str, since: datetime) -> int:
+        """How many distinct firing episodes of an alert were received since ``since``."""
+
+    # -- silences ---------------------------------------------------------------------
+    @abstractmethod
+    async def add_silence(self, silence: Silence) -> Silence:
+        """Store a silence (or a maintenance window: one that starts later); audited."""
+
+    @abstractmethod
+    async def list_silences(
+        self, *, active_at: datetime | None = None, include_expired: bool = False
+    ) -> list[Silence]:
+        """Silences, soonest-ending first: those active at ``active_at``, or all current ones."""
+
+    @abstractmethod
+    async def expire_silence(self, silence_id: int, *, actor: str) -> Silence:
+        """End a silence now; audited. :class:`NotFound` when unknown."""
+
     # -- tasks ------------------------------------------------------------------------
     @abstractmethod
     async def create_task(self, task: Task) -> Task:
-        """Insert a new task (state ``new``, version 1); return it as stored."""
+        """Insert a new task (state ``new``, version 1); return it as stored.
+
+        Raises :class:`ConflictError` if (host, alertname) already has an open task:
+        there is at most one, and repeats attach to it.
+        """
 
     @abstractmethod
     async def get_task(self, task_id: str) -> Task:

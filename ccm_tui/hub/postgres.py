@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from ccm_tui.core.errors import HubUnavailable, NotFound, SchemaError
+from ccm_tui.core.errors import ConflictError, HubUnavailable, NotFound, SchemaError
 from ccm_tui.core.model import Change, ChangeKind
 from ccm_tui.hub.migrations import MigrationFile, migration_files
 from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, change_from_row, wanted
@@ -152,6 +152,11 @@ class PostgresHub(SqlHub):
             raise SchemaError(f"the hub has no CCM schema ({exc})") from exc
         except asyncpg.ForeignKeyViolationError as exc:
             raise NotFound(f"refers to a task that does not exist ({exc.detail})") from exc
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "ccm_tasks_one_open":
+                raise ConflictError("that host already has an open task for this alert;"
+                                    " attach to it instead") from exc
+            raise ConflictError(f"already stored ({exc.detail})") from exc
         except (OSError, asyncpg.ConnectionDoesNotExistError,
                 asyncpg.CannotConnectNowError) as exc:
             raise HubUnavailable(f"lost the PostgreSQL hub: {exc}") from exc

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Protocol
 
+from ccm_tui.core.matchers import Matcher
 from ccm_tui.core.model import (
     Alert,
     AlertStatus,
@@ -28,6 +29,7 @@ from ccm_tui.core.model import (
     RunbookMode,
     RunbookStats,
     Severity,
+    Silence,
     Task,
 )
 from ccm_tui.core.states import TaskState
@@ -124,7 +126,7 @@ def alert_from_row(r: Row) -> Alert:
         severity=Severity(r["severity"]), labels=dict(loads(r["labels"]) or {}),
         annotations=dict(loads(r["annotations"]) or {}), starts_at=req_dt(r["starts_at"]),
         ends_at=dt(r["ends_at"]), received_at=req_dt(r["received_at"]),
-        task_id=r["task_id"], seen_count=int(r["seen_count"]),
+        task_id=r["task_id"], seen_count=int(r["seen_count"]), suppressed=r["suppressed"],
     )
 
 
@@ -189,4 +191,13 @@ def control_from_row(r: Row) -> Control:
     return Control(
         paused=bool(r["paused"]), actor=r["actor"], reason=r["reason"],
         updated_at=dt(r["updated_at"]),
+    )
+
+
+def silence_from_row(r: Row) -> Silence:
+    return Silence(
+        id=int(r["id"]), matchers=tuple(Matcher.from_dict(m) for m in loads(r["matchers"])),
+        starts_at=req_dt(r["starts_at"]), ends_at=req_dt(r["ends_at"]), reason=r["reason"],
+        created_by=r["created_by"], created_at=req_dt(r["created_at"]),
+        expired_at=dt(r["expired_at"]),
     )

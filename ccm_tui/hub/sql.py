@@ -26,6 +26,7 @@ from ccm_tui.core.model import (
     OutboxMessage,
     RunbookMode,
     RunbookStats,
+    Silence,
     Task,
     check_approval,
     utcnow,
@@ -145,12 +146,12 @@ class SqlHub(Hub):
         async with self._tx() as tx:
             r = await tx.fetchrow(
                 "INSERT INTO ccm_alerts (fingerprint, status, source, alertname, host, severity,"
-                " labels, annotations, starts_at, ends_at, received_at, last_seen_at, task_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " labels, annotations, starts_at, ends_at, received_at, last_seen_at, task_id,"
+                " suppressed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (fingerprint, status, starts_at) DO NOTHING RETURNING *",
                 a.fingerprint, a.status.value, a.source, a.alertname, a.host, a.severity.value,
                 rows.dumps(a.labels), rows.dumps(a.annotations), a.starts_at, a.ends_at,
-                a.received_at, a.received_at, a.task_id,
+                a.received_at, a.received_at, a.task_id, a.suppressed,
             )
             if r is not None:
                 return AlertRecord(rows.alert_from_row(r), True)
@@ -185,6 +186,60 @@ class SqlHub(Hub):
                 " ORDER BY received_at DESC, id DESC LIMIT ?", *args, limit,
             )
         return [rows.alert_from_row(r) for r in found]
+
+    async def count_firings(self, fingerprint: str, since: datetime) -> int:
+        async with self._read() as tx:
+            r = await tx.fetchrow(
+                "SELECT COUNT(*) AS n FROM ccm_alerts WHERE fingerprint = ? AND status = 'firing'"
+                " AND received_at >= ?", fingerprint, since)
+        return int(r["n"]) if r else 0
+
+    # -- silences -----------------------------------------------------------------------
+    async def add_silence(self, silence: Silence) -> Silence:
+        s = silence
+        if not s.matchers:
+            raise ValueError("a silence needs at least one matcher")
+        if s.ends_at <= s.starts_at:
+            raise ValueError("a silence must end after it starts")
+        async with self._tx() as tx:
+            r = await tx.fetchrow(
+                "INSERT INTO ccm_silences (matchers, starts_at, ends_at, reason, created_by,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+                rows.dumps([m.to_dict() for m in s.matchers]), s.starts_at, s.ends_at, s.reason,
+                s.created_by, s.created_at,
+            )
+            assert r is not None
+            stored = rows.silence_from_row(r)
+            await self._audit(tx, s.created_by or "unknown", "silence.add", f"silence:{stored.id}",
+                              {"matchers": [str(m) for m in s.matchers], "reason": s.reason,
+                               "starts_at": s.starts_at, "ends_at": s.ends_at})
+        return stored
+
+    async def list_silences(
+        self, *, active_at: datetime | None = None, include_expired: bool = False
+    ) -> list[Silence]:
+        now = utcnow()
+        async with self._read() as tx:
+            if include_expired:
+                found = await tx.fetch("SELECT * FROM ccm_silences ORDER BY ends_at, id")
+            else:
+                found = await tx.fetch(
+                    "SELECT * FROM ccm_silences WHERE expired_at IS NULL AND ends_at > ?"
+                    " ORDER BY ends_at, id", active_at or now)
+        silences = [rows.silence_from_row(r) for r in found]
+        if active_at is not None:
+            silences = [s for s in silences if s.active_at(active_at)]
+        return silences
+
+    async def expire_silence(self, silence_id: int, *, actor: str) -> Silence:
+        async with self._tx() as tx:
+            r = await tx.fetchrow(
+                "UPDATE ccm_silences SET expired_at = COALESCE(expired_at, ?) WHERE id = ?"
+                " RETURNING *", utcnow(), silence_id)
+            if r is None:
+                raise NotFound(f"no silence with id {silence_id}")
+            await self._audit(tx, actor, "silence.expire", f"silence:{silence_id}", {})
+        return rows.silence_from_row(r)
 
     # -- tasks --------------------------------------------------------------------------
     async def create_task(self, task: Task) -> Task:

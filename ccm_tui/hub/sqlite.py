@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from ccm_tui.core.errors import HubUnavailable, NotFound, SchemaError
+from ccm_tui.core.errors import ConflictError, HubUnavailable, NotFound, SchemaError
 from ccm_tui.core.model import Change, ChangeKind, utcnow
 from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, change_from_row, wanted
 from ccm_tui.hub.rows import Row
@@ -144,6 +144,8 @@ class SqliteHub(SqlHub):
                 await conn.execute("ROLLBACK")
                 if "FOREIGN KEY" in str(exc):
                     raise NotFound(f"refers to a task that does not exist ({exc})") from exc
+                if "UNIQUE" in str(exc):
+                    raise ConflictError(_unique_message(str(exc))) from exc
                 raise
             except BaseException:
                 await conn.execute("ROLLBACK")
@@ -214,6 +216,12 @@ class SqliteHub(SqlHub):
                     yield item
         finally:
             self._fanout.remove(queue)
+
+
+def _unique_message(detail: str) -> str:
+    if "ccm_tasks.host" in detail:
+        return "that host already has an open task for this alert; attach to it instead"
+    return f"already stored ({detail})"
 
 
 def _split_statements(script: str) -> list[str]:

@@ -103,5 +103,21 @@ CREATE TABLE IF NOT EXISTS ccm_changes (
 {_trigger("ccm_control_change", "UPDATE", "ccm_control", "control", "NULL", "NEW.key")}
 """
 
+SCHEMA_V2 = """
+ALTER TABLE ccm_alerts ADD COLUMN suppressed TEXT;
+CREATE INDEX IF NOT EXISTS ccm_alerts_fp_received ON ccm_alerts (fingerprint, received_at);
+CREATE TABLE IF NOT EXISTS ccm_silences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, matchers TEXT NOT NULL, starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', created_by TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL, expired_at TEXT, CHECK (ends_at > starts_at));
+CREATE INDEX IF NOT EXISTS ccm_silences_ends ON ccm_silences (ends_at);
+CREATE UNIQUE INDEX IF NOT EXISTS ccm_tasks_one_open ON ccm_tasks (host, alertname)
+    WHERE state IN ('new', 'claimed', 'diagnosing', 'awaiting_approval', 'remediating',
+                    'verifying');
+"""
+
 #: (version, name, script), applied in order to a database whose user_version is lower.
-MIGRATIONS: tuple[tuple[int, str, str], ...] = ((1, "ccm_core", SCHEMA_V1),)
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "ccm_core", SCHEMA_V1),
+    (2, "ingest", SCHEMA_V2),
+)

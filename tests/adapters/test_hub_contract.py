@@ -332,3 +332,44 @@ async def test_pause_resume(hub: Hub) -> None:
     assert (await hub.get_control()).paused
     assert not (await hub.set_paused(False, actor="jordan")).paused
     assert [e.action for e in await hub.list_audit()][:2] == ["resume", "pause"]
+
+
+# -- ingest support -----------------------------------------------------------------------
+async def test_one_open_task_per_host_and_alert(hub: Hub) -> None:
+    first = await hub.create_task(task("web-01", "DiskFull"))
+    with pytest.raises(ConflictError):
+        await hub.create_task(task("web-01", "DiskFull"))
+    await hub.transition(first.id, TaskState.RESOLVED_UPSTREAM)
+    again = await hub.create_task(task("web-01", "DiskFull"))
+    assert again.id != first.id
+
+
+async def test_silences_and_firing_counts(hub: Hub) -> None:
+    from ccm_tui.core import Silence, parse_matcher
+
+    now = utcnow()
+    s = await hub.add_silence(Silence((parse_matcher("host=~web-.*"),), now,
+                                      now + timedelta(hours=2), "deploy", "jordan"))
+    later = await hub.add_silence(Silence((parse_matcher("alertname=Backup"),),
+                                          now + timedelta(hours=3), now + timedelta(hours=4),
+                                          "maintenance", "jordan"))
+    assert [x.id for x in await hub.list_silences()] == [s.id, later.id]
+    assert [x.id for x in await hub.list_silences(active_at=now)] == [s.id]
+    assert s.silences(alert(host="web-07"), now) and not s.silences(alert(host="db-01"), now)
+    gone = await hub.expire_silence(s.id or 0, actor="jordan")
+    assert gone.expired_at is not None and not gone.active_at(utcnow())
+    assert [x.id for x in await hub.list_silences()] == [later.id]
+    assert len(await hub.list_silences(include_expired=True)) == 2
+    with pytest.raises(NotFound):
+        await hub.expire_silence(999, actor="jordan")
+    assert [e.action for e in await hub.list_audit()][:3] == [
+        "silence.expire", "silence.add", "silence.add"]
+
+    t0 = now.replace(microsecond=0)
+    for i in range(3):
+        await hub.record_alert(alert(fp="flappy", starts_at=t0 + timedelta(minutes=i)))
+        await hub.record_alert(alert(fp="flappy", status=AlertStatus.RESOLVED,
+                                     starts_at=t0 + timedelta(minutes=i)))
+    assert await hub.count_firings("flappy", now - timedelta(minutes=30)) == 3
+    rec = await hub.record_alert(alert(fp="held", suppressed="flapping"))
+    assert rec.alert.suppressed == "flapping"
