@@ -11,9 +11,10 @@ The hierarchy::
     │   ├── ConflictError         optimistic concurrency: the row changed under you
     │   ├── LeaseLost             the caller no longer holds the task's lease
     │   └── SchemaError           the database schema is missing or too old (run ``ccm db migrate``)
-    └── DomainError               a rule of the domain was broken
-        ├── IllegalTransition     a task state change the life cycle does not allow
-        └── InvalidDecision       an approve/reject/escalate that does not fit the task's state
+    ├── DomainError               a rule of the domain was broken
+    │   ├── IllegalTransition     a task state change the life cycle does not allow
+    │   └── InvalidDecision       an approve/reject/escalate that does not fit the task's state
+    └── PayloadError              an alert payload that cannot be read (webhook → 4xx + reason)
 
 Each carries a ``hint``: what the user should do next, for the command line to print.
 """
@@ -82,3 +83,12 @@ class IllegalTransition(DomainError):
 
 class InvalidDecision(DomainError):
     """An approve / reject / escalate that does not fit the task's current state."""
+
+
+class PayloadError(CCMError):
+    """An alert payload that cannot be read; ``status`` is the HTTP answer (400/415/422)."""
+
+    def __init__(self, message: str, *, status: int = 400, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason

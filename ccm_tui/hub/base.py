@@ -129,9 +129,10 @@ class Hub(ABC):
 
     @abstractmethod
     async def list_alerts(
-        self, *, since: datetime | None = None, fingerprint: str | None = None, limit: int = 500
+        self, *, since: datetime | None = None, fingerprint: str | None = None,
+        task_id: str | None = None, limit: int = 500,
     ) -> list[Alert]:
-        """Alerts received, newest first."""
+        """Alerts received, newest first, optionally of one fingerprint or one task."""
 
     @abstractmethod
     async def count_firings(self, fingerprint: str, since: datetime) -> int:

@@ -170,7 +170,8 @@ class SqlHub(Hub):
                 raise NotFound(f"no alert with id {alert_id}")
 
     async def list_alerts(
-        self, *, since: datetime | None = None, fingerprint: str | None = None, limit: int = 500
+        self, *, since: datetime | None = None, fingerprint: str | None = None,
+        task_id: str | None = None, limit: int = 500,
     ) -> list[Alert]:
         where: list[str] = ["1 = 1"]
         args: list[Any] = []
@@ -180,6 +181,9 @@ class SqlHub(Hub):
         if fingerprint is not None:
             where.append("fingerprint = ?")
             args.append(fingerprint)
+        if task_id is not None:
+            where.append("task_id = ?")
+            args.append(task_id)
         async with self._read() as tx:
             found = await tx.fetch(
                 f"SELECT * FROM ccm_alerts WHERE {' AND '.join(where)}"

@@ -1,0 +1,122 @@
+"""Service actions: status (read-only) and restart, via systemctl, else ``service``."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Dict, List, Optional
+
+from agent_runtime.actions._exec import CommandResult, run_command, which
+from agent_runtime.actions.base import ActionContext, ActionResult, action, require
+
+__all__ = ["check_unit_name", "service_restart", "service_status", "unit_state"]
+
+_UNIT_RE = re.compile(r"^[A-Za-z0-9@_:.\\-]+$")
+_NO_SYSTEMD = ("not been booted with systemd", "Failed to connect to bus", "System has not been booted")
+
+
+def check_unit_name(name: str, param: str = "name") -> None:
+    """Reject anything that is not a plain unit name (no option, no path, no space)."""
+    require(bool(_UNIT_RE.match(name)) and not name.startswith("-"),
+            f"param {param!r}: {name!r} is not a valid unit name")
+
+
+def _systemd_usable(res: CommandResult) -> bool:
+    text = res.stdout + res.stderr
+    return res.exit_code is not None and not any(s in text for s in _NO_SYSTEMD)
+
+
+def unit_state(name: str, ctx: ActionContext) -> Dict[str, Any]:
+    """``{name, active, state, sub, via, ...}`` of a service; ``via`` is "systemctl", "service" or ""."""
+    if which("systemctl", ctx):
+        res = run_command(
+            ["systemctl", "show", name, "--no-pager",
+             "--property=ActiveState,SubState,LoadState,MainPID,NRestarts"], ctx)
+        if res.ok and _systemd_usable(res):
+            props: Dict[str, str] = {}
+            for line in res.stdout.splitlines():
+                key, sep, value = line.partition("=")
+                if sep:
+                    props[key.strip()] = value.strip()
+            state = props.get("ActiveState", "unknown")
+            data: Dict[str, Any] = {
+                "name": name, "active": state == "active", "state": state,
+                "sub": props.get("SubState", ""), "load": props.get("LoadState", ""),
+                "via": "systemctl",
+            }
+            if props.get("MainPID", "").isdigit():
+                data["main_pid"] = int(props["MainPID"])
+            if props.get("NRestarts", "").isdigit():
+                data["restarts"] = int(props["NRestarts"])
+            return data
+    if which("service", ctx):
+        res = run_command(["service", name, "status"], ctx)
+        if res.exit_code is not None:
+            active = res.exit_code == 0
+            lines = (res.stdout + res.stderr).strip().splitlines()
+            last = lines[-1].strip()[:200] if lines else ""
+            state = "active" if active else "inactive"
+            if not active and "unrecognized service" in last:
+                state = "not-found"
+            return {"name": name, "active": active, "state": state, "sub": last, "via": "service"}
+    return {"name": name, "active": False, "state": "unknown", "sub": "", "via": ""}
+
+
+@action("service_status", read_only=True, params={"name": "str"})
+def service_status(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
+    """Whether a service is active: ``systemctl show``, else ``service NAME status``."""
+    check_unit_name(params["name"])
+    data = unit_state(params["name"], ctx)
+    if not data["via"]:
+        return ActionResult(False, "no usable systemctl or service command", data,
+                            error="neither systemctl nor service is usable on this host")
+    return ActionResult(True, f"{params['name']} is {data['state']}"
+                        + (f" ({data['sub']})" if data["sub"] else ""), data)
+
+
+def _restart_argv(name: str, ctx: ActionContext) -> Optional[List[str]]:
+    if which("systemctl", ctx):
+        probe = run_command(["systemctl", "show", name, "--property=LoadState"], ctx)
+        if probe.ok and _systemd_usable(probe):
+            return ["systemctl", "restart", name]
+    if which("service", ctx):
+        return ["service", name, "restart"]
+    return None
+
+
+@action("service_restart", read_only=False, params={"name": "str", "settle_seconds": "float=5"})
+def service_restart(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
+    """Restart a service (``systemctl restart``, else ``service NAME restart``) and report if it is active after.
+
+    Waits up to ``settle_seconds`` for the unit to become active.
+    """
+    name = params["name"]
+    check_unit_name(name)
+    argv = _restart_argv(name, ctx)
+    if argv is None:
+        return ActionResult(False, "no usable systemctl or service command",
+                            {"name": name, "restarted": False, "active_after": False, "command": []},
+                            error="neither systemctl nor service is usable on this host")
+    if ctx.dry_run:
+        before = unit_state(name, ctx)
+        return ActionResult(True, f"would run: {' '.join(argv)}", {
+            "name": name, "restarted": False, "active_after": before["active"], "command": argv,
+            "exit_code": None, "output": "",
+        })
+    res = run_command(argv, ctx)
+    deadline = time.monotonic() + max(0.0, params["settle_seconds"])
+    state = unit_state(name, ctx)
+    while res.ok and not state["active"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+        state = unit_state(name, ctx)
+    data = {
+        "name": name, "restarted": res.ok, "active_after": bool(state["active"]),
+        "command": argv, "exit_code": res.exit_code,
+        "output": (res.stdout + res.stderr).strip()[-2000:], "state_after": state["state"],
+    }
+    ok = res.ok and bool(state["active"])
+    if ok:
+        return ActionResult(True, f"restarted {name}; it is active", data, changed=True)
+    why = res.error or (f"restart exited {res.exit_code}" if not res.ok
+                        else f"{name} is {state['state']} after restart")
+    return ActionResult(False, f"restart of {name} failed: {why}", data, changed=res.ok, error=why)

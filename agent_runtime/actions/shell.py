@@ -1,0 +1,59 @@
+"""The ``shell`` escape hatch: an argv, or a fixed template whose ``{}`` slots are shell-quoted.
+
+Values (for instance alert labels) are never pasted into a command line raw:
+either they are argv elements, or each fills one ``{}`` of a fixed template
+through :func:`shlex.quote`, and only then does ``/bin/sh -c`` see the line.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Dict, List
+
+from agent_runtime.actions._exec import run_command
+from agent_runtime.actions.base import ActionContext, ActionResult, action, require
+
+__all__ = ["render_template", "shell"]
+
+
+def render_template(command: str, args: List[str]) -> str:
+    """Fill each ``{}`` of *command* with ``shlex.quote`` of the next arg (counts must match)."""
+    pieces = command.split("{}")
+    require(len(pieces) - 1 == len(args),
+            f"param 'args': template has {len(pieces) - 1} '{{}}' slot(s) but {len(args)} arg(s) given")
+    out = [pieces[0]]
+    for arg, piece in zip(args, pieces[1:]):
+        out.append(shlex.quote(arg))
+        out.append(piece)
+    return "".join(out)
+
+
+@action("shell", read_only=False, params={
+    "argv": "list[str]?=null", "command": "str?=null", "args": "list[str]=[]",
+    "timeout": "float?=null",
+})
+def shell(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
+    """Run ``argv`` directly, or ``command`` (a template with ``{}`` slots filled by quoted ``args``) via ``/bin/sh -c``.
+
+    Output is bounded (first and last 32 KiB of each stream); the exit code is in data.
+    """
+    require((params["argv"] is None) != (params["command"] is None),
+            "params 'argv' and 'command': give exactly one")
+    if params["argv"] is not None:
+        require(bool(params["argv"]), "param 'argv': must not be empty")
+        require(not params["args"], "param 'args': only with 'command'")
+        argv: List[str] = list(params["argv"])
+    else:
+        argv = ["/bin/sh", "-c", render_template(params["command"], params["args"])]
+    shown = " ".join(shlex.quote(a) for a in argv)
+    if ctx.dry_run:
+        return ActionResult(True, f"would run: {shown}", {
+            "argv": argv, "exit_code": None, "stdout": "", "stderr": "", "timed_out": False,
+            "truncated": False,
+        })
+    res = run_command(argv, ctx, timeout=params["timeout"])
+    data = res.to_dict()
+    if res.ok:
+        return ActionResult(True, f"ran: {shown} (exit 0)", data, changed=True)
+    why = res.error or f"exit code {res.exit_code}"
+    return ActionResult(False, f"{shown}: {why}", data, changed=res.exit_code is not None, error=why)

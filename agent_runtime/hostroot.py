@@ -1,0 +1,182 @@
+"""The host root: where every filesystem path an action touches resolves.
+
+On a real server the root is ``/`` and a host path is used as-is. In a test or a
+rehearsal the root is a sandbox directory, so ``/var/log`` means
+``<root>/var/log`` and the same runbooks run unchanged on a simulated host.
+
+A simulated host may declare its disks in ``<root>/.ccm-host.json``::
+
+    {"mounts": [{"mount": "/", "total_bytes": 1000000, "total_inodes": 5000}]}
+
+Usage of such a mount is then computed by walking the root (sum of regular file
+sizes, number of entries) instead of asking the kernel (``statvfs``).
+
+Standard library only, Python >= 3.9.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass
+from typing import Any, List, Optional, Tuple
+
+__all__ = ["QUOTA_FILE", "HostRoot", "Mount", "PathEscape"]
+
+#: Name of the file, at the top of a simulated root, that declares its mounts.
+QUOTA_FILE = ".ccm-host.json"
+
+
+class PathEscape(ValueError):
+    """A host path that would resolve outside the host root."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One mount of a simulated host, as declared in the quota file."""
+
+    mount: str
+    total_bytes: int
+    total_inodes: int
+
+
+def _is_within(path: str, top: str) -> bool:
+    """True when *path* equals *top* or lies below it (both normalised, absolute)."""
+    if top == os.sep:
+        return path.startswith(os.sep)
+    return path == top or path.startswith(top + os.sep)
+
+
+class HostRoot:
+    """Every filesystem path an action touches resolves under this root (default "/")."""
+
+    def __init__(self, path: str = "/") -> None:
+        """Use *path* (a directory) as the host's ``/``."""
+        if not path:
+            raise ValueError("host root must be a non-empty path")
+        self.path = os.path.normpath(os.path.abspath(path))
+        self.real = os.path.realpath(self.path)
+
+    @property
+    def is_real_host(self) -> bool:
+        """True when the root is the machine's own ``/`` (not a sandbox)."""
+        return self.real == os.sep
+
+    def __repr__(self) -> str:
+        return f"HostRoot({self.path!r})"
+
+    def resolve(self, host_path: str) -> str:
+        """Map a host path to the real path under the root.
+
+        ``"/var/log"`` becomes ``"<root>/var/log"``. A relative path is taken as
+        relative to the host's ``/``. The returned path is normalised but keeps
+        its symlinks (so callers can still ``lstat`` the last component); raises
+        :class:`PathEscape` if the path, after normalisation and resolution of
+        every symlink, lies outside the root.
+        """
+        if not isinstance(host_path, str) or not host_path:
+            raise PathEscape("path must be a non-empty string")
+        if "\x00" in host_path:
+            raise PathEscape(f"path {host_path!r} contains a NUL byte")
+        norm = os.path.normpath("/" + host_path.lstrip("/"))
+        joined = self.path if norm == "/" else os.path.join(self.path, norm.lstrip("/"))
+        if self.is_real_host:
+            return norm
+        real = os.path.realpath(joined)
+        if not _is_within(real, self.real):
+            raise PathEscape(f"path {host_path!r} escapes the host root {self.path!r}")
+        return joined
+
+    def to_host(self, real_path: str) -> str:
+        """Inverse of :meth:`resolve`: the host path of a real path under the root."""
+        norm = os.path.normpath(os.path.abspath(real_path))
+        if self.is_real_host:
+            return norm
+        for top in (self.path, self.real):
+            if _is_within(norm, top):
+                rest = norm[len(top):]
+                return rest if rest.startswith("/") else "/" + rest
+        raise PathEscape(f"path {real_path!r} is outside the host root {self.path!r}")
+
+    def contains(self, real_path: str) -> bool:
+        """True when *real_path*, with symlinks resolved, lies under the root."""
+        return _is_within(os.path.realpath(real_path), self.real)
+
+    def quota(self) -> Optional[List[Mount]]:
+        """The mounts of a simulated host, or ``None`` when the root has no quota file.
+
+        Raises ``ValueError`` when the file exists but is malformed.
+        """
+        file = os.path.join(self.path, QUOTA_FILE)
+        try:
+            with open(file, encoding="utf-8") as fh:
+                doc: Any = json.load(fh)
+        except FileNotFoundError:
+            return None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{QUOTA_FILE}: cannot read: {exc}") from exc
+        if not isinstance(doc, dict) or not isinstance(doc.get("mounts"), list):
+            raise ValueError(f'{QUOTA_FILE}: expected {{"mounts": [...]}}')
+        mounts: List[Mount] = []
+        for i, item in enumerate(doc["mounts"]):
+            if not isinstance(item, dict):
+                raise ValueError(f"{QUOTA_FILE}: mounts[{i}] must be an object")
+            mount = item.get("mount")
+            total = item.get("total_bytes")
+            inodes = item.get("total_inodes", 0)
+            if not isinstance(mount, str) or not mount.startswith("/"):
+                raise ValueError(f"{QUOTA_FILE}: mounts[{i}].mount must be an absolute path")
+            for key, val in (("total_bytes", total), ("total_inodes", inodes)):
+                if not isinstance(val, int) or isinstance(val, bool) or val < 0:
+                    raise ValueError(f"{QUOTA_FILE}: mounts[{i}].{key} must be an integer >= 0")
+            assert isinstance(total, int) and isinstance(inodes, int)
+            mounts.append(Mount(os.path.normpath(mount), total, inodes))
+        return mounts
+
+    def mount_for(self, host_path: str, mounts: List[Mount]) -> Optional[Mount]:
+        """The quota mount holding *host_path* (longest matching mount point)."""
+        norm = os.path.normpath("/" + host_path.lstrip("/"))
+        best: Optional[Mount] = None
+        for m in mounts:
+            if _is_within(norm, m.mount) and (best is None or len(m.mount) > len(best.mount)):
+                best = m
+        return best
+
+    def usage(self, mount: Mount, mounts: Optional[List[Mount]] = None) -> Tuple[int, int]:
+        """``(used_bytes, used_inodes)`` of a simulated mount, by walking the root.
+
+        Used bytes are the sum of regular file sizes, used inodes the number of
+        entries (files, directories, links) below the mount point. Subtrees that
+        are other mounts of *mounts* are left out, and so is the quota file.
+        Symlinks are counted but never followed.
+        """
+        top = self.resolve(mount.mount)
+        nested = {
+            self.resolve(m.mount) for m in (mounts or []) if m.mount != mount.mount
+            and _is_within(m.mount, mount.mount)
+        }
+        quota_file = os.path.join(self.path, QUOTA_FILE)
+        used = 0
+        inodes = 0
+        stack = [top]
+        while stack:
+            current = stack.pop()
+            try:
+                it = os.scandir(current)
+            except OSError:
+                continue
+            with it:
+                for entry in it:
+                    if entry.path == quota_file or entry.path in nested:
+                        continue
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    inodes += 1
+                    if stat.S_ISREG(st.st_mode):
+                        used += st.st_size
+                    elif stat.S_ISDIR(st.st_mode):
+                        stack.append(entry.path)
+        return used, inodes

@@ -1,0 +1,176 @@
+"""Rich renderings of tasks, events and approvals for the human-facing commands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ccm_tui.commands._common import format_duration
+from ccm_tui.core.model import Approval, Event, Task, utcnow
+from ccm_tui.core.states import TaskState
+
+STATE_STYLES: dict[TaskState, str] = {
+    TaskState.NEW: "cyan",
+    TaskState.CLAIMED: "blue",
+    TaskState.DIAGNOSING: "blue",
+    TaskState.AWAITING_APPROVAL: "bold yellow",
+    TaskState.REMEDIATING: "magenta",
+    TaskState.VERIFYING: "magenta",
+    TaskState.RESOLVED: "green",
+    TaskState.RESOLVED_UPSTREAM: "green",
+    TaskState.ESCALATED: "bold red",
+    TaskState.FAILED: "red",
+    TaskState.CANCELLED: "dim",
+}
+SEVERITY_STYLES = {"critical": "bold red", "warning": "yellow", "info": "dim"}
+
+
+def console(stderr: bool = False) -> Console:
+    """A console for human output (colour only on a terminal)."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def state_text(state: TaskState | str) -> Text:
+    """A task state in its colour."""
+    s = TaskState(state)
+    return Text(s.value, style=STATE_STYLES.get(s, ""))
+
+
+def ago(when: datetime | None, now: datetime | None = None) -> str:
+    """``5m ago`` style age of a timestamp ('-' when unknown)."""
+    if when is None:
+        return "-"
+    return format_duration((now or utcnow()) - when) + " ago"
+
+
+def _stamp(when: datetime | None) -> str:
+    if when is None:
+        return "-"
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def tasks_table(tasks: Sequence[Task]) -> Table:
+    """One row per task: id, state, host, alert, severity, confidence, age, summary."""
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=False)
+    # Ids, states and numbers never shrink; on a narrow terminal the summary gives way first.
+    table.add_column("ID", no_wrap=True, min_width=max((len(t.id) for t in tasks), default=2))
+    table.add_column("STATE", no_wrap=True, min_width=max(
+        (len(t.state.value) for t in tasks), default=5))
+    table.add_column("HOST", no_wrap=True, overflow="ellipsis", min_width=6)
+    table.add_column("ALERT", no_wrap=True, overflow="ellipsis", min_width=8)
+    table.add_column("SEV", no_wrap=True, min_width=8)
+    table.add_column("CONF", justify="right", no_wrap=True, min_width=4)
+    table.add_column("AGE", justify="right", no_wrap=True, min_width=5)
+    table.add_column("SUMMARY", overflow="ellipsis", no_wrap=True, max_width=60, ratio=1)
+    now = utcnow()
+    for t in tasks:
+        table.add_row(
+            t.id,
+            state_text(t.state),
+            t.host,
+            t.alertname,
+            Text(t.severity.value, style=SEVERITY_STYLES.get(t.severity.value, "")),
+            f"{t.confidence:.2f}" if t.confidence is not None else "-",
+            format_duration(now - t.created_at),
+            t.summary or t.note or "",
+        )
+    return table
+
+
+def _kv(rows: Iterable[tuple[str, Any]]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for key, value in rows:
+        if value in (None, "", {}, []):
+            continue
+        grid.add_row(key, value if isinstance(value, Text) else str(value))
+    return grid
+
+
+def task_detail(task: Task) -> RenderableType:
+    """A panel with everything about one task, including why it was decided so."""
+    rows: list[tuple[str, Any]] = [
+        ("state", state_text(task.state)),
+        ("host", task.host + ("" if task.managed else "  (unmanaged)")),
+        ("alert", task.alertname),
+        ("severity", task.severity.value),
+        ("summary", task.summary),
+        ("runbook", task.runbook),
+        ("confidence", f"{task.confidence:.2f}" if task.confidence is not None else None),
+        ("risk", task.risk.value if task.risk else None),
+        ("outcome", task.outcome),
+        ("note", task.note),
+        ("lease", f"{task.lease_owner} until {_stamp(task.lease_expires_at)}"
+         if task.lease_owner else None),
+        ("attempts", task.attempts or None),
+        ("repeats", task.repeat_count or None),
+        ("created", f"{_stamp(task.created_at)}  ({ago(task.created_at)})"),
+        ("started", _stamp(task.started_at) if task.started_at else None),
+        ("finished", _stamp(task.finished_at) if task.finished_at else None),
+        ("version", task.version),
+    ]
+    parts: list[RenderableType] = [_kv(rows)]
+    if task.decision is not None:
+        d = task.decision
+        why = Text()
+        why.append(f"{d.kind.value}", style="bold")
+        why.append(f"  confidence {d.confidence:.2f} = evidence {d.evidence_match:.2f}"
+                   f" × prior {d.prior:.2f} × {d.risk.value} cap {d.risk_cap:.2f}")
+        for reason in d.reasons:
+            why.append(f"\n  · {reason}")
+        parts += [Text(""), Text("decision", style="bold"), why]
+    return Panel(Group(*parts), title=f"[bold]{task.id}[/]", title_align="left", expand=False)
+
+
+def _event_summary(event: Event) -> str:
+    data = event.data
+    for key in ("summary", "message", "name", "outcome", "kind", "text", "action"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value.splitlines()[0]
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def events_table(events: Sequence[Event]) -> Table:
+    """The transcript: one row per event."""
+    table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
+    table.add_column("SEQ", justify="right", no_wrap=True)
+    table.add_column("TIME", no_wrap=True)
+    table.add_column("TYPE", no_wrap=True, style="cyan")
+    table.add_column("DETAIL", overflow="ellipsis", no_wrap=True)
+    for e in events:
+        table.add_row(str(e.seq), e.ts.astimezone().strftime("%H:%M:%S"), e.type,
+                      _event_summary(e))
+    return table
+
+
+def approvals_table(approvals: Sequence[Approval]) -> Table:
+    """Who decided what, and when."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("WHEN", no_wrap=True)
+    table.add_column("DECISION", no_wrap=True)
+    table.add_column("BY", no_wrap=True)
+    table.add_column("NOTE")
+    for a in approvals:
+        table.add_row(_stamp(a.created_at), a.kind.value, a.actor, a.note)
+    return table
+
+
+__all__ = [
+    "ago",
+    "approvals_table",
+    "console",
+    "events_table",
+    "state_text",
+    "task_detail",
+    "tasks_table",
+]

@@ -1,0 +1,118 @@
+"""``ccm pause``, ``ccm resume`` and ``ccm status``: the fleet-wide emergency stop."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ccm_tui.commands._common import print_json, redact_url, settings, with_hub
+from ccm_tui.core.states import TaskState
+
+if TYPE_CHECKING:
+    from ccm_tui.core.model import Control
+    from ccm_tui.hub.base import Hub
+
+ActorOpt = Annotated[
+    str | None,
+    typer.Option("--as", metavar="ACTOR", help="Record it under this name (default: `actor`)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+#: Counting tasks reads at most this many; beyond it the counts say "at least".
+COUNT_LIMIT = 100_000
+
+
+def _describe(c: Control) -> str:
+    if not c.paused:
+        return "[green]running[/] — automatic fixes are on"
+    since = c.updated_at.astimezone().strftime("%Y-%m-%d %H:%M") if c.updated_at else "?"
+    why = f": {c.reason}" if c.reason else ""
+    return (f"[bold red]PAUSED[/] by {c.actor or '?'} since {since}{why} — fixes wait for "
+            "approval; `ccm resume` turns them back on")
+
+
+def pause(
+    ctx: typer.Context,
+    reason: Annotated[
+        str, typer.Option("--reason", "-r", metavar="TEXT", help="Why; shown to everyone.")
+    ] = "",
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stop every automatic fix at once; proposed fixes wait for approval instead."""
+    who = actor or settings(ctx).actor
+    control = with_hub(ctx, lambda hub: hub.set_paused(True, actor=who, reason=reason))
+    if as_json:
+        print_json(control)
+        return
+    from ccm_tui.commands._render import console
+
+    console().print(_describe(control))
+
+
+def resume(
+    ctx: typer.Context,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Turn automatic fixes back on after `ccm pause`."""
+    who = actor or settings(ctx).actor
+    control = with_hub(ctx, lambda hub: hub.set_paused(False, actor=who))
+    if as_json:
+        print_json(control)
+        return
+    from ccm_tui.commands._render import console
+
+    console().print(_describe(control))
+
+
+def status(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the hub, whether automatic fixes are paused, and how many tasks are in each state."""
+    from ccm_tui.hub.base import TaskQuery
+
+    url = settings(ctx).hub
+
+    async def fetch(hub: Hub) -> tuple[Control, Counter[TaskState], bool]:
+        control = await hub.get_control()
+        tasks = await hub.list_tasks(TaskQuery(limit=COUNT_LIMIT))
+        return control, Counter(t.state for t in tasks), len(tasks) >= COUNT_LIMIT
+
+    control, counts, capped = with_hub(ctx, fetch)
+    if as_json:
+        data: dict[str, Any] = {
+            "hub": redact_url(url),
+            "paused": control.paused,
+            "control": control,
+            "tasks": {s.value: counts.get(s, 0) for s in TaskState},
+            "tasks_truncated": capped,
+        }
+        print_json(data)
+        return
+    from rich.table import Table
+
+    from ccm_tui.commands._render import console, state_text
+
+    out = console()
+    out.print(f"[bold]hub[/]     {redact_url(url)}")
+    out.print(f"[bold]fixes[/]   {_describe(control)}")
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("STATE")
+    table.add_column("TASKS", justify="right")
+    for s in TaskState:
+        n = counts.get(s, 0)
+        table.add_row(state_text(s), str(n) if n else "[dim]0[/]")
+    total = sum(counts.values())
+    table.add_row("[bold]total[/]", f"[bold]{'≥' if capped else ''}{total}[/]")
+    out.print(table)
+    waiting = counts.get(TaskState.AWAITING_APPROVAL, 0)
+    if waiting:
+        out.print(f"[yellow]{waiting} waiting for approval[/] — "
+                  "`ccm tasks list --state awaiting_approval`")
+
+
+__all__ = ["pause", "resume", "status"]

@@ -1,0 +1,95 @@
+"""``ccm db migrate`` and ``ccm db status``: the hub's schema."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ccm_tui.commands._common import (
+    print_json,
+    redact_url,
+    run_hub,
+    settings,
+    sqlite_pending_migrations,
+)
+
+if TYPE_CHECKING:
+    from ccm_tui.hub.base import Hub
+
+app = typer.Typer(
+    help="The hub's database: apply the schema, check it.",
+    no_args_is_help=True,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _adapter(url: str) -> str:
+    scheme = url.split(":", 1)[0].lower()
+    return {"postgres": "postgresql"}.get(scheme, scheme)
+
+
+@app.command("migrate")
+def migrate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Apply the schema to the hub; safe to run again (only what is missing is applied)."""
+    url = settings(ctx).hub
+    pending = sqlite_pending_migrations(url)
+
+    async def go(hub: Hub) -> list[str]:
+        return await hub.migrate()
+
+    applied = (pending or []) + run_hub(url, go)
+    if as_json:
+        print_json({"hub": redact_url(url), "applied": applied})
+        return
+    from ccm_tui.commands._render import console
+
+    out = console()
+    if applied:
+        for name in applied:
+            out.print(f"[green]applied[/] {name}")
+        out.print(f"{redact_url(url)}: schema up to date "
+                  f"({len(applied)} migration{'s' if len(applied) != 1 else ''} applied now)")
+    else:
+        out.print(f"{redact_url(url)}: schema up to date (nothing to apply)")
+
+
+@app.command("status")
+def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Check that the hub is reachable and its schema current; count what it holds."""
+    from ccm_tui.core.states import OPEN_STATES
+    from ccm_tui.hub.base import TaskQuery
+
+    url = settings(ctx).hub
+
+    async def go(hub: Hub) -> dict[str, Any]:
+        control = await hub.get_control()
+        hosts = await hub.list_hosts()
+        tasks = await hub.list_tasks(TaskQuery(limit=100_000))
+        return {
+            "hub": redact_url(url),
+            "adapter": _adapter(url),
+            "reachable": True,
+            "schema": "up to date",
+            "paused": control.paused,
+            "hosts": len(hosts),
+            "tasks": len(tasks),
+            "open_tasks": sum(1 for t in tasks if t.state in OPEN_STATES),
+        }
+
+    info = run_hub(url, go)
+    if as_json:
+        print_json(info)
+        return
+    from ccm_tui.commands._render import console
+
+    out = console()
+    for key in ("hub", "adapter", "reachable", "schema", "paused", "hosts", "tasks",
+                "open_tasks"):
+        value = info[key]
+        shown = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+        out.print(f"[bold]{key.replace('_', ' '):<11}[/] {shown}")
+
+
+__all__ = ["app", "migrate", "status"]

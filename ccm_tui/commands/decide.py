@@ -1,0 +1,125 @@
+"""``ccm approve|reject|escalate ID``: the one-key decisions of the TUI, from a shell.
+
+Each is stored in the hub with who and when (and in the audit log); the daemon
+relays it to the agent working on the task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ccm_tui.commands._common import print_json, settings, with_hub
+
+if TYPE_CHECKING:
+    from ccm_tui.core.model import Approval, Task
+    from ccm_tui.hub.base import Hub
+
+TaskIdArg = Annotated[str, typer.Argument(metavar="ID", help="Task id, or a unique prefix.")]
+NoteOpt = Annotated[
+    str, typer.Option("--note", "-m", metavar="TEXT", help="Why; stored with the decision.")
+]
+ActorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as", metavar="ACTOR",
+        help="Record the decision under this name (default: `actor` from the config, "
+        "else $USER@hostname).",
+    ),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print the stored approval and the task as JSON.")
+]
+
+_DONE = {
+    "approve": ("approved", "the agent goes ahead with the proposed fix"),
+    "reject": ("rejected", "the fix will not run; the task is cancelled"),
+    "escalate": ("escalated", "the task is handed to a human (paged if PagerDuty is set up)"),
+}
+
+
+async def _refuse_second_approval(hub: Hub, task_id: str) -> None:
+    """A task waits for approval once in its life; a second approve would be a no-op."""
+    from ccm_tui.core.errors import InvalidDecision
+    from ccm_tui.core.model import ApprovalKind
+
+    for earlier in await hub.list_approvals(task_id):
+        if earlier.kind is ApprovalKind.APPROVE:
+            when = earlier.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            relayed = "the agent has it" if earlier.relayed_at else "the daemon relays it to the agent"
+            raise InvalidDecision(
+                f"task {task_id} was already approved by {earlier.actor} at {when}; {relayed}",
+                hint=f"follow it with `ccm tasks show {task_id}`",
+            )
+
+
+def _decide(
+    ctx: typer.Context, kind: str, task_id: str, note: str, actor: str | None, as_json: bool
+) -> None:
+    who = actor or settings(ctx).actor
+
+    async def go(hub: Hub) -> tuple[Approval, Task]:
+        task = await hub.get_task(task_id)
+        if kind == "approve":
+            await _refuse_second_approval(hub, task.id)
+        approval = await hub.decide(task.id, kind, actor=who, note=note)
+        return approval, await hub.get_task(task.id)
+
+    approval, task = with_hub(ctx, go)
+    if as_json:
+        print_json({"approval": approval, "task": task})
+        return
+    from rich.text import Text
+
+    from ccm_tui.commands._render import console, state_text
+
+    done, effect = _DONE[kind]
+    console().print(Text.assemble(
+        ("✓ ", "green"), f"{done} ", (task.id, "bold"),
+        f" ({task.host} · {task.alertname}) as {approval.actor}; now ", state_text(task.state),
+        f" — {effect}",
+    ))
+
+
+def approve(
+    ctx: typer.Context,
+    task_id: TaskIdArg,
+    note: NoteOpt = "",
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve the fix a task proposes (the task must be awaiting_approval)."""
+    _decide(ctx, "approve", task_id, note, actor, as_json)
+
+
+def reject(
+    ctx: typer.Context,
+    task_id: TaskIdArg,
+    note: NoteOpt = "",
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject the fix a task proposes; the task is cancelled (must be awaiting_approval)."""
+    _decide(ctx, "reject", task_id, note, actor, as_json)
+
+
+def escalate(
+    ctx: typer.Context,
+    task_id: TaskIdArg,
+    note: NoteOpt = "",
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hand a task to a human: stop automatic work on it and page if configured."""
+    _decide(ctx, "escalate", task_id, note, actor, as_json)
+
+
+COMMANDS: dict[str, Callable[..., Any]] = {
+    "approve": approve,
+    "reject": reject,
+    "escalate": escalate,
+}
+
+__all__ = ["COMMANDS", "approve", "escalate", "reject"]

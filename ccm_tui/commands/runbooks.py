@@ -1,0 +1,180 @@
+"""``ccm runbooks list · show ID · lint [PATHS]``: the knowledge base.
+
+Runbooks come from the built-in folder plus any ``--dir`` folders (a user runbook
+with the same id replaces the built-in one).  ``lint`` exits 1 when any file has
+an error and prints ``file:line:column: reason`` for each.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+
+from ccm_tui.commands._common import print_json
+
+app = typer.Typer(
+    help="The knowledge base: list, show and lint runbooks.",
+    no_args_is_help=True,
+)
+
+DirsOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--dir", "-d", metavar="DIR",
+        help="Also load runbooks from this folder (or file); repeat for several.",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+MODE_STYLES = {"auto": "green", "suggest": "yellow", "shadow": "dim"}
+RISK_STYLES = {"low": "green", "medium": "yellow", "high": "bold red"}
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _summary(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": data.get("id"), "title": data.get("title", ""), "risk": data.get("risk"),
+        "mode": data.get("mode"), "strategy": data.get("strategy", "best"),
+        "match": list(data.get("match", {}).get("labels", [])),
+        "causes": [c.get("cause") for c in data.get("classify", [])],
+    }
+
+
+@app.command("list")
+def list_runbooks(dirs: DirsOption = None, as_json: JsonOption = False) -> None:
+    """List the runbooks in effect: id, title, risk, mode and causes."""
+    from ccm_tui.runbooks import load_catalog
+
+    catalog = load_catalog(dirs or [])
+    rows = [(rb, _summary(rb.data or {})) for rb in catalog.valid()]
+    rows.sort(key=lambda r: str(r[1]["id"]))
+    broken = [rb for rb in catalog.runbooks if not rb.ok]
+    if as_json:
+        print_json([dict(s, path=str(rb.path), builtin=rb.builtin) for rb, s in rows])
+        return
+    show_source = any(not rb.builtin for rb, _ in rows)
+    table = Table(title="Runbooks", title_justify="left", expand=False)
+    table.add_column("id", style="bold cyan", no_wrap=True)
+    table.add_column("risk", no_wrap=True)
+    table.add_column("mode", no_wrap=True)
+    table.add_column("title", ratio=2)
+    table.add_column("causes", ratio=3)
+    if show_source:
+        table.add_column("source", style="dim")
+    for rb, s in rows:
+        cells = [
+            str(s["id"]),
+            f"[{RISK_STYLES.get(str(s['risk']), '')}]{s['risk']}[/]",
+            f"[{MODE_STYLES.get(str(s['mode']), '')}]{s['mode']}[/]",
+            str(s["title"]),
+            ", ".join(str(c) for c in s["causes"]),
+        ]
+        if show_source:
+            cells.append("built-in" if rb.builtin else str(rb.path))
+        table.add_row(*cells)
+    out = _console()
+    out.print(table)
+    if broken:
+        out.print(f"[red]{len(broken)} runbook file(s) with errors are not listed; "
+                  "run `ccm runbooks lint` for details.[/]")
+
+
+@app.command("show")
+def show_runbook(
+    runbook_id: Annotated[str, typer.Argument(metavar="ID", help="The runbook id.")],
+    dirs: DirsOption = None,
+    as_json: JsonOption = False,
+    source: Annotated[
+        bool, typer.Option("--source", help="Also print the YAML file with line numbers.")
+    ] = False,
+) -> None:
+    """Show one runbook: its match rules, steps, causes and verify check."""
+    from ccm_tui.runbooks import load_catalog, to_agent_json
+
+    catalog = load_catalog(dirs or [])
+    rb = catalog.get(runbook_id)
+    if rb is None or rb.data is None:
+        known = ", ".join(sorted(r.id for r in catalog.valid()))
+        typer.echo(f"no runbook {runbook_id!r} (known: {known})", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        print_json(dict(to_agent_json(rb), _path=str(rb.path), _errors=[
+            {"line": e.line, "reason": e.reason} for e in rb.errors]))
+        return
+    out = _console()
+    data = rb.data
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    for key in ("id", "title", "risk", "mode", "strategy"):
+        head.add_row(key, str(data.get(key, "best" if key == "strategy" else "")))
+    head.add_row("file", str(rb.path))
+    head.add_row("match", "\n".join(data.get("match", {}).get("labels", [])))
+    out.print(Panel(head, title=str(data.get("title", rb.id)), title_align="left"))
+    if data.get("description"):
+        out.print(str(data["description"]).strip())
+    causes = Table(title="Causes", title_justify="left")
+    causes.add_column("cause", style="cyan")
+    causes.add_column("weight", justify="right")
+    causes.add_column("when")
+    causes.add_column("fix")
+    for c in data.get("classify", []):
+        fix = [x if isinstance(x, str) else x.get("id", "?") for x in c.get("remediate", [])]
+        causes.add_row(str(c.get("cause")), str(c.get("weight")),
+                       "\n".join(str(w) for w in c.get("when", [])),
+                       ", ".join(fix) or "[red]escalate[/]")
+    out.print(causes)
+    steps = Table(title="Steps", title_justify="left")
+    steps.add_column("phase", style="dim")
+    steps.add_column("id", style="cyan")
+    steps.add_column("action", style="bold")
+    for phase in ("diagnose", "remediate"):
+        for s in data.get(phase, []):
+            steps.add_row(phase, str(s.get("id")), str(s.get("action")))
+    if data.get("verify"):
+        steps.add_row("verify", "-", str(data["verify"].get("action")))
+    out.print(steps)
+    for e in rb.errors:
+        out.print(f"[red]{e.file}:{e.line}: {e.reason}[/]")
+    if source and rb.path.is_file():
+        out.print(Syntax(rb.path.read_text(encoding="utf-8"), "yaml", line_numbers=True))
+
+
+@app.command("lint")
+def lint_runbooks(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="[PATHS]...",
+                       help="Runbook files or folders (default: the built-in runbooks)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check runbook files; print file:line:column and the reason of every error.
+
+    Exits 1 when any file has an error.
+    """
+    from ccm_tui.runbooks import lint_paths
+
+    report = lint_paths(paths or [])
+    if as_json:
+        print_json({"ok": report.ok, "files": report.files,
+                    "issues": [i.to_dict() for i in report.issues]})
+    else:
+        out = Console(highlight=False, soft_wrap=True)
+        for i in report.issues:  # file:line:col: reason, like a compiler (editors jump to it)
+            out.print(f"[cyan]{i.file}:{i.line}:{i.column}:[/] {i.reason}", markup=True)
+        if report.issues:
+            out.print(f"[red]{len(report.issues)} error(s) in {len(report.files)} file(s)[/]")
+        else:
+            out.print(f"[green]{len(report.files)} runbook file(s) OK[/]")
+    if not report.ok:
+        raise typer.Exit(1)

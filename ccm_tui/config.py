@@ -1,0 +1,472 @@
+"""CCM's settings: ``config.toml`` plus ``CCM_*`` environment variables, validated.
+
+Where a value comes from, strongest first:
+
+1. command-line flags (``--hub``, ``--inventory``; passed to :func:`load_settings` as
+   ``overrides``),
+2. environment variables: ``CCM_HUB``, ``CCM_ACTOR``, ``CCM_RUNBOOK_DIRS`` (paths joined
+   with ``:``), and nested ones with ``__``: ``CCM_POLICY__AUTO_THRESHOLD=0.95``,
+3. the config file: ``--config PATH``, else ``$CCM_CONFIG``, else
+   ``$XDG_CONFIG_HOME/ccm/config.toml`` (``~/.config/ccm/config.toml``),
+4. the defaults below.
+
+Relative paths in the config file are relative to the file's folder. Any invalid
+value raises :class:`~ccm_tui.core.errors.ConfigError` whose message is one line that
+names the source (file, variable or flag), the field and what is wrong.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import socket
+import tomllib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from ccm_tui.core.errors import ConfigError
+from ccm_tui.core.model import Risk
+from ccm_tui.core.policy import Policy
+
+ENV_PREFIX = "CCM_"
+CONFIG_FILE_NAME = "config.toml"
+
+
+# -- where things live ----------------------------------------------------------------
+def _xdg(var: str, fallback: str) -> Path:
+    value = os.environ.get(var, "")
+    # The XDG spec says relative values are invalid and must be ignored.
+    if value and os.path.isabs(value):
+        return Path(value)
+    return Path.home() / fallback
+
+
+def config_dir() -> Path:
+    """CCM's config folder: ``$XDG_CONFIG_HOME/ccm`` (default ``~/.config/ccm``)."""
+    return _xdg("XDG_CONFIG_HOME", ".config") / "ccm"
+
+
+def data_dir() -> Path:
+    """CCM's data folder: ``$XDG_DATA_HOME/ccm`` (default ``~/.local/share/ccm``)."""
+    return _xdg("XDG_DATA_HOME", ".local/share") / "ccm"
+
+
+def default_config_path() -> Path:
+    """The config file used when neither ``--config`` nor ``$CCM_CONFIG`` names one."""
+    return config_dir() / CONFIG_FILE_NAME
+
+
+def default_hub_url() -> str:
+    """The embedded default hub: an SQLite file under the XDG data folder."""
+    from ccm_tui.hub import default_hub_url as hub_default
+
+    return hub_default()
+
+
+def default_actor() -> str:
+    """Who this operator is in approvals and the audit log: ``$USER@hostname``."""
+    try:
+        user = os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname() or 'localhost'}"
+
+
+def resolve_config_path(config_path: str | os.PathLike[str] | None) -> tuple[Path, bool]:
+    """The config file to read and whether it was named explicitly (flag or ``$CCM_CONFIG``)."""
+    if config_path:
+        return Path(config_path).expanduser(), True
+    env = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if env:
+        return Path(env).expanduser(), True
+    return default_config_path(), False
+
+
+# -- the settings -----------------------------------------------------------------------
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class PolicySettings(_Section):
+    """How boldly CCM fixes things on its own."""
+
+    auto_threshold: float = Field(
+        default=0.9, ge=0.0, le=1.0,
+        description="Calibrated confidence at or above which a fix runs without asking.",
+    )
+    suggest_threshold: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Confidence at or above which a fix is suggested and waits for approval; "
+        "below it the task escalates.",
+    )
+    max_auto_risk: Risk = Field(
+        default=Risk.MEDIUM,
+        description="The riskiest runbook class (low, medium, high) allowed to run without "
+        "approval.",
+    )
+    max_concurrent_fixes: int = Field(
+        default=5, ge=1, description="Fleet-wide cap on automatic fixes running at the same time."
+    )
+    lease_seconds: float = Field(
+        default=30.0, gt=0, description="How long a daemon's claim on a task lasts unless renewed."
+    )
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> PolicySettings:
+        if self.suggest_threshold > self.auto_threshold:
+            raise ValueError(
+                f"suggest_threshold ({self.suggest_threshold}) must not exceed "
+                f"auto_threshold ({self.auto_threshold})"
+            )
+        return self
+
+    def to_policy(self) -> Policy:
+        """The domain :class:`~ccm_tui.core.policy.Policy` these settings describe."""
+        return Policy(
+            auto_threshold=self.auto_threshold,
+            suggest_threshold=self.suggest_threshold,
+            max_auto_risk=self.max_auto_risk,
+        )
+
+
+_LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[^:\s]+):(?P<port>\d{1,5})$")
+
+
+class WebhookSettings(_Section):
+    """The alert receiver (``ccm webhook``, ``ccm up``)."""
+
+    listen: str = Field(
+        default="127.0.0.1:9797", description="HOST:PORT the alert receiver listens on."
+    )
+    token_file: Path | None = Field(
+        default=None,
+        description="File holding the bearer token senders must present; unset means no "
+        "authentication (only sensible on 127.0.0.1).",
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, v: str) -> str:
+        m = _LISTEN.match(v.strip())
+        if not m or not 0 < int(m["port"]) < 65536:
+            raise ValueError(f"expected HOST:PORT such as 127.0.0.1:9797, got {v!r}")
+        return v.strip()
+
+    @field_validator("token_file")
+    @classmethod
+    def _expand(cls, v: Path | None) -> Path | None:
+        return v.expanduser() if v is not None else None
+
+    @property
+    def host(self) -> str:
+        """The host part of :attr:`listen` (IPv6 brackets removed)."""
+        return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        """The port part of :attr:`listen`."""
+        return int(self.listen.rsplit(":", 1)[1])
+
+
+_QUIET = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+class NotifySettings(_Section):
+    """Where notifications go."""
+
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming-webhook URL for summaries; unset disables Slack."
+    )
+    pagerduty_routing_key: SecretStr | None = Field(
+        default=None,
+        description="PagerDuty Events API v2 routing key for pages; unset disables paging.",
+    )
+    quiet_hours: str | None = Field(
+        default=None,
+        description="Local time range HH:MM-HH:MM (may wrap midnight) in which only "
+        "critical pages are sent.",
+    )
+
+    @field_validator("slack_webhook_url")
+    @classmethod
+    def _https(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith(("https://", "http://")):
+            raise ValueError("expected an https:// URL")
+        return v
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _check_quiet(cls, v: str | None) -> str | None:
+        if v is not None and not _QUIET.match(v.strip()):
+            raise ValueError(f"expected HH:MM-HH:MM such as 22:00-07:00, got {v!r}")
+        return v.strip() if v is not None else None
+
+
+class TuiSettings(_Section):
+    """The control centre (``ccm tui``)."""
+
+    theme: Literal["dark", "light", "high-contrast"] = Field(
+        default="dark", description="Colour theme: dark, light or high-contrast."
+    )
+
+
+_FILE_DATA: ContextVar[Mapping[str, Any] | None] = ContextVar("_FILE_DATA", default=None)
+
+
+class Settings(BaseSettings):
+    """Everything CCM can be configured with. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    hub: str = Field(
+        default_factory=default_hub_url,
+        description="Where tasks, events and approvals live: sqlite:///PATH, "
+        "postgresql://USER@HOST/DB, or https://REF.supabase.co.",
+    )
+    inventory: Path = Field(
+        default_factory=lambda: config_dir() / "inventory.yaml",
+        description="The fleet: a CCM inventory.yaml or an Ansible inventory.",
+    )
+    runbook_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=lambda: [config_dir() / "runbooks"],
+        description="Folders of your own runbooks, searched after the built-in ones "
+        "(in the environment: paths joined with ':').",
+    )
+    actor: str = Field(
+        default_factory=default_actor,
+        description="Who you are in approvals and the audit log.",
+        min_length=1,
+    )
+    policy: PolicySettings = Field(
+        default_factory=PolicySettings, description="Decision thresholds and safety rails."
+    )
+    webhook: WebhookSettings = Field(
+        default_factory=WebhookSettings, description="The alert receiver."
+    )
+    notify: NotifySettings = Field(
+        default_factory=NotifySettings, description="Slack, PagerDuty and quiet hours."
+    )
+    tui: TuiSettings = Field(default_factory=TuiSettings, description="The control centre.")
+
+    _config_file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def config_file(self) -> Path | None:
+        """The config file these settings were read from (``None``: no file)."""
+        return self._config_file
+
+    @field_validator("hub")
+    @classmethod
+    def _hub_nonempty(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("must not be empty")
+        return v
+
+    @field_validator("runbook_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            if v.lstrip().startswith("["):
+                return json.loads(v)
+            return [p for p in v.split(os.pathsep) if p]
+        return v
+
+    @field_validator("inventory")
+    @classmethod
+    def _expand_inventory(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @field_validator("runbook_dirs")
+    @classmethod
+    def _expand_dirs(cls, v: list[Path]) -> list[Path]:
+        return [p.expanduser() for p in v]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (init arguments) beat the environment, which beats the config file."""
+        file_source = InitSettingsSource(settings_cls, init_kwargs=dict(_FILE_DATA.get() or {}))
+        return (init_settings, env_settings, file_source)
+
+
+# -- loading ----------------------------------------------------------------------------
+#: Keys of the config file holding paths, resolved against the file's folder.
+_PATH_KEYS: tuple[tuple[str, ...], ...] = (("inventory",), ("webhook", "token_file"))
+
+
+def _resolve_relative(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    def fix(value: Any) -> Any:
+        if isinstance(value, str) and value and not value.startswith("~"):
+            p = Path(value)
+            return str(p if p.is_absolute() else base / p)
+        return value
+
+    for key in _PATH_KEYS:
+        parent: Any = data
+        for part in key[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and key[-1] in parent:
+            parent[key[-1]] = fix(parent[key[-1]])
+    dirs = data.get("runbook_dirs")
+    if isinstance(dirs, list):
+        data["runbook_dirs"] = [fix(d) for d in dirs]
+    elif isinstance(dirs, str):
+        data["runbook_dirs"] = [fix(dirs)]
+    return data
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a config file; :class:`ConfigError` naming the file on a syntax error."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid TOML: {exc}", hint="fix the syntax, or rewrite it with "
+            "`ccm init --force`"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read: {exc.strerror or exc}",
+            hint="check the path and its permissions, or pass another with --config",
+        ) from None
+    return _resolve_relative(data, path.parent)
+
+
+def _env_name(loc: tuple[str, ...]) -> str | None:
+    """The environment variable that set the value at ``loc``, if one did."""
+    env = {k.upper(): k for k in os.environ}
+    for depth in range(len(loc), 0, -1):
+        name = ENV_PREFIX + "__".join(loc[:depth]).upper()
+        if name in env:
+            return env[name]
+    return None
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return json.dumps(value)
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(exc: ValidationError, file: Path | None, overrides: Mapping[str, Any]) -> str:
+    errors = exc.errors(include_url=False)
+    err = errors[0]
+    loc = tuple(str(p) for p in err["loc"] if not isinstance(p, int))
+    dotted = ".".join(loc) or "(top level)"
+    if loc and loc[0] in overrides:
+        source = f"--{loc[0].replace('_', '-')}"
+    elif (env := _env_name(loc)) is not None:
+        source = env
+    else:
+        source = str(file) if file is not None else "defaults"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        what = "unknown setting (check the spelling; `ccm init --help` shows where "\
+            "a documented config.toml is written)"
+    else:
+        msg = str(err["msg"]).split(", unable to")[0]
+        msg = msg.removeprefix("Value error, ")
+        what = msg if "input" not in err or kind.startswith("value_error") \
+            else f"{msg}, got {_show(err['input'])}"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{source}: {dotted}: {what}{more}"
+
+
+@contextmanager
+def _file_data(data: Mapping[str, Any]) -> Iterator[None]:
+    token = _FILE_DATA.set(data)
+    try:
+        yield
+    finally:
+        _FILE_DATA.reset(token)
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read the config file and the environment, apply ``overrides``, validate.
+
+    ``config_path`` (``--config``) replaces ``$CCM_CONFIG`` and the XDG default; a
+    file named explicitly must exist, the default one may be missing. ``overrides``
+    are command-line values (``None`` values are ignored) and beat everything.
+    Raises :class:`ConfigError` with a one-line message.
+    """
+    path, explicit = resolve_config_path(config_path)
+    if path.is_file():
+        data = read_config_file(path)
+        source: Path | None = path
+    elif explicit:
+        raise ConfigError(
+            f"config file {path} does not exist",
+            hint="create it with `ccm init`, or point --config / CCM_CONFIG at an existing file",
+        )
+    else:
+        data, source = {}, None
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    try:
+        with _file_data(data):
+            settings = Settings(**given)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source, given)) from None
+    except SettingsError as exc:
+        raise ConfigError(f"environment: {exc}") from None
+    settings._config_file = source
+    return settings
+
+
+__all__ = [
+    "CONFIG_FILE_NAME",
+    "NotifySettings",
+    "PolicySettings",
+    "Settings",
+    "TuiSettings",
+    "WebhookSettings",
+    "config_dir",
+    "data_dir",
+    "default_actor",
+    "default_config_path",
+    "default_hub_url",
+    "load_settings",
+    "read_config_file",
+    "resolve_config_path",
+]
