@@ -11,7 +11,6 @@ import dataclasses
 import enum
 import json
 import re
-import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -80,30 +79,6 @@ def with_hub(ctx: typer.Context, fn: Callable[[Hub], Awaitable[T]]) -> T:
     """Run ``fn(hub)`` against the hub the settings name (``--hub``, ``CCM_HUB``, config)."""
     return run_hub(settings(ctx).hub, fn)
 
-
-def sqlite_pending_migrations(url: str) -> list[str] | None:
-    """For an SQLite hub, the migrations that opening it will apply (it migrates on connect).
-
-    ``None`` for other hubs. Reads ``PRAGMA user_version`` read-only, without creating
-    the file.
-    """
-    if not url.lower().startswith("sqlite:"):
-        return None
-    from ccm_tui.hub import sqlite_path
-    from ccm_tui.hub.sqlite_schema import MIGRATIONS
-
-    path = sqlite_path(url)
-    current = 0
-    if path.exists():
-        try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            try:
-                current = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            return []  # not a database: connecting will say so
-    return [f"{v:04d}_{name}" for v, name, _ in MIGRATIONS if v > current]
 
 
 def redact_url(url: str) -> str:
@@ -197,7 +172,6 @@ __all__ = [
     "redact_url",
     "run_hub",
     "settings",
-    "sqlite_pending_migrations",
     "state",
     "to_jsonable",
     "with_hub",

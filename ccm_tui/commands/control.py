@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -21,7 +20,6 @@ ActorOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 #: Counting tasks reads at most this many; beyond it the counts say "at least".
-COUNT_LIMIT = 100_000
 
 
 def _describe(c: Control) -> str:
@@ -73,23 +71,18 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the hub, whether automatic fixes are paused, and how many tasks are in each state."""
-    from ccm_tui.hub.base import TaskQuery
-
     url = settings(ctx).hub
 
-    async def fetch(hub: Hub) -> tuple[Control, Counter[TaskState], bool]:
-        control = await hub.get_control()
-        tasks = await hub.list_tasks(TaskQuery(limit=COUNT_LIMIT))
-        return control, Counter(t.state for t in tasks), len(tasks) >= COUNT_LIMIT
+    async def fetch(hub: Hub) -> tuple[Control, dict[TaskState, int]]:
+        return await hub.get_control(), await hub.count_tasks()
 
-    control, counts, capped = with_hub(ctx, fetch)
+    control, counts = with_hub(ctx, fetch)
     if as_json:
         data: dict[str, Any] = {
             "hub": redact_url(url),
             "paused": control.paused,
             "control": control,
             "tasks": {s.value: counts.get(s, 0) for s in TaskState},
-            "tasks_truncated": capped,
         }
         print_json(data)
         return
@@ -107,7 +100,7 @@ def status(
         n = counts.get(s, 0)
         table.add_row(state_text(s), str(n) if n else "[dim]0[/]")
     total = sum(counts.values())
-    table.add_row("[bold]total[/]", f"[bold]{'≥' if capped else ''}{total}[/]")
+    table.add_row("[bold]total[/]", f"[bold]{total}[/]")
     out.print(table)
     waiting = counts.get(TaskState.AWAITING_APPROVAL, 0)
     if waiting:

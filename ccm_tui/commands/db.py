@@ -11,7 +11,6 @@ from ccm_tui.commands._common import (
     redact_url,
     run_hub,
     settings,
-    sqlite_pending_migrations,
 )
 
 if TYPE_CHECKING:
@@ -34,12 +33,11 @@ def _adapter(url: str) -> str:
 def migrate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Apply the schema to the hub; safe to run again (only what is missing is applied)."""
     url = settings(ctx).hub
-    pending = sqlite_pending_migrations(url)
 
     async def go(hub: Hub) -> list[str]:
         return await hub.migrate()
 
-    applied = (pending or []) + run_hub(url, go)
+    applied = run_hub(url, go)
     if as_json:
         print_json({"hub": redact_url(url), "applied": applied})
         return
@@ -59,14 +57,13 @@ def migrate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Check that the hub is reachable and its schema current; count what it holds."""
     from ccm_tui.core.states import OPEN_STATES
-    from ccm_tui.hub.base import TaskQuery
 
     url = settings(ctx).hub
 
     async def go(hub: Hub) -> dict[str, Any]:
         control = await hub.get_control()
         hosts = await hub.list_hosts()
-        tasks = await hub.list_tasks(TaskQuery(limit=100_000))
+        counts = await hub.count_tasks()
         return {
             "hub": redact_url(url),
             "adapter": _adapter(url),
@@ -74,8 +71,8 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             "schema": "up to date",
             "paused": control.paused,
             "hosts": len(hosts),
-            "tasks": len(tasks),
-            "open_tasks": sum(1 for t in tasks if t.state in OPEN_STATES),
+            "tasks": sum(counts.values()),
+            "open_tasks": sum(n for s, n in counts.items() if s in OPEN_STATES),
         }
 
     info = run_hub(url, go)

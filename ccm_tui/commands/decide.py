@@ -40,20 +40,6 @@ _DONE = {
 }
 
 
-async def _refuse_second_approval(hub: Hub, task_id: str) -> None:
-    """A task waits for approval once in its life; a second approve would be a no-op."""
-    from ccm_tui.core.errors import InvalidDecision
-    from ccm_tui.core.model import ApprovalKind
-
-    for earlier in await hub.list_approvals(task_id):
-        if earlier.kind is ApprovalKind.APPROVE:
-            when = earlier.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-            relayed = "the agent has it" if earlier.relayed_at else "the daemon relays it to the agent"
-            raise InvalidDecision(
-                f"task {task_id} was already approved by {earlier.actor} at {when}; {relayed}",
-                hint=f"follow it with `ccm tasks show {task_id}`",
-            )
-
 
 def _decide(
     ctx: typer.Context, kind: str, task_id: str, note: str, actor: str | None, as_json: bool
@@ -62,8 +48,6 @@ def _decide(
 
     async def go(hub: Hub) -> tuple[Approval, Task]:
         task = await hub.get_task(task_id)
-        if kind == "approve":
-            await _refuse_second_approval(hub, task.id)
         approval = await hub.decide(task.id, kind, actor=who, note=note)
         return approval, await hub.get_task(task.id)
 

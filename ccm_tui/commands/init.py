@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ccm_tui.commands._common import redact_url, run_hub, sqlite_pending_migrations, state
+from ccm_tui.commands._common import redact_url, run_hub, state
 from ccm_tui.core.errors import CCMError
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ def init(
     async def migrate(h: Hub) -> list[str]:
         return await h.migrate()
 
-    applied = (sqlite_pending_migrations(url) or []) + run_hub(url, migrate)
+    applied = run_hub(url, migrate)
 
     def rel(p: Path) -> str:
         try:

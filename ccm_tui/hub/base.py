@@ -171,6 +171,10 @@ class Hub(ABC):
         """Tasks newest first, filtered by ``query``."""
 
     @abstractmethod
+    async def count_tasks(self, *, since: datetime | None = None) -> dict[TaskState, int]:
+        """How many tasks are in each state (states with none are left out)."""
+
+    @abstractmethod
     async def find_open_task(self, host: str, alertname: str) -> Task | None:
         """The open (new or active) task for (host, alertname), if any."""
 
@@ -257,7 +261,8 @@ class Hub(ABC):
     ) -> Approval:
         """Record an operator's approve / reject / escalate, with who and when.
 
-        Validated against the task's state (:class:`InvalidDecision`). Reject moves
+        Validated against the task's state (:class:`InvalidDecision`); a task is
+        approved at most once (a second approve raises too). Reject moves
         the task to ``cancelled`` (outcome ``rejected``), escalate to ``escalated``;
         approve leaves the state to the agent. Each is written to the audit log too.
         """

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from ccm_tui.core.errors import ConflictError, LeaseLost, NotFound
+from ccm_tui.core.errors import ConflictError, InvalidDecision, LeaseLost, NotFound
 from ccm_tui.core.model import (
     Alert,
     Approval,
@@ -306,6 +306,15 @@ class SqlHub(Hub):
             )
         return [rows.task_from_row(r) for r in found]
 
+    async def count_tasks(self, *, since: datetime | None = None) -> dict[TaskState, int]:
+        where, args = "1 = 1", []
+        if since is not None:
+            where, args = "created_at >= ?", [since]
+        async with self._read() as tx:
+            found = await tx.fetch(
+                f"SELECT state, COUNT(*) AS n FROM ccm_tasks WHERE {where} GROUP BY state", *args)
+        return {TaskState(r["state"]): int(r["n"]) for r in found}
+
     async def find_open_task(self, host: str, alertname: str) -> Task | None:
         async with self._read() as tx:
             r = await tx.fetchrow(
@@ -446,6 +455,16 @@ class SqlHub(Hub):
         async with self._tx() as tx:
             task = rows.task_from_row(await self._get_task_row(tx, task_id))
             k = check_approval(task, kind)
+            if k is ApprovalKind.APPROVE:
+                earlier = await tx.fetchrow(
+                    "SELECT * FROM ccm_approvals WHERE task_id = ? AND kind = 'approve'"
+                    " ORDER BY id LIMIT 1", task.id)
+                if earlier is not None:
+                    first = rows.approval_from_row(earlier)
+                    raise InvalidDecision(
+                        f"task {task.id} was already approved by {first.actor} at "
+                        f"{first.created_at:%Y-%m-%d %H:%M:%S} UTC",
+                        hint=f"follow it with `ccm tasks show {task.id}`")
             now = utcnow()
             r = await tx.fetchrow(
                 "INSERT INTO ccm_approvals (task_id, kind, actor, note, created_at)"

@@ -63,6 +63,7 @@ class SqliteHub(SqlHub):
         self._fanout = Fanout()
         self._poller: asyncio.Task[None] | None = None
         self._last_change = 0
+        self._unreported: list[str] = []
 
     # -- life cycle -----------------------------------------------------------------------
     async def connect(self) -> None:
@@ -83,7 +84,7 @@ class SqliteHub(SqlHub):
             await conn.close()
             raise HubUnavailable(f"{self.path} is not a usable SQLite database: {exc}") from exc
         self._conn = conn
-        await self.migrate()
+        self._unreported = await self._migrate()
 
     async def close(self) -> None:
         self._fanout.close()
@@ -97,6 +98,13 @@ class SqliteHub(SqlHub):
             await conn.close()
 
     async def migrate(self) -> list[str]:
+        """Apply what is missing; also reports what opening the file applied."""
+        if self._conn is None:
+            await self.connect()
+        applied, self._unreported = self._unreported + await self._migrate(), []
+        return applied
+
+    async def _migrate(self) -> list[str]:
         conn = self._require()
         applied: list[str] = []
         async with self._lock:

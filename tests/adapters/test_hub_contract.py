@@ -373,3 +373,27 @@ async def test_silences_and_firing_counts(hub: Hub) -> None:
     assert await hub.count_firings("flappy", now - timedelta(minutes=30)) == 3
     rec = await hub.record_alert(alert(fp="held", suppressed="flapping"))
     assert rec.alert.suppressed == "flapping"
+
+
+async def test_count_tasks_and_single_approval(hub: Hub) -> None:
+    assert await hub.count_tasks() == {}
+    a = await hub.create_task(task("web-01"))
+    await hub.create_task(task("web-02"))
+    a = await to_state(hub, a, TaskState.CLAIMED, TaskState.DIAGNOSING,
+                       TaskState.AWAITING_APPROVAL)
+    assert await hub.count_tasks() == {TaskState.NEW: 1, TaskState.AWAITING_APPROVAL: 1}
+    await hub.decide(a.id, "approve", actor="jordan")
+    with pytest.raises(InvalidDecision, match="already approved by jordan"):
+        await hub.decide(a.id, "approve", actor="sam")
+    assert len(await hub.list_approvals(a.id)) == 1
+
+
+async def test_sqlite_reports_what_opening_applied(tmp_path: object) -> None:
+    from ccm_tui.hub import open_hub
+
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    async with open_hub(url) as h:
+        assert await h.migrate() == ["0001_ccm_core", "0002_ingest"]
+        assert await h.migrate() == []
+    async with open_hub(url) as h:
+        assert await h.migrate() == []
