@@ -30,6 +30,13 @@ PgConn = Any
 
 CHANNEL = "ccm_changes"
 CONNECT_TIMEOUT = 5.0
+#: Errors that mean "the database is not there right now", as opposed to a bad query.
+_UNAVAILABLE = (
+    OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError, asyncpg.OperatorInterventionError,
+    asyncpg.InvalidCatalogNameError, asyncpg.TooManyConnectionsError,
+    asyncpg.InsufficientResourcesError,
+)
 _MIGRATE_LOCK = 0x63636D  # "ccm": serialises concurrent `ccm db migrate` runs
 
 
@@ -157,8 +164,7 @@ class PostgresHub(SqlHub):
                 raise ConflictError("that host already has an open task for this alert;"
                                     " attach to it instead") from exc
             raise ConflictError(f"already stored ({exc.detail})") from exc
-        except (OSError, asyncpg.ConnectionDoesNotExistError,
-                asyncpg.CannotConnectNowError) as exc:
+        except _UNAVAILABLE as exc:
             raise HubUnavailable(f"lost the PostgreSQL hub: {exc}") from exc
 
     @contextlib.asynccontextmanager
@@ -169,8 +175,7 @@ class PostgresHub(SqlHub):
                 yield _PgTx(conn)
         except asyncpg.UndefinedTableError as exc:
             raise SchemaError(f"the hub has no CCM schema ({exc})") from exc
-        except (OSError, asyncpg.ConnectionDoesNotExistError,
-                asyncpg.CannotConnectNowError) as exc:
+        except _UNAVAILABLE as exc:
             raise HubUnavailable(f"lost the PostgreSQL hub: {exc}") from exc
 
     # -- realtime -------------------------------------------------------------------------

@@ -155,6 +155,9 @@ class SqliteHub(SqlHub):
                 if "UNIQUE" in str(exc):
                     raise ConflictError(_unique_message(str(exc))) from exc
                 raise
+            except sqlite3.OperationalError as exc:
+                await conn.execute("ROLLBACK")
+                raise HubUnavailable(f"SQLite hub {self.path}: {exc}") from exc
             except BaseException:
                 await conn.execute("ROLLBACK")
                 raise
@@ -165,7 +168,10 @@ class SqliteHub(SqlHub):
     async def _read(self) -> AsyncIterator[_SqliteTx]:
         conn = self._require()
         async with self._lock:
-            yield _SqliteTx(conn)
+            try:
+                yield _SqliteTx(conn)
+            except sqlite3.OperationalError as exc:
+                raise HubUnavailable(f"SQLite hub {self.path}: {exc}") from exc
 
     # -- realtime -------------------------------------------------------------------------
     async def _load_changes_after(self, change_id: int, limit: int = 2000) -> list[Change]:

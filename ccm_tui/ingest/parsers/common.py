@@ -1,0 +1,167 @@
+"""What every parser needs: strict JSON, bounded label maps, RFC 3339 times, host names.
+
+Every check raises :class:`~ccm_tui.core.errors.PayloadError` with a reason a human
+can act on ("alerts[3].labels.instance: expected a string, got a list").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from ccm_tui.core.errors import PayloadError
+
+MAX_ALERTS = 1000
+MAX_LABELS = 128
+MAX_LABEL_VALUE = 4096
+MAX_ANNOTATION_VALUE = 16 * 1024
+MAX_NAME = 256
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$"
+)
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]{0,255}$")
+
+
+def load_json(body: bytes) -> Any:
+    """Decode a request body: UTF-8 JSON, with the reason when it is not."""
+    if not body.strip():
+        raise PayloadError("the body is empty; send a JSON document", reason="empty")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PayloadError(f"the body is not valid UTF-8 (byte {exc.start})",
+                           reason="encoding") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise PayloadError("the JSON document is nested too deeply", reason="too_deep") from None
+    except ValueError as exc:
+        raise PayloadError(f"the body is not valid JSON: {exc}", reason="json") from None
+
+
+def type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null", int: "a number", float: "a number"}.get(type(value), "a value")
+
+
+def need_object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PayloadError(f"{where}: expected an object, got {type_name(value)}",
+                           reason="schema", status=422)
+    return value
+
+
+def need_list(value: Any, where: str, *, limit: int = MAX_ALERTS) -> list[Any]:
+    if not isinstance(value, list):
+        raise PayloadError(f"{where}: expected a list, got {type_name(value)}",
+                           reason="schema", status=422)
+    if len(value) > limit:
+        raise PayloadError(f"{where}: {len(value)} items, at most {limit} per request",
+                           reason="too_many", status=422)
+    return value
+
+
+def need_str(value: Any, where: str, *, limit: int = MAX_NAME, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise PayloadError(f"{where}: expected a string, got {type_name(value)}",
+                           reason="schema", status=422)
+    if required and not value.strip():
+        raise PayloadError(f"{where}: must not be empty", reason="schema", status=422)
+    if len(value) > limit:
+        raise PayloadError(f"{where}: longer than {limit} characters", reason="too_long",
+                           status=422)
+    if "\x00" in value:
+        raise PayloadError(f"{where}: contains a NUL character", reason="schema", status=422)
+    return value
+
+
+def string_map(value: Any, where: str, *, annotations: bool = False) -> dict[str, str]:
+    """A label or annotation map: string keys to string values, bounded."""
+    if value is None:
+        return {}
+    obj = need_object(value, where)
+    if len(obj) > MAX_LABELS:
+        raise PayloadError(f"{where}: {len(obj)} entries, at most {MAX_LABELS}",
+                           reason="too_many", status=422)
+    out: dict[str, str] = {}
+    for key, raw in obj.items():
+        if not _LABEL_NAME.match(key):
+            raise PayloadError(f"{where}: {key[:40]!r} is not a valid label name",
+                               reason="schema", status=422)
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool) and annotations:
+            raw = str(raw)
+        if annotations and isinstance(raw, str) and len(raw) > MAX_ANNOTATION_VALUE:
+            raw = raw[:MAX_ANNOTATION_VALUE] + "…(truncated)"
+        out[key] = need_str(raw, f"{where}.{key}", required=False,
+                            limit=MAX_ANNOTATION_VALUE + 20 if annotations else MAX_LABEL_VALUE)
+    return out
+
+
+def parse_time(value: Any, where: str, *, required: bool = False) -> datetime | None:
+    """An RFC 3339 time (nanoseconds allowed); Go's zero time and "" mean none."""
+    if value in (None, ""):
+        if required:
+            raise PayloadError(f"{where}: a time is required", reason="schema", status=422)
+        return None
+    text = need_str(value, where, limit=64)
+    m = _RFC3339.match(text.strip())
+    if not m:
+        raise PayloadError(f"{where}: {text[:40]!r} is not an RFC 3339 time", reason="time",
+                           status=422)
+    year, month, day, hour, minute, second, frac, zone = m.groups()
+    if year == "0001":
+        return None
+    try:
+        if zone in ("Z", "z"):
+            tz: timezone = UTC
+        else:
+            sign = 1 if zone[0] == "+" else -1
+            tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+        micro = int((frac or "0")[:6].ljust(6, "0"))
+        return datetime(int(year), int(month), int(day), int(hour), int(minute),
+                        min(int(second), 59), micro, tzinfo=tz).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise PayloadError(f"{where}: {text[:40]!r} is not a valid time ({exc})",
+                           reason="time", status=422) from None
+
+
+def fingerprint_of(labels: dict[str, str]) -> str:
+    """A stable 16-hex-digit fingerprint of a label set (for sources that send none)."""
+    blob = json.dumps(sorted(labels.items()), separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+_PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]+))(?::\d{1,5})?$")
+
+
+def strip_port(instance: str) -> str:
+    """``web-01:9100`` → ``web-01``; ``[::1]:9100`` → ``::1``; bare IPv6 stays as it is."""
+    value = instance.strip()
+    if value.count(":") > 1 and not value.startswith("["):
+        return value
+    m = _PORT.match(value)
+    if not m:
+        return value
+    return m.group("v6") or m.group("host") or value
+
+
+HOST_LABELS = ("host", "hostname", "nodename", "instance")
+
+
+def host_candidates(labels: dict[str, str]) -> list[str]:
+    """Host names an alert's labels point at, most explicit first."""
+    found: list[str] = []
+    for name in HOST_LABELS:
+        value = labels.get(name, "").strip()
+        if not value:
+            continue
+        value = strip_port(value) if name == "instance" else value
+        if value and value not in found:
+            found.append(value)
+    return found

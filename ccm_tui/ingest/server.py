@@ -1,0 +1,154 @@
+"""The alert receiver: ``POST /alerts/{source}``, ``GET /healthz``, ``GET /metrics``.
+
+Answers, as Alertmanager's retry rules need them:
+
+- **2xx** only after every alert of the request is stored in the hub;
+- **503** with ``Retry-After`` when the hub is down (Alertmanager retries only 5xx);
+- **400/413/415/422** with a JSON reason for a body that cannot be read (never a 5xx);
+- **401** without valid credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ccm_tui.core.errors import HubError, HubUnavailable, PayloadError, SchemaError
+from ccm_tui.ingest.auth import Credentials, GrafanaSigner
+from ccm_tui.ingest.metrics import Metrics
+from ccm_tui.ingest.parsers import SOURCES, parsers
+from ccm_tui.ingest.parsers.common import load_json
+from ccm_tui.ingest.pipeline import Ingestor
+
+log = logging.getLogger("ccm.webhook")
+
+DEFAULT_MAX_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    """How the receiver authenticates and limits requests."""
+
+    credentials: Credentials = field(default_factory=Credentials)
+    grafana: GrafanaSigner | None = None
+    max_body: int = DEFAULT_MAX_BODY
+    retry_after_seconds: int = 10
+
+
+INGESTOR: web.AppKey[Ingestor] = web.AppKey("ingestor", Ingestor)
+CONFIG: web.AppKey[ReceiverConfig] = web.AppKey("config", ReceiverConfig)
+
+
+def _reply(code: int, /, **body: Any) -> web.Response:
+    return web.json_response(body, status=code)
+
+
+def _reject(m: Metrics, endpoint: str, status: int, reason: str, message: str) -> web.Response:
+    m.inc("ccm_ingest_rejected_total", reason=reason)
+    return _reply(status, status="rejected", reason=reason, error=message, endpoint=endpoint)
+
+
+async def handle_alerts(request: web.Request) -> web.Response:
+    started = time.perf_counter()
+    ingestor = request.app[INGESTOR]
+    cfg = request.app[CONFIG]
+    m = ingestor.metrics
+    endpoint = request.match_info["source"]
+    try:
+        response = await _handle(request, ingestor, cfg, endpoint)
+    finally:
+        m.observe(time.perf_counter() - started)
+    m.inc("ccm_ingest_requests_total", endpoint=endpoint, code=str(response.status))
+    return response
+
+
+async def _handle(request: web.Request, ingestor: Ingestor, cfg: ReceiverConfig,
+                  endpoint: str) -> web.Response:
+    m = ingestor.metrics
+    if endpoint not in SOURCES:
+        return _reject(m, endpoint, 404, "unknown_endpoint",
+                       f"no /alerts/{endpoint[:40]}; use one of {', '.join(SOURCES)}")
+    if not cfg.credentials.check(request.headers.get("Authorization")):
+        m.inc("ccm_ingest_rejected_total", reason="unauthorized")
+        return web.json_response(
+            {"status": "rejected", "reason": "unauthorized",
+             "error": "missing or wrong credentials (bearer token or basic auth)"},
+            status=401, headers={"WWW-Authenticate": 'Bearer realm="ccm"'})
+    ctype = request.content_type
+    if ctype not in ("application/json", "text/plain", "application/octet-stream", ""):
+        return _reject(m, endpoint, 415, "content_type",
+                       f"Content-Type {ctype[:60]!r} is not JSON; send application/json")
+    if request.content_length is not None and request.content_length > cfg.max_body:
+        return _reject(m, endpoint, 413, "too_large",
+                       f"body of {request.content_length} bytes exceeds {cfg.max_body}")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _reject(m, endpoint, 413, "too_large", f"body exceeds {cfg.max_body} bytes")
+    if endpoint == "grafana" and cfg.grafana is not None:
+        problem = cfg.grafana.verify(body, request.headers)
+        if problem:
+            m.inc("ccm_ingest_rejected_total", reason="signature")
+            return _reply(401, status="rejected", reason="signature", error=problem)
+    try:
+        result = parsers()[endpoint](load_json(body))
+    except PayloadError as exc:
+        return _reject(m, endpoint, exc.status, exc.reason, str(exc))
+    for _index, bad in result.rejected:
+        m.inc("ccm_ingest_rejected_total", reason=f"alert_{bad.reason}")
+    if not result.alerts:
+        errors = [f"{e}" for _, e in result.rejected[:20]] or ["the payload holds no alerts"]
+        reason = "no_alerts" if not result.rejected else "invalid_alerts"
+        m.inc("ccm_ingest_rejected_total", reason=reason)
+        return _reply(422, status="rejected", reason=reason, error=errors[0], errors=errors)
+    try:
+        report = await ingestor.ingest(result.alerts)
+    except (HubUnavailable, SchemaError, HubError, OSError) as exc:
+        log.warning("hub error while storing alerts from %s: %s", endpoint, exc)
+        m.inc("ccm_ingest_rejected_total", reason="hub_unavailable")
+        return web.json_response(
+            {"status": "retry", "reason": "hub_unavailable",
+             "error": f"the hub could not store the alerts: {exc}"},
+            status=503, headers={"Retry-After": str(cfg.retry_after_seconds)})
+    return _reply(
+        200, status="ok", alerts=len(result.alerts), outcomes=report.counts,
+        tasks=report.task_ids,
+        rejected=[{"index": i, "reason": e.reason, "error": str(e)} for i, e in result.rejected],
+    )
+
+
+async def handle_health(request: web.Request) -> web.Response:
+    ingestor = request.app[INGESTOR]
+    try:
+        control = await ingestor.hub.get_control()
+    except (HubError, OSError) as exc:
+        return _reply(503, status="unhealthy", hub="unreachable", error=str(exc))
+    return _reply(200, status="ok", hub="reachable", paused=control.paused)
+
+
+async def handle_metrics(request: web.Request) -> web.Response:
+    text = request.app[INGESTOR].metrics.render()
+    return web.Response(text=text, content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+async def handle_method(request: web.Request) -> web.Response:
+    return _reply(405, status="rejected", reason="method",
+                  error="POST alerts to /alerts/{alertmanager,grafana,kibana,generic}")
+
+
+def make_app(ingestor: Ingestor, config: ReceiverConfig | None = None) -> web.Application:
+    """The receiver as an aiohttp application (also used inside ``ccm up``)."""
+    cfg = config or ReceiverConfig()
+    app = web.Application(client_max_size=cfg.max_body)
+    app[INGESTOR] = ingestor
+    app[CONFIG] = cfg
+    app.router.add_post("/alerts/{source}", handle_alerts)
+    app.router.add_get("/alerts/{source}", handle_method)
+    app.router.add_get("/healthz", handle_health)
+    app.router.add_get("/metrics", handle_metrics)
+    return app
