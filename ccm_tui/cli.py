@@ -23,7 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from ccm_tui import __version__
-from ccm_tui.commands import control, db, decide, init, later, runbooks, tasks
+from ccm_tui.commands import control, db, decide, init, later, runbooks, silence, tasks, webhook
 from ccm_tui.commands._common import CLIState, state
 from ccm_tui.core.errors import (
     CCMError,
@@ -155,8 +155,9 @@ def root(
         typer.Option(
             "--hub", envvar="CCM_HUB", show_envvar=False, metavar="URL",
             rich_help_panel=GLOBAL_PANEL,
-            help="The hub: sqlite:///PATH, postgresql://USER@HOST/DB or https://REF.supabase.co "
-            "(env CCM_HUB; default: an SQLite file under the XDG data folder).",
+            help="The hub: sqlite:///PATH or postgresql://USER@HOST/DB (for a Supabase "
+            "project, its database connection string) (env CCM_HUB; default: an SQLite "
+            "file under the XDG data folder).",
         ),
     ] = None,
     config: Annotated[
@@ -205,6 +206,8 @@ app.add_typer(
     help="The knowledge base: list, show and lint runbooks.",
 )
 
+app.command("webhook", rich_help_panel=SERVICES)(webhook.webhook)
+app.add_typer(silence.app, name="silence", rich_help_panel=SERVICES)
 later.register(app, panels={"fleet": FLEET, "service": SERVICES, "work": WORK})
 
 

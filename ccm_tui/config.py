@@ -167,6 +167,26 @@ class WebhookSettings(_Section):
         description="File holding the bearer token senders must present; unset means no "
         "authentication (only sensible on 127.0.0.1).",
     )
+    basic_auth_file: Path | None = Field(
+        default=None,
+        description="File of user:password lines accepted as HTTP basic auth (Grafana, Kibana).",
+    )
+    grafana_secret_file: Path | None = Field(
+        default=None,
+        description="File holding the HMAC secret Grafana signs webhook bodies with "
+        "(X-Grafana-Alerting-Signature); unset means signatures are not checked.",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    flap_threshold: int = Field(
+        default=3, ge=1,
+        description="An alert firing more often than this within flap_window_minutes is held "
+        "as flapping instead of making new tasks.",
+    )
+    flap_window_minutes: int = Field(
+        default=30, ge=1, description="The window flap detection counts firings in."
+    )
 
     @field_validator("listen")
     @classmethod
@@ -176,7 +196,7 @@ class WebhookSettings(_Section):
             raise ValueError(f"expected HOST:PORT such as 127.0.0.1:9797, got {v!r}")
         return v.strip()
 
-    @field_validator("token_file")
+    @field_validator("token_file", "basic_auth_file", "grafana_secret_file")
     @classmethod
     def _expand(cls, v: Path | None) -> Path | None:
         return v.expanduser() if v is not None else None
@@ -251,7 +271,7 @@ class Settings(BaseSettings):
     hub: str = Field(
         default_factory=default_hub_url,
         description="Where tasks, events and approvals live: sqlite:///PATH, "
-        "postgresql://USER@HOST/DB, or https://REF.supabase.co.",
+        "postgresql://USER@HOST/DB (a Supabase project's database connection string).",
     )
     inventory: Path = Field(
         default_factory=lambda: config_dir() / "inventory.yaml",
@@ -328,7 +348,10 @@ class Settings(BaseSettings):
 
 # -- loading ----------------------------------------------------------------------------
 #: Keys of the config file holding paths, resolved against the file's folder.
-_PATH_KEYS: tuple[tuple[str, ...], ...] = (("inventory",), ("webhook", "token_file"))
+_PATH_KEYS: tuple[tuple[str, ...], ...] = (
+    ("inventory",), ("webhook", "token_file"), ("webhook", "basic_auth_file"),
+    ("webhook", "grafana_secret_file"),
+)
 
 
 def _resolve_relative(data: dict[str, Any], base: Path) -> dict[str, Any]:

@@ -44,14 +44,6 @@ def not_available(command: str, issue: int) -> NoReturn:
 
 
 # -- services ------------------------------------------------------------------------------
-def webhook(listen: ListenOpt = None, token_file: TokenFileOpt = None) -> None:
-    """Receive alerts from Alertmanager, Grafana, Kibana or any JSON sender.
-
-    POST /alerts/alertmanager, /alerts/grafana, /alerts/kibana and /alerts/generic;
-    GET /healthz and /metrics.
-    """
-    not_available("webhook", INGEST_ISSUE)
-
 
 def daemon() -> None:
     """Run the dispatcher: one agent per task on its host, events streamed to the hub.
@@ -176,53 +168,18 @@ def ingest_replay(
     not_available("ingest replay", INGEST_ISSUE)
 
 
-silence_app = typer.Typer(help="Silences and maintenance windows.", no_args_is_help=True)
-
-
-@silence_app.command("add")
-def silence_add(
-    matchers: Annotated[
-        list[str],
-        typer.Argument(metavar="MATCHER...", help="Label matchers such as 'host=~web-.*'."),
-    ],
-    duration: Annotated[
-        str, typer.Option("--for", metavar="DURATION", help="How long, e.g. 2h.")
-    ] = "2h",
-    reason: Annotated[
-        str, typer.Option("--reason", metavar="TEXT", help="Why; shown with the silence.")
-    ] = "",
-) -> None:
-    """Silence matching alerts for a while."""
-    not_available("silence add", INGEST_ISSUE)
-
-
-@silence_app.command("list")
-def silence_list(as_json: JsonOpt = False) -> None:
-    """List active silences."""
-    not_available("silence list", INGEST_ISSUE)
-
-
-@silence_app.command("expire")
-def silence_expire(
-    silence_id: Annotated[str, typer.Argument(metavar="ID", help="The silence to end.")],
-) -> None:
-    """End a silence now."""
-    not_available("silence expire", INGEST_ISSUE)
-
 
 def register(app: typer.Typer, *, panels: dict[str, str]) -> None:
     """Mount every not-yet-available command on ``app``."""
     service, fleet, work = panels["service"], panels["fleet"], panels["work"]
     app.command("tui", rich_help_panel=service)(tui)
     app.command("demo", rich_help_panel=service)(demo)
-    app.command("webhook", rich_help_panel=service)(webhook)
     app.command("daemon", rich_help_panel=service)(daemon)
     app.command("up", rich_help_panel=service)(up)
     app.add_typer(fleet_app, name="fleet", rich_help_panel=fleet)
     app.command("run", rich_help_panel=fleet)(run)
     app.command("report", rich_help_panel=work)(report)
     app.add_typer(ingest_app, name="ingest", rich_help_panel=service)
-    app.add_typer(silence_app, name="silence", rich_help_panel=service)
 
 
 __all__ = ["not_available", "register"]

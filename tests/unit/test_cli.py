@@ -495,27 +495,30 @@ def test_missing_explicit_config_file(tmp_path: Path) -> None:
     assert "ccm init" in one_line(result.stderr)
 
 
-def test_unexpected_errors_are_one_line_with_a_debug_hint(
-    url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import ccm_tui.commands.tasks as tasks_mod
+def test_unexpected_errors_are_one_line_with_a_debug_hint(url: str) -> None:
+    """A hub whose data was damaged by hand: not a CCMError, still one line."""
+    import sqlite3
 
-    def boom(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("disk on fire\nsecond line")
+    from ccm_tui.hub import sqlite_path
 
-    monkeypatch.setattr(tasks_mod, "with_hub", boom)
+    ccm("--hub", url, "tasks", "list")  # creates the schema
+    conn = sqlite3.connect(sqlite_path(url))
+    conn.execute("INSERT INTO ccm_tasks (id, host, alertname, spec, created_at, updated_at)"
+                 " VALUES ('t-broken', 'web-01', 'DiskFull', '{not json', '2026-11-27T00:00:00+00:00',"
+                 " '2026-11-27T00:00:00+00:00')")
+    conn.commit()
+    conn.close()
     result = ccm("--hub", url, "tasks", "list")
     assert result.exit_code == 1
     line = one_line(result.stderr)
-    assert "RuntimeError: disk on fire second line" in line and "CCM_DEBUG=1" in line
+    assert "JSONDecodeError" in line and "CCM_DEBUG=1" in line
 
     debug = ccm("--hub", url, "tasks", "list", env={"CCM_DEBUG": "1"})
-    assert isinstance(debug.exception, RuntimeError)
+    assert isinstance(debug.exception, ValueError)
 
 
 def test_later_commands_say_which_issue_brings_them() -> None:
     for args, name, issue in [
-        (["webhook", "--listen", "127.0.0.1:9000"], "webhook", 4),
         (["daemon"], "daemon", 5),
         (["up"], "up", 5),
         (["tui"], "tui", 6),
@@ -524,7 +527,6 @@ def test_later_commands_say_which_issue_brings_them() -> None:
         (["fleet", "list", "--json"], "fleet list", 5),
         (["report", "--since", "12h"], "report", 7),
         (["ingest", "replay", "trace.jsonl"], "ingest replay", 4),
-        (["silence", "add", "host=~web-.*", "--for", "2h"], "silence add", 4),
     ]:
         result = ccm(*args)
         assert result.exit_code == 2, args

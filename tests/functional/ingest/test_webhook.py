@@ -58,7 +58,7 @@ async def test_alertmanager_sample_makes_one_task_and_dedupes(client: Client, hu
 
 async def test_repeats_attach_to_the_open_task(client: Client, hub: Hub) -> None:
     await client.post("alertmanager", am(fp="fp-root", mountpoint="/"))
-    status, body = await client.post("alertmanager", am(fp="fp-var", mountpoint="/var"))
+    _, body = await client.post("alertmanager", am(fp="fp-var", mountpoint="/var"))
     assert body["outcomes"] == {"attached": 1}
     [t] = await tasks(hub)
     assert t.repeat_count == 1

@@ -1,0 +1,142 @@
+"""``ccm silence add|list|expire``: silences and maintenance windows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ccm_tui.commands._common import parse_duration, print_json, settings, with_hub
+from ccm_tui.core.errors import ConfigError, DomainError
+
+if TYPE_CHECKING:
+    from ccm_tui.core.model import Silence
+    from ccm_tui.hub.base import Hub
+
+app = typer.Typer(help="Silences and maintenance windows: matching alerts make no task.",
+                  no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+ActorOpt = Annotated[str | None, typer.Option(
+    "--as", metavar="ACTOR", help="Who is doing this (default: the config's actor).")]
+
+
+def _start(text: str | None) -> datetime:
+    from ccm_tui.core.model import utcnow
+
+    now = utcnow()
+    if not text or text == "now":
+        return now
+    if text.startswith("+"):
+        return now + parse_duration(text[1:])
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--start {text!r} is neither +DURATION nor an ISO time",
+                          hint="e.g. --start +1h or --start 2026-11-28T02:00:00Z") from None
+    return when if when.tzinfo else when.astimezone()
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    matchers: Annotated[list[str], typer.Argument(
+        metavar="MATCHER...",
+        help="Label matchers, all of which must hold: host=~web-.*, alertname=DiskFull, "
+             "env!=prod. host and alertname are always available.")],
+    duration: Annotated[str, typer.Option(
+        "--for", metavar="DURATION", help="How long, e.g. 30m, 2h, 1d.")] = "2h",
+    start: Annotated[str | None, typer.Option(
+        "--start", metavar="WHEN",
+        help="When it starts: now (default), +1h, or an ISO time — a maintenance window.")] = None,
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT",
+                                        help="Why; shown with the silence.")] = "",
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Silence matching alerts for a while (or schedule a maintenance window)."""
+    from ccm_tui.core.matchers import parse_matcher
+    from ccm_tui.core.model import Silence
+
+    try:
+        parsed = tuple(parse_matcher(m) for m in matchers)
+    except DomainError as exc:
+        raise ConfigError(str(exc), hint="quote each matcher: 'host=~web-.*'") from None
+    length = parse_duration(duration)
+    if length <= timedelta(0):
+        raise ConfigError(f"--for {duration!r} must be positive", hint="e.g. --for 2h")
+    begins = _start(start)
+    who = actor or settings(ctx).actor
+
+    async def go(hub: Hub) -> Silence:
+        return await hub.add_silence(Silence(parsed, begins, begins + length, reason, who))
+
+    silence = with_hub(ctx, go)
+    if as_json:
+        print_json(_as_dict(silence))
+        return
+    kind = "maintenance window" if begins > datetime.now(begins.tzinfo) + timedelta(seconds=5) \
+        else "silence"
+    typer.echo(f"{kind} {silence.id}: {' '.join(str(m) for m in parsed)} until "
+               f"{silence.ends_at.astimezone():%Y-%m-%d %H:%M %Z}"
+               f"{f' — {reason}' if reason else ''}")
+
+
+def _as_dict(s: Silence) -> dict[str, object]:
+    return {"id": s.id, "matchers": [str(m) for m in s.matchers],
+            "starts_at": s.starts_at.isoformat(), "ends_at": s.ends_at.isoformat(),
+            "reason": s.reason, "created_by": s.created_by,
+            "expired_at": s.expired_at.isoformat() if s.expired_at else None}
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    show_all: Annotated[bool, typer.Option("--all", help="Include expired silences.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List current silences and upcoming maintenance windows."""
+
+    async def go(hub: Hub) -> list[Silence]:
+        return await hub.list_silences(include_expired=show_all)
+
+    silences = with_hub(ctx, go)
+    if as_json:
+        print_json([_as_dict(s) for s in silences])
+        return
+    from rich.table import Table
+
+    from ccm_tui.commands._render import console
+    from ccm_tui.core.model import utcnow
+
+    if not silences:
+        typer.echo("no silences")
+        return
+    now = utcnow()
+    table = Table(box=None, header_style="bold")
+    for col in ("ID", "MATCHERS", "STATE", "FROM", "UNTIL", "BY", "REASON"):
+        table.add_column(col)
+    for s in silences:
+        state = "expired" if s.expired_at or s.ends_at <= now else (
+            "active" if s.active_at(now) else "scheduled")
+        table.add_row(str(s.id), " ".join(str(m) for m in s.matchers), state,
+                      f"{s.starts_at.astimezone():%m-%d %H:%M}",
+                      f"{s.ends_at.astimezone():%m-%d %H:%M}", s.created_by, s.reason)
+    console().print(table)
+
+
+@app.command("expire")
+def expire(
+    ctx: typer.Context,
+    silence_id: Annotated[int, typer.Argument(metavar="ID", help="The silence to end.")],
+    actor: ActorOpt = None,
+) -> None:
+    """End a silence now (audited)."""
+    who = actor or settings(ctx).actor
+
+    async def go(hub: Hub) -> Silence:
+        return await hub.expire_silence(silence_id, actor=who)
+
+    silence = with_hub(ctx, go)
+    typer.echo(f"silence {silence.id} expired")
