@@ -1,4 +1,4 @@
-"""Waiting for a control message: ``approve``, ``reject``, ``escalate``, ``cancel``.
+"""Waiting for a control message: ``approve``, ``reject``, ``escalate``, ``cancel``, ``hold``.
 
 Messages arrive as JSON lines on the agent's standard input (the daemon's SSH
 channel) or, after a reconnect, appended to a control file next to the journal
@@ -75,6 +75,20 @@ class ControlChannel:
             if msg is not None:
                 return msg
         return None
+
+    def poll(self) -> Optional[ControlMessage]:
+        """The next message already waiting, without blocking (``None`` if none)."""
+        msg = self._poll_file()
+        while msg is None:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                return None
+            if line is None:
+                self._stream_open = False
+                return None
+            msg = self._accept(line)
+        return msg
 
     def wait(self, timeout: Optional[float] = None, poll: float = 0.2) -> Optional[ControlMessage]:
         """Block until a valid message arrives; ``None`` after ``timeout`` seconds."""

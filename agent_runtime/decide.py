@@ -39,6 +39,12 @@ class Policy:
     dry_run: bool = False
     default_prior: float = 1.0
     approval_timeout: Optional[float] = None
+    #: False turns an ``auto`` verdict into ``suggest`` (fleet paused, fix cap reached).
+    allow_auto: bool = True
+    #: Why automatic fixes are not allowed, recorded in the decision's reasons.
+    auto_blocked: str = ""
+    #: Runbook id -> reason: circuit breakers the daemon opened; these escalate.
+    escalate_runbooks: Dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, raw: Optional[Mapping[str, Any]]) -> "Policy":
@@ -55,6 +61,10 @@ class Policy:
             value = getattr(policy, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
                 raise PolicyError("policy %s must be a number from 0 to 1" % name)
+        if not isinstance(policy.allow_auto, bool):
+            raise PolicyError("policy allow_auto must be true or false")
+        if not isinstance(policy.escalate_runbooks, dict):
+            raise PolicyError("policy escalate_runbooks maps runbook ids to reasons")
         if policy.max_auto_risk not in RISKS:
             raise PolicyError("policy max_auto_risk must be one of %s" % "|".join(RISKS))
         for risk in RISKS:
@@ -151,6 +161,11 @@ def decide(runbook: Mapping[str, Any], candidates: List[Dict[str, Any]],
     elif RISKS.index(risk) > RISKS.index(policy.max_auto_risk):
         verdict = "suggest"
         reasons.append("risk %s above the automatic limit %s" % (risk, policy.max_auto_risk))
+    elif confidence >= policy.auto_threshold and not policy.allow_auto:
+        verdict = "suggest"
+        reasons.append("confidence %.2f >= auto threshold %.2f, but %s"
+                       % (confidence, policy.auto_threshold,
+                          policy.auto_blocked or "automatic fixes are not allowed now"))
     elif confidence >= policy.auto_threshold:
         verdict = "auto"
         reasons.append("confidence %.2f >= auto threshold %.2f"

@@ -254,6 +254,8 @@ class Session:
         if self.control is None:
             self.control = ControlChannel(self.spec.task, None, control_file)
         msg = self.control.wait(self.spec.policy.approval_timeout)
+        while msg is not None and msg.type == "hold":  # already waiting for a human
+            msg = self.control.wait(self.spec.policy.approval_timeout)
         if msg is None:
             return "escalated", {"reasons": ["no answer to the approval request"],
                                  "evidence": self.evidence}
@@ -301,8 +303,12 @@ class Session:
                                  "match_evidence": match_report})
 
         self.emit("step", {"phase": "decide", "runbook": runbook["id"]})
+        forced = escalations(runbook, ctx)
+        breaker = self.spec.policy.escalate_runbooks.get(runbook["id"])
+        if breaker:
+            forced.append(str(breaker))
         decision = decide(runbook, cands, match_report, self.spec.policy,
-                          self.spec.priors.get(runbook["id"]), escalations(runbook, ctx))
+                          self.spec.priors.get(runbook["id"]), forced)
         plans: List[Dict[str, Any]] = []
         if decision["verdict"] != "escalate":
             try:
@@ -321,6 +327,15 @@ class Session:
             dry = [self.execute(p, dry_run=True) for p in plans]
             return self.finish("noop", runbook=runbook["id"], would=verdict, dry_run=dry,
                                reasons=decision["reasons"])
+        if verdict == "auto" and self.control is not None:
+            held = self.control.poll()
+            if held is not None and held.type == "cancel":
+                return self.finish("cancelled", runbook=runbook["id"], actor=held.actor,
+                                   reasons=["cancelled by %s" % (held.actor or "operator")])
+            if held is not None and held.type == "hold":
+                verdict = "suggest"
+                self.emit("step", {"phase": "held", "actor": held.actor, "note": held.note,
+                                   "reason": "automatic fixes were paused; asking instead"})
         if verdict == "suggest":
             stop = self.await_approval(decision, plans, runbook)
             if stop is not None:

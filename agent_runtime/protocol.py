@@ -40,7 +40,8 @@ EVENT_TYPES = (
 )
 
 #: Control messages the daemon sends to an agent.
-CONTROL_TYPES = ("approve", "reject", "escalate", "cancel")
+CONTROL_TYPES = ("approve", "reject", "escalate", "cancel", "hold")
+# ``hold`` (sent on ``ccm pause``): an automatic fix not yet started waits for approval.
 
 #: Outcomes a ``finished`` event may carry.
 OUTCOMES = ("resolved", "failed", "escalated", "cancelled", "rejected", "noop")
