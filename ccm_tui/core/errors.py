@@ -14,7 +14,11 @@ The hierarchy::
     ├── DomainError               a rule of the domain was broken
     │   ├── IllegalTransition     a task state change the life cycle does not allow
     │   └── InvalidDecision       an approve/reject/escalate that does not fit the task's state
-    └── PayloadError              an alert payload that cannot be read (webhook → 4xx + reason)
+    ├── PayloadError              an alert payload that cannot be read (webhook → 4xx + reason)
+    └── FleetError                the fleet (inventory, SSH) could not do what was asked
+        ├── InventoryError        an inventory file cannot be read: file, line and reason
+        ├── HostKeyError          a host's SSH key is unknown or changed (``ccm fleet trust``)
+        └── SSHError              a host cannot be reached or refused us
 
 Each carries a ``hint``: what the user should do next, for the command line to print.
 """
@@ -92,3 +96,36 @@ class PayloadError(CCMError):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+class FleetError(CCMError):
+    """The fleet (inventory, SSH connections) could not do what was asked."""
+
+
+class InventoryError(FleetError):
+    """An inventory file cannot be read, or a host pattern names nothing.
+
+    The message is one line: ``FILE:LINE: reason`` when the error is in a file.
+    """
+
+    hint = "fix the inventory file at the line named above, then check with `ccm fleet list`"
+
+
+class HostKeyError(FleetError):
+    """A host's SSH key is not in known_hosts, or differs from the one recorded.
+
+    ``host`` is the inventory name, ``changed`` tells the two cases apart.
+    """
+
+    def __init__(
+        self, message: str, *, host: str = "", changed: bool = False, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.host = host
+        self.changed = changed
+
+
+class SSHError(FleetError):
+    """A host cannot be reached, refused the login, or dropped the connection."""
+
+    hint = "check the host's address, port and user in the inventory (`ccm fleet list`)"

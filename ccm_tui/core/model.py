@@ -77,6 +77,7 @@ class DecisionKind(StrEnum):
     AUTO = "auto"
     SUGGEST = "suggest"
     ESCALATE = "escalate"
+    SHADOW = "shadow"
 
 
 class ApprovalKind(StrEnum):
@@ -343,11 +344,18 @@ class RunbookStats:
     rejections: int = 0
     mode: RunbookMode | None = None
     updated_at: datetime | None = None
+    #: Successes in a row since the last failure or mode change (drives promotion).
+    streak: int = 0
 
     @property
     def success_rate(self) -> float:
-        """Laplace-smoothed success rate: 0.5 with no history, → the real rate with more."""
-        return (self.successes + 1) / (self.successes + self.failures + 2)
+        """The prior for confidence: a Beta(9, 1) estimate of the success rate.
+
+        0.9 with no history (a shipped runbook is trusted, but not blindly), moving to
+        the observed rate as outcomes come in: one failure in a fresh history gives
+        0.82, ten successes 0.95.
+        """
+        return (self.successes + 9) / (self.successes + self.failures + 10)
 
 
 class OutboxState(StrEnum):

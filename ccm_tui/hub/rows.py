@@ -173,7 +173,7 @@ def stats_from_row(r: Row) -> RunbookStats:
         runbook=r["runbook"], host_group=r["host_group"], successes=int(r["successes"]),
         failures=int(r["failures"]), approvals=int(r["approvals"]),
         rejections=int(r["rejections"]), mode=RunbookMode(r["mode"]) if r["mode"] else None,
-        updated_at=dt(r["updated_at"]),
+        updated_at=dt(r["updated_at"]), streak=int(r["streak"]),
     )
 
 

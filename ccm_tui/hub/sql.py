@@ -541,14 +541,16 @@ class SqlHub(Hub):
         async with self._tx() as tx:
             r = await tx.fetchrow(
                 "INSERT INTO ccm_runbook_stats (runbook, host_group, successes, failures,"
-                " approvals, rejections, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " approvals, rejections, updated_at, streak) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (runbook, host_group) DO UPDATE SET"
+                " streak = CASE WHEN excluded.failures > 0 THEN 0"
+                "   ELSE ccm_runbook_stats.streak + excluded.successes END,"
                 " successes = ccm_runbook_stats.successes + excluded.successes,"
                 " failures = ccm_runbook_stats.failures + excluded.failures,"
                 " approvals = ccm_runbook_stats.approvals + excluded.approvals,"
                 " rejections = ccm_runbook_stats.rejections + excluded.rejections,"
                 " updated_at = excluded.updated_at RETURNING *",
-                runbook, host_group, *inc, utcnow(),
+                runbook, host_group, *inc, utcnow(), inc[0],
             )
         assert r is not None
         return rows.stats_from_row(r)
@@ -560,7 +562,8 @@ class SqlHub(Hub):
             r = await tx.fetchrow(
                 "INSERT INTO ccm_runbook_stats (runbook, host_group, mode, updated_at)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (runbook, host_group) DO UPDATE SET"
-                " mode = excluded.mode, updated_at = excluded.updated_at RETURNING *",
+                " mode = excluded.mode, updated_at = excluded.updated_at, streak = 0"
+                " RETURNING *",
                 runbook, host_group, mode.value if mode else None, utcnow(),
             )
         assert r is not None

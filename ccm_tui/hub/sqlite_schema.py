@@ -120,4 +120,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS ccm_tasks_one_open ON ccm_tasks (host, alertna
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "ccm_core", SCHEMA_V1),
     (2, "ingest", SCHEMA_V2),
+    (3, "runbook_streak",
+     "ALTER TABLE ccm_runbook_stats ADD COLUMN streak INTEGER NOT NULL DEFAULT 0;"),
 )

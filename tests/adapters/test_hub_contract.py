@@ -294,11 +294,14 @@ async def test_runbook_stats(hub: Hub) -> None:
     for ok in (True, True, False):
         stats = await hub.record_runbook_outcome("disk-full", "web", success=ok)
     assert (stats.successes, stats.failures) == (2, 1)
-    assert stats.success_rate == pytest.approx(3 / 5)
+    assert stats.success_rate == pytest.approx(11 / 13) and stats.streak == 0
     stats = await hub.record_runbook_outcome("disk-full", "web", approved=True)
     assert stats.approvals == 1 and stats.successes == 2
+    assert stats.streak == 0  # the failure reset it
+    stats = await hub.record_runbook_outcome("disk-full", "web", success=True)
+    assert stats.streak == 1
     stats = await hub.set_runbook_mode("disk-full", "web", RunbookMode.AUTO)
-    assert stats.mode is RunbookMode.AUTO and stats.successes == 2
+    assert stats.mode is RunbookMode.AUTO and stats.successes == 3 and stats.streak == 0
     await hub.record_runbook_outcome("disk-full", "db", success=False)
     assert [s.host_group for s in await hub.runbook_stats("disk-full")] == ["db", "web"]
     assert len(await hub.runbook_stats()) == 2
@@ -393,7 +396,7 @@ async def test_sqlite_reports_what_opening_applied(tmp_path: object) -> None:
 
     url = f"sqlite:///{tmp_path}/fresh.db"
     async with open_hub(url) as h:
-        assert await h.migrate() == ["0001_ccm_core", "0002_ingest"]
+        assert await h.migrate() == ["0001_ccm_core", "0002_ingest", "0003_runbook_streak"]
         assert await h.migrate() == []
     async with open_hub(url) as h:
         assert await h.migrate() == []
