@@ -23,7 +23,21 @@ import typer
 from typer.core import TyperGroup
 
 from ccm_tui import __version__
-from ccm_tui.commands import control, db, decide, init, later, runbooks, silence, tasks, webhook
+from ccm_tui.commands import (
+    control,
+    db,
+    decide,
+    fleet,
+    ingest,
+    init,
+    later,
+    run,
+    runbooks,
+    silence,
+    tasks,
+    webhook,
+)
+from ccm_tui.commands import daemon as daemon_cmd
 from ccm_tui.commands._common import CLIState, state
 from ccm_tui.core.errors import (
     CCMError,
@@ -207,7 +221,13 @@ app.add_typer(
 )
 
 app.command("webhook", rich_help_panel=SERVICES)(webhook.webhook)
+app.command("daemon", rich_help_panel=SERVICES)(daemon_cmd.daemon)
+app.command("up", rich_help_panel=SERVICES)(daemon_cmd.up)
 app.add_typer(silence.app, name="silence", rich_help_panel=SERVICES)
+app.add_typer(ingest.app, name="ingest", rich_help_panel=SERVICES)
+app.add_typer(fleet.app, name="fleet", rich_help_panel=FLEET)
+app.command("run", rich_help_panel=FLEET)(run.run)
+
 later.register(app, panels={"fleet": FLEET, "service": SERVICES, "work": WORK})
 
 

@@ -45,18 +45,6 @@ def not_available(command: str, issue: int) -> NoReturn:
 
 # -- services ------------------------------------------------------------------------------
 
-def daemon() -> None:
-    """Run the dispatcher: one agent per task on its host, events streamed to the hub.
-
-    Claims tasks with leases, applies the policy, starts the agent in tmux on the
-    host, streams its events into the hub and relays approvals.
-    """
-    not_available("daemon", FLEET_ISSUE)
-
-
-def up(listen: ListenOpt = None, token_file: TokenFileOpt = None) -> None:
-    """Run the webhook and the daemon in one process."""
-    not_available("up", FLEET_ISSUE)
 
 
 def tui() -> None:
@@ -90,29 +78,6 @@ def demo(
     not_available("demo", DEMO_ISSUE)
 
 
-def run(
-    command: Annotated[str, typer.Argument(metavar="CMD", help="The shell command to run.")],
-    hosts: HostsOpt = "all",
-    forks: Annotated[
-        int, typer.Option("--forks", "-f", min=1, help="How many hosts to run on at once.")
-    ] = 50,
-    timeout: Annotated[
-        float, typer.Option("--timeout", "-t", min=0.1, metavar="S",
-                            help="Give up on a host after this many seconds.")
-    ] = 30.0,
-    retry_failed: Annotated[
-        bool, typer.Option("--retry-failed", help="Run again only on the hosts that failed "
-                           "last time.")
-    ] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Broadcast a command to many hosts, with live progress and a grouped summary.
-
-    Ends with a summary such as `49/50 ok · 1 failed`, identical outputs grouped.
-    """
-    not_available("run", FLEET_ISSUE)
-
-
 def report(
     since: Annotated[
         str, typer.Option("--since", metavar="DURATION", help="How far back, e.g. 12h or 2d.")
@@ -124,62 +89,12 @@ def report(
     not_available("report", REPORT_ISSUE)
 
 
-# -- groups -------------------------------------------------------------------------------
-fleet_app = typer.Typer(help="The fleet: inventory, health, the agent on each host.",
-                        no_args_is_help=True)
-
-
-@fleet_app.command("list")
-def fleet_list(hosts: HostsOpt = "all", as_json: JsonOpt = False) -> None:
-    """List the hosts of the inventory."""
-    not_available("fleet list", FLEET_ISSUE)
-
-
-@fleet_app.command("probe")
-def fleet_probe(hosts: HostsOpt = "all", as_json: JsonOpt = False) -> None:
-    """Check each host's health now: reachable, CPU, memory, disk."""
-    not_available("fleet probe", FLEET_ISSUE)
-
-
-@fleet_app.command("install")
-def fleet_install(hosts: HostsOpt = "all", as_json: JsonOpt = False) -> None:
-    """Push the agent to hosts and check python3 ≥ 3.9 and tmux on each."""
-    not_available("fleet install", FLEET_ISSUE)
-
-
-@fleet_app.command("trust")
-def fleet_trust(
-    host: Annotated[str, typer.Argument(metavar="HOST", help="The host whose key to trust.")],
-) -> None:
-    """Record a host's SSH key in known_hosts (audited)."""
-    not_available("fleet trust", FLEET_ISSUE)
-
-
-ingest_app = typer.Typer(help="Alert ingest tools.", no_args_is_help=True)
-
-
-@ingest_app.command("replay")
-def ingest_replay(
-    trace: Annotated[str, typer.Argument(metavar="TRACE",
-                                         help="A trace: JSON lines of timestamped payloads.")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Replay recorded alerts through ingest: what was received, tasked, paged, suppressed."""
-    not_available("ingest replay", INGEST_ISSUE)
-
-
-
 def register(app: typer.Typer, *, panels: dict[str, str]) -> None:
     """Mount every not-yet-available command on ``app``."""
-    service, fleet, work = panels["service"], panels["fleet"], panels["work"]
+    service, work = panels["service"], panels["work"]
     app.command("tui", rich_help_panel=service)(tui)
     app.command("demo", rich_help_panel=service)(demo)
-    app.command("daemon", rich_help_panel=service)(daemon)
-    app.command("up", rich_help_panel=service)(up)
-    app.add_typer(fleet_app, name="fleet", rich_help_panel=fleet)
-    app.command("run", rich_help_panel=fleet)(run)
     app.command("report", rich_help_panel=work)(report)
-    app.add_typer(ingest_app, name="ingest", rich_help_panel=service)
 
 
 __all__ = ["not_available", "register"]

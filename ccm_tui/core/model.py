@@ -349,13 +349,14 @@ class RunbookStats:
 
     @property
     def success_rate(self) -> float:
-        """The prior for confidence: a Beta(9, 1) estimate of the success rate.
+        """The prior for confidence: a Beta(19, 1) estimate of the success rate.
 
-        0.9 with no history (a shipped runbook is trusted, but not blindly), moving to
-        the observed rate as outcomes come in: one failure in a fresh history gives
-        0.82, ten successes 0.95.
+        0.95 with no history (a tested runbook is trusted, not blindly: a 0.95-weight
+        cause still clears the 0.90 auto threshold), moving to the observed rate as
+        outcomes come in: one failure in a fresh history gives 0.90 — below auto for
+        the same cause — and ten successes 0.97.
         """
-        return (self.successes + 9) / (self.successes + self.failures + 10)
+        return (self.successes + 19) / (self.successes + self.failures + 20)
 
 
 class OutboxState(StrEnum):

@@ -294,7 +294,7 @@ async def test_runbook_stats(hub: Hub) -> None:
     for ok in (True, True, False):
         stats = await hub.record_runbook_outcome("disk-full", "web", success=ok)
     assert (stats.successes, stats.failures) == (2, 1)
-    assert stats.success_rate == pytest.approx(11 / 13) and stats.streak == 0
+    assert stats.success_rate == pytest.approx(21 / 23) and stats.streak == 0
     stats = await hub.record_runbook_outcome("disk-full", "web", approved=True)
     assert stats.approvals == 1 and stats.successes == 2
     assert stats.streak == 0  # the failure reset it

@@ -58,9 +58,9 @@ def test_decision_records_why_and_round_trips() -> None:
 
 
 def test_success_prior_is_smoothed() -> None:
-    assert RunbookStats("r", "web").success_rate == 0.9
-    assert RunbookStats("r", "web", failures=1).success_rate == pytest.approx(9 / 11)
-    assert RunbookStats("r", "web", successes=10).success_rate == pytest.approx(19 / 20)
+    assert RunbookStats("r", "web").success_rate == 0.95
+    assert RunbookStats("r", "web", failures=1).success_rate == pytest.approx(19 / 21)
+    assert RunbookStats("r", "web", successes=10).success_rate == pytest.approx(29 / 30)
 
 
 def test_approvals_fit_the_state() -> None:

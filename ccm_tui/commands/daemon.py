@@ -1,0 +1,127 @@
+"""``ccm daemon`` (the dispatcher) and ``ccm up`` (receiver + dispatcher in one process)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ccm_tui.commands._common import redact_url, settings
+from ccm_tui.commands.webhook import (
+    BasicFileOpt,
+    GrafanaOpt,
+    InsecureOpt,
+    ListenOpt,
+    TokenFileOpt,
+    receiver_config,
+)
+
+if TYPE_CHECKING:
+    from ccm_tui.config import Settings
+    from ccm_tui.daemon.options import DaemonOptions
+
+TmuxOpt = Annotated[str | None, typer.Option(
+    "--tmux-socket", metavar="NAME",
+    help="Run agent sessions on a private tmux server (tmux -L NAME) on each host.")]
+OwnerOpt = Annotated[str | None, typer.Option(
+    "--owner", metavar="NAME", help="This daemon's name in task leases (default host:pid).")]
+KnownHostsOpt = Annotated[list[Path] | None, typer.Option(
+    "--known-hosts", metavar="FILE",
+    help="known_hosts files to trust (default ~/.ssh/known_hosts and CCM's own).")]
+
+
+def daemon_options(s: Settings, owner: str | None, tmux_socket: str | None) -> DaemonOptions:
+    """The dispatcher's options from the settings."""
+    from ccm_tui.daemon.options import DaemonOptions, default_owner
+
+    return DaemonOptions(
+        owner=owner or default_owner(),
+        lease_seconds=s.policy.lease_seconds,
+        max_concurrent_fixes=s.policy.max_concurrent_fixes,
+        policy=s.policy.to_policy(),
+        tmux_socket=tmux_socket,
+        runbook_dirs=tuple(str(d) for d in s.runbook_dirs if Path(d).exists()),
+    )
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
+                 known_hosts: list[Path] | None, receiver: tuple[str, object] | None) -> None:
+    from ccm_tui.daemon.dispatcher import Daemon
+    from ccm_tui.fleet.inventory import load_inventory
+    from ccm_tui.fleet.known_hosts import TrustStore
+    from ccm_tui.fleet.ssh import SSHPool
+    from ccm_tui.hub import open_hub
+    from ccm_tui.ingest.server import ReceiverConfig
+    from ccm_tui.ingest.service import start_receiver
+
+    s = settings(ctx)
+    inventory = load_inventory(s.inventory)
+    options = daemon_options(s, owner, tmux_socket)
+    trust = TrustStore([str(p) for p in known_hosts] if known_hosts else None)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    async with open_hub(s.hub) as hub, SSHPool(inventory, trust=trust) as pool:
+        running = None
+        if receiver is not None:
+            listen, config = receiver
+            assert isinstance(config, ReceiverConfig)
+            running = await start_receiver(hub, listen, config)
+        d = Daemon(hub, pool, inventory, options)
+        typer.echo(f"ccm daemon {options.owner}: {len(inventory)} hosts · hub "
+                   f"{redact_url(s.hub)}"
+                   + (f" · receiving alerts on {running.url}/alerts/…" if running else ""),
+                   err=True)
+        try:
+            await d.run(stop)
+        finally:
+            if running is not None:
+                await running.stop()
+
+
+def daemon(
+    ctx: typer.Context,
+    owner: OwnerOpt = None,
+    tmux_socket: TmuxOpt = None,
+    known_hosts: KnownHostsOpt = None,
+) -> None:
+    """Run the dispatcher: one agent per task on its host, events streamed to the hub.
+
+    Claims tasks with leases (renewed while they run), starts the agent in tmux
+    session ccm-<task> on the host, streams every event into the hub, relays
+    approvals, and stores the outcome. Stop it with Ctrl-C: agents keep running on
+    their hosts and the next daemon re-attaches.
+    """
+    logging.basicConfig(level=logging.INFO, format="ccm daemon: %(message)s")
+    asyncio.run(_serve(ctx, owner, tmux_socket, known_hosts, None))
+
+
+def up(
+    ctx: typer.Context,
+    listen: ListenOpt = None,
+    token_file: TokenFileOpt = None,
+    basic_auth_file: BasicFileOpt = None,
+    grafana_secret_file: GrafanaOpt = None,
+    insecure_no_auth: InsecureOpt = False,
+    owner: OwnerOpt = None,
+    tmux_socket: TmuxOpt = None,
+    known_hosts: KnownHostsOpt = None,
+) -> None:
+    """Run the alert receiver and the dispatcher in one process."""
+    s = settings(ctx)
+    where = listen or s.webhook.listen
+    config = receiver_config(ctx, token_file, basic_auth_file, grafana_secret_file, where,
+                             insecure_no_auth)
+    logging.basicConfig(level=logging.INFO, format="ccm up: %(message)s")
+    asyncio.run(_serve(ctx, owner, tmux_socket, known_hosts, (where, config)))

@@ -1,0 +1,281 @@
+"""``ccm fleet``: the inventory, host keys, and the agent on each host."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ccm_tui.commands._common import print_json, settings, with_hub
+from ccm_tui.core.errors import CCMError, FleetError, InventoryError
+
+if TYPE_CHECKING:
+    from ccm_tui.fleet.install import InstallResult
+    from ccm_tui.fleet.inventory import FleetHost, Inventory
+    from ccm_tui.hub.base import Hub
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+HostsOpt = Annotated[
+    str,
+    typer.Option(
+        "--hosts", "-H", metavar="PATTERN",
+        help="Which hosts: a name glob (web-*), group:NAME, label:KEY=VALUE or all; "
+        "join with commas, exclude with !PATTERN.",
+    ),
+]
+
+app = typer.Typer(
+    help="The fleet: inventory, host keys, the agent on each host.", no_args_is_help=True,
+)
+
+
+# -- shared with `ccm run` -------------------------------------------------------------------
+def load_fleet(ctx: typer.Context) -> Inventory:
+    """The inventory the settings name; ``~/.ssh/config`` when the default file is absent."""
+    from ccm_tui.config import config_dir
+    from ccm_tui.fleet.inventory import DEFAULT_SSH_CONFIG, load_inventory
+
+    path = Path(settings(ctx).inventory).expanduser()
+    ssh_config = DEFAULT_SSH_CONFIG.expanduser()
+    if not path.exists() and path == config_dir() / "inventory.yaml" and ssh_config.is_file():
+        return load_inventory(ssh_config)
+    return load_inventory(path)
+
+
+def select_hosts(inventory: Inventory, pattern: str) -> list[FleetHost]:
+    """The hosts ``pattern`` matches; :class:`InventoryError` when none."""
+    hosts = inventory.select(pattern)
+    if not hosts:
+        raise InventoryError(
+            f"no host matches {pattern!r} ({len(inventory)} hosts in the inventory)",
+            hint="see the hosts, groups and labels with `ccm fleet list`",
+        )
+    return hosts
+
+
+def stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+# -- list ------------------------------------------------------------------------------------
+@app.command("list")
+def fleet_list(ctx: typer.Context, hosts: HostsOpt = "all", as_json: JsonOpt = False) -> None:
+    """List the hosts of the inventory: address, user, groups, labels, jump host."""
+    inventory = load_fleet(ctx)
+    selected = select_hosts(inventory, hosts) if len(inventory) else []
+    if as_json:
+        print_json(selected)
+        return
+    from rich.table import Table
+
+    from ccm_tui.commands._render import console
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("NAME", "ADDRESS", "USER", "GROUPS", "LABELS", "JUMP"):
+        table.add_column(col, no_wrap=col in {"NAME", "ADDRESS"}, overflow="fold")
+    for h in selected:
+        table.add_row(
+            h.name, f"{h.target}:{h.port}", h.user or "-", ",".join(h.groups) or "-",
+            " ".join(f"{k}={v}" for k, v in sorted(h.labels.items())) or "-", h.jump or "-",
+        )
+    out = console()
+    out.print(table)
+    src = ", ".join(inventory.sources)
+    out.print(f"[dim]{len(selected)} of {len(inventory)} hosts · {src}[/]")
+
+
+# -- sync ------------------------------------------------------------------------------------
+@app.command("sync")
+def fleet_sync(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Write the inventory's hosts to the hub, so the TUI and ingest know them."""
+    from ccm_tui.fleet.inventory import sync_to_hub
+
+    inventory = load_fleet(ctx)
+    count = with_hub(ctx, lambda hub: sync_to_hub(hub, inventory))
+    if as_json:
+        print_json({"hosts": count})
+    else:
+        typer.echo(f"{count} hosts written to the hub")
+
+
+# -- trust -----------------------------------------------------------------------------------
+def _target(inventory: Inventory, spec: str) -> FleetHost:
+    from ccm_tui.fleet.inventory import FleetHost
+    from ccm_tui.fleet.ssh import parse_jump_spec
+
+    if spec in inventory:
+        return inventory.get(spec)
+    if any(c in spec for c in ":@") or "." in spec:
+        literal = parse_jump_spec(spec)
+        return FleetHost(name=spec, address=literal.address, port=literal.port)
+    return inventory.get(spec)  # raises: no such host
+
+
+@app.command("trust")
+def fleet_trust(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Argument(
+        metavar="HOST", help="An inventory host, or ADDRESS[:PORT] for one outside it.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Trust without asking.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch a host's SSH key, show its fingerprint, and trust it (audited).
+
+    The key goes to CCM's own known_hosts (~/.config/ccm/known_hosts); the hub's
+    audit log records who trusted which fingerprint for which host.
+    """
+    from ccm_tui.fleet.ssh import SSHPool
+
+    inventory = load_fleet(ctx)
+    target = _target(inventory, host)
+    pool = SSHPool(inventory)
+
+    async def fetch() -> Any:
+        try:
+            return await pool.fetch_host_key(target)
+        finally:
+            await pool.close()
+
+    key = asyncio.run(fetch())
+    from ccm_tui.fleet.known_hosts import fingerprint
+
+    store = pool.trust
+    status = store.status(target, key)
+    fp, name = fingerprint(key), target.known_hosts_name
+    key_type = key.get_algorithm()
+    if status == "revoked":
+        raise FleetError(f"{target.name} ({name}) presents a key that known_hosts marks @revoked "
+                         f"({key_type} {fp})", hint="do not trust it; ask the host's owner")
+    if status == "trusted":
+        if as_json:
+            print_json({"host": target.name, "name": name, "fingerprint": fp,
+                        "key_type": key_type, "status": "already trusted", "recorded": False})
+        else:
+            typer.echo(f"{target.name} ({name}) is already trusted: {key_type} {fp}")
+        return
+    old = store.recorded_fingerprints(target)
+    if not as_json:
+        typer.echo(f"{target.name} ({name}) presents {key_type} key {fp}", err=True)
+        if status == "changed":
+            typer.echo("WARNING: this differs from the key recorded before ("
+                       + ", ".join(old) + "). Trust it only if you know the host was "
+                       "reinstalled or re-keyed.", err=True)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise CCMError(f"not trusting {target.name} without confirmation",
+                           hint="compare the fingerprint above with the host's own "
+                           "(`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), then run "
+                           "again with --yes")
+        if not typer.confirm("Trust this key?", default=False, err=True):
+            raise typer.Exit(1)
+    actor = settings(ctx).actor
+
+    async def record(hub: Hub) -> Any:
+        rec = store.record(target, key)
+        await hub.audit(actor, "fleet.trust", target.name, {
+            "name": rec.name, "key_type": rec.key_type, "fingerprint": rec.fingerprint,
+            "file": rec.file, "status": status, "previous": old, "replaced": list(rec.replaced),
+        })
+        return rec
+
+    rec = with_hub(ctx, record)
+    if as_json:
+        print_json({"host": target.name, "name": rec.name, "fingerprint": rec.fingerprint,
+                    "key_type": rec.key_type, "status": status, "recorded": True,
+                    "file": rec.file})
+        return
+    typer.echo(f"trusted {target.name}: {rec.key_type} {rec.fingerprint} → {rec.file}")
+    others = [f for f in store.files if str(f) != rec.file]
+    if status == "changed" and others:
+        typer.echo(f"note: the old key may still be listed in {others[0]}; remove it with "
+                   f"ssh-keygen -R '{rec.name}' -f {others[0]}", err=True)
+
+
+# -- install ---------------------------------------------------------------------------------
+_INSTALL_STYLE = {"installed": "green", "unchanged": "green", "failed": "red",
+                  "unreachable": "red"}
+
+
+def _install_table(results: list[InstallResult]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("HOST", "STATUS", "PYTHON", "TMUX", "AGENT", "PROBLEMS"):
+        table.add_column(col, no_wrap=col != "PROBLEMS", overflow="fold")
+    for r in results:
+        table.add_row(r.host, Text(r.status, style=_INSTALL_STYLE.get(r.status, "")),
+                      r.python or "-", r.tmux or "-", r.agent_version or "-",
+                      "; ".join(r.problems) or "")
+    return table
+
+
+@app.command("install")
+def fleet_install(
+    ctx: typer.Context,
+    hosts: HostsOpt = "all",
+    forks: Annotated[int, typer.Option("--forks", "-f", min=1,
+                                       help="How many hosts to install on at once.")] = 20,
+    timeout: Annotated[float, typer.Option("--timeout", "-t", min=1, metavar="S",
+                                           help="Give up on a step after this many seconds.")
+                       ] = 60.0,
+    dest: Annotated[str | None, typer.Option(
+        "--dest", metavar="DIR", help="Folder for agent.pyz on each host, relative to the "
+        "login's home unless absolute (default .local/share/ccm-agent).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Push the agent to hosts over SFTP and check python3 ≥ 3.9 and tmux on each.
+
+    The agent lands in ~/.local/share/ccm-agent/agent.pyz (uploaded under a temporary
+    name, then renamed); hosts that already have the same file are left alone.
+    Exits 1 when any host failed.
+    """
+    import tempfile
+
+    from ccm_tui.fleet.install import REMOTE_DIR, build_agent, install
+    from ccm_tui.fleet.ssh import SSHPool
+
+    inventory = load_fleet(ctx)
+    selected = select_hosts(inventory, hosts)
+    with tempfile.TemporaryDirectory(prefix="ccm-agent-") as tmp:
+        agent = build_agent(Path(tmp))
+
+        async def go() -> list[InstallResult]:
+            async with SSHPool(inventory) as pool:
+                return await install(pool, selected, agent, forks=forks, timeout=timeout,
+                                     remote_dir=dest or REMOTE_DIR)
+
+        if stderr_is_tty() and not as_json:
+            from ccm_tui.commands._render import console
+
+            with console(stderr=True).status(f"installing the agent on {len(selected)} hosts…"):
+                results = asyncio.run(go())
+        else:
+            results = asyncio.run(go())
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        print_json({"agent": {"version": agent.version, "sha256": agent.sha256,
+                              "bytes": agent.size}, "ok": not failed, "hosts": results})
+    else:
+        from ccm_tui.commands._render import console
+
+        out = console()
+        out.print(_install_table(results))
+        out.print(f"[dim]agent {agent.version} · {len(results) - len(failed)} ok · "
+                  f"{len(failed)} failed[/]")
+    if failed:
+        raise typer.Exit(1)
+
+
+# -- probe (issue 5, the lead's part) ----------------------------------------------------------
+@app.command("probe")
+def fleet_probe(hosts: HostsOpt = "all", as_json: JsonOpt = False) -> None:
+    """Check each host's health now: reachable, CPU, memory, disk."""
+    typer.echo("ccm: fleet probe is not available yet (issue 5)", err=True)
+    raise typer.Exit(2)
+
+
+__all__ = ["app", "load_fleet", "select_hosts"]

@@ -1,0 +1,208 @@
+"""``ccm run``: broadcast a shell command to many hosts, then a grouped summary."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ccm_tui.commands._common import print_json, run_hub, settings
+from ccm_tui.commands.fleet import load_fleet, select_hosts, stderr_is_tty
+from ccm_tui.core.errors import CCMError, HubError
+
+if TYPE_CHECKING:
+    from ccm_tui.fleet.broadcast import BroadcastReport
+    from ccm_tui.fleet.inventory import FleetHost, Inventory
+    from ccm_tui.fleet.ssh import RunResult
+    from ccm_tui.hub.base import Hub
+
+#: The audit action a broadcast is recorded under (the TUI lists these).
+AUDIT_ACTION = "run"
+PREVIEW_LINES = 12
+
+
+def run(
+    ctx: typer.Context,
+    command: Annotated[str | None, typer.Argument(
+        metavar="CMD", help="The shell command, as you would type it on each host "
+        "(quote it). With --retry-failed it defaults to the last run's command.")] = None,
+    hosts: Annotated[str | None, typer.Option(
+        "--hosts", "-H", metavar="PATTERN",
+        help="Which hosts (required): a name glob (web-*), group:NAME, label:KEY=VALUE or "
+        "all; join with commas, exclude with !PATTERN.")] = None,
+    forks: Annotated[int, typer.Option(
+        "--forks", "-f", min=1, help="How many hosts to run on at once.")] = 50,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", "-t", min=0.1, metavar="S",
+        help="Give up on a host after this many seconds (connecting included).")] = 30.0,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="Run again on the hosts that failed or were unreachable in the "
+        "last `ccm run` (read from the hub); --hosts narrows them further.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON document (no progress bar).")] = False,
+) -> None:
+    """Broadcast a command to many hosts, with live progress and a grouped summary.
+
+    Identical outputs (same stdout and exit status) are grouped; the summary reads
+    like `47 identical · 2 differ · 1 unreachable` and lists each host's exit code.
+    The run is recorded in the hub's audit log. Exits 0 only if every host ran the
+    command and exited 0; 1 otherwise.
+    """
+    inventory = load_fleet(ctx)
+    s = settings(ctx)
+    pattern = hosts or "all"
+    if retry_failed:
+        command, selected, pattern = _retry_targets(ctx, inventory, command, hosts)
+        if not selected:
+            _say(as_json, {"summary": "nothing to retry: every host succeeded last time",
+                           "ok": True, "hosts": []}, "nothing to retry: every host "
+                           "succeeded last time")
+            return
+    else:
+        if not command:
+            raise CCMError("no command given", hint='quote it: ccm run "uptime" --hosts all')
+        if hosts is None:
+            raise CCMError("say which hosts to run on",
+                           hint="add --hosts all, --hosts 'web-*' or --hosts group:db")
+        selected = select_hosts(inventory, hosts)
+    report = _broadcast(inventory, selected, command, pattern, forks, timeout,
+                        progress=not as_json and stderr_is_tty())
+    recorded, why = _record(s.hub, s.actor, report, forks, timeout)
+    if as_json:
+        print_json({**report.to_dict(), "recorded": recorded})
+    else:
+        _print_report(report)
+        if not recorded:
+            typer.echo(f"warning: this run was not recorded in the hub: {why}", err=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _say(as_json: bool, doc: dict[str, Any], text: str) -> None:
+    if as_json:
+        print_json(doc)
+    else:
+        typer.echo(text)
+
+
+# -- retry -----------------------------------------------------------------------------------
+def _retry_targets(ctx: typer.Context, inventory: Inventory, command: str | None,
+                   pattern: str | None) -> tuple[str, list[FleetHost], str]:
+    async def last_run(hub: Hub) -> Any:
+        for entry in await hub.list_audit(limit=1000):
+            if entry.action == AUDIT_ACTION:
+                return entry
+        return None
+
+    entry = run_hub(settings(ctx).hub, last_run)
+    if entry is None:
+        raise CCMError("no earlier `ccm run` is recorded in the hub",
+                       hint='run a command first: ccm run "CMD" --hosts PATTERN')
+    detail = entry.detail
+    failed = [h for h in detail.get("failed", []) if h in inventory]
+    chosen = [inventory.get(h) for h in failed]
+    if pattern is not None:
+        keep = {h.name for h in inventory.select(pattern)}
+        chosen = [h for h in chosen if h.name in keep]
+    return command or str(detail.get("command", "")), chosen, f"retry-failed:{entry.target}"
+
+
+# -- the broadcast -----------------------------------------------------------------------------
+def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, pattern: str,
+               forks: int, timeout: float, *, progress: bool) -> BroadcastReport:
+    from ccm_tui.fleet.broadcast import broadcast
+    from ccm_tui.fleet.ssh import SSHPool
+
+    async def go(on_result: Any = None) -> BroadcastReport:
+        async with SSHPool(inventory) as pool:
+            return await broadcast(pool, hosts, command, forks=forks, timeout=timeout,
+                                   pattern=pattern, on_result=on_result)
+
+    if not progress:
+        return asyncio.run(go())
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ccm_tui.commands._render import console
+
+    failed = 0
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[failed]}"), TimeElapsedColumn(),
+                  console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"running on {len(hosts)} hosts", total=len(hosts), failed="")
+
+        def tick(r: RunResult) -> None:
+            nonlocal failed
+            failed += 0 if r.ok else 1
+            bar.update(task, advance=1, failed=f"[red]{failed} failed[/]" if failed else "")
+
+        return asyncio.run(go(tick))
+
+
+def _record(hub_url: str, actor: str, report: BroadcastReport, forks: int,
+            timeout: float) -> tuple[bool, str]:
+    from ccm_tui.fleet.broadcast import AUDIT_OUTPUT_CHARS
+
+    detail = {**report.to_dict(output_chars=AUDIT_OUTPUT_CHARS), "failed": report.failed_hosts(),
+              "forks": forks, "timeout": timeout}
+
+    async def write(hub: Hub) -> None:
+        await hub.audit(actor, AUDIT_ACTION, report.pattern, detail)
+
+    try:
+        run_hub(hub_url, write)
+    except HubError as exc:
+        return False, f"{exc} — {exc.hint}" if exc.hint else str(exc)
+    return True, ""
+
+
+# -- the summary -------------------------------------------------------------------------------
+def _exit_text(status: int | None) -> str:
+    if status is None:
+        return "no exit status"
+    return f"killed by signal {-status}" if status < 0 else f"exit {status}"
+
+
+def _print_report(report: BroadcastReport) -> None:
+    from rich.rule import Rule
+    from rich.text import Text
+
+    from ccm_tui.commands._render import console
+
+    out = console()
+    for i, g in enumerate(report.groups):
+        style = "green" if g.exit_status == 0 else "yellow"
+        label = "identical" if i == 0 and report.identical else "differs"
+        noun = "host" if g.size == 1 else "hosts"
+        out.print(Rule(Text(f"{g.size} {noun} · {_exit_text(g.exit_status)} · {label}",
+                            style=style), align="left"))
+        out.print(Text(", ".join(g.hosts), style="bold"))
+        lines = g.stdout.rstrip("\n").splitlines()
+        for line in lines[:PREVIEW_LINES]:
+            out.print(Text("  " + line))
+        if len(lines) > PREVIEW_LINES:
+            out.print(Text(f"  … {len(lines) - PREVIEW_LINES} more lines (see --json)",
+                           style="dim"))
+        err = g.stderr.strip().splitlines()
+        for line in err[:3]:
+            out.print(Text("  stderr: " + line, style="red"))
+    problems = report.unreachable + report.timed_out
+    if problems:
+        out.print(Rule(Text(f"{len(problems)} not run to completion", style="red"),
+                       align="left"))
+        for r in problems:
+            out.print(Text.assemble((r.host, "bold"), "  ", (r.error or "", "red")))
+    codes: dict[str, list[str]] = {}
+    for r in report.results:
+        key = r.error_kind or _exit_text(r.exit_status)
+        codes.setdefault(key, []).append(r.host)
+    out.print(Rule(style="dim"))
+    out.print(Text(f"{report.summary_line()}  ({report.duration:.1f}s, "
+                   f"{len(report.results)} hosts)", style="bold"))
+    for key, names in sorted(codes.items(), key=lambda kv: (kv[0] != "exit 0", kv[0])):
+        shown = ", ".join(names) if key != "exit 0" or len(names) <= 8 else \
+            f"{len(names)} hosts"
+        out.print(Text(f"  {key}: {shown}", style="green" if key == "exit 0" else "red"))
+
+
+__all__ = ["AUDIT_ACTION", "run"]

@@ -1,0 +1,170 @@
+"""The dispatcher: claims tasks from the hub and runs each as an :class:`AgentSession`.
+
+It follows the hub's realtime feed: a new task wakes it at once, an operator's
+decision is relayed to the agent within moments, and ``ccm pause`` holds every
+automatic fix not yet decided (new tasks get ``allow_auto: false``). A periodic
+tick (``poll_interval``) catches what a missed notification would leave behind —
+an expired lease to take over, an approval to relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from ccm_tui.core.errors import CCMError, ConflictError, HubUnavailable, LeaseLost
+from ccm_tui.core.lifecycle import Effect
+from ccm_tui.core.model import ChangeKind, Task
+from ccm_tui.core.states import TaskState
+from ccm_tui.daemon.options import DaemonOptions
+from ccm_tui.daemon.session import AgentSession
+from ccm_tui.daemon.spec import Knowledge
+from ccm_tui.fleet.inventory import FleetHost
+from ccm_tui.fleet.ssh import SSHPool
+from ccm_tui.hub.base import Hub
+
+log = logging.getLogger("ccm.daemon")
+
+#: A task that keeps crashing its session is failed after this many claims.
+MAX_ATTEMPTS = 5
+
+
+class Daemon:
+    """Runs tasks from ``hub`` on the hosts of ``hosts`` through ``pool``."""
+
+    def __init__(self, hub: Hub, pool: SSHPool, hosts: Iterable[FleetHost],
+                 options: DaemonOptions | None = None, knowledge: Knowledge | None = None
+                 ) -> None:
+        self.hub = hub
+        self.pool = pool
+        self.hosts = {h.name: h for h in hosts}
+        self.options = options or DaemonOptions()
+        self.knowledge = knowledge or Knowledge.load(self.options.runbook_dirs)
+        self.sessions: dict[str, AgentSession] = {}
+        self._runners: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._paused = False
+        self.started = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dispatch until ``stop`` is set; then hand running tasks back (agents go on)."""
+        from ccm_tui.fleet.inventory import sync_to_hub
+
+        await sync_to_hub(self.hub, self.hosts.values())
+        self._paused = (await self.hub.get_control()).paused
+        feed = asyncio.create_task(self._follow_feed(), name="ccm-daemon-feed")
+        self.started.set()
+        log.info("daemon %s: %d hosts, %d runbooks", self.options.owner, len(self.hosts),
+                 len(self.knowledge.catalog.valid()))
+        try:
+            while not stop.is_set():
+                try:
+                    await self._claim_available()
+                    await self._relay_all()
+                except HubUnavailable as exc:
+                    log.warning("hub unavailable: %s", exc)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wait_wake_or_stop(stop),
+                                           self.options.poll_interval)
+        finally:
+            feed.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await feed
+            await self._hand_back()
+
+    async def _wait_wake_or_stop(self, stop: asyncio.Event) -> None:
+        waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+
+    # -- claiming -------------------------------------------------------------------------
+    async def _claim_available(self) -> None:
+        while len(self.sessions) < self.options.max_sessions:
+            task = await self.hub.claim_next_task(self.options.owner,
+                                                  lease_seconds=self.options.lease_seconds)
+            if task is None:
+                return
+            if task.attempts > MAX_ATTEMPTS:
+                await self._give_up(task)
+                continue
+            self._start_session(task)
+
+    def _start_session(self, task: Task) -> None:
+        session = AgentSession(self.hub, self.pool, self.hosts.get(task.host), task,
+                               self.knowledge, self.options)
+        self.sessions[task.id] = session
+        runner = asyncio.create_task(self._run_session(session), name=f"session-{task.id}")
+        self._runners.add(runner)
+        runner.add_done_callback(self._runners.discard)
+
+    async def _run_session(self, session: AgentSession) -> None:
+        try:
+            await session.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # one task's trouble never stops the daemon
+            level = logging.WARNING if isinstance(exc, CCMError) else logging.ERROR
+            log.log(level, "%s: session stopped: %s", session.task_id, exc,
+                    exc_info=not isinstance(exc, CCMError))
+            # The lease is no longer renewed: it expires and the task is retried then
+            # (by this daemon or another), up to MAX_ATTEMPTS claims.
+        finally:
+            self.sessions.pop(session.task_id, None)
+            self._wake.set()
+
+    async def _give_up(self, task: Task) -> None:
+        session = AgentSession(self.hub, self.pool, None, task, self.knowledge, self.options)
+        await session._apply(Effect(TaskState.FAILED, {
+            "outcome": f"failed: the daemon could not run this task in {MAX_ATTEMPTS} tries"}))
+
+    # -- realtime -------------------------------------------------------------------------
+    async def _follow_feed(self) -> None:
+        kinds = [ChangeKind.TASK, ChangeKind.APPROVAL, ChangeKind.CONTROL]
+        while True:
+            try:
+                async for change in self.hub.subscribe(kinds):
+                    if change.kind is ChangeKind.TASK and change.ref == TaskState.NEW.value:
+                        self._wake.set()
+                    elif change.kind is ChangeKind.APPROVAL and change.task_id in self.sessions:
+                        relay = asyncio.create_task(self.sessions[change.task_id].relay())
+                        self._runners.add(relay)
+                        relay.add_done_callback(self._runners.discard)
+                    elif change.kind is ChangeKind.CONTROL:
+                        await self._on_control()
+                return
+            except HubUnavailable as exc:
+                log.warning("realtime feed lost: %s; retrying", exc)
+                await asyncio.sleep(1.0)
+
+    async def _on_control(self) -> None:
+        control = await self.hub.get_control()
+        if control.paused and not self._paused:
+            log.info("paused by %s: holding automatic fixes", control.actor or "someone")
+            await asyncio.gather(*(s.hold(control.actor or "ccm pause")
+                                   for s in list(self.sessions.values())))
+        self._paused = control.paused
+
+    async def _relay_all(self) -> None:
+        pending = {a.task_id for a in await self.hub.list_approvals(unrelayed_only=True)}
+        for task_id in pending & set(self.sessions):
+            await self.sessions[task_id].relay()
+
+    # -- stopping -------------------------------------------------------------------------
+    async def _hand_back(self) -> None:
+        """Stop following; release leases so another daemon takes over at once."""
+        runners = list(self._runners)
+        ids = list(self.sessions)
+        for r in runners:
+            r.cancel()
+        for r in runners:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await r
+        for task_id in ids:
+            with contextlib.suppress(LeaseLost, HubUnavailable, ConflictError):
+                await self.hub.release_lease(task_id, self.options.owner)

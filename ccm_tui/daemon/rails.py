@@ -1,0 +1,103 @@
+"""Safety rails: pause, the fleet-wide cap on automatic fixes, circuit breakers,
+and runbook promotion (shadow → suggest → auto) and demotion.
+
+- **Pause** (``ccm pause``) and the **fix cap** turn automatic fixes into
+  suggestions: the agent's policy says ``allow_auto: false`` with the reason.
+- **Circuit breakers** escalate instead of fixing: the same runbook failed on this
+  host in the last 24 h; it fired ``recurrence_limit`` times there in 24 h (a
+  recurring problem wants a human); or it failed ``breaker_failures`` times
+  fleet-wide within ``breaker_window_hours``.
+- **Promotion**: ``promote_after`` successes in a row (automatic, or approved by an
+  operator) move a runbook one mode up on that host group; one failure moves it down.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ccm_tui.core.model import (
+    ApprovalKind,
+    DecisionKind,
+    RunbookMode,
+    RunbookStats,
+    Task,
+    utcnow,
+)
+from ccm_tui.core.states import TaskState
+from ccm_tui.daemon.options import DaemonOptions
+from ccm_tui.hub.base import Hub, TaskQuery
+
+_LADDER = [RunbookMode.SHADOW, RunbookMode.SUGGEST, RunbookMode.AUTO]
+
+
+async def auto_block_reason(hub: Hub, options: DaemonOptions) -> str:
+    """Why automatic fixes may not run now ("" when they may)."""
+    control = await hub.get_control()
+    if control.paused:
+        who = f" by {control.actor}" if control.actor else ""
+        why = f" ({control.reason})" if control.reason else ""
+        return f"automatic fixes are paused fleet-wide{who}{why}"
+    running = await hub.list_tasks(TaskQuery(
+        states=[TaskState.REMEDIATING, TaskState.VERIFYING], limit=10_000))
+    auto = [t for t in running if t.decision and t.decision.kind is DecisionKind.AUTO]
+    if len(auto) >= options.max_concurrent_fixes:
+        return (f"{len(auto)} automatic fixes already running fleet-wide "
+                f"(cap {options.max_concurrent_fixes})")
+    return ""
+
+
+async def open_breakers(hub: Hub, task: Task, runbook_ids: list[str],
+                        options: DaemonOptions) -> dict[str, str]:
+    """Runbook id → why it must escalate instead of fixing, for ``task``'s host."""
+    now = utcnow()
+    recent = [t for t in await hub.list_tasks(TaskQuery(since=now - timedelta(hours=24),
+                                                        limit=20_000)) if t.id != task.id]
+    window = now - timedelta(hours=options.breaker_window_hours)
+    reasons: dict[str, str] = {}
+    for rb in runbook_ids:
+        mine = [t for t in recent if t.runbook == rb and t.host == task.host]
+        failed_here = [t for t in mine if t.state is TaskState.FAILED]
+        if failed_here:
+            reasons[rb] = (f"circuit breaker: {rb} failed on {task.host} in the last 24 h "
+                           f"({failed_here[0].id}); not retrying blindly")
+            continue
+        if len(mine) + 1 > options.recurrence_limit:
+            reasons[rb] = (f"circuit breaker: {rb} fired {len(mine) + 1} times on {task.host} "
+                           "in 24 h; a recurring problem needs a human")
+            continue
+        fleet_failures = [t for t in recent if t.runbook == rb and t.state is TaskState.FAILED
+                          and (t.finished_at or t.updated_at) >= window]
+        if len(fleet_failures) >= options.breaker_failures:
+            reasons[rb] = (f"circuit breaker: {rb} failed {len(fleet_failures)} times fleet-wide "
+                           f"in the last {options.breaker_window_hours:g} h")
+    return reasons
+
+
+async def learn_from(hub: Hub, task: Task, group: str, file_mode: str,
+                     options: DaemonOptions, actor: str) -> RunbookStats | None:
+    """Record a finished task's outcome for its runbook; promote or demote it."""
+    if not task.runbook or task.state not in (TaskState.RESOLVED, TaskState.FAILED):
+        return None
+    approvals = await hub.list_approvals(task.id)
+    approved = any(a.kind is ApprovalKind.APPROVE for a in approvals)
+    success = task.state is TaskState.RESOLVED
+    stats = await hub.record_runbook_outcome(task.runbook, group, success=success,
+                                             approved=True if approved else None)
+    current = stats.mode or RunbookMode(file_mode if file_mode in ("shadow", "suggest", "auto")
+                                        else "suggest")
+    level = _LADDER.index(current)
+    automatic = bool(task.decision and task.decision.kind is DecisionKind.AUTO)
+    if success and (approved or automatic) and stats.streak >= options.promote_after \
+            and level < len(_LADDER) - 1:
+        new = _LADDER[level + 1]
+        stats = await hub.set_runbook_mode(task.runbook, group, new)
+        await hub.audit(actor, "runbook.promote", f"{task.runbook}@{group}", {
+            "from": current.value, "to": new.value, "after_successes": options.promote_after,
+            "task": task.id})
+    elif not success and level > 0:
+        new = _LADDER[level - 1]
+        stats = await hub.set_runbook_mode(task.runbook, group, new)
+        await hub.audit(actor, "runbook.demote", f"{task.runbook}@{group}", {
+            "from": current.value, "to": new.value, "task": task.id,
+            "outcome": task.outcome or ""})
+    return stats

@@ -1,0 +1,325 @@
+"""The fleet inventory: which hosts exist and how to reach them over SSH.
+
+Three sources, one result (:class:`Inventory` of :class:`FleetHost`):
+
+* CCM's own ``inventory.yaml`` (what ``ccm init`` writes)::
+
+      defaults: {user: ops, port: 22}
+      hosts:
+        web-01:
+          address: 192.0.2.11
+          groups: [web]
+          labels: {env: prod}
+          jump: bastion            # another inventory host, or user@host:port
+          identity_file: ~/.ssh/ops_ed25519
+          python: /usr/bin/python3
+
+* Ansible inventories as they are, INI or YAML (:mod:`.inventory_ansible`);
+* ``~/.ssh/config`` (:mod:`.inventory_sshconfig`): passed as the inventory it lists
+  its concrete ``Host`` entries; otherwise its settings fill in what an inventory
+  host leaves unset (user, port, identity files, ProxyJump), as ``ssh`` would.
+
+Errors in a file raise :class:`~ccm_tui.core.errors.InventoryError` with one line:
+``FILE:LINE: reason``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from ccm_tui.core.errors import InventoryError
+from ccm_tui.core.model import Host
+
+#: Where ``ssh`` keeps its per-user configuration.
+DEFAULT_SSH_CONFIG = Path("~/.ssh/config")
+
+
+@dataclass(frozen=True, slots=True)
+class FleetHost:
+    """One inventory host with everything needed to reach it over SSH.
+
+    ``address`` is what to connect to (the name when the inventory gives none);
+    ``jump`` names another inventory host or is a ``[user@]host[:port]`` spec;
+    ``python`` is the interpreter that runs the agent on the host.
+    """
+
+    name: str
+    address: str = ""
+    port: int = 22
+    user: str = ""
+    groups: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    identity_files: tuple[str, ...] = ()
+    jump: str | None = None
+    python: str = "python3"
+    source: str = ""
+
+    @property
+    def target(self) -> str:
+        """The address to connect to: ``address``, else the name."""
+        return self.address or self.name
+
+    @property
+    def known_hosts_name(self) -> str:
+        """How known_hosts names this host: ``addr`` on port 22, else ``[addr]:port``."""
+        return self.target if self.port == 22 else f"[{self.target}]:{self.port}"
+
+    def to_host(self) -> Host:
+        """The hub's view of this host (no SSH details)."""
+        return Host(
+            name=self.name, address=self.target, port=self.port, user=self.user,
+            groups=self.groups, labels=dict(self.labels),
+        )
+
+
+@dataclass(slots=True)
+class Inventory:
+    """The hosts of an inventory, in file order, by name."""
+
+    hosts: dict[str, FleetHost] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+
+    def __iter__(self) -> Iterator[FleetHost]:
+        return iter(self.hosts.values())
+
+    def __len__(self) -> int:
+        return len(self.hosts)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.hosts
+
+    def get(self, name: str) -> FleetHost:
+        """The host called ``name``; :class:`InventoryError` naming the remedy if unknown."""
+        try:
+            return self.hosts[name]
+        except KeyError:
+            where = f" in {', '.join(self.sources)}" if self.sources else ""
+            raise InventoryError(
+                f"no host named {name!r}{where}",
+                hint="list the hosts with `ccm fleet list`",
+            ) from None
+
+    def select(self, pattern: str) -> list[FleetHost]:
+        """The hosts a pattern matches (see :mod:`ccm_tui.fleet.patterns`), in file order."""
+        from ccm_tui.fleet.patterns import select
+
+        return select(self, pattern)
+
+    def to_hosts(self) -> list[Host]:
+        """Every host as the hub's :class:`~ccm_tui.core.model.Host`."""
+        return [h.to_host() for h in self]
+
+    @classmethod
+    def of(cls, hosts: Iterable[FleetHost], sources: Iterable[str] = ()) -> Inventory:
+        """An inventory of the given hosts (later duplicates replace earlier ones)."""
+        return cls({h.name: h for h in hosts}, tuple(sources))
+
+
+class HostSink(Protocol):
+    """What :func:`sync_to_hub` needs of a hub (any :class:`ccm_tui.hub.Hub` has it)."""
+
+    async def upsert_hosts(self, hosts: Iterable[Host]) -> int: ...
+
+
+async def sync_to_hub(hub: HostSink, inventory: Inventory | Iterable[FleetHost]) -> int:
+    """Write the inventory's hosts to the hub (insert or update by name); return the count."""
+    return await hub.upsert_hosts([h.to_host() for h in inventory])
+
+
+# -- reading -------------------------------------------------------------------------------
+def detect_format(path: Path, text: str) -> str:
+    """``ccm``, ``ansible-yaml``, ``ansible-ini`` or ``ssh-config`` for a file's content."""
+    name = path.name.lower()
+    if name in {"config", "ssh_config"} or name.endswith(".ssh_config"):
+        return "ssh-config"
+    meaningful = [ln for ln in text.splitlines()
+                  if ln.strip() and not ln.lstrip().startswith(("#", ";"))]
+    has_host = any(re.match(r"\s*Host\s+\S", ln, re.I) for ln in meaningful)
+    ini_or_yaml = any(ln.lstrip().startswith("[") or re.match(r"\s*[^\s:=]+:(\s|$)", ln)
+                      or "ansible_" in ln for ln in meaningful)
+    if has_host and not ini_or_yaml:
+        return "ssh-config"
+    if path.suffix.lower() in {".yml", ".yaml", ".json"} or (
+            meaningful and re.match(r"^[^\s=\[]+:\s*$|^---", meaningful[0])):
+        from ccm_tui.fleet.yaml_lines import load_yaml
+
+        data = load_yaml(text, str(path))
+        if isinstance(data, Mapping) and "hosts" in data and set(data) <= {
+                "defaults", "hosts", "version"}:
+            return "ccm"
+        return "ansible-yaml"
+    return "ansible-ini"
+
+
+def load_inventory(
+    path: str | os.PathLike[str], *, ssh_config: str | os.PathLike[str] | None = DEFAULT_SSH_CONFIG,
+) -> Inventory:
+    """Read an inventory file of any supported format.
+
+    ``ssh_config`` (default ``~/.ssh/config``; ``None`` to skip) fills in what the
+    inventory leaves unset for a host, matching its ``Host`` patterns on the host's
+    name. When ``path`` itself is an ssh config, its concrete hosts are the inventory.
+    """
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InventoryError(
+            f"{p}: no such inventory file",
+            hint="create one with `ccm init`, or pass --inventory PATH (CCM, Ansible INI/YAML "
+            "or ~/.ssh/config)",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InventoryError(f"{p}: cannot read: {exc}") from None
+    kind = detect_format(p, text)
+    if kind == "ssh-config":
+        from ccm_tui.fleet.inventory_sshconfig import SSHConfig
+
+        return Inventory.of(SSHConfig.parse(text, p).hosts(), [str(p)])
+    if kind == "ccm":
+        hosts = _parse_ccm(text, p)
+    elif kind == "ansible-yaml":
+        from ccm_tui.fleet.inventory_ansible import parse_ansible_yaml
+
+        hosts = parse_ansible_yaml(text, p)
+    else:
+        from ccm_tui.fleet.inventory_ansible import parse_ansible_ini
+
+        hosts = parse_ansible_ini(text, p)
+    sources = [str(p)]
+    cfg_path = Path(ssh_config).expanduser() if ssh_config is not None else None
+    if cfg_path is not None and cfg_path.is_file():
+        from ccm_tui.fleet.inventory_sshconfig import SSHConfig
+
+        cfg = SSHConfig.read(cfg_path)
+        hosts = [cfg.fill_in(h) for h in hosts]
+    _check_jumps(hosts, p)
+    return Inventory.of(hosts, sources)
+
+
+def _check_jumps(hosts: list[FleetHost], path: Path) -> None:
+    names = {h.name for h in hosts}
+    for h in hosts:
+        if h.jump == h.name:
+            raise InventoryError(f"{path}: host {h.name!r} names itself as its jump host")
+        if h.jump and h.jump in names:
+            seen = {h.name}
+            j: str | None = h.jump
+            by_name = {x.name: x for x in hosts}
+            while j and j in by_name:
+                if j in seen:
+                    raise InventoryError(f"{path}: jump hosts of {h.name!r} form a loop")
+                seen.add(j)
+                j = by_name[j].jump
+
+
+# -- CCM's own format ----------------------------------------------------------------------
+_CCM_HOST_KEYS = {"address", "port", "user", "groups", "labels", "jump", "identity_file",
+                  "identity_files", "python"}
+
+
+def _parse_ccm(text: str, path: Path) -> list[FleetHost]:
+    from ccm_tui.fleet.yaml_lines import line_of, load_yaml
+
+    data = load_yaml(text, str(path))
+    if not isinstance(data, Mapping):
+        raise InventoryError(f"{path}:1: expected a mapping with `hosts:`")
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, Mapping):
+        raise InventoryError(f"{path}:{line_of(data, 'defaults')}: `defaults` must be a mapping")
+    hosts_node = data.get("hosts") or {}
+    if not isinstance(hosts_node, Mapping):
+        raise InventoryError(f"{path}:{line_of(data, 'hosts')}: `hosts` must be a mapping of "
+                             "host name to settings")
+    base = _ccm_fields(defaults, path, "defaults", line_of(data, "defaults"))
+    out: list[FleetHost] = []
+    for name, spec in hosts_node.items():
+        line = line_of(hosts_node, name)
+        if not isinstance(name, str) or not name.strip():
+            raise InventoryError(f"{path}:{line}: a host name must be a non-empty string")
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, Mapping):
+            raise InventoryError(f"{path}:{line}: host {name!r} must be a mapping of settings")
+        fields = {**base, **_ccm_fields(spec, path, name, line)}
+        out.append(FleetHost(name=name, source=f"{path}:{line}", **fields))
+    return out
+
+
+def _ccm_fields(spec: Mapping[str, Any], path: Path, what: str, line: int) -> dict[str, Any]:
+    from ccm_tui.fleet.yaml_lines import line_of
+
+    unknown = sorted(set(spec) - _CCM_HOST_KEYS)
+    if unknown:
+        key = unknown[0]
+        raise InventoryError(
+            f"{path}:{line_of(spec, key, line)}: unknown setting {key!r} for {what}; "
+            f"known: {', '.join(sorted(_CCM_HOST_KEYS))}")
+    out: dict[str, Any] = {}
+
+    def where(key: str) -> str:
+        return f"{path}:{line_of(spec, key, line)}"
+
+    for key in ("address", "user", "jump", "python"):
+        if key in spec and spec[key] is not None:
+            if not isinstance(spec[key], str | int):
+                raise InventoryError(f"{where(key)}: `{key}` of {what} must be a string")
+            out[key] = str(spec[key])
+    if "port" in spec:
+        out["port"] = parse_port(spec["port"], where("port"))
+    if "groups" in spec:
+        groups = spec["groups"]
+        if isinstance(groups, str):
+            groups = [groups]
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise InventoryError(f"{where('groups')}: `groups` of {what} must be a list of names")
+        out["groups"] = tuple(groups)
+    if "labels" in spec:
+        labels = spec["labels"] or {}
+        if not isinstance(labels, Mapping):
+            raise InventoryError(f"{where('labels')}: `labels` of {what} must be a mapping")
+        out["labels"] = {str(k): str(v) for k, v in labels.items()}
+    for key in ("identity_file", "identity_files"):
+        if spec.get(key):
+            files = spec[key]
+            files = [files] if isinstance(files, str) else files
+            if not isinstance(files, list):
+                raise InventoryError(f"{where(key)}: `{key}` of {what} must be a path or list")
+            out["identity_files"] = tuple(str(f) for f in files)
+    return out
+
+
+def parse_port(value: Any, where: str) -> int:
+    """A TCP port from an inventory value; :class:`InventoryError` at ``where`` if invalid."""
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise InventoryError(f"{where}: port {value!r} is not a number from 1 to 65535")
+    return port
+
+
+def with_defaults(host: FleetHost, **fields: Any) -> FleetHost:
+    """``host`` with ``fields`` filled in where it has none (empty / default values)."""
+    empty = {"address": "", "user": "", "port": 22, "identity_files": (), "jump": None}
+    changes = {k: v for k, v in fields.items()
+               if v not in (None, "", ()) and getattr(host, k) == empty.get(k)}
+    return replace(host, **changes) if changes else host
+
+
+__all__ = [
+    "DEFAULT_SSH_CONFIG",
+    "FleetHost",
+    "Inventory",
+    "detect_format",
+    "load_inventory",
+    "parse_port",
+    "sync_to_hub",
+    "with_defaults",
+]

@@ -1,0 +1,299 @@
+"""Ansible inventories, INI and YAML, read as they are.
+
+Understood: hosts (with ``[01:10]`` / ``[a:f]`` ranges and ``host:port``), groups,
+``children``, ``[group:vars]`` / ``vars:``, and the connection variables
+``ansible_host``, ``ansible_port``, ``ansible_user``, ``ansible_ssh_private_key_file``,
+``ansible_python_interpreter`` and a ProxyJump in ``ansible_ssh_common_args`` /
+``ansible_ssh_extra_args`` (``-J``, ``-o ProxyJump=``, ``ProxyCommand="ssh -W %h:%p
+JUMP"``). Other scalar variables become labels, so ``label:env=prod`` works.
+
+Variable precedence is Ansible's: ``all`` < parent group < child group < host.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import string
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ccm_tui.core.errors import InventoryError
+from ccm_tui.fleet.inventory import FleetHost, parse_port
+
+_IMPLICIT = {"all", "ungrouped"}
+
+
+@dataclass
+class _Group:
+    name: str
+    hosts: list[str] = field(default_factory=list)
+    vars: dict[str, Any] = field(default_factory=dict)
+    children: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Tree:
+    """Groups and host variables as read; turned into hosts by :meth:`hosts`."""
+
+    path: Path
+    groups: dict[str, _Group] = field(default_factory=dict)
+    host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    host_lines: dict[str, int] = field(default_factory=dict)
+
+    def group(self, name: str) -> _Group:
+        return self.groups.setdefault(name, _Group(name))
+
+    def add_host(self, group: str, host: str, hvars: Mapping[str, Any], line: int) -> None:
+        g = self.group(group)
+        if host not in g.hosts:
+            g.hosts.append(host)
+        self.host_vars.setdefault(host, {}).update(hvars)
+        self.host_lines.setdefault(host, line)
+
+    def _parents(self) -> dict[str, list[str]]:
+        parents: dict[str, list[str]] = {}
+        for g in self.groups.values():
+            for c in g.children:
+                parents.setdefault(c, []).append(g.name)
+        return parents
+
+    def _depth(self, name: str, parents: dict[str, list[str]], seen: frozenset[str]) -> int:
+        if name in seen:
+            raise InventoryError(f"{self.path}: group {name!r} is its own ancestor (children loop)")
+        ps = parents.get(name, [])
+        return 1 + max((self._depth(p, parents, seen | {name}) for p in ps), default=0)
+
+    def _ancestors(self, name: str, parents: dict[str, list[str]]) -> Iterator[str]:
+        for p in parents.get(name, []):
+            yield p
+            yield from self._ancestors(p, parents)
+
+    def hosts(self) -> list[FleetHost]:
+        parents = self._parents()
+        depth = {g: self._depth(g, parents, frozenset()) for g in self.groups}
+        direct: dict[str, list[str]] = {h: [] for h in self.host_vars}
+        for grp in self.groups.values():
+            for h in grp.hosts:
+                direct[h].append(grp.name)
+        out: list[FleetHost] = []
+        for host, hvars in self.host_vars.items():
+            member: list[str] = []
+            for gname in direct[host]:
+                for x in (gname, *self._ancestors(gname, parents)):
+                    if x not in member:
+                        member.append(x)
+            merged: dict[str, Any] = dict(self.groups["all"].vars) if "all" in self.groups else {}
+            for gname in sorted(member, key=lambda x: depth[x]):
+                merged.update(self.groups[gname].vars)
+            merged.update(hvars)
+            groups = tuple(g for g in direct[host] if g not in _IMPLICIT) + tuple(
+                g for g in member if g not in _IMPLICIT and g not in direct[host])
+            out.append(self._make(host, groups, merged))
+        return out
+
+    def _make(self, name: str, groups: tuple[str, ...], v: dict[str, Any]) -> FleetHost:
+        where = f"{self.path}:{self.host_lines.get(name, 1)}"
+
+        def get(*keys: str) -> str:
+            for k in keys:
+                if v.get(k) not in (None, ""):
+                    return str(v[k])
+            return ""
+
+        port_text = get("ansible_port", "ansible_ssh_port")
+        key = get("ansible_ssh_private_key_file", "ansible_private_key_file")
+        labels = {k: _scalar(val) for k, val in v.items()
+                  if not k.startswith("ansible_") and isinstance(val, str | int | float | bool)}
+        return FleetHost(
+            name=name,
+            address=get("ansible_host", "ansible_ssh_host"),
+            port=parse_port(port_text, where) if port_text else 22,
+            user=get("ansible_user", "ansible_ssh_user", "ansible_remote_user"),
+            groups=groups,
+            labels=labels,
+            identity_files=(key,) if key else (),
+            jump=proxy_jump(get("ansible_ssh_common_args") + " " + get("ansible_ssh_extra_args")),
+            python=get("ansible_python_interpreter") or "python3",
+            source=where,
+        )
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def proxy_jump(args: str) -> str | None:
+    """The jump host in ssh arguments (``-J``, ``ProxyJump=``, ``ProxyCommand=ssh -W``)."""
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        return None
+    for i, w in enumerate(words):
+        opt = words[i + 1] if i + 1 < len(words) else ""
+        if w == "-J" and opt:
+            return opt.split(",")[0]
+        if w.startswith("-J") and len(w) > 2:
+            return w[2:].split(",")[0]
+        text = w[2:] if w.startswith("-o") and len(w) > 2 else opt if w == "-o" else ""
+        m = re.match(r"(?i)\s*(ProxyJump|ProxyCommand)\s*[= ]\s*(.+)", text)
+        if m and m.group(1).lower() == "proxyjump":
+            return m.group(2).split(",")[0].strip()
+        if m:
+            inner = shlex.split(m.group(2))
+            if inner and inner[0].endswith("ssh") and "-W" in inner:
+                rest = [x for j, x in enumerate(inner[1:], 1)
+                        if not x.startswith("-") and inner[j - 1] not in {"-W", "-p", "-l", "-i"}]
+                if rest:
+                    return rest[-1]
+    return None
+
+
+# -- host ranges -------------------------------------------------------------------------
+_RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::(\d+))?\]")
+
+
+def expand_range(pattern: str, where: str) -> list[str]:
+    """``web-[01:03]`` → ``web-01, web-02, web-03``; ``db-[a:c]`` → ``db-a, db-b, db-c``."""
+    m = _RANGE.search(pattern)
+    if not m:
+        return [pattern]
+    lo, hi, step_s = m.group(1), m.group(2), m.group(3)
+    step = int(step_s) if step_s else 1
+    head, tail = pattern[: m.start()], pattern[m.end():]
+    if lo.isdigit() and hi.isdigit():
+        width = len(lo) if lo.startswith("0") else 0
+        values = [str(i).zfill(width) for i in range(int(lo), int(hi) + 1, step)]
+    elif len(lo) == 1 and len(hi) == 1 and lo.isalpha() and hi.isalpha():
+        letters = string.ascii_letters
+        values = list(letters[letters.index(lo): letters.index(hi) + 1: step])
+    else:
+        raise InventoryError(f"{where}: cannot expand the host range [{lo}:{hi}]")
+    if not values:
+        raise InventoryError(f"{where}: the host range [{lo}:{hi}] is empty")
+    return [x for v in values for x in expand_range(head + v + tail, where)]
+
+
+def _split_host_port(token: str, where: str) -> tuple[str, dict[str, Any]]:
+    m = re.fullmatch(r"(.+?):(\d+)", token)
+    if m and "[" not in m.group(2):
+        return m.group(1), {"ansible_port": parse_port(m.group(2), where)}
+    return token, {}
+
+
+# -- INI ---------------------------------------------------------------------------------
+def _ini_value(raw: str) -> Any:
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        return raw[1:-1]
+    return raw
+
+
+def parse_ansible_ini(text: str, path: Path) -> list[FleetHost]:
+    """Hosts of an Ansible INI inventory."""
+    tree = _Tree(path)
+    tree.group("all")
+    section, kind = "ungrouped", "hosts"
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        where = f"{path}:{n}"
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            m = re.fullmatch(r"\[([^\]:\s]+)(?::(vars|children|hosts))?\]", line)
+            if not m:
+                raise InventoryError(f"{where}: cannot read section header {line!r}; "
+                                     "use [group], [group:vars] or [group:children]")
+            section, kind = m.group(1), m.group(2) or "hosts"
+            tree.group(section)
+            if section != "all" and kind != "vars" and section not in tree.group("all").children:
+                tree.group("all").children.append(section)
+            continue
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError as exc:
+            raise InventoryError(f"{where}: {exc}") from None
+        cut = next((i for i, w in enumerate(words) if w.startswith(";")), None)
+        words = words[:cut] if cut is not None else words
+        if not words:
+            continue
+        if kind == "vars":
+            m = re.fullmatch(r"([A-Za-z_][\w.]*)\s*[=:]\s*(.*)", line)
+            if not m:
+                raise InventoryError(f"{where}: expected KEY=VALUE in [{section}:vars]")
+            tree.group(section).vars[m.group(1)] = _ini_value(m.group(2).split(" #")[0].strip())
+            continue
+        if kind == "children":
+            if len(words) != 1:
+                raise InventoryError(f"{where}: one group name per line in [{section}:children]")
+            tree.group(words[0])
+            if words[0] not in tree.group(section).children:
+                tree.group(section).children.append(words[0])
+            continue
+        hvars: dict[str, Any] = {}
+        for w in words[1:]:
+            if "=" not in w:
+                raise InventoryError(f"{where}: expected KEY=VALUE after the host name, got {w!r}")
+            k, _, v = w.partition("=")
+            hvars[k] = v
+        for host in expand_range(words[0], where):
+            name, extra = _split_host_port(host, where)
+            tree.add_host(section, name, {**extra, **hvars}, n)
+    return tree.hosts()
+
+
+# -- YAML --------------------------------------------------------------------------------
+def parse_ansible_yaml(text: str, path: Path) -> list[FleetHost]:
+    """Hosts of an Ansible YAML inventory (``all:`` / groups with hosts, vars, children)."""
+    from ccm_tui.fleet.yaml_lines import line_of, load_yaml
+
+    data = load_yaml(text, str(path))
+    if data is None:
+        return []
+    if not isinstance(data, Mapping):
+        raise InventoryError(f"{path}:1: expected groups at the top level (e.g. `all:`)")
+    tree = _Tree(path)
+    tree.group("all")
+
+    def walk(name: str, node: Any, line: int) -> None:
+        where = f"{path}:{line}"
+        tree.group(name)
+        if node is None:
+            return
+        if not isinstance(node, Mapping):
+            raise InventoryError(f"{where}: group {name!r} must be a mapping of hosts/vars/children")
+        unknown = set(node) - {"hosts", "vars", "children"}
+        if unknown:
+            key = sorted(map(str, unknown))[0]
+            raise InventoryError(f"{path}:{line_of(node, key, line)}: unexpected key {key!r} in "
+                                 f"group {name!r}; expected hosts, vars or children")
+        for section in ("hosts", "vars", "children"):
+            value = node.get(section)
+            if value is not None and not isinstance(value, Mapping):
+                raise InventoryError(f"{path}:{line_of(node, section, line)}: `{section}` of "
+                                     f"group {name!r} must be a mapping")
+        for host, hvars in (node.get("hosts") or {}).items():
+            hline = line_of(node["hosts"], host, line)
+            if hvars is not None and not isinstance(hvars, Mapping):
+                raise InventoryError(f"{path}:{hline}: variables of host {host!r} must be a "
+                                     "mapping")
+            for h in expand_range(str(host), f"{path}:{hline}"):
+                hn, extra = _split_host_port(h, f"{path}:{hline}")
+                tree.add_host(name, hn, {**extra, **dict(hvars or {})}, hline)
+        tree.group(name).vars.update(dict(node.get("vars") or {}))
+        for child, cnode in (node.get("children") or {}).items():
+            if child not in tree.group(name).children:
+                tree.group(name).children.append(str(child))
+            walk(str(child), cnode, line_of(node["children"], child, line))
+
+    for name, node in data.items():
+        walk(str(name), node, line_of(data, name))
+        if name != "all" and name not in tree.group("all").children:
+            tree.group("all").children.append(str(name))
+    return tree.hosts()
+
+
+__all__ = ["expand_range", "parse_ansible_ini", "parse_ansible_yaml", "proxy_jump"]

@@ -1,0 +1,89 @@
+"""Host patterns: which hosts of the inventory a command is about.
+
+A pattern is a comma-separated list of terms::
+
+    all                every host (also ``*``)
+    web-*              a glob on host names (``?``, ``[..]`` work too); a plain name
+    group:db           hosts in a group (the name may be a glob: ``group:web-*``)
+    label:env=prod     hosts whose label matches (the value may be a glob)
+    label:env          hosts that have the label at all
+    !pattern           minus these hosts (``all,!group:db``; alone: all hosts but these)
+    &pattern           only hosts also matching this (``group:web,&label:env=prod``)
+
+Plain terms are united; ``&`` terms then intersect; ``!`` terms then subtract. The
+result keeps the inventory's order. A plain host name (no wildcard) that names no
+host is an error, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+from ccm_tui.core.errors import InventoryError
+
+if TYPE_CHECKING:
+    from ccm_tui.fleet.inventory import FleetHost
+
+_WILDCARDS = set("*?[")
+
+
+def _term_matches(term: str, host: FleetHost) -> bool:
+    if term in {"all", "*"}:
+        return True
+    if term.startswith("group:"):
+        want = term[6:]
+        return any(fnmatchcase(g, want) for g in host.groups)
+    if term.startswith("label:"):
+        key, eq, value = term[6:].partition("=")
+        if key not in host.labels:
+            return False
+        return not eq or fnmatchcase(host.labels[key], value)
+    return fnmatchcase(host.name, term)
+
+
+def _check_term(term: str, hosts: list[FleetHost]) -> None:
+    if not term:
+        raise InventoryError("empty term in host pattern",
+                             hint="separate terms with single commas, e.g. web-*,group:db")
+    if term.startswith("label:") and not term[6:].partition("=")[0]:
+        raise InventoryError(f"host pattern {term!r} names no label key",
+                             hint="write label:KEY=VALUE, e.g. label:env=prod")
+    plain = not (_WILDCARDS & set(term)) and ":" not in term and term not in {"all", "*"}
+    if plain and not any(h.name == term for h in hosts):
+        raise InventoryError(f"no host named {term!r} in the inventory",
+                             hint="list the hosts with `ccm fleet list`")
+
+
+def select(hosts: Iterable[FleetHost], pattern: str) -> list[FleetHost]:
+    """The hosts matching ``pattern``, in inventory order (possibly none)."""
+    pool = list(hosts)
+    terms = [t.strip() for t in pattern.split(",")] if pattern.strip() else ["all"]
+    include, intersect, exclude = [], [], []
+    for t in terms:
+        if t.startswith("!"):
+            exclude.append(t[1:].strip())
+        elif t.startswith("&"):
+            intersect.append(t[1:].strip())
+        else:
+            include.append(t)
+    for t in include + intersect + exclude:
+        _check_term(t, pool)
+    if not include:
+        include = ["all"]
+    return [
+        h for h in pool
+        if any(_term_matches(t, h) for t in include)
+        and all(_term_matches(t, h) for t in intersect)
+        and not any(_term_matches(t, h) for t in exclude)
+    ]
+
+
+def describe(pattern: str) -> str:
+    """A short human phrase for a pattern (``all hosts``, ``hosts matching web-*``)."""
+    p = pattern.strip()
+    return "all hosts" if p in {"", "all", "*"} else f"hosts matching {p}"
+
+
+__all__ = ["describe", "select"]

@@ -1,0 +1,445 @@
+"""The SSH connection pool: one asyncssh connection per host, reused by everyone.
+
+::
+
+    async with SSHPool(inventory) as pool:
+        r = await pool.run("web-01", ["df", "-P", "/var"], timeout=10)
+        if r.ok: print(r.stdout)
+        async with pool.connection("web-01") as conn:          # long-lived work, SFTP
+            async with conn.start_sftp_client() as sftp: ...
+
+What it guarantees:
+
+* **One connection per host**, opened on first use and shared by every caller
+  (concurrent callers wait for the same handshake). Channels on it are limited by a
+  per-host semaphore (``PoolOptions.per_host``, below OpenSSH's ``MaxSessions``) and
+  all work by a global cap (``PoolOptions.max_inflight``).
+* **Keepalive** (``keepalive_interval`` × ``keepalive_count_max``) notices dead
+  peers; a dropped connection is replaced on next use. A command whose channel
+  could not even open on a stale connection is retried once on a fresh one; a
+  command that started is never re-run.
+* **Reconnect with exponential backoff**: failed connection attempts of a host are
+  spaced ``backoff_initial`` × 2ⁿ (at most ``backoff_max``); ``connect_retries``
+  more attempts are made per call. Host key and login failures are not retried.
+* **Host keys are always checked** against the :class:`~.known_hosts.TrustStore`
+  (``~/.ssh/known_hosts`` + CCM's own file). An unknown or changed key raises
+  :class:`~ccm_tui.core.errors.HostKeyError` naming the remedy, ``ccm fleet trust
+  HOST``. There is no switch to turn checking off.
+* **Keys** come from the inventory's identity files (loaded once), else the
+  ssh-agent (``SSH_AUTH_SOCK``) and the default ``~/.ssh/id_*``. Jump hosts are
+  inventory hosts (pooled too) or ``[user@]host[:port]`` specs.
+
+Commands given as an argv list are quoted with :func:`shlex.join`; a string is sent
+to the remote shell as is — pass strings only when a human typed them (``ccm run``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncssh
+
+from ccm_tui.core.errors import HostKeyError, SSHError
+from ccm_tui.fleet.inventory import FleetHost, Inventory
+from ccm_tui.fleet.known_hosts import TrustStore
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The outcome of one command on one host.
+
+    ``exit_status`` is ``None`` when the command never ran or never finished
+    (then ``error`` says why and ``error_kind`` is ``unreachable``, ``hostkey``,
+    ``auth`` or ``timeout``); killed by a signal gives ``-SIGNUM``.
+    """
+
+    host: str
+    exit_status: int | None
+    stdout: str = ""
+    stderr: str = ""
+    duration: float = 0.0
+    error: str | None = None
+    error_kind: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Ran and exited 0."""
+        return self.error is None and self.exit_status == 0
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    """Tuning of an :class:`SSHPool`; the defaults suit a fleet of hundreds."""
+
+    connect_timeout: float = 10.0
+    keepalive_interval: float = 15.0
+    keepalive_count_max: int = 3
+    per_host: int = 8
+    max_inflight: int = 512
+    connect_retries: int = 2
+    backoff_initial: float = 0.25
+    backoff_max: float = 30.0
+    agent_path: str | None = field(default_factory=lambda: os.environ.get("SSH_AUTH_SOCK"))
+    login_timeout: float = 30.0
+
+
+@dataclass
+class _Entry:
+    host: FleetHost
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    sem: asyncio.Semaphore | None = None
+    conn: asyncssh.SSHClientConnection | None = None
+    failures: int = 0
+    retry_at: float = 0.0
+    connects: int = 0
+
+
+#: AES-GCM first: as strong as chacha20-poly1305 and, with AES-NI, far cheaper in asyncssh
+#: (which builds a ChaCha20 cipher per packet). The rest is asyncssh's usual order.
+_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
+            "chacha20-poly1305@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr")
+
+_TRANSIENT = (OSError, asyncio.TimeoutError, asyncssh.Error, EOFError)
+
+
+def parse_jump_spec(spec: str) -> FleetHost:
+    """A :class:`FleetHost` for a ``[user@]host[:port]`` jump spec."""
+    user, _, rest = spec.rpartition("@")
+    host, port = rest, 22
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        port = int(tail[1:]) if tail.startswith(":") else 22
+    elif rest.count(":") == 1:
+        host, p = rest.split(":")
+        port = int(p)
+    return FleetHost(name=spec, address=host, port=port, user=user)
+
+
+class SSHPool:
+    """A pool of SSH connections to the hosts of an inventory.
+
+    ``hosts`` (an :class:`Inventory` or any iterable of :class:`FleetHost`) are the
+    hosts callers may name by string; a :class:`FleetHost` outside it can be passed
+    directly. Use as an async context manager or call :meth:`close` when done.
+    """
+
+    def __init__(
+        self,
+        hosts: Inventory | Iterable[FleetHost] = (),
+        *,
+        options: PoolOptions | None = None,
+        trust: TrustStore | None = None,
+    ) -> None:
+        self.options = options or PoolOptions()
+        self.trust = trust or TrustStore()
+        self._inventory: dict[str, FleetHost] = {h.name: h for h in hosts}
+        self._entries: dict[str, _Entry] = {}
+        self._global = asyncio.Semaphore(self.options.max_inflight)
+        self._keys: dict[tuple[str, ...], list[asyncssh.SSHKeyPair]] = {}
+        self._closed = False
+
+    # -- public API -----------------------------------------------------------------
+    async def run(
+        self,
+        host: str | FleetHost,
+        command: str | Sequence[str],
+        *,
+        timeout: float | None = None,
+        stdin: str | None = None,
+    ) -> RunResult:
+        """Run ``command`` on ``host`` and collect its output; never raises for host trouble.
+
+        ``timeout`` covers connecting and running. Failures come back in the
+        result's ``error`` / ``error_kind`` instead of as exceptions.
+        """
+        h = self.resolve(host)
+        cmd = command if isinstance(command, str) else shlex.join(command)
+        start = time.monotonic()
+        deadline = start + timeout if timeout is not None else None
+        try:
+            async with self._global, self._entry(h).sem:  # type: ignore[union-attr]
+                return await self._run_once(h, cmd, stdin, deadline, start)
+        except HostKeyError as exc:
+            return self._failed(h, start, f"{exc} — {exc.hint}", "hostkey")
+        except SSHError as exc:
+            kind = "auth" if "refused our key" in str(exc) else "unreachable"
+            return self._failed(h, start, str(exc), kind)
+        except TimeoutError:
+            return self._failed(h, start, f"timed out after {timeout:g}s while connecting",
+                                "timeout")
+
+    @asynccontextmanager
+    async def connection(self, host: str | FleetHost) -> AsyncIterator[asyncssh.SSHClientConnection]:
+        """The pooled connection to ``host``, for SFTP or long-lived processes.
+
+        Raises :class:`HostKeyError` or :class:`SSHError`. Do not close the
+        connection yourself; it belongs to the pool.
+        """
+        h = self.resolve(host)
+        yield await self._ensure(self._entry(h))
+
+    async def fetch_host_key(self, host: str | FleetHost) -> asyncssh.SSHKey:
+        """The key ``host`` presents, fetched WITHOUT checking it (for ``ccm fleet trust``).
+
+        No login happens. A jump host, if any, is reached through the pool (and
+        its own key checked). Raises :class:`SSHError` when unreachable.
+        """
+        h = self.resolve(host)
+        tunnel = None
+        if h.jump:
+            jump = self._inventory.get(h.jump) or parse_jump_spec(h.jump)
+            tunnel = await self._ensure(self._entry(jump))
+        try:
+            key = await asyncio.wait_for(asyncssh.get_server_host_key(
+                h.target, h.port, tunnel=tunnel or (), config=None,
+            ), self.options.connect_timeout)
+        except (*_TRANSIENT, TimeoutError) as exc:
+            raise SSHError(f"{h.name} ({h.target}:{h.port}) unreachable: {_describe(exc)}") \
+                from None
+        if key is None:
+            raise SSHError(f"{h.name} presented no host key")
+        return key
+
+    async def close(self) -> None:
+        """Close every connection (targets before their jump hosts)."""
+        self._closed = True
+        entries = list(self._entries.values())
+        for group in (
+            [e for e in entries if e.host.jump], [e for e in entries if not e.host.jump]
+        ):
+            conns = [e.conn for e in group if e.conn is not None]
+            for c in conns:
+                c.close()
+            if conns:
+                await asyncio.wait([asyncio.ensure_future(c.wait_closed()) for c in conns],
+                                   timeout=5)
+        for e in entries:
+            e.conn = None
+
+    async def __aenter__(self) -> SSHPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def resolve(self, host: str | FleetHost) -> FleetHost:
+        """The :class:`FleetHost` for a name (:class:`SSHError` if the pool does not know it)."""
+        if isinstance(host, FleetHost):
+            return host
+        try:
+            return self._inventory[host]
+        except KeyError:
+            raise SSHError(f"{host!r} is not in the inventory",
+                           hint="list the hosts with `ccm fleet list`") from None
+
+    def connects(self, host: str | FleetHost | None = None) -> int:
+        """How many connections were opened (to one host, or in total): for tests and stats."""
+        if host is None:
+            return sum(e.connects for e in self._entries.values())
+        name = host.name if isinstance(host, FleetHost) else host
+        e = self._entries.get(name)
+        return e.connects if e else 0
+
+    def is_connected(self, host: str | FleetHost) -> bool:
+        """Whether an open connection to ``host`` is pooled now."""
+        e = self._entries.get(host.name if isinstance(host, FleetHost) else host)
+        return bool(e and e.conn is not None and not e.conn.is_closed())
+
+    # -- internals ------------------------------------------------------------------
+    def _entry(self, h: FleetHost) -> _Entry:
+        e = self._entries.get(h.name)
+        if e is None or e.host != h:
+            e = self._entries[h.name] = _Entry(h, sem=asyncio.Semaphore(self.options.per_host))
+        return e
+
+    @staticmethod
+    def _failed(h: FleetHost, start: float, error: str, kind: str) -> RunResult:
+        return RunResult(h.name, None, duration=time.monotonic() - start, error=error,
+                         error_kind=kind)
+
+    async def _run_once(self, h: FleetHost, cmd: str, stdin: str | None,
+                        deadline: float | None, start: float) -> RunResult:
+        entry = self._entry(h)
+        for attempt in (1, 2):
+            async with asyncio.timeout_at(_loop_deadline(deadline)):
+                conn = await self._ensure(entry)
+            try:
+                proc = await conn.create_process(
+                    cmd, encoding="utf-8", errors="replace",
+                    stdin=asyncssh.DEVNULL if stdin is None else asyncssh.PIPE,
+                    **({"input": stdin} if stdin is not None else {}),
+                )
+            except (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, OSError,
+                    asyncssh.DisconnectError) as exc:
+                self._drop(entry, conn)
+                if attempt == 2:
+                    return self._failed(h, start, f"{h.name}: connection lost: {exc}",
+                                        "unreachable")
+                continue
+            return await self._wait(h, proc, deadline, start)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _wait(self, h: FleetHost, proc: asyncssh.SSHClientProcess[str],
+                    deadline: float | None, start: float) -> RunResult:
+        async with proc:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                done = await proc.wait(timeout=remaining)
+            except asyncssh.TimeoutError as exc:
+                try:
+                    proc.send_signal("KILL")
+                except (OSError, asyncssh.Error):
+                    pass
+                return RunResult(h.name, None, _text(exc.stdout), _text(exc.stderr),
+                                 time.monotonic() - start,
+                                 f"timed out after {time.monotonic() - start:.1f}s", "timeout")
+            except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
+                return self._failed(h, start, f"{h.name}: connection lost while running: {exc}",
+                                    "unreachable")
+        status = done.returncode if done.returncode is not None else done.exit_status
+        return RunResult(h.name, status, _text(done.stdout), _text(done.stderr),
+                         time.monotonic() - start)
+
+    def _drop(self, entry: _Entry, conn: asyncssh.SSHClientConnection) -> None:
+        if entry.conn is conn:
+            entry.conn = None
+        conn.close()
+
+    async def _ensure(self, entry: _Entry) -> asyncssh.SSHClientConnection:
+        if self._closed:
+            raise SSHError("the SSH pool is closed")
+        conn = entry.conn
+        if conn is not None and not conn.is_closed():
+            return conn
+        async with entry.lock:
+            if entry.conn is not None and not entry.conn.is_closed():
+                return entry.conn
+            entry.conn = None
+            entry.conn = await self._connect(entry)
+            return entry.conn
+
+    async def _connect(self, entry: _Entry) -> asyncssh.SSHClientConnection:
+        h, opts = entry.host, self.options
+        tunnel = None
+        if h.jump:
+            jump = self._inventory.get(h.jump) or parse_jump_spec(h.jump)
+            tunnel = await self._ensure(self._entry(jump))
+        last: BaseException | None = None
+        for _ in range(opts.connect_retries + 1):
+            delay = entry.retry_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                conn = await asyncssh.connect(**self._connect_args(h, tunnel))
+            except asyncssh.HostKeyNotVerifiable:
+                raise self._hostkey_error(h) from None
+            except asyncssh.PermissionDenied as exc:
+                raise SSHError(
+                    f"{h.name}: the server refused our key for user "
+                    f"{h.user or _local_user()!r} ({exc.reason})",
+                    hint="load the key into ssh-agent, or set identity_file / "
+                    "ansible_ssh_private_key_file for this host",
+                ) from None
+            except _TRANSIENT as exc:
+                last = exc
+                entry.failures += 1
+                backoff = min(opts.backoff_max, opts.backoff_initial * 2 ** (entry.failures - 1))
+                entry.retry_at = time.monotonic() + backoff
+                continue
+            entry.failures, entry.retry_at = 0, 0.0
+            entry.connects += 1
+            return conn
+        via = f" via {h.jump}" if h.jump else ""
+        raise SSHError(f"{h.name} ({h.target}:{h.port}{via}) unreachable: "
+                       f"{_describe(last)}")
+
+    def _connect_args(self, h: FleetHost, tunnel: asyncssh.SSHClientConnection | None,
+                      ) -> dict[str, Any]:
+        o = self.options
+        args: dict[str, Any] = {
+            "host": h.target, "port": h.port, "known_hosts": self.trust.known_hosts(),
+            "config": None, "keepalive_interval": o.keepalive_interval,
+            "keepalive_count_max": o.keepalive_count_max, "connect_timeout": o.connect_timeout,
+            "login_timeout": o.login_timeout, "agent_path": o.agent_path,
+            "encryption_algs": _CIPHERS, "compression_algs": None,
+        }
+        if h.user:
+            args["username"] = h.user
+        if h.identity_files:
+            args["client_keys"] = self._load_keys(h.identity_files)
+        if tunnel is not None:
+            args["tunnel"] = tunnel
+        return args
+
+    def _load_keys(self, files: tuple[str, ...]) -> list[asyncssh.SSHKeyPair]:
+        keys = self._keys.get(files)
+        if keys is None:
+            keys = []
+            for f in files:
+                path = os.path.expanduser(f)
+                try:
+                    keys.extend(asyncssh.load_keypairs(path))
+                except (OSError, asyncssh.KeyImportError, ValueError) as exc:
+                    raise SSHError(f"cannot load identity file {path}: {exc}",
+                                   hint="fix the identity file path in the inventory, or "
+                                   "add the key to ssh-agent") from None
+            self._keys[files] = keys
+        return keys
+
+    def _hostkey_error(self, h: FleetHost) -> HostKeyError:
+        files = ", ".join(str(f) for f in self.trust.files)
+        if self.trust.has_entry(h):
+            return HostKeyError(
+                f"{h.name} ({h.known_hosts_name}): host key CHANGED — it differs from the one "
+                "recorded in known_hosts; someone may be intercepting the connection, or the "
+                "host was reinstalled",
+                host=h.name, changed=True,
+                hint=f"confirm the new key with the host's owner, then run `ccm fleet trust "
+                f"{h.name}`",
+            )
+        return HostKeyError(
+            f"{h.name} ({h.known_hosts_name}): host key unknown — not in {files}",
+            host=h.name,
+            hint=f"check and record its fingerprint with `ccm fleet trust {h.name}`",
+        )
+
+
+def _loop_deadline(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    return asyncio.get_running_loop().time() + (deadline - time.monotonic())
+
+
+def _text(data: object) -> str:
+    if data is None:
+        return ""
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return str(data)
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "no attempt made"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, asyncio.TimeoutError):
+        return "connection timed out"
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _local_user() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+__all__ = ["PoolOptions", "RunResult", "SSHPool", "parse_jump_spec"]

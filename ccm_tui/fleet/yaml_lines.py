@@ -1,0 +1,66 @@
+"""YAML loading that remembers line numbers, for one-line inventory errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from ccm_tui.core.errors import InventoryError
+
+
+class LineDict(dict[Any, Any]):
+    """A mapping loaded from YAML: ``line`` of the mapping, ``key_lines`` of each key."""
+
+    line: int = 0
+    key_lines: dict[Any, int]
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    out = LineDict()
+    out.line = node.start_mark.line + 1
+    out.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a plain value", key_node.start_mark) from None
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """Parse YAML; mappings come back as :class:`LineDict`.
+
+    A syntax error raises :class:`InventoryError` as ``SOURCE:LINE: reason``.
+    """
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        reason = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        raise InventoryError(f"{source}:{line}: {reason}") from None
+    except yaml.YAMLError as exc:
+        raise InventoryError(f"{source}:1: {' '.join(str(exc).split())}") from None
+
+
+def line_of(mapping: Any, key: Any, default: int = 1) -> int:
+    """The line of ``key`` in a loaded mapping (``default`` when unknown)."""
+    if isinstance(mapping, LineDict):
+        return mapping.key_lines.get(key, mapping.line or default)
+    return default
+
+
+__all__ = ["LineDict", "line_of", "load_yaml"]
