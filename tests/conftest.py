@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import hypothesis  # noqa: F401  (imported early: see CPython gh-106905 with lazy rewrites)
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent

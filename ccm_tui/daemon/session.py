@@ -83,7 +83,7 @@ class AgentSession:
 
     async def _work(self) -> None:
         task = self.task
-        if self.host is None or not task.managed:
+        if self.host is None:  # the daemon's inventory decides, not the flag ingest set
             await self._apply(Effect(TaskState.ESCALATED, {
                 "outcome": "escalated: host not in the inventory; no agent was started",
                 "note": "unmanaged host: CCM has no SSH access to it"}))
