@@ -1,0 +1,196 @@
+"""``ccm ingest replay``: play a recorded night of alerts through ingest and count it."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ccm_tui.commands._common import format_duration, print_json, redact_url, run_hub, settings
+
+if TYPE_CHECKING:
+    from ccm_tui.hub.base import Hub
+    from ccm_tui.ingest.replay import ReplaySummary
+
+app = typer.Typer(help="Alert ingest tools: replay a recorded trace of webhook requests.",
+                  no_args_is_help=True)
+
+#: Traces longer than this get a progress bar (on a terminal).
+PROGRESS_FROM = 200
+#: Rows of the tasks-per-host table (the JSON has them all).
+HOSTS_SHOWN = 12
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
+    if total <= PROGRESS_FROM or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from ccm_tui.commands._render import console
+
+    with Progress("replaying", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console(stderr=True), transient=True) as bar:
+        job = bar.add_task("replay", total=total)
+        yield lambda done, _total: bar.update(job, completed=done)
+
+
+@contextmanager
+def _scratch_hub() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="ccm-replay-") as tmp:
+        yield f"sqlite:///{Path(tmp) / 'hub.db'}"
+
+
+@app.command("replay")
+def replay(
+    ctx: typer.Context,
+    trace: Annotated[Path, typer.Argument(
+        metavar="TRACE", help="The trace: JSON lines of timestamped webhook requests "
+        "(format: `python -m pydoc ccm_tui.ingest.trace`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    scratch: Annotated[bool, typer.Option(
+        "--scratch", help="Replay into a throwaway SQLite hub (removed afterwards) instead of "
+        "the configured one.")] = False,
+) -> None:
+    """Replay recorded alerts: what was received, tasked, paged and suppressed.
+
+    Each request goes through the receiver's own parsers and noise
+    reduction, on the trace's clock. Tasks, alerts, and the trace's
+    silences and new hosts land in the hub: use --scratch to leave yours
+    untouched (and for a night's figures: replayed into a hub that has
+    seen the trace already, its alerts are duplicates and make no task).
+    """
+    from ccm_tui.ingest.replay import replay as run_replay
+    from ccm_tui.ingest.trace import read_trace
+
+    lines = read_trace(trace)
+
+    def go(url: str) -> ReplaySummary:
+        async def play(hub: Hub) -> ReplaySummary:
+            with _progress(len(lines)) as progress:
+                return await run_replay(hub, lines, trace=str(trace), progress=progress)
+
+        return run_hub(url, play)
+
+    if scratch:
+        with _scratch_hub() as url:
+            summary = go(url)
+        summary.hub = "scratch (removed)"
+    else:
+        summary = go(settings(ctx).hub)
+        summary.hub = redact_url(summary.hub)
+    if as_json:
+        print_json(as_dict(summary))
+    else:
+        render(summary)
+
+
+def as_dict(s: ReplaySummary) -> dict[str, object]:
+    """The summary as JSON data, with the derived figures spelled out."""
+    from ccm_tui.commands._common import to_jsonable
+
+    data: dict[str, object] = to_jsonable(s)
+    data["span_seconds"] = s.span.total_seconds()
+    data["suppressed"] = s.suppressed
+    data["task_ratio"] = round(s.task_ratio, 4)
+    pages = dict(to_jsonable(s.pages))
+    pages["avoided"] = s.pages.avoided
+    data["pages"] = pages
+    return data
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def render(s: ReplaySummary) -> None:
+    """The summary as tables, for a person."""
+    from rich.table import Table
+
+    from ccm_tui.commands._render import console
+
+    out = console()
+    span = format_duration(s.span)
+    when = f"{s.first_ts:%Y-%m-%d %H:%M}Z → {s.last_ts:%H:%M}Z" if s.first_ts and s.last_ts \
+        else "-"
+    out.print(f"[bold]{s.trace}[/]: {_n(s.requests, 'request')} over {span} ({when}) into "
+              f"{s.hub}; {_n(s.hosts_registered, 'host')} registered, "
+              f"{_n(s.silences_added, 'silence')} added")
+    if not s.hosts_known:
+        out.print("[yellow]the hub knows no hosts, so every alert counted as unmanaged: add an "
+                  "inventory line to the trace (see `python -m pydoc ccm_tui.ingest.trace`)[/]")
+
+    def table(title: str, *cols: str, numbers: int = 1) -> Table:
+        """A plain table whose last ``numbers`` columns are right-aligned figures."""
+        t = Table(title=title, title_justify="left", title_style="bold", box=None,
+                  header_style="bold", pad_edge=False)
+        for i, c in enumerate(cols):
+            t.add_column(c, justify="right" if i >= len(cols) - numbers else "left")
+        return t
+
+    pct = f"{s.task_ratio:.1%}"
+    flow = table("What came in and what became of it", "", "alerts")
+    flow.add_row("received", str(s.alerts_received))
+    for k, v in s.received_by_source.items():
+        flow.add_row(f"  from {k}", str(v))
+    for k, v in s.received_by_status.items():
+        flow.add_row(f"  {k}", str(v))
+    flow.add_row("rejected requests", str(sum(s.rejected_requests.values())))
+    flow.add_row("rejected alerts", str(sum(s.rejected_alerts.values())))
+    flow.add_row("duplicates (re-sends)", str(s.duplicates))
+    flow.add_row("[bold]tasks created[/]", f"[bold]{s.tasks_created}[/] ({pct} of received)")
+    flow.add_row("  for unmanaged hosts", str(s.unmanaged_tasks))
+    flow.add_row("attached to an open task", str(s.attached))
+    flow.add_row("silenced", str(sum(x["alerts"] for x in s.silenced)))
+    flow.add_row("held as flapping", str(sum(x["alerts"] for x in s.flapping)))
+    flow.add_row("resolved before work started", str(s.resolved_before_start))
+    flow.add_row("resolved, noted on a task", str(s.resolved_noted))
+    flow.add_row("resolved, no task", str(s.resolved_without_task))
+    out.print(flow, "")
+
+    p = s.pages
+    pages = table("Pages that would be sent", "", "pages")
+    pages.add_row("without CCM (critical firing episodes)", str(p.without_ccm))
+    pages.add_row("with CCM, before remediation (unmanaged hosts)", str(p.with_ccm))
+    pages.add_row("[bold green]avoided[/]", f"[bold green]{p.avoided}[/]")
+    pages.add_row("with CCM if every open task escalated", str(p.with_ccm_if_all_remediation_fails))
+    out.print(pages, "")
+
+    if s.silenced or s.flapping:
+        held = table("Suppressed, and why", "why", "alerts")
+        for x in s.silenced:
+            held.add_row(f"silence {x['id']}: {' '.join(x['matchers'])}"
+                         f"{' — ' + x['reason'] if x['reason'] else ''}", str(x["alerts"]))
+        for x in s.flapping:
+            held.add_row(f"flapping: {x['alertname']} on {x['host']}", str(x["alerts"]))
+        out.print(held, "")
+
+    noisy = table("Noisiest alerts (firing and resolved notifications)", "alert", "host",
+                  "received")
+    for x in s.top_noisy:
+        noisy.add_row(x["alertname"], x["host"], str(x["received"]))
+    out.print(noisy, "")
+
+    hosts = table("Tasks per host", "host", "tasks")
+    ranked = list(s.tasks_by_host.items())
+    for host, n in ranked[:HOSTS_SHOWN]:
+        unmanaged = " [yellow](unmanaged)[/]" if host in s.unmanaged_hosts else ""
+        hosts.add_row(host + unmanaged, str(n))
+    if len(ranked) > HOSTS_SHOWN:
+        rest = ranked[HOSTS_SHOWN:]
+        hosts.add_row(f"[dim]… {len(rest)} more hosts[/]", f"[dim]{sum(n for _, n in rest)}[/]")
+    out.print(hosts)
+
+    if s.rejections:
+        out.print("")
+        bad = table("Rejected (first 20)" if len(s.rejections) >= 20 else "Rejected",
+                    "line", "endpoint", "reason", "error", numbers=0)
+        for r in s.rejections:
+            bad.add_row(str(r["line"]), r["endpoint"], r["reason"], r["error"][:100])
+        out.print(bad)
