@@ -25,7 +25,7 @@ from agent_runtime.protocol import (
 def test_public_names_and_wire_format_are_stable() -> None:
     assert EVENT_TYPES == ("started", "step", "output", "evidence", "classified", "decision",
                            "approval_requested", "action", "verified", "finished")
-    assert CONTROL_TYPES == ("approve", "reject", "escalate", "cancel")
+    assert CONTROL_TYPES == ("approve", "reject", "escalate", "cancel", "hold")
     event = make_event("step", "t-1", 3, {"phase": "diagnose"}, ts=12.5)
     assert json.loads(event.to_json()) == {"v": 1, "type": "step", "task": "t-1", "seq": 3,
                                            "ts": 12.5, "data": {"phase": "diagnose"}}
