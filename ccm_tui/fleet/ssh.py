@@ -49,45 +49,7 @@ import asyncssh
 from ccm_tui.core.errors import HostKeyError, SSHError
 from ccm_tui.fleet.inventory import FleetHost, Inventory
 from ccm_tui.fleet.known_hosts import TrustStore
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """The outcome of one command on one host.
-
-    ``exit_status`` is ``None`` when the command never ran or never finished
-    (then ``error`` says why and ``error_kind`` is ``unreachable``, ``hostkey``,
-    ``auth`` or ``timeout``); killed by a signal gives ``-SIGNUM``.
-    """
-
-    host: str
-    exit_status: int | None
-    stdout: str = ""
-    stderr: str = ""
-    duration: float = 0.0
-    error: str | None = None
-    error_kind: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Ran and exited 0."""
-        return self.error is None and self.exit_status == 0
-
-
-@dataclass(frozen=True, slots=True)
-class PoolOptions:
-    """Tuning of an :class:`SSHPool`; the defaults suit a fleet of hundreds."""
-
-    connect_timeout: float = 10.0
-    keepalive_interval: float = 15.0
-    keepalive_count_max: int = 3
-    per_host: int = 8
-    max_inflight: int = 512
-    connect_retries: int = 2
-    backoff_initial: float = 0.25
-    backoff_max: float = 30.0
-    agent_path: str | None = field(default_factory=lambda: os.environ.get("SSH_AUTH_SOCK"))
-    login_timeout: float = 30.0
+from ccm_tui.fleet.ssh_types import PoolOptions, RunResult, parse_jump_spec
 
 
 @dataclass
@@ -107,19 +69,6 @@ _CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
             "chacha20-poly1305@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr")
 
 _TRANSIENT = (OSError, asyncio.TimeoutError, asyncssh.Error, EOFError)
-
-
-def parse_jump_spec(spec: str) -> FleetHost:
-    """A :class:`FleetHost` for a ``[user@]host[:port]`` jump spec."""
-    user, _, rest = spec.rpartition("@")
-    host, port = rest, 22
-    if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        port = int(tail[1:]) if tail.startswith(":") else 22
-    elif rest.count(":") == 1:
-        host, p = rest.split(":")
-        port = int(p)
-    return FleetHost(name=spec, address=host, port=port, user=user)
 
 
 class SSHPool:
@@ -304,6 +253,10 @@ class SSHPool:
                 return self._failed(h, start, f"{h.name}: connection lost while running: {exc}",
                                     "unreachable")
         status = done.returncode if done.returncode is not None else done.exit_status
+        if status is None:
+            return RunResult(h.name, None, _text(done.stdout), _text(done.stderr),
+                             time.monotonic() - start,
+                             f"{h.name}: the session ended without an exit status", "lost")
         return RunResult(h.name, status, _text(done.stdout), _text(done.stderr),
                          time.monotonic() - start)
 

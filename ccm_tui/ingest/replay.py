@@ -218,8 +218,8 @@ class Replayer:
         except PayloadError as exc:
             t.reject(line, exc.reason, str(exc), whole=True)
             return
-        for index, bad in result.rejected:
-            t.reject(line, f"alert_{bad.reason}", f"alerts[{index}]: {bad}", whole=False)
+        for _index, bad in result.rejected:
+            t.reject(line, f"alert_{bad.reason}", str(bad), whole=False)
         if not result.alerts:
             reason = "invalid_alerts" if result.rejected else "no_alerts"
             t.reject(line, reason, "the payload holds no valid alert", whole=True)

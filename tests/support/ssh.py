@@ -42,7 +42,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import threading
 from collections.abc import Coroutine, Iterable, Sequence
@@ -51,6 +50,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncssh
+
+from tests.support.sshd import Sshd, SshdUnavailable
 
 T = TypeVar("T")
 LOOPBACK = "127.0.0.1"
@@ -356,98 +357,6 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
         pass
 
 
-# -- OpenSSH sshd ----------------------------------------------------------------------------
-SSHD_CONFIG = """\
-Port {port}
-ListenAddress 127.0.0.1
-HostKey {dir}/ssh_host_ed25519_key
-PidFile {dir}/sshd.pid
-AuthorizedKeysFile {dir}/authorized_keys
-UsePAM no
-StrictModes no
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-AllowTcpForwarding yes
-MaxStartups 100:30:200
-MaxSessions 20
-Subsystem sftp internal-sftp
-LogLevel INFO
-"""
-
-
-class SshdUnavailable(RuntimeError):
-    """sshd is not installed or cannot start here."""
-
-
-@dataclass
-class Sshd:
-    """A real OpenSSH sshd on 127.0.0.1 (foreground child, logs kept in :attr:`log`)."""
-
-    workdir: Path
-    authorized_keys: Sequence[str]
-    port: int = 0
-    log: list[str] = field(default_factory=list)
-    proc: subprocess.Popen[str] | None = None
-
-    @property
-    def user(self) -> str:
-        """The user it lets in: the one running the tests."""
-        return _me()
-
-    @property
-    def host_public_line(self) -> str:
-        return (self.workdir / "ssh_host_ed25519_key.pub").read_text().strip()
-
-    def start(self, timeout: float = 15) -> Sshd:
-        if not os.path.exists(SSHD):
-            raise SshdUnavailable("sshd is not installed (apt-get install openssh-server)")
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):
-            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-        key = self.workdir / "ssh_host_ed25519_key"
-        if not key.exists():
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
-                           check=True)
-        (self.workdir / "authorized_keys").write_text("\n".join(self.authorized_keys) + "\n")
-        self.port = self.port or free_port()
-        cfg = self.workdir / "sshd_config"
-        cfg.write_text(SSHD_CONFIG.format(port=self.port, dir=self.workdir))
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], text=True,
-                                     stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        listening = threading.Event()
-
-        def drain() -> None:
-            assert self.proc is not None and self.proc.stderr is not None
-            for line in self.proc.stderr:
-                self.log.append(line.rstrip())
-                if "Server listening" in line:
-                    listening.set()
-            listening.set()
-
-        threading.Thread(target=drain, daemon=True).start()
-        if not listening.wait(timeout) or self.proc.poll() is not None:
-            self.stop()
-            raise SshdUnavailable("sshd did not start: " + " | ".join(self.log[-5:]))
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def __enter__(self) -> Sshd:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
 # -- a fleet as a program --------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     """Serve an :class:`AsyncsshFleet` until SIGTERM; write its ports to ``--ports-file``."""
@@ -457,9 +366,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host-key", required=True, type=Path, help="private host key file")
     ap.add_argument("--ports-file", required=True, type=Path)
     args = ap.parse_args(argv)
-    if sys.version_info < (3, 12) and hasattr(asyncio, "PidfdChildWatcher"):
-        # one pidfd per child instead of one waiter thread per child (3.12+ does this itself)
-        asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
     fleet = AsyncsshFleet(
         args.count, authorized_keys=args.authorized_keys.read_text().splitlines(),
         host_key=asyncssh.read_private_key(str(args.host_key)),

@@ -1,0 +1,194 @@
+"""Alerts per second through the real receiver (``ccm webhook`` on SQLite) against a bare peer.
+
+Both servers run as their own process on loopback; this process is the client
+(aiohttp, ``--concurrency`` requests in flight). The real receiver authenticates a
+bearer token, parses the Alertmanager payload, and stores every alert durably in
+the SQLite hub (WAL) before it answers 200, creating or attaching tasks. The peer
+is a bare aiohttp handler that reads the body, decodes the JSON and answers 200 —
+the floor for any receiver written with the same framework. Both get the same
+requests: one-alert Alertmanager notifications for a 50-host fleet, half of them
+re-sends of earlier ones (as group_interval/repeat_interval produce).
+Goal (issue 4): ratio ≥ 0.5.
+
+Run: ``python bench/ingest_throughput.py [--requests 3000] [--concurrency 16]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ccm_tui.core import Host  # noqa: E402
+from ccm_tui.hub import open_hub  # noqa: E402
+
+TOKEN = "bench-token"
+FLEET = [f"{role}-{i:02d}" for role, lo, hi in (("web", 1, 10), ("app", 11, 30), ("db", 31, 40),
+                                                 ("worker", 41, 50)) for i in range(lo, hi + 1)]
+NAMES = ["DiskFull", "HighCPU", "HighMemoryUsage", "ServiceDown", "HTTPProbeFailed",
+         "NTPClockSkew", "HostHighIOWait", "TooManyOpenFiles", "ReplicationLagHigh", "HighLoad"]
+
+BARE = textwrap.dedent("""
+    import asyncio, json, sys
+    from aiohttp import web
+
+    async def alerts(request):
+        json.loads(await request.read())
+        return web.json_response({"status": "ok"})
+
+    async def main():
+        app = web.Application(client_max_size=1024 * 1024)
+        app.router.add_post("/alerts/{source}", alerts)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        print(f"bare: receiving on http://127.0.0.1:{port}/alerts", file=sys.stderr, flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+""")
+
+
+def workload(n: int, seed: int = 4) -> list[bytes]:
+    """``n`` request bodies: new alerts, and re-sends of earlier ones (about half)."""
+    rnd = random.Random(seed)
+    sent: list[bytes] = []
+    out: list[bytes] = []
+    for i in range(n):
+        if sent and rnd.random() < 0.5:
+            out.append(rnd.choice(sent))
+            continue
+        host, name = rnd.choice(FLEET), rnd.choice(NAMES)
+        alert = {"status": "firing", "fingerprint": f"{i:016x}",
+                 "labels": {"alertname": name, "instance": f"{host}:9100", "severity": "warning",
+                            "job": "node", "n": str(i)},
+                 "annotations": {"summary": f"{name} on {host}"},
+                 "startsAt": "2026-11-27T02:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                 "generatorURL": "http://prometheus:9090/graph"}
+        body = json.dumps({"version": "4", "status": "firing", "receiver": "ccm",
+                           "groupKey": f"{{}}:{{alertname=\"{name}\"}}", "alerts": [alert],
+                           "groupLabels": {"alertname": name}, "commonLabels": alert["labels"],
+                           "commonAnnotations": {}, "externalURL": "http://am:9093",
+                           "truncatedAlerts": 0}).encode()
+        sent.append(body)
+        out.append(body)
+    return out
+
+
+@asynccontextmanager
+async def server(args: list[str], pattern: str, env: dict[str, str]) -> AsyncIterator[str]:
+    """Start a server process and yield its base URL once it says it listens."""
+    proc = await asyncio.create_subprocess_exec(*args, cwd=ROOT, stderr=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.DEVNULL, env=env)
+    assert proc.stderr is not None
+    drain: asyncio.Task[bytes] | None = None
+    try:
+        url = ""
+        while not url:
+            raw = await asyncio.wait_for(proc.stderr.readline(), 30)
+            m = re.search(pattern, raw.decode())
+            if not raw or "error" in raw.decode():
+                raise RuntimeError(f"{' '.join(args[1:4])} did not start: {raw.decode().strip()}")
+            url = m.group(1) if m else ""
+        drain = asyncio.create_task(proc.stderr.read())  # keep the pipe from filling up
+        yield url
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        await proc.wait()
+        if drain is not None:
+            await drain
+
+
+async def drive(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[float]]:
+    """Post every body (``concurrency`` in flight); the elapsed seconds and each latency."""
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+    latencies: list[float] = []
+    queue = iter(bodies)
+    async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def worker() -> None:
+            for body in queue:
+                t0 = time.perf_counter()
+                async with session.post(f"{url}/alerts/alertmanager", data=body,
+                                        headers=headers) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        raise RuntimeError(f"{url} answered {resp.status}: {await resp.text()}")
+                latencies.append(time.perf_counter() - t0)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def line(name: str, elapsed: float, lat: list[float]) -> tuple[str, float]:
+    rate = len(lat) / elapsed
+    return (f"{name:<34} {rate:8.0f} alerts/s   p50 {statistics.median(lat) * 1000:6.1f} ms"
+            f"   p99 {pct(lat, 99) * 1000:6.1f} ms"), rate
+
+
+async def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--warmup", type=int, default=100)
+    args = ap.parse_args()
+    bodies = workload(args.requests + args.warmup)
+    warm, bodies = bodies[:args.warmup], bodies[args.warmup:]
+    with tempfile.TemporaryDirectory(prefix="ccm-bench-") as tmp:
+        hub_url = f"sqlite:///{tmp}/hub.db"
+        token = Path(tmp) / "token"
+        token.write_text(TOKEN + "\n")
+        async with open_hub(hub_url) as hub:
+            await hub.upsert_hosts(Host(h, groups=(h.split("-")[0],)) for h in FLEET)
+        ccm = [sys.executable, "-m", "ccm_tui", "webhook", "--listen", "127.0.0.1:0",
+               "--token-file", str(token), "--hub", hub_url]
+        env = {**os.environ, "XDG_CONFIG_HOME": tmp}  # no user config: the defaults
+        env.pop("CCM_CONFIG", None)
+        async with server(ccm, r"receiving on (http://[^/ ]+)/alerts", env) as url:
+            await drive(url, warm, args.concurrency)
+            ccm_elapsed, ccm_lat = await drive(url, bodies, args.concurrency)
+        async with open_hub(hub_url) as hub:
+            stored = len(await hub.list_alerts(limit=100_000))
+            tasks = sum((await hub.count_tasks()).values())
+        bare = [sys.executable, "-c", BARE]
+        async with server(bare, r"receiving on (http://[^/ ]+)/alerts", env) as url:
+            await drive(url, warm, args.concurrency)
+            bare_elapsed, bare_lat = await drive(url, bodies, args.concurrency)
+    print(f"ingest throughput: {args.requests} one-alert Alertmanager requests, "
+          f"{args.concurrency} in flight, loopback, each server in its own process")
+    c_line, c_rate = line("ccm webhook (SQLite hub, durable)", ccm_elapsed, ccm_lat)
+    b_line, b_rate = line("bare aiohttp + json.loads (peer)", bare_elapsed, bare_lat)
+    print(c_line)
+    print(b_line)
+    print(f"stored {stored} distinct alerts and {tasks} tasks; ratio ccm / bare = "
+          f"{c_rate / b_rate:.2f} (goal ≥ 0.5: {'OK' if c_rate / b_rate >= 0.5 else 'MISSED'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

@@ -1,0 +1,64 @@
+"""What the SSH pool hands out and takes in: results, options, jump specs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ccm_tui.fleet.inventory import FleetHost
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The outcome of one command on one host.
+
+    ``exit_status`` is ``None`` when the command never ran or never finished
+    (then ``error`` says why and ``error_kind`` is ``unreachable``, ``hostkey``,
+    ``auth``, ``timeout`` or ``lost`` — the session ended without an exit status);
+    killed by a signal gives ``-SIGNUM``.
+    """
+
+    host: str
+    exit_status: int | None
+    stdout: str = ""
+    stderr: str = ""
+    duration: float = 0.0
+    error: str | None = None
+    error_kind: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Ran and exited 0."""
+        return self.error is None and self.exit_status == 0
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    """Tuning of an :class:`SSHPool`; the defaults suit a fleet of hundreds."""
+
+    connect_timeout: float = 10.0
+    keepalive_interval: float = 15.0
+    keepalive_count_max: int = 3
+    per_host: int = 8
+    max_inflight: int = 512
+    connect_retries: int = 2
+    backoff_initial: float = 0.25
+    backoff_max: float = 30.0
+    agent_path: str | None = field(default_factory=lambda: os.environ.get("SSH_AUTH_SOCK"))
+    login_timeout: float = 30.0
+
+
+def parse_jump_spec(spec: str) -> FleetHost:
+    """A :class:`FleetHost` for a ``[user@]host[:port]`` jump spec."""
+    user, _, rest = spec.rpartition("@")
+    host, port = rest, 22
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        port = int(tail[1:]) if tail.startswith(":") else 22
+    elif rest.count(":") == 1:
+        host, p = rest.split(":")
+        port = int(p)
+    return FleetHost(name=spec, address=host, port=port, user=user)
+
+
+__all__ = ["PoolOptions", "RunResult", "parse_jump_spec"]

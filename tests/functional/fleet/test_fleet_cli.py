@@ -1,0 +1,208 @@
+"""`ccm run`, `ccm fleet list|trust|install` end to end: real servers, a real SQLite hub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ccm_tui.cli import app
+from ccm_tui.core.model import AuditEntry
+from ccm_tui.hub import open_hub
+from tests.support.ssh import (
+    AsyncsshFleet,
+    KeyFiles,
+    Sshd,
+    free_port,
+    write_ansible_ini,
+    write_ccm_inventory,
+    write_known_hosts,
+)
+
+
+def ccm(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def audit(url: str) -> list[AuditEntry]:
+    async def go() -> list[AuditEntry]:
+        hub = open_hub(url)
+        async with hub:
+            return await hub.list_audit()
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hub.db'}"
+
+
+@pytest.fixture
+def inventory(tmp_path: Path, fleet: AsyncsshFleet, client_key: KeyFiles,
+              isolated_home: Path) -> Path:
+    """20 fleet hosts (host-00…host-19) + one that is down, keys trusted in ~/.ssh."""
+    hosts = [*fleet.hosts()[:20], ("host-dead", free_port())]
+    groups = {n: ["web" if i % 2 else "db"] for i, (n, _) in enumerate(hosts)}
+    write_known_hosts(isolated_home / ".ssh" / "known_hosts", fleet.known_hosts_entries())
+    return write_ccm_inventory(tmp_path / "inventory.yaml", hosts, identity=client_key.private,
+                               groups=groups, labels={"host-00": {"env": "prod"}})
+
+
+DIVERGE = ('if [ "$CCM_TEST_HOST_INDEX" -lt 2 ]; then echo "different $CCM_TEST_HOST_INDEX"; '
+           'exit 3; fi; echo same')
+
+
+def test_run_groups_identical_outputs_and_records_the_broadcast(inventory: Path,
+                                                               hub: str) -> None:
+    res = ccm("run", DIVERGE, "--hosts", "all", "--inventory", str(inventory), "--hub", hub,
+              "--json", "--timeout", "10")
+    assert res.exit_code == 1, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["summary"] == "18 identical · 2 differ · 1 unreachable"
+    assert doc["counts"]["total"] == 21 and doc["recorded"] is True
+    top = doc["groups"][0]
+    assert top["stdout"] == "same\n" and top["exit_status"] == 0 and len(top["hosts"]) == 18
+    codes = {h["host"]: h["exit_status"] for h in doc["hosts"]}
+    assert codes["host-00"] == codes["host-01"] == 3 and codes["host-05"] == 0
+    assert codes["host-dead"] is None
+    dead = next(h for h in doc["hosts"] if h["host"] == "host-dead")
+    assert dead["error_kind"] == "unreachable" and "connection refused" in dead["error"]
+
+    entry = next(e for e in audit(hub) if e.action == "run")
+    assert entry.target == "all" and entry.detail["command"] == DIVERGE
+    assert entry.detail["summary"] == doc["summary"]
+    assert sorted(entry.detail["failed"]) == ["host-00", "host-01", "host-dead"]
+    assert len(entry.detail["hosts"]) == 21
+
+    again = ccm("run", "--retry-failed", "--inventory", str(inventory), "--hub", hub, "--json",
+                "--timeout", "5")
+    redo = json.loads(again.stdout)
+    assert sorted(h["host"] for h in redo["hosts"]) == ["host-00", "host-01", "host-dead"]
+    assert redo["summary"] == "2 differ · 1 unreachable" and again.exit_code == 1
+
+
+def test_run_human_summary_and_pattern(inventory: Path, hub: str) -> None:
+    res = ccm("run", "echo hello", "--hosts", "group:web,!host-0[1-5]", "--inventory",
+              str(inventory), "--hub", hub, "--forks", "3")
+    assert res.exit_code == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("7 hosts · exit 0 · identical ─")
+    assert lines[1:3] == ["host-07, host-09, host-11, host-13, host-15, host-17, host-19",
+                          "  hello"]
+    assert lines[-2].startswith("7 identical  (")
+    assert lines[-1] == "  exit 0: host-07, host-09, host-11, host-13, host-15, host-17, host-19"
+
+
+def test_run_needs_hosts_and_a_known_pattern(inventory: Path, hub: str) -> None:
+    res = ccm("run", "uptime", "--inventory", str(inventory), "--hub", hub)
+    assert res.exit_code == 1 and "--hosts all" in res.stderr
+    res = ccm("run", "uptime", "--hosts", "web-99", "--inventory", str(inventory), "--hub", hub)
+    assert res.exit_code == 1 and "no host named 'web-99'" in res.stderr
+    assert len(res.stderr.splitlines()) == 1
+    res = ccm("run", "--retry-failed", "--inventory", str(inventory), "--hub", hub)
+    assert res.exit_code == 1 and "no earlier `ccm run`" in res.stderr
+
+
+def test_fleet_list_text_json_and_ansible(tmp_path: Path, inventory: Path, fleet: AsyncsshFleet,
+                                          client_key: KeyFiles) -> None:
+    res = ccm("fleet", "list", "--inventory", str(inventory), "--hosts", "label:env=prod")
+    assert res.exit_code == 0 and "host-00" in res.stdout and "env=prod" in res.stdout
+    assert "1 of 21 hosts" in res.stdout
+    ini = write_ansible_ini(tmp_path / "hosts.ini", fleet.hosts()[:3], identity=client_key.private)
+    res = ccm("fleet", "list", "--inventory", str(ini), "--json")
+    rows = json.loads(res.stdout)
+    assert [r["name"] for r in rows] == ["host-00", "host-01", "host-02"]
+    assert rows[0]["groups"] == ["fleet"] and rows[0]["identity_files"] == [str(client_key.private)]
+
+
+def test_inventory_error_is_one_line_with_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "inv.yaml"
+    bad.write_text("hosts:\n  web-01:\n    port: http\n")
+    res = ccm("fleet", "list", "--inventory", str(bad))
+    assert res.exit_code == 1
+    assert res.stderr.startswith(f"ccm: error: {bad}:3: port 'http' is not a number")
+    assert len(res.stderr.splitlines()) == 1
+
+
+def test_trust_then_run(tmp_path: Path, fleet: AsyncsshFleet, client_key: KeyFiles,
+                        hub: str, isolated_home: Path) -> None:
+    inv = write_ccm_inventory(tmp_path / "inv.yaml", fleet.hosts()[20:21],
+                              identity=client_key.private)
+    args = ("--inventory", str(inv), "--hub", hub)
+    refused = ccm("run", "echo hi", "--hosts", "host-20", *args, "--json")
+    doc = json.loads(refused.stdout)
+    assert refused.exit_code == 1 and doc["counts"]["unreachable"] == 1
+    assert "ccm fleet trust host-20" in doc["hosts"][0]["error"]
+
+    unconfirmed = ccm("fleet", "trust", "host-20", *args)
+    assert unconfirmed.exit_code == 1 and "--yes" in unconfirmed.stderr
+
+    trusted = ccm("fleet", "trust", "host-20", "--yes", *args, "--json")
+    assert trusted.exit_code == 0, trusted.stderr
+    rec = json.loads(trusted.stdout)
+    kh = isolated_home / ".config" / "ccm" / "known_hosts"
+    assert rec["recorded"] and rec["file"] == str(kh) and rec["fingerprint"].startswith("SHA256:")
+    assert kh.read_text().startswith(f"[127.0.0.1]:{fleet.ports[20]} ssh-ed25519 ")
+    entry = next(e for e in audit(hub) if e.action == "fleet.trust")
+    assert entry.target == "host-20" and entry.detail["fingerprint"] == rec["fingerprint"]
+    assert entry.detail["status"] == "unknown"
+
+    ok = ccm("run", "echo hi", "--hosts", "host-20", *args)
+    assert ok.exit_code == 0 and "1 identical" in ok.stdout
+    already = ccm("fleet", "trust", "host-20", *args)
+    assert already.exit_code == 0 and "already trusted" in already.stdout
+
+
+def test_fleet_install_on_asyncssh_hosts_defaults_to_the_home_folder(
+        tmp_path: Path, fleet: AsyncsshFleet, client_key: KeyFiles, inventory: Path) -> None:
+    res = ccm("fleet", "install", "--hosts", "host-1[0-1]", "--inventory", str(inventory),
+              "--json")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    doc = json.loads(res.stdout)
+    assert [h["status"] for h in doc["hosts"]] == ["installed", "installed"]
+    assert fleet.home is not None
+    pyz = fleet.home / ".local" / "share" / "ccm-agent" / "agent.pyz"
+    assert pyz.stat().st_size == doc["agent"]["bytes"]
+    assert not list(pyz.parent.glob("*.tmp-*"))
+
+
+def test_fleet_install_against_real_sshd(tmp_path: Path, sshd: Sshd, client_key: KeyFiles,
+                                         hub: str) -> None:
+    inv = write_ccm_inventory(tmp_path / "inv.yaml", [("real-01", sshd.port)],
+                              identity=client_key.private, user=sshd.user)
+    args = ("--inventory", str(inv), "--hub", hub)
+    assert ccm("fleet", "trust", "real-01", "--yes", *args).exit_code == 0
+    dest = tmp_path / "remote" / "ccm-agent"
+    first = ccm("fleet", "install", "--hosts", "all", "--dest", str(dest), *args, "--json")
+    assert first.exit_code == 0, first.stdout + first.stderr
+    host = json.loads(first.stdout)["hosts"][0]
+    assert host["status"] == "installed" and host["agent_version"].startswith("ccm-agent ")
+    major, minor = (int(x) for x in host["python"].split(".")[:2])
+    assert (major, minor) >= (3, 9) and host["tmux"] not in ("", "missing")
+    assert (dest / "agent.pyz").is_file()
+
+    second = ccm("fleet", "install", "--hosts", "all", "--dest", str(dest), *args)
+    assert second.exit_code == 0 and "unchanged" in second.stdout
+
+
+def test_fleet_sync_writes_hosts_to_the_hub(inventory: Path, hub: str) -> None:
+    res = ccm("fleet", "sync", "--inventory", str(inventory), "--hub", hub, "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout) == {"hosts": 21}
+
+    async def hosts() -> list[Any]:
+        async with open_hub(hub) as h:
+            return await h.list_hosts()
+
+    stored = {h.name: h for h in asyncio.run(hosts())}
+    assert len(stored) == 21 and stored["host-01"].groups == ("web",)
+    assert stored["host-00"].labels == {"env": "prod"} and stored["host-00"].address == "127.0.0.1"
+
+
+def test_fleet_probe_is_not_there_yet() -> None:
+    res = ccm("fleet", "probe")
+    assert res.exit_code == 2
+    assert res.stderr.strip() == "ccm: fleet probe is not available yet (issue 5)"
