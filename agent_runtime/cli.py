@@ -109,6 +109,9 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["probe"]:  # argparse's REMAINDER drops leading options: pass them on
+        return _cmd_probe(argparse.Namespace(rest=argv[1:]))
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _cmd_run(args)

@@ -31,6 +31,8 @@ from ccm_tui.commands import (
     ingest,
     init,
     later,
+    notify,
+    report,
     run,
     runbooks,
     silence,
@@ -229,6 +231,8 @@ app.add_typer(fleet.app, name="fleet", rich_help_panel=FLEET)
 app.command("run", rich_help_panel=FLEET)(run.run)
 
 later.register(app, panels={"fleet": FLEET, "service": SERVICES, "work": WORK})
+app.command("report", rich_help_panel=WORK)(report.report)
+app.add_typer(notify.app, name="notify", rich_help_panel=SERVICES)
 
 
 def main(argv: list[str] | None = None) -> None:

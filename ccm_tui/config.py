@@ -230,6 +230,63 @@ class NotifySettings(_Section):
         description="Local time range HH:MM-HH:MM (may wrap midnight) in which only "
         "critical pages are sent.",
     )
+    quiet_timezone: str | None = Field(
+        default=None,
+        description="IANA time zone quiet_hours are read in, e.g. Europe/Berlin "
+        "(default: this machine's local time).",
+    )
+    escalate_after_minutes: float = Field(
+        default=15.0, gt=0,
+        description="In quiet hours, a suggestion for a critical alert still unfixed after "
+        "this many minutes pages anyway.",
+    )
+    pagerduty_url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue",
+        description="PagerDuty Events API v2 endpoint (change only for a proxy or a test "
+        "double).",
+    )
+    page_min_severity: Literal["info", "warning", "critical"] = Field(
+        default="warning",
+        description="Escalations of alerts below this severity go to Slack, never to the pager.",
+    )
+    page_groups: list[str] = Field(
+        default_factory=list,
+        description="Host groups whose escalations page (e.g. [\"db\"]); empty: every group "
+        "pages. Others are posted to Slack only.",
+    )
+    slack_min_interval: float = Field(
+        default=1.0, ge=0,
+        description="Least seconds between two Slack messages; what arrives faster is batched.",
+    )
+    grafana_url: str | None = Field(
+        default=None,
+        description="Grafana base URL for annotations of each automatic fix, e.g. "
+        "https://grafana.example.com; unset disables annotations.",
+    )
+    grafana_token: SecretStr | None = Field(
+        default=None, description="Grafana service-account token (sent as a bearer token)."
+    )
+    apprise_urls: list[SecretStr] = Field(
+        default_factory=list,
+        description="Apprise URLs (Teams, email, ntfy, Discord…) that get incident summaries "
+        "and the morning digest.",
+    )
+    transcript_url: str | None = Field(
+        default=None,
+        description="Link to a task's transcript with {task} in it, e.g. "
+        "https://ccm.example.com/tasks/{task}; default: the `ccm tasks show` command.",
+    )
+    max_attempts: int = Field(
+        default=10, ge=1,
+        description="Delivery attempts of one notification before it is given up (dead).",
+    )
+    backoff_seconds: float = Field(
+        default=2.0, gt=0,
+        description="First retry delay after a 429 or 5xx; doubles on each failure.",
+    )
+    backoff_max_seconds: float = Field(
+        default=600.0, gt=0, description="Longest delay between two delivery attempts."
+    )
 
     @field_validator("slack_webhook_url")
     @classmethod
@@ -244,6 +301,27 @@ class NotifySettings(_Section):
         if v is not None and not _QUIET.match(v.strip()):
             raise ValueError(f"expected HH:MM-HH:MM such as 22:00-07:00, got {v!r}")
         return v.strip() if v is not None else None
+
+    @field_validator("pagerduty_url", "grafana_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("https://", "http://")):
+            raise ValueError("expected an https:// URL")
+        return v.rstrip("/") if v is not None else None
+
+    @field_validator("quiet_timezone")
+    @classmethod
+    def _check_tz(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as "
+                             "Europe/Berlin") from None
+        return v
 
 
 class TuiSettings(_Section):

@@ -58,11 +58,13 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
                  known_hosts: list[Path] | None, receiver: tuple[str, object] | None) -> None:
+    from ccm_tui.commands.probe import health_alert_sink
     from ccm_tui.daemon.dispatcher import Daemon
     from ccm_tui.fleet.inventory import load_inventory
     from ccm_tui.fleet.known_hosts import TrustStore
     from ccm_tui.fleet.ssh import SSHPool
     from ccm_tui.hub import open_hub
+    from ccm_tui.ingest.pipeline import Ingestor
     from ccm_tui.ingest.server import ReceiverConfig
     from ccm_tui.ingest.service import start_receiver
 
@@ -78,7 +80,7 @@ async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
             listen, config = receiver
             assert isinstance(config, ReceiverConfig)
             running = await start_receiver(hub, listen, config)
-        d = Daemon(hub, pool, inventory, options)
+        d = Daemon(hub, pool, inventory, options, health_sink=health_alert_sink(Ingestor(hub)))
         typer.echo(f"ccm daemon {options.owner}: {len(inventory)} hosts · hub "
                    f"{redact_url(s.hub)}"
                    + (f" · receiving alerts on {running.url}/alerts/…" if running else ""),

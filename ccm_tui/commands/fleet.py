@@ -270,12 +270,48 @@ def fleet_install(
         raise typer.Exit(1)
 
 
-# -- probe (issue 5, the lead's part) ----------------------------------------------------------
+# -- probe -----------------------------------------------------------------------------------
 @app.command("probe")
-def fleet_probe(hosts: HostsOpt = "all", as_json: JsonOpt = False) -> None:
-    """Check each host's health now: reachable, CPU, memory, disk."""
-    typer.echo("ccm: fleet probe is not available yet (issue 5)", err=True)
-    raise typer.Exit(2)
+def fleet_probe(
+    ctx: typer.Context,
+    hosts: HostsOpt = "all",
+    timeout: Annotated[float, typer.Option("--timeout", "-t", min=1, metavar="S",
+                                           help="Give up on a host after this many seconds.")
+                       ] = 20.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check each host's health now: reachable, CPU, memory, worst disk, failed units.
+
+    Runs the agent's probe on the hosts in parallel (pushing the agent where it is
+    missing) and stores the snapshots in the hub. Exits 1 when a host could not be
+    probed.
+    """
+    from ccm_tui.commands.probe import probe_fleet, probe_row, probe_table
+
+    inventory = load_fleet(ctx)
+    selected = select_hosts(inventory, hosts)
+    hub_url = settings(ctx).hub
+    go = probe_fleet(hub_url, inventory, selected, timeout=timeout)
+    if stderr_is_tty() and not as_json:
+        from ccm_tui.commands._render import console
+
+        with console(stderr=True).status(f"probing {len(selected)} hosts…"):
+            snaps = asyncio.run(go)
+    else:
+        snaps = asyncio.run(go)
+    rows = [probe_row(s) for s in snaps]
+    failed = [r for r in rows if not r["ok"]]
+    if as_json:
+        print_json({"ok": not failed, "hosts": rows})
+    else:
+        from ccm_tui.commands._render import console
+
+        out = console()
+        out.print(probe_table(rows))
+        out.print(f"[dim]{len(rows) - len(failed)} ok · {len(failed)} failed · stored in the "
+                  "hub[/]")
+    if failed:
+        raise typer.Exit(1)
 
 
 __all__ = ["app", "load_fleet", "select_hosts"]

@@ -78,23 +78,11 @@ def demo(
     not_available("demo", DEMO_ISSUE)
 
 
-def report(
-    since: Annotated[
-        str, typer.Option("--since", metavar="DURATION", help="How far back, e.g. 12h or 2d.")
-    ] = "12h",
-    markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """The morning summary: fixed automatically, waiting, escalated; MTTR; pages avoided."""
-    not_available("report", REPORT_ISSUE)
-
-
 def register(app: typer.Typer, *, panels: dict[str, str]) -> None:
     """Mount every not-yet-available command on ``app``."""
-    service, work = panels["service"], panels["work"]
+    service = panels["service"]
     app.command("tui", rich_help_panel=service)(tui)
     app.command("demo", rich_help_panel=service)(demo)
-    app.command("report", rich_help_panel=work)(report)
 
 
 __all__ = ["not_available", "register"]

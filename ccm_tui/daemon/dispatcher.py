@@ -18,6 +18,7 @@ from ccm_tui.core.errors import CCMError, ConflictError, HubUnavailable, LeaseLo
 from ccm_tui.core.lifecycle import Effect
 from ccm_tui.core.model import ChangeKind, Task
 from ccm_tui.core.states import TaskState
+from ccm_tui.daemon.health import AlertSink, HealthMonitor
 from ccm_tui.daemon.options import DaemonOptions
 from ccm_tui.daemon.session import AgentSession
 from ccm_tui.daemon.spec import Knowledge
@@ -35,8 +36,8 @@ class Daemon:
     """Runs tasks from ``hub`` on the hosts of ``hosts`` through ``pool``."""
 
     def __init__(self, hub: Hub, pool: SSHPool, hosts: Iterable[FleetHost],
-                 options: DaemonOptions | None = None, knowledge: Knowledge | None = None
-                 ) -> None:
+                 options: DaemonOptions | None = None, knowledge: Knowledge | None = None,
+                 health_sink: AlertSink | None = None) -> None:
         self.hub = hub
         self.pool = pool
         self.hosts = {h.name: h for h in hosts}
@@ -47,6 +48,8 @@ class Daemon:
         self._wake = asyncio.Event()
         self._paused = False
         self.started = asyncio.Event()
+        #: Probes hosts and raises health alerts into ``health_sink`` (the ingest path).
+        self.health = HealthMonitor(hub, pool, self.hosts.values(), self.options, health_sink)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set; then hand running tasks back (agents go on)."""
@@ -55,6 +58,8 @@ class Daemon:
         await sync_to_hub(self.hub, self.hosts.values())
         self._paused = (await self.hub.get_control()).paused
         feed = asyncio.create_task(self._follow_feed(), name="ccm-daemon-feed")
+        health = asyncio.create_task(self.health.run(stop), name="ccm-daemon-health") \
+            if self.options.health_interval else None
         self.started.set()
         log.info("daemon %s: %d hosts, %d runbooks", self.options.owner, len(self.hosts),
                  len(self.knowledge.catalog.valid()))
@@ -73,6 +78,11 @@ class Daemon:
             feed.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await feed
+            if health is not None:  # on `stop` it ends after the probes in flight
+                if not stop.is_set():
+                    health.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(health, 10)
             await self._hand_back()
 
     async def _wait_wake_or_stop(self, stop: asyncio.Event) -> None:

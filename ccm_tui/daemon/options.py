@@ -48,6 +48,10 @@ class DaemonOptions:
     runbook_dirs: tuple[str, ...] = ()
     #: Seconds to wait between reconnect attempts to a host (doubles up to 30 s).
     reconnect_backoff: float = 0.5
+    #: Seconds between health probes of each host (jittered); None: no health monitor.
+    health_interval: float | None = 30.0
+    #: Health snapshots the hub keeps per host (720 × 30 s = 6 h of history).
+    health_keep: int = 720
 
     @property
     def journal_dir(self) -> str:

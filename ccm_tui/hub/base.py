@@ -124,6 +124,10 @@ class Hub(ABC):
         """
 
     @abstractmethod
+    async def note_resends(self, counts: dict[int, int], when: datetime) -> None:
+        """Add re-sends to stored alerts' ``seen_count`` in one write (alert id → count)."""
+
+    @abstractmethod
     async def link_alert(self, alert_id: int, task_id: str) -> None:
         """Attach a stored alert to the task it created or joined."""
 
@@ -145,9 +149,11 @@ class Hub(ABC):
 
     @abstractmethod
     async def list_silences(
-        self, *, active_at: datetime | None = None, include_expired: bool = False
+        self, *, active_at: datetime | None = None, include_expired: bool = False,
+        ending_after: datetime | None = None,
     ) -> list[Silence]:
-        """Silences, soonest-ending first: those active at ``active_at``, or all current ones."""
+        """Silences, soonest-ending first: those active at ``active_at``; else those not
+        expired that end after ``ending_after`` (default now), scheduled ones included."""
 
     @abstractmethod
     async def expire_silence(self, silence_id: int, *, actor: str) -> Silence:

@@ -163,6 +163,15 @@ class SqlHub(Hub):
             assert r is not None
             return AlertRecord(rows.alert_from_row(r), False)
 
+    async def note_resends(self, counts: dict[int, int], when: datetime) -> None:
+        if not counts:
+            return
+        async with self._tx() as tx:
+            for alert_id, n in sorted(counts.items()):
+                await tx.execute(
+                    "UPDATE ccm_alerts SET seen_count = seen_count + ?, last_seen_at = ?"
+                    " WHERE id = ?", n, when, alert_id)
+
     async def link_alert(self, alert_id: int, task_id: str) -> None:
         async with self._tx() as tx:
             if not await tx.execute("UPDATE ccm_alerts SET task_id = ? WHERE id = ?",
@@ -220,7 +229,8 @@ class SqlHub(Hub):
         return stored
 
     async def list_silences(
-        self, *, active_at: datetime | None = None, include_expired: bool = False
+        self, *, active_at: datetime | None = None, include_expired: bool = False,
+        ending_after: datetime | None = None,
     ) -> list[Silence]:
         now = utcnow()
         async with self._read() as tx:
@@ -229,7 +239,7 @@ class SqlHub(Hub):
             else:
                 found = await tx.fetch(
                     "SELECT * FROM ccm_silences WHERE expired_at IS NULL AND ends_at > ?"
-                    " ORDER BY ends_at, id", active_at or now)
+                    " ORDER BY ends_at, id", active_at or ending_after or now)
         silences = [rows.silence_from_row(r) for r in found]
         if active_at is not None:
             silences = [s for s in silences if s.active_at(active_at)]

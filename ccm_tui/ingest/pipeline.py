@@ -99,6 +99,42 @@ class Ingestor:
         self.settings = settings or IngestSettings()
         self.metrics = metrics or Metrics()
         self._directory: HostDirectory | None = None
+        self._silences: tuple[float, list[Silence]] | None = None
+        self._resends: dict[int, int] = {}
+        self._resends_since = time.monotonic()
+
+    async def flush(self, now: datetime | None = None) -> None:
+        """Write the re-send counts gathered since the last flush (one transaction).
+
+        A re-send of a stored alert is acknowledged without a write — the alert is
+        already durable — and only its ``seen_count`` waits here, at most a second.
+        """
+        pending, self._resends = self._resends, {}
+        self._resends_since = time.monotonic()
+        if pending:
+            try:
+                await self.hub.note_resends(pending, now or utcnow())
+            except BaseException:
+                for k, n in pending.items():  # keep them for the next flush
+                    self._resends[k] = self._resends.get(k, 0) + n
+                raise
+
+    def forget_caches(self) -> None:
+        """Re-read hosts and silences on the next batch (after adding either)."""
+        self._directory = None
+        self._silences = None
+
+    async def _active_silences(self, now: datetime) -> list[Silence]:
+        """Current silences and maintenance windows, re-read at most once a second.
+
+        Fetched with a margin around ``now`` and filtered per alert, so a window
+        that opens within the cache second still applies.
+        """
+        cached = self._silences
+        if cached is None or time.monotonic() - cached[0] > 1.0:
+            cached = (time.monotonic(), await self.hub.list_silences(ending_after=now))
+            self._silences = cached
+        return cached[1]
 
     async def directory(self) -> HostDirectory:
         """The inventory as the hub knows it (cached for a few seconds)."""
@@ -116,9 +152,12 @@ class Ingestor:
         if not alerts:
             return report
         directory = await self.directory()
-        silences = await self.hub.list_silences(active_at=now)
+        silences = await self._active_silences(now)
         for parsed in alerts:
             report.results.append(await self._one(parsed, directory, silences, now))
+        if self._resends and (len(self._resends) >= 200
+                              or time.monotonic() - self._resends_since > 1.0):
+            await self.flush(now)
         return report
 
     async def _one(self, p: ParsedAlert, directory: HostDirectory, silences: list[Silence],
@@ -134,16 +173,24 @@ class Ingestor:
         if p.status is AlertStatus.RESOLVED:
             return await self._resolved(alert)
 
+        latest = await self.hub.list_alerts(fingerprint=alert.fingerprint, limit=1)
+        if latest and latest[0].status is AlertStatus.FIRING:
+            # Still the same firing episode (a re-send, or a source such as Kibana that
+            # re-notifies with a new start time): it keeps the episode's start.
+            alert = replace(alert, starts_at=latest[0].starts_at)
+            if latest[0].task_id or latest[0].suppressed:
+                assert latest[0].id is not None
+                self._resends[latest[0].id] = self._resends.get(latest[0].id, 0) + 1
+                m.inc("ccm_ingest_duplicates_total")
+                return AlertResult(alert.fingerprint, alert.alertname, alert.host,
+                                   Outcome.DUPLICATE, latest[0].task_id)
         silence = next((s for s in silences if s.silences(alert, now)), None)
         suppressed: str | None = None
         if silence is not None:
             suppressed = f"silenced:{silence.id}"
-        else:
+        elif not latest or latest[0].status is not AlertStatus.FIRING:
             earlier = await self.hub.count_firings(alert.fingerprint, now - self.settings.flap_window)
-            already = await self.hub.list_alerts(fingerprint=alert.fingerprint, limit=1)
-            is_repeat = bool(already) and already[0].starts_at == alert.starts_at \
-                and already[0].status is AlertStatus.FIRING
-            if not is_repeat and earlier + 1 > self.settings.flap_threshold:
+            if earlier + 1 > self.settings.flap_threshold:
                 suppressed = "flapping"
         record = await self.hub.record_alert(replace(alert, suppressed=suppressed))
         stored = record.alert
@@ -218,14 +265,25 @@ class Ingestor:
 
     async def _resolved(self, alert: Alert) -> AlertResult:
         m = self.metrics
+        history = await self.hub.list_alerts(fingerprint=alert.fingerprint, limit=20)
+        firing = next((a for a in history if a.status is AlertStatus.FIRING), None)
+        if history and history[0].status is AlertStatus.FIRING:
+            alert = replace(alert, starts_at=history[0].starts_at)  # ends that episode
         record = await self.hub.record_alert(alert)
         stored = record.alert
         result = AlertResult(stored.fingerprint, stored.alertname, stored.host,
                              Outcome.RESOLVED_NO_TASK, stored.task_id)
-        if not record.is_new and stored.task_id:
-            m.inc("ccm_ingest_duplicates_total")
-            result.outcome = Outcome.DUPLICATE
-            return result
+        if not record.is_new:
+            pending = stored.task_id and not (await self.hub.get_task(stored.task_id)).state \
+                .is_terminal and not await self._still_firing(stored.task_id)
+            if not pending:
+                m.inc("ccm_ingest_duplicates_total")
+                result.outcome = Outcome.DUPLICATE
+                return result
+            # A re-send after a crash between storing and closing: finish the job.
+        if firing is not None and firing.task_id is None and stored.task_id is None:
+            m.inc("ccm_ingest_resolved_total", effect="none")
+            return result  # its firing made no task (silenced, flapping): nothing to close
         task = await self._task_of_firing(stored)
         if task is None:
             m.inc("ccm_ingest_resolved_total", effect="none")
@@ -255,9 +313,21 @@ class Ingestor:
         return result
 
     async def _task_of_firing(self, resolved: Alert) -> Task | None:
+        """The task the resolved alert's firing episode made or joined.
+
+        Only when CCM never saw that firing (it started before the receiver did)
+        does it fall back to the open task of the same host and alert name.
+        """
+        if resolved.task_id:
+            return await self.hub.get_task(resolved.task_id)
+        seen_firing = False
         for a in await self.hub.list_alerts(fingerprint=resolved.fingerprint, limit=20):
-            if a.status is AlertStatus.FIRING and a.task_id and a.starts_at <= resolved.starts_at:
-                return await self.hub.get_task(a.task_id)
+            if a.status is AlertStatus.FIRING:
+                seen_firing = True
+                if a.task_id and a.starts_at <= resolved.starts_at:
+                    return await self.hub.get_task(a.task_id)
+        if seen_firing:
+            return None
         return await self.hub.find_open_task(resolved.host, resolved.alertname)
 
     async def _still_firing(self, task_id: str) -> bool:

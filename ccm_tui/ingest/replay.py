@@ -196,8 +196,7 @@ class Replayer:
         new = [h for h in line.hosts if h.name not in known]
         if new:
             self.summary.hosts_registered += await self.hub.upsert_hosts(new)
-        # A fresh Ingestor: the old one caches the host directory for a few seconds.
-        self.ingestor = Ingestor(self.hub, settings=self.settings, metrics=self.metrics)
+        self.ingestor.forget_caches()  # it caches the host directory for a few seconds
 
     async def _silence(self, line: TraceLine) -> None:
         spec = line.silence
@@ -209,6 +208,7 @@ class Replayer:
                                                         wanted.ends_at):
                 return  # added by an earlier replay of this trace
         await self.hub.add_silence(wanted)
+        self.ingestor.forget_caches()
         self.summary.silences_added += 1
 
     async def _request(self, line: TraceLine) -> None:
@@ -296,4 +296,5 @@ async def replay(hub: Hub, lines: list[TraceLine], *, trace: str = "",
         await player.play(line)
         if progress is not None:
             progress(done, total)
+    await player.ingestor.flush(lines[-1].ts if lines else None)
     return await player.finish()

@@ -54,6 +54,7 @@ class RunningReceiver:
 
     async def stop(self) -> None:
         await self.runner.cleanup()
+        await self.ingestor.flush()
 
 
 async def start_receiver(hub: Hub, listen: str, config: ReceiverConfig | None = None, *,

@@ -400,3 +400,12 @@ async def test_sqlite_reports_what_opening_applied(tmp_path: object) -> None:
         assert await h.migrate() == []
     async with open_hub(url) as h:
         assert await h.migrate() == []
+
+
+async def test_note_resends(hub: Hub) -> None:
+    first = (await hub.record_alert(alert(fp="loud"))).alert
+    assert first.id is not None
+    await hub.note_resends({first.id: 4}, utcnow())
+    await hub.note_resends({}, utcnow())
+    [stored] = await hub.list_alerts(fingerprint="loud")
+    assert stored.seen_count == 5

@@ -519,9 +519,7 @@ def test_unexpected_errors_are_one_line_with_a_debug_hint(url: str) -> None:
 
 def test_later_commands_say_which_issue_brings_them() -> None:
     for args, name, issue in [
-        (["tui"], "tui", 6),
         (["demo", "--headless", "--duration", "5", "--json"], "demo", 8),
-        (["report", "--since", "12h"], "report", 7),
     ]:
         result = ccm(*args)
         assert result.exit_code == 2, args

@@ -78,6 +78,13 @@ def need_str(value: Any, where: str, *, limit: int = MAX_NAME, required: bool = 
                            status=422)
     if "\x00" in value:
         raise PayloadError(f"{where}: contains a NUL character", reason="schema", status=422)
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate, sent as a \udXXX escape
+            raise PayloadError(f"{where}: contains a lone UTF-16 surrogate "
+                               f"(\\u{ord(value[exc.start]):04x}), which is not text",
+                               reason="encoding", status=422) from None
     return value
 
 
@@ -96,6 +103,9 @@ def string_map(value: Any, where: str, *, annotations: bool = False) -> dict[str
                                reason="schema", status=422)
         if isinstance(raw, (int, float)) and not isinstance(raw, bool) and annotations:
             raw = str(raw)
+        if raw is None and not annotations:  # would be stored as "", not as what was sent
+            raise PayloadError(f"{where}.{key}: expected a string, got null", reason="schema",
+                               status=422)
         if annotations and isinstance(raw, str) and len(raw) > MAX_ANNOTATION_VALUE:
             raw = raw[:MAX_ANNOTATION_VALUE] + "…(truncated)"
         out[key] = need_str(raw, f"{where}.{key}", required=False,

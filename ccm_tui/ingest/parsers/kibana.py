@@ -43,7 +43,7 @@ def _tags(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(need_str(v, "rule.tags[]", limit=128) for v in value)
     if isinstance(value, str):
-        return value[:1024]
+        return need_str(value[:1024], "rule.tags", limit=1024, required=False)
     raise PayloadError(f"rule.tags: expected a list or a string, got {type_name(value)}",
                        reason="schema", status=422)
 

@@ -201,8 +201,3 @@ def test_fleet_sync_writes_hosts_to_the_hub(inventory: Path, hub: str) -> None:
     assert len(stored) == 21 and stored["host-01"].groups == ("web",)
     assert stored["host-00"].labels == {"env": "prod"} and stored["host-00"].address == "127.0.0.1"
 
-
-def test_fleet_probe_is_not_there_yet() -> None:
-    res = ccm("fleet", "probe")
-    assert res.exit_code == 2
-    assert res.stderr.strip() == "ccm: fleet probe is not available yet (issue 5)"

@@ -265,3 +265,39 @@ async def test_metrics_and_health(client: Client) -> None:
                  'ccm_ingest_requests_total{code="200",endpoint="alertmanager"} 2',
                  'ccm_ingest_request_duration_seconds_count 3'):
         assert line in text, line
+
+
+async def test_renotifications_of_one_episode_are_duplicates(client: Client, hub: Hub) -> None:
+    """Kibana re-notifies an active alert with a new date each check: one episode."""
+    for minute in range(0, 25, 5):
+        _, body = await client.post("kibana", {
+            "rule": {"id": "r-9", "name": "ErrorSpike"},
+            "alert": {"id": "web-01", "actionGroup": "query matched"},
+            "date": f"2026-11-27T02:{minute:02d}:00Z"})
+        assert body["outcomes"] == ({"created": 1} if minute == 0 else {"duplicate": 1}), body
+    _, body = await client.post("kibana", {
+        "rule": {"id": "r-9", "name": "ErrorSpike"},
+        "alert": {"id": "web-01", "actionGroup": "recovered"}, "date": "2026-11-27T02:30:00Z"})
+    assert body["outcomes"] == {"resolved_upstream": 1}
+    [t] = await tasks(hub)
+    assert t.state is TaskState.RESOLVED_UPSTREAM
+
+
+async def test_resolved_resend_of_a_silenced_alert_is_a_duplicate(client: Client, hub: Hub) -> None:
+    now = utcnow()
+    await hub.add_silence(Silence((parse_matcher("mountpoint=/var"),), now - timedelta(minutes=1),
+                                  now + timedelta(hours=1), "noisy mount", "jordan"))
+    await client.post("alertmanager", am(fp="fp-var", mountpoint="/var"))   # silenced
+    _, body = await client.post("alertmanager", am(fp="fp-root", mountpoint="/"))
+    assert body["outcomes"] == {"created": 1}
+    [t] = await tasks(hub)
+    # The silenced alert resolving is not linked to the other alert's task...
+    _, body = await client.post("alertmanager", am(fp="fp-var", status="resolved",
+                                                   mountpoint="/var"))
+    assert body["outcomes"] == {"resolved_no_task": 1}
+    # ...and its re-send is a duplicate.
+    _, body = await client.post("alertmanager", am(fp="fp-var", status="resolved",
+                                                   mountpoint="/var"))
+    assert body["outcomes"] == {"duplicate": 1}
+    assert {a.task_id for a in await hub.list_alerts(fingerprint="fp-var")} == {None}
+    assert (await hub.get_task(t.id)).state is TaskState.NEW

@@ -1,0 +1,114 @@
+"""``ccm fleet probe`` and the bridge from health alerts to the ingest pipeline.
+
+The daemon's health monitor may not import ingest (they are sibling layers), so
+the command layer hands it :func:`health_alert_sink`: health alerts become
+:class:`~ccm_tui.ingest.parsers.ParsedAlert` (source ``ccm-probe``) and go through
+:meth:`Ingestor.ingest` like any webhook's — silences, dedupe, one task per
+(host, alert name).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ccm_tui.core.model import HealthSnapshot
+    from ccm_tui.daemon.health import AlertSink
+    from ccm_tui.daemon.health_rules import HealthAlert
+    from ccm_tui.fleet.inventory import FleetHost, Inventory
+    from ccm_tui.ingest.parsers import ParsedAlert
+    from ccm_tui.ingest.pipeline import Ingestor
+
+
+def parsed_alert(a: HealthAlert) -> ParsedAlert:
+    """A health alert as the ingest pipeline's input."""
+    from ccm_tui.ingest.parsers import ParsedAlert
+
+    return ParsedAlert(source=a.source, status=a.status, alertname=a.alertname,
+                       labels=dict(a.labels), annotations=dict(a.annotations),
+                       starts_at=a.starts_at, ends_at=a.ends_at, fingerprint=a.fingerprint,
+                       severity=a.severity, hosts=(a.host,))
+
+
+def health_alert_sink(ingestor: Ingestor) -> AlertSink:
+    """An alert sink for :class:`~ccm_tui.daemon.health.HealthMonitor` feeding ``ingestor``."""
+
+    async def sink(alerts: list[HealthAlert]) -> object:
+        return await ingestor.ingest([parsed_alert(a) for a in alerts])
+
+    return sink
+
+
+# -- ccm fleet probe ---------------------------------------------------------------------
+def probe_row(snap: HealthSnapshot) -> dict[str, Any]:
+    """One host's line of ``ccm fleet probe`` (also its JSON, with the full data)."""
+    d = snap.data
+    mounts = d.get("mounts") or []
+    worst = max(mounts, key=lambda m: m.get("used_pct") or 0, default=None)
+    return {
+        "host": snap.host, "reachable": snap.reachable, "ok": snap.reachable
+        and not d.get("error"), "taken_at": snap.taken_at, "cpu_pct": snap.cpu_pct,
+        "mem_pct": snap.mem_pct, "disk_pct": snap.disk_pct,
+        "disk_mount": worst.get("mount") if worst else None, "load1": snap.load1,
+        "failed_units": d.get("failed_units"), "probe_ms": d.get("rtt_ms"),
+        "error": d.get("error"), "data": d,
+    }
+
+
+async def probe_fleet(hub_url: str, inventory: Inventory, hosts: list[FleetHost], *,
+                      forks: int = 50, timeout: float = 20.0) -> list[HealthSnapshot]:
+    """Probe ``hosts`` in parallel (at most ``forks`` at once) and store the snapshots."""
+    from ccm_tui.daemon.health import probe_host
+    from ccm_tui.daemon.options import DaemonOptions
+    from ccm_tui.fleet.ssh import SSHPool
+    from ccm_tui.hub import open_hub
+
+    options = DaemonOptions()
+    sem = asyncio.Semaphore(forks)
+    async with SSHPool(inventory) as pool:
+        async def one(h: FleetHost) -> HealthSnapshot:
+            async with sem:
+                return await probe_host(pool, h, options, timeout=timeout)
+
+        snaps = list(await asyncio.gather(*(one(h) for h in hosts)))
+    async with open_hub(hub_url) as hub:
+        for s in snaps:
+            await hub.record_health(s, keep=options.health_keep)
+    return snaps
+
+
+def _fmt(v: float | None, suffix: str = "%") -> str:
+    return "-" if v is None else f"{v:.0f}{suffix}"
+
+
+def probe_table(rows: list[dict[str, Any]]) -> Any:
+    """The rich table of ``ccm fleet probe``."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("HOST", "REACHABLE", "CPU", "MEM", "WORST DISK", "FAILED UNITS", "PROBE MS"):
+        table.add_column(col, no_wrap=col != "FAILED UNITS", overflow="fold",
+                         justify="right" if col in {"CPU", "MEM", "PROBE MS"} else "left")
+    for r in rows:
+        if not r["reachable"]:
+            reach = Text("no", style="red")
+        elif r["error"]:
+            reach = Text("probe failed", style="yellow")
+        else:
+            reach = Text("yes", style="green")
+        disk = r["disk_pct"]
+        disk_text = Text(f"{_fmt(disk)} {r['disk_mount']}" if disk is not None else "-",
+                         style="red" if disk is not None and disk >= 90 else "")
+        units = r["failed_units"]
+        units_text = Text(", ".join(units) if units else ("-" if units is None else "none"),
+                          style="red" if units else "")
+        if r["error"]:
+            units_text = Text(str(r["error"])[:120], style="dim")
+        mem = r["mem_pct"]
+        table.add_row(r["host"], reach, _fmt(r["cpu_pct"]),
+                      Text(_fmt(mem), style="red" if mem is not None and mem >= 95 else ""),
+                      disk_text, units_text,
+                      "-" if r["probe_ms"] is None else f"{r['probe_ms']:.0f}")
+    return table

@@ -1,0 +1,186 @@
+"""``ccm report``: the morning summary — fixed, waiting, escalated; MTTR; pages avoided."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ccm_tui.commands._common import format_duration, parse_duration, print_json, with_hub
+
+if TYPE_CHECKING:
+    from ccm_tui.notify.report import MorningReport
+
+
+def _when(text: str, option: str) -> datetime:
+    from datetime import UTC
+
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is neither a duration (12h) nor an RFC 3339 time",
+                                 param_hint=option) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def window(since: str, until: str | None) -> tuple[datetime, datetime]:
+    """``--since`` (a duration back from ``--until``, or a time) and ``--until`` (default now)."""
+    from ccm_tui.core.model import utcnow
+
+    end = _when(until, "--until") if until else utcnow()
+    try:
+        start = end - parse_duration(since)
+    except ValueError:
+        start = _when(since, "--since")
+    if start >= end:
+        raise typer.BadParameter("the window is empty: --since must be before --until",
+                                 param_hint="--since")
+    return start, end
+
+
+def _dur(seconds: float | None) -> str:
+    return format_duration(seconds) if seconds is not None else "-"
+
+
+def as_markdown(r: MorningReport) -> str:
+    """The report as Markdown (for a wiki page, an email, a chat)."""
+    out = ["# CCM morning report", "",
+           f"{r.since:%Y-%m-%d %H:%M} → {r.until:%Y-%m-%d %H:%M} UTC · {r.tasks} tasks", "",
+           "| | count |", "| --- | ---: |",
+           f"| fixed automatically | {len(r.fixed_automatically)} |",
+           f"| fixed with approval | {len(r.fixed_with_approval)} |",
+           f"| waiting for approval | {len(r.waiting)} |",
+           f"| escalated | {len(r.escalated)} |", f"| failed | {len(r.failed)} |",
+           f"| in progress | {len(r.in_progress)} |",
+           f"| closed upstream or cancelled | {r.closed_upstream} |", "",
+           f"**Pages**: {r.pages_sent} sent for {r.alerts_received} alerts received; "
+           f"{r.pages_without_ccm} without CCM, **{r.pages_avoided} avoided**.", ""]
+    if r.mttr:
+        out += ["## Time to fix", "", "| runbook | fixed | median | p90 |",
+                "| --- | ---: | ---: | ---: |"]
+        out += [f"| {m.runbook} | {m.fixed} | {_dur(m.median_seconds)} | {_dur(m.p90_seconds)} |"
+                for m in r.mttr]
+        out += [f"| **all** | {r.fixed} | {_dur(r.mttr_median_seconds)} | "
+                f"{_dur(r.mttr_p90_seconds)} |", ""]
+    for title, items in (("Waiting for you", r.waiting), ("Escalated", r.escalated),
+                         ("Failed", r.failed)):
+        if items:
+            out += [f"## {title}", ""] + [f"- `{t.id}` {t.alertname} on {t.host} ({t.severity})"
+                                          for t in items] + [""]
+    if r.noisy_alerts:
+        out += ["## Noisiest alerts", ""] + [f"- {n.name} on {n.host}: {n.count}"
+                                             for n in r.noisy_alerts] + [""]
+    if r.busiest_hosts:
+        out += ["## Hosts with the most incidents", ""] + [f"- {h.name}: {h.count}"
+                                                           for h in r.busiest_hosts] + [""]
+    if r.disk_forecasts:
+        out += ["## Disks filling up", ""] + [
+            f"- {d.host}: {d.disk_pct:.0f}% now, full in ~{_dur(d.hours_to_full * 3600)}"
+            for d in r.disk_forecasts] + [""]
+    if r.runbooks:
+        out += ["## Runbooks", "", "| runbook | group | ok | failed | rate | mode |",
+                "| --- | --- | ---: | ---: | ---: | --- |"]
+        out += [f"| {x.runbook} | {x.host_group} | {x.successes} | {x.failures} | "
+                f"{x.success_rate:.0%} | {x.mode or '-'} |" for x in r.runbooks] + [""]
+    if r.mode_changes:
+        out += ["## Promotions and demotions", ""] + [
+            f"- {c.runbook}: {c.change}d {c.from_mode} → {c.to_mode}" for c in r.mode_changes]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_rich(r: MorningReport) -> None:
+    """The report as rich tables on the terminal."""
+    from rich.table import Table
+
+    from ccm_tui.commands._render import console
+
+    out = console()
+    out.print(f"[bold]CCM morning report[/]  {r.since:%Y-%m-%d %H:%M} → {r.until:%H:%M} UTC"
+              f"  ·  {r.tasks} tasks")
+    grid = Table(box=None, show_header=False, pad_edge=False)
+    grid.add_column(style="bold")
+    grid.add_column(justify="right")
+    for label, value in (
+            ("fixed automatically", len(r.fixed_automatically)),
+            ("fixed with approval", len(r.fixed_with_approval)),
+            ("waiting for approval", len(r.waiting)), ("escalated", len(r.escalated)),
+            ("failed", len(r.failed)), ("in progress", len(r.in_progress)),
+            ("closed upstream / cancelled", r.closed_upstream),
+            ("alerts received", r.alerts_received), ("pages without CCM", r.pages_without_ccm),
+            ("pages sent", r.pages_sent), ("pages avoided", r.pages_avoided),
+            ("MTTR median", _dur(r.mttr_median_seconds)), ("MTTR p90", _dur(r.mttr_p90_seconds))):
+        grid.add_row(label, str(value))
+    out.print(grid)
+
+    def table(title: str, cols: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        t = Table(title=title, title_justify="left", title_style="bold", box=None,
+                  header_style="bold", pad_edge=False)
+        for c in cols:
+            t.add_column(c, no_wrap=True)
+        for row in rows:
+            t.add_row(*(str(x) for x in row))
+        out.print()
+        out.print(t)
+
+    table("Time to fix per runbook", ("RUNBOOK", "FIXED", "MEDIAN", "P90"),
+          [(m.runbook, m.fixed, _dur(m.median_seconds), _dur(m.p90_seconds)) for m in r.mttr])
+    table("Needs you", ("ID", "STATE", "HOST", "ALERT"),
+          [(t.id, t.state, t.host, t.alertname) for t in (*r.waiting, *r.escalated, *r.failed)])
+    table("Noisiest alerts", ("ALERT", "HOST", "RECEIVED"),
+          [(n.name, n.host, n.count) for n in r.noisy_alerts])
+    table("Hosts with the most incidents", ("HOST", "TASKS"),
+          [(h.name, h.count) for h in r.busiest_hosts])
+    table("Disks filling up", ("HOST", "DISK", "RATE", "FULL IN"),
+          [(d.host, f"{d.disk_pct:.0f}%", f"{d.pct_per_hour:.2f}%/h",
+            _dur(d.hours_to_full * 3600)) for d in r.disk_forecasts])
+    table("Runbooks", ("RUNBOOK", "GROUP", "OK", "FAILED", "RATE", "MODE"),
+          [(x.runbook, x.host_group, x.successes, x.failures, f"{x.success_rate:.0%}",
+            x.mode or "-") for x in r.runbooks])
+    table("Promotions and demotions", ("WHEN", "RUNBOOK", "CHANGE"),
+          [(f"{c.ts:%m-%d %H:%M}", c.runbook, f"{c.from_mode} → {c.to_mode}")
+           for c in r.mode_changes])
+
+
+def to_data(r: MorningReport) -> dict[str, Any]:
+    """The report as JSON data, with the derived figures included."""
+    from ccm_tui.commands._common import to_jsonable
+
+    data: dict[str, Any] = to_jsonable(r)
+    data["pages_avoided"] = r.pages_avoided
+    data["fixed"] = r.fixed
+    return data
+
+
+def report(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option(
+        "--since", metavar="DURATION|TIME",
+        help="How far back from --until (12h, 2d) or a start time (2026-11-27T00:00Z).")]
+    = "12h",
+    until: Annotated[str | None, typer.Option(
+        "--until", metavar="TIME", help="End of the window, an RFC 3339 time (default: now).")]
+    = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The morning summary: fixed automatically, waiting, escalated, failed; MTTR per
+    runbook; pages sent versus alerts received; noisy alerts; busy hosts; disks filling
+    up; runbook success rates and promotions."""
+    if markdown and as_json:
+        raise typer.BadParameter("choose one of --markdown and --json", param_hint="--json")
+    from ccm_tui.notify.report import build_report
+
+    start, end = window(since, until)
+    r = with_hub(ctx, lambda hub: build_report(hub, since=start, until=end))
+    if as_json:
+        print_json(to_data(r))
+    elif markdown:
+        typer.echo(as_markdown(r), nl=False)
+    else:
+        render_rich(r)
+
+
+__all__ = ["as_markdown", "report", "to_data", "window"]

@@ -1,0 +1,237 @@
+"""Built-in health rules: from a probe snapshot to firing and resolved alerts.
+
+Rules (thresholds in :class:`HealthRules`):
+
+=================  =================================================  ==========  =====
+alert              holds when                                         key         for
+=================  =================================================  ==========  =====
+``DiskFull``       a mount is ≥ ``disk_pct`` % used                   mountpoint  1
+``DiskFillingUp``  the linear trend fills a mount in < ``horizon`` h  mountpoint  1
+``ServiceDown``    a systemd unit is failed                           unit        1
+``HighMemory``     memory is ≥ ``memory_pct`` % used                  —           2
+``HostUnreachable`` the probe could not reach the host                —           2
+=================  =================================================  ==========  =====
+
+Like Prometheus' ``for:``, a condition must hold for N consecutive probes before it
+fires; it resolves at the first probe where it no longer holds. A rule whose input
+a probe lacks (no mounts because the host was unreachable, no systemd) is *unknown*
+for that probe: its episodes neither advance nor resolve.
+
+Each (host, rule, key) has a stable fingerprint, and an episode keeps the
+``starts_at`` of the probe that first saw it, so a re-sent alert is a duplicate.
+The rules know nothing of ingest: they produce :class:`HealthAlert` values, which
+the command layer turns into the ingest pipeline's alerts (source ``ccm-probe``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ccm_tui.core.model import AlertStatus, HealthSnapshot, Severity
+from ccm_tui.daemon.forecast import forecast_disks
+
+SOURCE = "ccm-probe"
+DISK_FULL, DISK_FILLING, SERVICE_DOWN = "DiskFull", "DiskFillingUp", "ServiceDown"
+HIGH_MEMORY, UNREACHABLE = "HighMemory", "HostUnreachable"
+RULES = (DISK_FULL, DISK_FILLING, SERVICE_DOWN, HIGH_MEMORY, UNREACHABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthRules:
+    """Thresholds and hold counts (``*_for``: consecutive probes) of the built-in rules."""
+
+    disk_pct: float = 90.0
+    memory_pct: float = 95.0
+    #: DiskFillingUp fires when the forecast says full in fewer hours than this.
+    horizon_hours: float = 72.0
+    #: The forecast's history: samples within ``forecast_window`` seconds, at least
+    #: ``forecast_min_points`` of them spanning ``forecast_min_span`` seconds.
+    forecast_window: float = 6 * 3600.0
+    forecast_min_points: int = 6
+    forecast_min_span: float = 1800.0
+    disk_for: int = 1
+    forecast_for: int = 1
+    service_for: int = 1
+    memory_for: int = 2
+    unreachable_for: int = 2
+
+    def hold_for(self, rule: str) -> int:
+        """Consecutive probes ``rule`` must hold before it fires."""
+        return max(1, {DISK_FULL: self.disk_for, DISK_FILLING: self.forecast_for,
+                       SERVICE_DOWN: self.service_for, HIGH_MEMORY: self.memory_for,
+                       UNREACHABLE: self.unreachable_for}.get(rule, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class HealthAlert:
+    """An alert a health rule raised or resolved, ready for the ingest pipeline."""
+
+    status: AlertStatus
+    alertname: str
+    host: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: datetime
+    fingerprint: str
+    severity: Severity
+    ends_at: datetime | None = None
+    source: str = SOURCE
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A rule that holds on one probe: its labels and annotations."""
+
+    rule: str
+    key: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    severity: Severity
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """What one probe showed: the findings, and the rules it could judge at all."""
+
+    findings: dict[tuple[str, str], Finding] = field(default_factory=dict)
+    known: set[str] = field(default_factory=set)
+
+    def add(self, f: Finding) -> None:
+        self.findings[(f.rule, f.key)] = f
+
+
+def fingerprint(host: str, rule: str, key: str = "") -> str:
+    """The stable fingerprint of (host, rule, mountpoint/unit)."""
+    return hashlib.sha256(f"{SOURCE}\0{host}\0{rule}\0{key}".encode()).hexdigest()[:16]
+
+
+def _pct(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
+             rules: HealthRules) -> Evaluation:
+    """Judge one snapshot (``history``: the host's recent snapshots, this one included)."""
+    ev = Evaluation(known={UNREACHABLE})
+    host = snap.host
+    if not snap.reachable:
+        error = str(snap.data.get("error") or "unreachable")
+        ev.add(Finding(UNREACHABLE, "", {}, {
+            "summary": f"{host} cannot be reached by the health probe",
+            "description": error[:500]}, Severity.CRITICAL))
+        return ev
+    if snap.data.get("error"):
+        return ev  # reachable, but the probe failed: nothing else is known
+    mounts = snap.data.get("mounts")
+    if isinstance(mounts, list) and mounts:
+        ev.known.update({DISK_FULL, DISK_FILLING})
+        threshold = f"{rules.disk_pct:g}"
+        for m in mounts:
+            pct = _pct(m.get("used_pct"))
+            if pct is not None and pct >= rules.disk_pct:
+                mount = str(m.get("mount"))
+                ev.add(Finding(DISK_FULL, mount, {"mountpoint": mount, "threshold": threshold}, {
+                    "summary": f"{mount} on {host} is {pct:g}% full",
+                    "description": f"{mount} is {pct:g}% used (threshold {threshold}%); "
+                                   f"{m.get('free_bytes', '?')} bytes free"},
+                    Severity.CRITICAL))
+        for fc in forecast_disks(history, window=rules.forecast_window,
+                                 min_points=rules.forecast_min_points,
+                                 min_span=rules.forecast_min_span):
+            if fc.hours_left < rules.horizon_hours:
+                ev.add(Finding(DISK_FILLING, fc.mount, {
+                    "mountpoint": fc.mount, "threshold": f"{rules.horizon_hours:g}h"}, {
+                    "summary": f"{fc.mount} on {host} will be full in {fc.hours_left:.1f} h",
+                    "hours_left": f"{fc.hours_left:.1f}",
+                    "description": f"growing {fc.rate_bytes_per_hour / 1e6:.1f} MB/h over "
+                                   f"{fc.points} samples"}, Severity.WARNING))
+    memory = snap.data.get("memory")
+    mem_pct = _pct(memory.get("used_pct")) if isinstance(memory, dict) else None
+    if mem_pct is not None:
+        ev.known.add(HIGH_MEMORY)
+        if mem_pct >= rules.memory_pct:
+            ev.add(Finding(HIGH_MEMORY, "", {"threshold": f"{rules.memory_pct:g}"}, {
+                "summary": f"memory on {host} is {mem_pct:g}% used"}, Severity.CRITICAL))
+    units = snap.data.get("failed_units")
+    if isinstance(units, list):
+        ev.known.add(SERVICE_DOWN)
+        for unit in units:
+            unit = str(unit)
+            ev.add(Finding(SERVICE_DOWN, unit, {
+                "unit": unit, "service": unit.removesuffix(".service")}, {
+                "summary": f"{unit} failed on {host}"}, Severity.CRITICAL))
+    return ev
+
+
+@dataclass(slots=True)
+class _Episode:
+    count: int = 0
+    firing: bool = False
+    starts_at: datetime | None = None
+    finding: Finding | None = None
+
+
+class HostRules:
+    """The rule state of one host: pending and firing episodes, and unsent alerts."""
+
+    def __init__(self, host: str, rules: HealthRules) -> None:
+        self.host = host
+        self.rules = rules
+        self.episodes: dict[tuple[str, str], _Episode] = {}
+        #: Alerts not yet delivered, by fingerprint (a resolve replaces its firing).
+        self.outbox: dict[str, HealthAlert] = {}
+
+    def _alert(self, ep: _Episode, status: AlertStatus, ends_at: datetime | None) -> HealthAlert:
+        f = ep.finding
+        assert f is not None and ep.starts_at is not None
+        labels = {"alertname": f.rule, "host": self.host, "severity": f.severity.value,
+                  **f.labels}
+        return HealthAlert(status, f.rule, self.host, labels, dict(f.annotations), ep.starts_at,
+                           fingerprint(self.host, f.rule, f.key), f.severity, ends_at)
+
+    def restore(self, alert: HealthAlert) -> None:
+        """Adopt an episode a previous run left firing (it resolves once it clears)."""
+        key = alert.labels.get("mountpoint") or alert.labels.get("unit") or ""
+        finding = Finding(alert.alertname, key,
+                          {k: v for k, v in alert.labels.items()
+                           if k not in {"alertname", "host", "severity"}},
+                          dict(alert.annotations), alert.severity)
+        self.episodes[(alert.alertname, key)] = _Episode(
+            self.rules.hold_for(alert.alertname), True, alert.starts_at, finding)
+
+    def update(self, ev: Evaluation, now: datetime) -> list[HealthAlert]:
+        """Advance the episodes by one probe; queue and return the alerts to send."""
+        out: list[HealthAlert] = []
+        for key, finding in ev.findings.items():
+            ep = self.episodes.setdefault(key, _Episode(starts_at=now))
+            ep.count += 1
+            ep.finding = finding
+            if not ep.firing and ep.count >= self.rules.hold_for(key[0]):
+                ep.firing = True
+                out.append(self._alert(ep, AlertStatus.FIRING, None))
+        for key, ep in list(self.episodes.items()):
+            if key in ev.findings or key[0] not in ev.known:
+                continue
+            if ep.firing:
+                out.append(self._alert(ep, AlertStatus.RESOLVED, now))
+            del self.episodes[key]
+        for a in out:
+            queued = self.outbox.get(a.fingerprint)
+            if a.status is AlertStatus.RESOLVED and queued is not None \
+                    and queued.status is AlertStatus.FIRING:
+                del self.outbox[a.fingerprint]  # it never reached the hub: nothing to resolve
+            else:
+                self.outbox[a.fingerprint] = a
+        return out
+
+    def firing(self) -> list[str]:
+        """``rule`` or ``rule:key`` of every firing episode (for display and tests)."""
+        return sorted(f"{r}:{k}" if k else r for (r, k), ep in self.episodes.items()
+                      if ep.firing)

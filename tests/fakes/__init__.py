@@ -1,0 +1,1 @@
+"""Loopback fakes of the services CCM talks to, speaking their documented wire formats."""
