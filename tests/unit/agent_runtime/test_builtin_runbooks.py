@@ -198,10 +198,12 @@ def test_service_restart_that_does_not_hold_fails_once(tmp_path: Path) -> None:
 
 # -- high memory ------------------------------------------------------------------------------
 def test_high_memory_names_the_culprit(tmp_path: Path) -> None:
+    # b"x" * n writes every page, so they are resident (a zeroed bytearray may not be).
     hog = subprocess.Popen([sys.executable, "-c",
-                            "b = bytearray(300 * 1024 * 1024); import time; time.sleep(60)"])
+                            "b = b'x' * (300 * 1024 * 1024); print('ready', flush=True); "
+                            "import time; time.sleep(60)"], stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.0)
+        assert hog.stdout is not None and hog.stdout.readline().strip() == "ready"
         labels = {"alertname": "HighMemoryUsage", "threshold": "0"}
         agent = Agent(spec("t-mem", sandbox(tmp_path / "host"), [builtin("high-memory")],
                            labels, tmp_path / "journal"), tmp_path)
