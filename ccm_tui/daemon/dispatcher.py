@@ -44,6 +44,8 @@ class Daemon:
         self.options = options or DaemonOptions()
         self.knowledge = knowledge or Knowledge.load(self.options.runbook_dirs)
         self.sessions: dict[str, AgentSession] = {}
+        #: Every task this daemon claimed, in order (for status and tests).
+        self.claimed: list[str] = []
         self._runners: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._paused = False
@@ -109,6 +111,7 @@ class Daemon:
         session = AgentSession(self.hub, self.pool, self.hosts.get(task.host), task,
                                self.knowledge, self.options)
         self.sessions[task.id] = session
+        self.claimed.append(task.id)
         runner = asyncio.create_task(self._run_session(session), name=f"session-{task.id}")
         self._runners.add(runner)
         runner.add_done_callback(self._runners.discard)
