@@ -30,6 +30,8 @@ TmuxOpt = Annotated[str | None, typer.Option(
     help="Run agent sessions on a private tmux server (tmux -L NAME) on each host.")]
 OwnerOpt = Annotated[str | None, typer.Option(
     "--owner", metavar="NAME", help="This daemon's name in task leases (default host:pid).")]
+NoNotifyOpt = Annotated[bool, typer.Option(
+    "--no-notify", help="Do not deliver notifications here (run `ccm notify worker` instead).")]
 KnownHostsOpt = Annotated[list[Path] | None, typer.Option(
     "--known-hosts", metavar="FILE",
     help="known_hosts files to trust (default ~/.ssh/known_hosts and CCM's own).")]
@@ -57,8 +59,10 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
-                 known_hosts: list[Path] | None, receiver: tuple[str, object] | None) -> None:
+                 known_hosts: list[Path] | None, receiver: tuple[str, object] | None,
+                 notifications: bool = True) -> None:
     from ccm_tui.commands.probe import health_alert_sink
+    from ccm_tui.commands.services import run_notifications, task_notifier
     from ccm_tui.daemon.dispatcher import Daemon
     from ccm_tui.fleet.inventory import load_inventory
     from ccm_tui.fleet.known_hosts import TrustStore
@@ -80,7 +84,10 @@ async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
             listen, config = receiver
             assert isinstance(config, ReceiverConfig)
             running = await start_receiver(hub, listen, config)
-        d = Daemon(hub, pool, inventory, options, health_sink=health_alert_sink(Ingestor(hub)))
+        d = Daemon(hub, pool, inventory, options, health_sink=health_alert_sink(Ingestor(hub)),
+                   notifier=task_notifier(hub, s.notify))
+        notifier = asyncio.create_task(run_notifications(hub, s.notify, stop)) \
+            if notifications else None
         typer.echo(f"ccm daemon {options.owner}: {len(inventory)} hosts · hub "
                    f"{redact_url(s.hub)}"
                    + (f" · receiving alerts on {running.url}/alerts/…" if running else ""),
@@ -88,6 +95,10 @@ async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
         try:
             await d.run(stop)
         finally:
+            stop.set()
+            if notifier is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(notifier, 10)
             if running is not None:
                 await running.stop()
 
@@ -97,6 +108,7 @@ def daemon(
     owner: OwnerOpt = None,
     tmux_socket: TmuxOpt = None,
     known_hosts: KnownHostsOpt = None,
+    no_notify: NoNotifyOpt = False,
 ) -> None:
     """Run the dispatcher: one agent per task on its host, events streamed to the hub.
 
@@ -106,7 +118,7 @@ def daemon(
     their hosts and the next daemon re-attaches.
     """
     logging.basicConfig(level=logging.INFO, format="ccm daemon: %(message)s")
-    asyncio.run(_serve(ctx, owner, tmux_socket, known_hosts, None))
+    asyncio.run(_serve(ctx, owner, tmux_socket, known_hosts, None, not no_notify))
 
 
 def up(
@@ -119,6 +131,7 @@ def up(
     owner: OwnerOpt = None,
     tmux_socket: TmuxOpt = None,
     known_hosts: KnownHostsOpt = None,
+    no_notify: NoNotifyOpt = False,
 ) -> None:
     """Run the alert receiver and the dispatcher in one process."""
     s = settings(ctx)
@@ -126,4 +139,4 @@ def up(
     config = receiver_config(ctx, token_file, basic_auth_file, grafana_secret_file, where,
                              insecure_no_auth)
     logging.basicConfig(level=logging.INFO, format="ccm up: %(message)s")
-    asyncio.run(_serve(ctx, owner, tmux_socket, known_hosts, (where, config)))
+    asyncio.run(_serve(ctx, owner, tmux_socket, known_hosts, (where, config), not no_notify))

@@ -19,7 +19,7 @@ from ccm_tui.core.lifecycle import Effect
 from ccm_tui.core.model import ChangeKind, Task
 from ccm_tui.core.states import TaskState
 from ccm_tui.daemon.health import AlertSink, HealthMonitor
-from ccm_tui.daemon.options import DaemonOptions
+from ccm_tui.daemon.options import DaemonOptions, Notifier
 from ccm_tui.daemon.session import AgentSession
 from ccm_tui.daemon.spec import Knowledge
 from ccm_tui.fleet.inventory import FleetHost
@@ -37,13 +37,15 @@ class Daemon:
 
     def __init__(self, hub: Hub, pool: SSHPool, hosts: Iterable[FleetHost],
                  options: DaemonOptions | None = None, knowledge: Knowledge | None = None,
-                 health_sink: AlertSink | None = None) -> None:
+                 health_sink: AlertSink | None = None,
+                 notifier: Notifier | None = None) -> None:
         self.hub = hub
         self.pool = pool
         self.hosts = {h.name: h for h in hosts}
         self.options = options or DaemonOptions()
         self.knowledge = knowledge or Knowledge.load(self.options.runbook_dirs)
         self.sessions: dict[str, AgentSession] = {}
+        self.notifier = notifier
         #: Every task this daemon claimed, in order (for status and tests).
         self.claimed: list[str] = []
         self._runners: set[asyncio.Task[None]] = set()
@@ -109,7 +111,7 @@ class Daemon:
 
     def _start_session(self, task: Task) -> None:
         session = AgentSession(self.hub, self.pool, self.hosts.get(task.host), task,
-                               self.knowledge, self.options)
+                               self.knowledge, self.options, notifier=self.notifier)
         self.sessions[task.id] = session
         self.claimed.append(task.id)
         runner = asyncio.create_task(self._run_session(session), name=f"session-{task.id}")

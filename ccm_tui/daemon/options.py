@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ccm_tui.core.model import Task
 from ccm_tui.core.policy import Policy
+
+#: Told about task milestones (``suggested``, ``taken`` with the actor, ``finished``);
+#: the command layer connects it to the notification outbox.
+Notifier = Callable[[str, Task, str], Awaitable[None]]
 
 
 def default_owner() -> str:

@@ -27,7 +27,7 @@ from ccm_tui.core.errors import (
 from ccm_tui.core.lifecycle import Effect, effect_of, path_to
 from ccm_tui.core.model import Event, Task
 from ccm_tui.core.states import TaskState
-from ccm_tui.daemon.options import DaemonOptions
+from ccm_tui.daemon.options import DaemonOptions, Notifier
 from ccm_tui.daemon.rails import auto_block_reason, learn_from, open_breakers
 from ccm_tui.daemon.remote import RemoteAgent
 from ccm_tui.daemon.spec import Knowledge, build_spec
@@ -46,7 +46,8 @@ class AgentSession:
     """Runs one claimed task on its host."""
 
     def __init__(self, hub: Hub, pool: SSHPool, host: FleetHost | None, task: Task,
-                 knowledge: Knowledge, options: DaemonOptions) -> None:
+                 knowledge: Knowledge, options: DaemonOptions, *,
+                 notifier: Notifier | None = None) -> None:
         self.hub = hub
         self.pool = pool
         self.host = host
@@ -59,6 +60,7 @@ class AgentSession:
         self.lease_lost = False
         self.remote: RemoteAgent | None = None
         self._relay_lock = asyncio.Lock()
+        self.notifier = notifier
         self._worker: asyncio.Task[None] | None = None
 
     @property
@@ -87,6 +89,7 @@ class AgentSession:
             await self._apply(Effect(TaskState.ESCALATED, {
                 "outcome": "escalated: host not in the inventory; no agent was started",
                 "note": "unmanaged host: CCM has no SSH access to it"}))
+            await self._notify("finished")
             return
         self.remote = RemoteAgent(self.pool, self.host, task.id, self.options)
         self.last_seq = await self.hub.last_seq(task.id)
@@ -98,6 +101,7 @@ class AgentSession:
                 await self._apply(Effect(TaskState.ESCALATED, {
                     "outcome": f"escalated: could not start the agent on {self.host.name}: "
                                f"{exc}"[:500]}))
+                await self._notify("finished")
                 return
             log.info("%s: agent %s on %s", task.id, how, self.host.name)
         else:
@@ -200,6 +204,7 @@ class AgentSession:
         await self._apply(Effect(TaskState.FAILED, {
             "outcome": "failed: the agent stopped without finishing (see its tmux session "
                        f"ccm-{self.task_id} on {self.remote.host.name})"}))
+        await self._notify("finished")
 
     async def _store(self, event: Event) -> None:
         await self.hub.append_event(event)
@@ -209,6 +214,8 @@ class AgentSession:
         if event.type == "finished":
             self.finished = True
         await self._apply(effect_of(event.type, event.data))
+        if event.type == "approval_requested":
+            await self._notify("suggested")
 
     async def _apply(self, effect: Effect) -> None:
         """Move the task along the life cycle as the event implies (retrying conflicts)."""
@@ -235,6 +242,7 @@ class AgentSession:
                 return
 
     async def _finish(self) -> None:
+        await self._notify("finished")
         task = await self.hub.get_task(self.task_id)
         if self.host is not None:
             group = self.host.groups[0] if self.host.groups else "ungrouped"
@@ -246,6 +254,15 @@ class AgentSession:
         if task.lease_owner == self.options.owner:
             with contextlib.suppress(LeaseLost):
                 await self.hub.release_lease(task.id, self.options.owner)
+
+    async def _notify(self, what: str, actor: str = "") -> None:
+        """Tell the notifier (the outbox) about a milestone; never fails the task."""
+        if self.notifier is None:
+            return
+        try:
+            await self.notifier(what, await self.hub.get_task(self.task_id), actor)
+        except Exception as exc:  # a notification problem must not stop remediation
+            log.warning("%s: could not queue the %s notification: %s", self.task_id, what, exc)
 
     # -- operators ----------------------------------------------------------------------
     async def relay(self) -> None:
@@ -263,6 +280,7 @@ class AgentSession:
                     return
                 assert ap.id is not None
                 await self.hub.mark_relayed(ap.id)
+                await self._notify("taken", ap.actor)
 
     async def hold(self, actor: str) -> None:
         """``ccm pause``: an automatic fix not yet decided waits for approval instead."""
