@@ -10,7 +10,7 @@ requests: one-alert Alertmanager notifications for a 50-host fleet, half of them
 re-sends of earlier ones (as group_interval/repeat_interval produce).
 Goal (issue 4): ratio ≥ 0.5.
 
-Run: ``python bench/ingest_throughput.py [--requests 3000] [--concurrency 16]``
+Run: ``python bench/ingest.py [--requests 3000] [--concurrency 16]``
 """
 
 from __future__ import annotations
