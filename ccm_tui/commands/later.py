@@ -47,11 +47,6 @@ def not_available(command: str, issue: int) -> NoReturn:
 
 
 
-def tui() -> None:
-    """Open the control centre: fleet grid, incidents, transcripts, one-key approvals."""
-    not_available("tui", TUI_ISSUE)
-
-
 def demo(
     hosts: Annotated[
         int, typer.Option("--hosts", min=1, max=200, help="How many simulated hosts to run.")
@@ -81,7 +76,6 @@ def demo(
 def register(app: typer.Typer, *, panels: dict[str, str]) -> None:
     """Mount every not-yet-available command on ``app``."""
     service = panels["service"]
-    app.command("tui", rich_help_panel=service)(tui)
     app.command("demo", rich_help_panel=service)(demo)
 
 

@@ -1,0 +1,97 @@
+"""The control centre: a thin :class:`~textual.app.App` around :class:`MainScreen`.
+
+It loads the theme files, keeps the global keys (``?``, ``ctrl+t``, ``q``),
+connects the hub when it owns it, and shows the summary on start when something
+happened since the last visit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from ccm_tui.app.screens.help import HelpScreen
+from ccm_tui.app.screens.main import MainScreen
+from ccm_tui.app.summary import summarize
+from ccm_tui.app.themes import HIGH_CONTRAST, available, next_theme
+from ccm_tui.core.model import utcnow
+from ccm_tui.hub.base import Hub
+
+
+class CCMApp(App[None]):
+    """``ccm tui``: fleet grid, incidents, transcripts and one-key decisions."""
+
+    TITLE = "CCM"
+    BINDINGS = [
+        Binding("question_mark", "help", "Keys"),
+        Binding("ctrl+t", "next_theme", "Theme"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self, hub: Hub, *, actor: str = "operator", theme: str = "dark",
+        clock: Callable[[], datetime] = utcnow, own_hub: bool = False,
+        last_visit: Path | None = None,
+    ) -> None:
+        self.themes = available()
+        super().__init__(css_path=[t.path for t in self.themes.values()])
+        self.hub = hub
+        self.actor = actor
+        self.clock = clock
+        self.own_hub = own_hub
+        self.last_visit = last_visit
+        self.theme_name = theme if theme in self.themes else next(iter(self.themes), "dark")
+
+    async def on_mount(self) -> None:
+        """Connect the hub (if ours), apply the theme, open the main screen."""
+        self.register_theme(HIGH_CONTRAST)
+        self.apply_theme(self.theme_name)
+        if self.own_hub:
+            await self.hub.connect()
+        await self.push_screen(MainScreen(self.hub, actor=self.actor, clock=self.clock))
+        if self.last_visit is not None:
+            self.set_timer(1.0, self._summary_since_last_visit)
+
+    async def on_unmount(self) -> None:
+        """Remember this visit; close the hub if we opened it."""
+        if self.last_visit is not None:
+            self.last_visit.parent.mkdir(parents=True, exist_ok=True)
+            self.last_visit.write_text(self.clock().isoformat(), encoding="utf-8")
+        if self.own_hub:
+            await self.hub.close()
+
+    def _summary_since_last_visit(self) -> None:
+        assert self.last_visit is not None
+        try:
+            since = datetime.fromisoformat(self.last_visit.read_text(encoding="utf-8").strip())
+        except FileNotFoundError:
+            return  # a first visit: nothing to catch up on
+        except (OSError, ValueError):
+            since = self.clock() - timedelta(hours=12)
+        screen = self.screen
+        if isinstance(screen, MainScreen) and summarize(screen.snap, since).anything:
+            screen.show_summary(since, f"since your last visit ({since:%a %H:%M} UTC)")
+
+    def apply_theme(self, name: str) -> None:
+        """Switch to theme ``name``: its class on the app and its Textual base theme."""
+        for other in self.themes:
+            self.remove_class(f"theme-{other}")
+        self.add_class(f"theme-{name}")
+        self.theme = self.themes[name].base
+        self.theme_name = name
+        if isinstance(self.screen, MainScreen):
+            self.screen.repaint()
+
+    def action_next_theme(self) -> None:
+        """``ctrl+t``: the next theme."""
+        self.apply_theme(next_theme(self.theme_name, list(self.themes)))
+        self.notify(f"theme: {self.theme_name}", timeout=2)
+
+    def action_help(self) -> None:
+        """``?``: every key."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())

@@ -1,0 +1,106 @@
+"""The control centre's in-memory view of the hub (no textual, no I/O).
+
+The app loads a :class:`Snapshot` once, then applies the changes the hub feed
+posts. Widgets read from here; nothing polls the database per frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ccm_tui.app.format import level
+from ccm_tui.core.model import Approval, Control, HealthSnapshot, Host, Task
+from ccm_tui.core.states import TaskState
+
+#: How many health snapshots a tile's sparklines show.
+HISTORY = 8
+
+
+class HostStatus(StrEnum):
+    """The colour of a host's tile."""
+
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    UNREACHABLE = "unreachable"
+    WORKING = "working"
+
+
+#: Incident ordering: awaiting approval first, then active, then the rest.
+_STATE_RANK = {TaskState.AWAITING_APPROVAL: 0}
+
+
+@dataclass
+class Snapshot:
+    """Everything the app shows, as loaded from the hub."""
+
+    hosts: dict[str, Host] = field(default_factory=dict)
+    history: dict[str, list[HealthSnapshot]] = field(default_factory=dict)
+    tasks: dict[str, Task] = field(default_factory=dict)
+    approvals: dict[str, list[Approval]] = field(default_factory=dict)
+    control: Control = field(default_factory=Control)
+
+    # -- updates --------------------------------------------------------------------
+    def put_task(self, task: Task) -> None:
+        """Insert or replace a task."""
+        self.tasks[task.id] = task
+
+    def put_host(self, host: Host, history: list[HealthSnapshot]) -> None:
+        """Insert or replace a host and its recent health."""
+        self.hosts[host.name] = host
+        self.history[host.name] = history[-HISTORY:]
+
+    def put_approvals(self, task_id: str, approvals: Iterable[Approval]) -> None:
+        """Replace a task's approvals."""
+        self.approvals[task_id] = list(approvals)
+
+    # -- queries --------------------------------------------------------------------
+    def latest(self, host: str) -> HealthSnapshot | None:
+        """The newest health snapshot of a host."""
+        hist = self.history.get(host)
+        return hist[-1] if hist else None
+
+    def active_task(self, host: str) -> Task | None:
+        """The most urgent open task on a host (awaiting approval first)."""
+        open_ = [t for t in self.tasks.values() if t.host == host and not t.state.is_terminal]
+        if not open_:
+            return None
+        return min(open_, key=lambda t: (_STATE_RANK.get(t.state, 1), -t.created_at.timestamp()))
+
+    def host_status(self, host: str) -> HostStatus:
+        """The tile colour: unreachable, agent working, critical, warning or ok."""
+        snap = self.latest(host)
+        if snap is not None and not snap.reachable:
+            return HostStatus.UNREACHABLE
+        task = self.active_task(host)
+        if task is not None and task.state.is_active:
+            return HostStatus.WORKING
+        levels = {level(v) for v in (snap.cpu_pct, snap.mem_pct, snap.disk_pct)} if snap else set()
+        if "critical" in levels or (task is not None and task.severity == "critical"):
+            return HostStatus.CRITICAL
+        if "warning" in levels or task is not None:
+            return HostStatus.WARNING
+        return HostStatus.OK
+
+    def incidents(
+        self, states: frozenset[TaskState] | None = None, host: str | None = None
+    ) -> list[Task]:
+        """Tasks for the timeline: awaiting approval first, then newest first."""
+        found = [
+            t for t in self.tasks.values()
+            if (states is None or t.state in states) and (host is None or t.host == host)
+        ]
+        found.sort(key=lambda t: t.created_at, reverse=True)
+        found.sort(key=lambda t: _STATE_RANK.get(t.state, 1))
+        return found
+
+    def decided_by(self, task_id: str) -> str:
+        """``approved by jordan`` etc. for a task's latest operator decision, or ``""``."""
+        found = self.approvals.get(task_id)
+        if not found:
+            return ""
+        last = found[-1]
+        verb = {"approve": "approved", "reject": "rejected", "escalate": "escalated"}[last.kind]
+        return f"{verb} by {last.actor}"

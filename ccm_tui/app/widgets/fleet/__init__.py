@@ -1,0 +1,1 @@
+"""Part of the control centre (see :mod:`ccm_tui.app`)."""

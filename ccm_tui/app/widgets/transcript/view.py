@@ -1,0 +1,120 @@
+"""The agent transcript: the selected task's events, streaming live.
+
+A :class:`~textual.widgets.RichLog` fed event by event. Follow mode (``F``)
+keeps the newest line in view; search (``ctrl+f``) shows only the lines that
+contain the text. Events are kept by ``seq``: a gap (an event missed between the
+first load and the subscription) asks the app to fetch the missing ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import RichLog
+
+from ccm_tui.app.widgets.transcript.render import render_event
+from ccm_tui.core.model import Event
+
+
+class TranscriptView(RichLog):
+    """A task's transcript, with follow mode and search."""
+
+    BINDINGS = [Binding("F", "toggle_follow", "Follow")]
+
+    @dataclass
+    class Gap(Message):
+        """Events after ``after_seq`` of ``task_id`` are missing: load them."""
+
+        task_id: str
+        after_seq: int
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, wrap=True, markup=False, highlight=False, auto_scroll=True)
+        self.task_id: str | None = None
+        self.events: dict[int, Event] = {}
+        self.query_text = ""
+        self.loading = False
+
+    @property
+    def follow(self) -> bool:
+        """Whether new lines scroll into view."""
+        return self.auto_scroll
+
+    @property
+    def last_seq(self) -> int:
+        """The highest ``seq`` shown."""
+        return max(self.events, default=0)
+
+    def show(self, task_id: str | None, title: str = "") -> None:
+        """Switch to another task (its events arrive with :meth:`merge`)."""
+        self.task_id = task_id
+        self.events = {}
+        self.loading = task_id is not None
+        self.border_title = f"transcript · {title}" if title else "transcript"
+        self._redraw()
+
+    def merge(self, task_id: str, events: list[Event]) -> None:
+        """Add loaded events (any order, duplicates ignored) and redraw."""
+        if task_id != self.task_id:
+            return
+        self.loading = False
+        for e in events:
+            self.events[e.seq] = e
+        self._redraw()
+
+    def add(self, event: Event) -> None:
+        """One live event; appended if it is the next one, else the transcript catches up."""
+        if event.task_id != self.task_id or event.seq in self.events:
+            return
+        last = self.last_seq
+        self.events[event.seq] = event
+        if self.loading:
+            return
+        if event.seq < last:
+            self._redraw()
+            return
+        if event.seq > last + 1:
+            self.post_message(self.Gap(event.task_id, last))
+        self._write(event)
+
+    def set_search(self, text: str) -> None:
+        """Show only lines containing ``text`` (empty: everything)."""
+        self.query_text = text.strip()
+        self._redraw()
+
+    def action_toggle_follow(self) -> None:
+        """Follow mode on or off."""
+        self.auto_scroll = not self.auto_scroll
+        if self.auto_scroll:
+            self.scroll_end(animate=False)
+        self._subtitle()
+
+    def _subtitle(self) -> None:
+        parts = ["follow" if self.auto_scroll else "paused"]
+        if self.query_text:
+            parts.append(f"search: {self.query_text}")
+        self.border_subtitle = " · ".join(parts)
+
+    def _write(self, event: Event) -> None:
+        for line in render_event(event):
+            if self.query_text:
+                if self.query_text.lower() not in line.plain.lower():
+                    continue
+                line = line.copy()
+                line.highlight_words([self.query_text], style="reverse", case_sensitive=False)
+            self.write(line, scroll_end=self.auto_scroll)
+
+    def _redraw(self) -> None:
+        self.clear()
+        self._subtitle()
+        if self.task_id is None:
+            self.write(Text("select an incident to see its transcript", style="dim"))
+            return
+        if self.loading and not self.events:
+            self.write(Text("loading…", style="dim"))
+            return
+        for seq in sorted(self.events):
+            self._write(self.events[seq])

@@ -1,0 +1,111 @@
+"""Pilot tests of the screen itself (SQLite hub): keys, filter, themes, scale.
+
+They prove: ``?`` lists every bound key; ``/`` filters the grid live and enter
+jumps to the match; ``ctrl+t`` cycles the three themes; the grid is ONE widget
+that renders only visible lines, usable with 1,000 hosts; the ssh command ``t``
+runs is the right one.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ccm_tui.app import CCMApp
+from ccm_tui.app.jump import attach_argv
+from ccm_tui.app.screens.help import KEYS, HelpScreen
+from ccm_tui.app.screens.main import MainScreen
+from ccm_tui.app.widgets.fleet.grid import FleetGrid
+from ccm_tui.app.widgets.incidents.timeline import IncidentTimeline
+from ccm_tui.app.widgets.transcript.view import TranscriptView
+from ccm_tui.core.model import HealthSnapshot, Host
+from tests.functional.tui.conftest import loaded, wait_for
+from tests.functional.tui.seed import BASE, fixed_clock, seed
+
+ALIASES = {"question_mark": "?", "slash": "/", "left": "arrows", "right": "arrows",
+           "up": "arrows", "down": "arrows"}
+
+
+def test_help_lists_every_key() -> None:
+    listed = {part for _, keys in KEYS for k, _ in keys for part in k.split(" / ")}
+    for owner in (CCMApp, MainScreen, FleetGrid, IncidentTimeline, TranscriptView):
+        for binding in owner.BINDINGS:
+            key = binding.key if hasattr(binding, "key") else binding[0]  # type: ignore[index]
+            shown = ALIASES.get(key, key)
+            assert shown in listed, f"{owner.__name__}: {key} is not in the help"
+
+
+def test_jump_command() -> None:
+    host = Host(name="web-02", address="10.0.0.2", user="ops", port=2222)
+    assert attach_argv(host, "t-1") == ["ssh", "-t", "-p", "2222", "ops@10.0.0.2", "tmux",
+                                        "attach", "-t", "ccm-t-1"]
+    assert attach_argv(Host(name="db-1"), "t-2")[2:] == ["db-1", "tmux", "attach", "-t", "ccm-t-2"]
+
+
+async def test_filter_theme_and_help_keys(sqlite_url: str) -> None:
+    from ccm_tui.hub import open_hub
+
+    async with open_hub(sqlite_url) as hub:
+        await seed(hub)
+        app = CCMApp(hub, actor="jordan", clock=fixed_clock)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await loaded(pilot)
+            grid = screen.grid
+            assert len(grid.order()) == 11
+            await pilot.press("slash", "d", "b")
+            assert grid.order() == ["db-01", "db-02"]
+            await pilot.press("enter")
+            assert grid.has_focus and grid.cursor == "db-01"
+            await pilot.press("right", "enter")  # db-02: its incidents only
+            await wait_for(pilot, lambda: screen.timeline.host == "db-02")
+            await pilot.press("escape", "x")
+            assert len(grid.order()) == 11 and screen.timeline.host is None
+
+            assert app.theme_name == "dark" and app.has_class("theme-dark")
+            seen = []
+            for _ in range(3):
+                await pilot.press("ctrl+t")
+                seen.append(app.theme_name)
+            assert seen == ["light", "high-contrast", "dark"]
+            assert app.has_class("theme-dark") and not app.has_class("theme-light")
+
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            assert isinstance(app.screen, MainScreen)
+
+
+async def test_grid_is_one_virtual_widget_for_1000_hosts(sqlite_url: str) -> None:
+    from ccm_tui.hub import open_hub
+
+    async with open_hub(sqlite_url) as hub:
+        hosts = [Host(name=f"{g}-{i:04d}", groups=(g,))
+                 for g in ("web", "app", "db", "worker") for i in range(250)]
+        await hub.upsert_hosts(hosts)
+        for h in hosts[::10]:
+            await hub.record_health(HealthSnapshot(host=h.name, taken_at=BASE, cpu_pct=95.0,
+                                                   mem_pct=50.0, disk_pct=20.0))
+        app = CCMApp(hub, actor="jordan", clock=fixed_clock)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded)
+            screen = app.screen
+            assert isinstance(screen, MainScreen)
+            grid = screen.grid
+            assert len(grid.order()) == 1000
+            assert len(list(screen.query("*"))) < 60  # not one widget per host
+            assert grid.virtual_size.height > 500
+            grid.focus()
+            started = time.perf_counter()
+            for _ in range(20):
+                await pilot.press("down")
+            per_key = (time.perf_counter() - started) / 20
+            assert per_key < 0.25, per_key
+            assert grid.cursor is not None and grid.scroll_y > 0
+            await pilot.press("slash", *"0249", "enter")
+            assert grid.order() == ["app-0249", "db-0249", "web-0249", "worker-0249"]
+            assert grid.cursor == "app-0249"
+            await pilot.press("escape")
+            assert grid.jump_to("worker-0249")  # far down: scrolled into view
+            top = int(grid.scroll_y)
+            lines: Any = [grid.render_line(y).text for y in range(grid.size.height)]
+            assert top > 500 and any("worker-0249" in line for line in lines)
