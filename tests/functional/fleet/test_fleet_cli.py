@@ -163,7 +163,10 @@ def test_fleet_install_on_asyncssh_hosts_defaults_to_the_home_folder(
               "--json")
     assert res.exit_code == 0, res.stdout + res.stderr
     doc = json.loads(res.stdout)
-    assert [h["status"] for h in doc["hosts"]] == ["installed", "installed"]
+    # Both test servers share one home folder: whichever pushes second may find the
+    # same agent already there.
+    statuses = sorted(h["status"] for h in doc["hosts"])
+    assert statuses in (["installed", "installed"], ["installed", "unchanged"])
     assert fleet.home is not None
     pyz = fleet.home / ".local" / "share" / "ccm-agent" / "agent.pyz"
     assert pyz.stat().st_size == doc["agent"]["bytes"]
