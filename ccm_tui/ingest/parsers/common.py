@@ -21,9 +21,9 @@ MAX_ANNOTATION_VALUE = 16 * 1024
 MAX_NAME = 256
 
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$"
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
-_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-/]{0,255}$")
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/]{0,255}")
 
 
 def load_json(body: bytes) -> Any:
@@ -98,7 +98,7 @@ def string_map(value: Any, where: str, *, annotations: bool = False) -> dict[str
                            reason="too_many", status=422)
     out: dict[str, str] = {}
     for key, raw in obj.items():
-        if not _LABEL_NAME.match(key):
+        if not _LABEL_NAME.fullmatch(key):
             raise PayloadError(f"{where}: {key[:40]!r} is not a valid label name",
                                reason="schema", status=422)
         if isinstance(raw, (int, float)) and not isinstance(raw, bool) and annotations:
@@ -120,7 +120,7 @@ def parse_time(value: Any, where: str, *, required: bool = False) -> datetime | 
             raise PayloadError(f"{where}: a time is required", reason="schema", status=422)
         return None
     text = need_str(value, where, limit=64)
-    m = _RFC3339.match(text.strip())
+    m = _RFC3339.fullmatch(text.strip())
     if not m:
         raise PayloadError(f"{where}: {text[:40]!r} is not an RFC 3339 time", reason="time",
                            status=422)
