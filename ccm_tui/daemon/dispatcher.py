@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
+from typing import Any
 
 from ccm_tui.core.errors import CCMError, ConflictError, HubUnavailable, LeaseLost
 from ccm_tui.core.lifecycle import Effect
@@ -27,6 +28,10 @@ from ccm_tui.fleet.ssh import SSHPool
 from ccm_tui.hub.base import Hub
 
 log = logging.getLogger("ccm.daemon")
+
+#: States a task reaches without a running session (ingest, an operator): notify on them.
+_ENDED_ELSEWHERE = {TaskState.RESOLVED.value, TaskState.CANCELLED.value,
+                    TaskState.RESOLVED_UPSTREAM.value}
 
 #: A task that keeps crashing its session is failed after this many claims.
 MAX_ATTEMPTS = 5
@@ -146,16 +151,35 @@ class Daemon:
                 async for change in self.hub.subscribe(kinds):
                     if change.kind is ChangeKind.TASK and change.ref == TaskState.NEW.value:
                         self._wake.set()
+                    elif (change.kind is ChangeKind.TASK and change.task_id
+                          and change.task_id not in self.sessions
+                          and change.ref in _ENDED_ELSEWHERE):
+                        self._spawn(self._notify_ended(change.task_id))
                     elif change.kind is ChangeKind.APPROVAL and change.task_id in self.sessions:
-                        relay = asyncio.create_task(self.sessions[change.task_id].relay())
-                        self._runners.add(relay)
-                        relay.add_done_callback(self._runners.discard)
+                        self._spawn(self.sessions[change.task_id].relay())
                     elif change.kind is ChangeKind.CONTROL:
                         await self._on_control()
                 return
             except HubUnavailable as exc:
                 log.warning("realtime feed lost: %s; retrying", exc)
                 await asyncio.sleep(1.0)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._runners.add(task)
+        task.add_done_callback(self._runners.discard)
+
+    async def _notify_ended(self, task_id: str) -> None:
+        """A task that ended without this daemon's session (an escalated task resolved
+        upstream later, or cancelled): tell the notifier once, e.g. to resolve the page.
+        Only the daemon that holds no session for it reacts; hooks are idempotent."""
+        if self.notifier is None:
+            return
+        try:
+            task = await self.hub.get_task(task_id)
+            await self.notifier("finished", task, "")
+        except Exception as exc:  # never let a notification stop the feed
+            log.warning("%s: could not queue the end-of-task notification: %s", task_id, exc)
 
     async def _on_control(self) -> None:
         control = await self.hub.get_control()

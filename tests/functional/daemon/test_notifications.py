@@ -40,6 +40,16 @@ async def test_an_escalation_pages_through_the_outbox(env: FleetEnv, hub: Hub) -
         assert event["event_action"] == "trigger" and event["dedup_key"] == f"ccm-{task.id}"
         assert event["payload"]["source"] == "legacy-01"
         assert event["payload"]["severity"] == "critical"
+        # Later a human (or the alert resolving) closes it: the page is resolved too.
+        await hub.transition(task.id, TaskState.RESOLVED, outcome="fixed by hand")
+        for _ in range(100):
+            if len([m for m in await hub.list_outbox() if m.channel == "pagerduty"]) == 2:
+                break
+            await asyncio.sleep(0.05)
+        async with aiohttp.ClientSession() as session:
+            await OutboxWorker(hub, settings, default_senders(settings, session)).run_once()
+        assert [e["event_action"] for e in pd.events] == ["trigger", "resolve"]
+        assert pd.events[1]["dedup_key"] == f"ccm-{task.id}"
     finally:
         stop.set()
         await asyncio.wait_for(runner, 30)
