@@ -40,6 +40,7 @@ from ccm_tui.commands import (
     webhook,
 )
 from ccm_tui.commands import daemon as daemon_cmd
+from ccm_tui.commands import demo as demo_cmd
 from ccm_tui.commands import tui as tui_cmd
 from ccm_tui.commands._common import CLIState, state
 from ccm_tui.core.errors import (
@@ -231,6 +232,7 @@ app.add_typer(ingest.app, name="ingest", rich_help_panel=SERVICES)
 app.add_typer(fleet.app, name="fleet", rich_help_panel=FLEET)
 app.command("run", rich_help_panel=FLEET)(run.run)
 app.command("tui", rich_help_panel=SERVICES)(tui_cmd.tui)
+app.command("demo", rich_help_panel=SERVICES)(demo_cmd.demo)
 
 later.register(app, panels={"fleet": FLEET, "service": SERVICES, "work": WORK})
 app.command("report", rich_help_panel=WORK)(report.report)

@@ -43,40 +43,8 @@ def not_available(command: str, issue: int) -> NoReturn:
     raise typer.Exit(2)
 
 
-# -- services ------------------------------------------------------------------------------
-
-
-
-def demo(
-    hosts: Annotated[
-        int, typer.Option("--hosts", min=1, max=200, help="How many simulated hosts to run.")
-    ] = 12,
-    seed: Annotated[
-        int | None,
-        typer.Option("--seed", metavar="N", help="Seed for the fault injector (repeatable runs)."),
-    ] = None,
-    headless: Annotated[
-        bool, typer.Option("--headless", help="Run without the TUI and print the outcome.")
-    ] = False,
-    duration: Annotated[
-        float | None,
-        typer.Option("--duration", metavar="S", min=1,
-                     help="With --headless: stop after this many seconds."),
-    ] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Run the whole pipeline on this machine, with no accounts and no keys.
-
-    Simulated hosts (real SSH servers on 127.0.0.1), injected faults, the webhook,
-    the daemon and the TUI.
-    """
-    not_available("demo", DEMO_ISSUE)
-
-
 def register(app: typer.Typer, *, panels: dict[str, str]) -> None:
-    """Mount every not-yet-available command on ``app``."""
-    service = panels["service"]
-    app.command("demo", rich_help_panel=service)(demo)
+    """Mount every not-yet-available command on ``app`` (none left for now)."""
 
 
 __all__ = ["not_available", "register"]

@@ -1,0 +1,105 @@
+"""``ccm demo --headless``: the whole pipeline as a subprocess, then nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not Path("/usr/bin/tmux").exists() and
+                                subprocess.run(["which", "tmux"], capture_output=True)
+                                .returncode != 0, reason="tmux is not installed")
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCM_")}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
+               XDG_DATA_HOME=str(tmp_path / "data"), XDG_STATE_HOME=str(tmp_path / "state"))
+    return env
+
+
+def _descendants(pid: int) -> list[int]:
+    """Processes whose parent chain reaches ``pid`` (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    out: list[int] = []
+    frontier = {pid}
+    while frontier:
+        kids = {p for p, pp in parents.items() if pp in frontier}
+        out.extend(kids)
+        frontier = kids
+    return out
+
+
+def assert_clean(doc: dict[str, Any], pid: int) -> None:
+    """No tmux server on the demo's socket, no temp folder, no process left."""
+    ls = subprocess.run(["tmux", "-L", doc["tmux_socket"], "ls"], capture_output=True)
+    assert ls.returncode != 0, ls.stdout
+    assert not Path(doc["temp_dir"]).exists()
+    assert not Path(f"/tmp/tmux-{os.getuid()}/{doc['tmux_socket']}").exists()
+    stray = subprocess.run(["pgrep", "-a", "-f", doc["temp_dir"]], capture_output=True,
+                           text=True).stdout.strip()
+    assert stray == "", stray
+    assert _descendants(pid) == []
+
+
+def test_headless_demo_ends_every_fault_as_expected(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ccm_tui", "demo", "--headless", "--hosts", "6", "--seed", "7",
+         "--duration", "50", "--json"], cwd=ROOT, env=_env(tmp_path),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=110)
+    assert out, err
+    doc = json.loads(out)
+    rows = {r["name"]: r for r in doc["scenarios"]}
+    assert proc.returncode == 0, json.dumps(rows, indent=1) + err[-2000:]
+    assert doc["ok"] and all(r["actual"] == r["expected"] for r in rows.values())
+    assert set(rows) == {"disk-old-logs", "crashed-service", "memory-hog", "unknown-file",
+                         "flapping", "package-update"}
+    assert rows["disk-old-logs"]["mttr_seconds"] < 5
+    assert doc["fixed_automatically"] >= 2 and doc["awaiting_approval"] >= 1
+    assert doc["escalated"] >= 1 and doc["alerts_suppressed"] >= 1
+    assert doc["mttr_median_seconds"] is not None and doc["mttr_p90_seconds"] is not None
+    assert_clean(doc, proc.pid)
+
+
+def test_sigint_mid_run_leaves_nothing_behind(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ccm_tui", "demo", "--headless", "--hosts", "5", "--seed", "3",
+         "--duration", "60", "--json"], cwd=ROOT, env=_env(tmp_path),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(9)  # the fleet is up and the first faults are being handled
+    assert proc.poll() is None
+    kids = _descendants(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    doc = json.loads(out)
+    assert doc["interrupted"] is True
+    assert_clean(doc, proc.pid)
+    alive = [k for k in kids if _running(k)]
+    assert alive == [], [Path(f"/proc/{k}/cmdline").read_bytes() for k in alive]
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for init to reap it is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
