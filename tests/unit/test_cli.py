@@ -517,15 +517,6 @@ def test_unexpected_errors_are_one_line_with_a_debug_hint(url: str) -> None:
     assert isinstance(debug.exception, ValueError)
 
 
-def test_later_commands_say_which_issue_brings_them() -> None:
-    for args, name, issue in [
-        (["demo", "--headless", "--duration", "5", "--json"], "demo", 8),
-    ]:
-        result = ccm(*args)
-        assert result.exit_code == 2, args
-        assert one_line(result.stderr) == f"ccm: {name} is not available yet (issue {issue})"
-
-
 # -- helpers -------------------------------------------------------------------------------
 @pytest.mark.parametrize(("text", "seconds"), [
     ("30s", 30), ("30m", 1800), ("12h", 43200), ("2d", 172800), ("1w", 604800),
