@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from ccm_tui.core.errors import HubURLError
-from ccm_tui.hub.base import AlertRecord, Hub, TaskQuery
+from ccm_tui.hub.base import AlertHead, AlertRecord, FiringRecord, Hub, TaskQuery
 
 if TYPE_CHECKING:
     from ccm_tui.hub.postgres import PostgresHub
     from ccm_tui.hub.sqlite import SqliteHub
 
-__all__ = ["AlertRecord", "Hub", "TaskQuery", "default_hub_path", "default_hub_url", "open_hub"]
+__all__ = ["AlertHead", "AlertRecord", "FiringRecord", "Hub", "TaskQuery", "default_hub_path", "default_hub_url", "open_hub"]
 
 
 def default_hub_path() -> Path:

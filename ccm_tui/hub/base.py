@@ -22,6 +22,7 @@ from typing import Any
 
 from ccm_tui.core.model import (
     Alert,
+    AlertStatus,
     Approval,
     ApprovalKind,
     AuditEntry,
@@ -46,6 +47,38 @@ class AlertRecord:
 
     alert: Alert
     is_new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AlertHead:
+    """The newest stored alert of a fingerprint, without its labels and annotations.
+
+    What :meth:`Hub.latest_alert` returns: enough to tell a re-send from a new
+    episode without decoding the alert's documents.
+    """
+
+    id: int
+    status: AlertStatus
+    starts_at: datetime
+    task_id: str | None
+    suppressed: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FiringRecord:
+    """What :meth:`Hub.record_firing` did.
+
+    ``alert`` is the alert as stored (with its ``id`` and, once settled, its
+    ``task_id``); ``is_new`` as in :class:`AlertRecord`. ``created`` when this call
+    created the alert's task, ``joined`` when it attached the alert to the open task
+    that was there; neither when the stored alert already had a task or was
+    suppressed (a repeat: only its ``seen_count`` moved) or is suppressed.
+    """
+
+    alert: Alert
+    is_new: bool
+    created: bool = False
+    joined: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +157,25 @@ class Hub(ABC):
         """
 
     @abstractmethod
+    async def record_firing(self, alert: Alert, task: Task) -> FiringRecord:
+        """Store a firing alert and settle its task, all in one transaction.
+
+        The alert is stored as by :meth:`record_alert` (a repeat of a stored alert
+        bumps its ``seen_count`` and returns ``is_new=False``). Then, unless the
+        stored alert already has a task or is suppressed (``alert.suppressed`` set,
+        or the stored repeat's), it joins the open task of (``alert.host``,
+        ``alert.alertname``) — whose ``repeat_count`` goes up by one, whose severity
+        rises to critical for a critical alert, and whose version is bumped — or,
+        when there is none, ``task`` (state ``new``, same host and alert name) is
+        created; either way the alert is linked to it. A crash leaves either all of
+        this or none of it.
+
+        Raises :class:`ConflictError` (and stores nothing) when a concurrent writer
+        created the open task first: call again to join it. :class:`ValueError`
+        for an alert that is not firing, or a ``task`` that does not fit it.
+        """
+
+    @abstractmethod
     async def note_resends(self, counts: dict[int, int], when: datetime) -> None:
         """Add re-sends to stored alerts' ``seen_count`` in one write (alert id → count)."""
 
@@ -137,6 +189,11 @@ class Hub(ABC):
         task_id: str | None = None, limit: int = 500,
     ) -> list[Alert]:
         """Alerts received, newest first, optionally of one fingerprint or one task."""
+
+    @abstractmethod
+    async def latest_alert(self, fingerprint: str) -> AlertHead | None:
+        """The newest stored alert of ``fingerprint`` (as :meth:`list_alerts` orders
+        them), without its labels and annotations; ``None`` when none is stored."""
 
     @abstractmethod
     async def count_firings(self, fingerprint: str, since: datetime) -> int:

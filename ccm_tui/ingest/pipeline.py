@@ -15,7 +15,10 @@ For each alert, in order:
    alert attached to it has resolved; on a task already being worked it is noted.
 
 The alert is stored before anything is acknowledged; a hub error propagates so the
-webhook answers 503 and the source retries (repeats are then duplicates).
+webhook answers 503 and the source retries (repeats are then duplicates). A firing
+alert that counts is stored together with its task in one transaction
+(:meth:`Hub.record_firing`), so a crash never leaves it without one; a re-send of a
+stored firing alert is recognised from one light read (:meth:`Hub.latest_alert`).
 """
 
 from __future__ import annotations
@@ -165,33 +168,33 @@ class Ingestor:
         m = self.metrics
         m.inc("ccm_ingest_alerts_received_total", source=p.source, status=p.status.value)
         match = directory.resolve(p.hosts)
-        alert = Alert(
-            fingerprint=p.fingerprint, status=p.status, source=p.source, alertname=p.alertname,
-            host=match.name, starts_at=p.starts_at or now, labels=p.labels,
-            annotations=p.annotations, severity=p.severity, ends_at=p.ends_at, received_at=now,
-        )
+        starts_at = p.starts_at or now
         if p.status is AlertStatus.RESOLVED:
-            return await self._resolved(alert)
+            return await self._resolved(self._alert(p, match.name, starts_at, now))
 
-        latest = await self.hub.list_alerts(fingerprint=alert.fingerprint, limit=1)
-        if latest and latest[0].status is AlertStatus.FIRING:
+        latest = await self.hub.latest_alert(p.fingerprint)
+        firing = latest is not None and latest.status is AlertStatus.FIRING
+        if latest is not None and firing:
+            if latest.task_id or latest.suppressed:
+                self._resends[latest.id] = self._resends.get(latest.id, 0) + 1
+                m.inc("ccm_ingest_duplicates_total")
+                return AlertResult(p.fingerprint, p.alertname, match.name, Outcome.DUPLICATE,
+                                   latest.task_id)
             # Still the same firing episode (a re-send, or a source such as Kibana that
             # re-notifies with a new start time): it keeps the episode's start.
-            alert = replace(alert, starts_at=latest[0].starts_at)
-            if latest[0].task_id or latest[0].suppressed:
-                assert latest[0].id is not None
-                self._resends[latest[0].id] = self._resends.get(latest[0].id, 0) + 1
-                m.inc("ccm_ingest_duplicates_total")
-                return AlertResult(alert.fingerprint, alert.alertname, alert.host,
-                                   Outcome.DUPLICATE, latest[0].task_id)
-        silence = next((s for s in silences if s.silences(alert, now)), None)
+            starts_at = latest.starts_at
         suppressed: str | None = None
+        alert = self._alert(p, match.name, starts_at, now)
+        silence = next((s for s in silences if s.silences(alert, now)), None)
         if silence is not None:
             suppressed = f"silenced:{silence.id}"
-        elif not latest or latest[0].status is not AlertStatus.FIRING:
-            earlier = await self.hub.count_firings(alert.fingerprint, now - self.settings.flap_window)
+        elif not firing:
+            earlier = 0 if latest is None else await self.hub.count_firings(  # never stored: 0
+                alert.fingerprint, now - self.settings.flap_window)
             if earlier + 1 > self.settings.flap_threshold:
                 suppressed = "flapping"
+        if suppressed is None:
+            return await self._firing(alert, match.managed, p)
         record = await self.hub.record_alert(replace(alert, suppressed=suppressed))
         stored = record.alert
         result = AlertResult(stored.fingerprint, stored.alertname, stored.host, Outcome.DUPLICATE,
@@ -215,11 +218,53 @@ class Ingestor:
             return result
         task, created = await self._task_for(stored, match.managed, p)
         result.task_id = task.id
+        self._count_task(result, created, match.managed)
+        return result
+
+    @staticmethod
+    def _alert(p: ParsedAlert, host: str, starts_at: datetime, now: datetime) -> Alert:
+        return Alert(
+            fingerprint=p.fingerprint, status=p.status, source=p.source, alertname=p.alertname,
+            host=host, starts_at=starts_at, labels=p.labels, annotations=p.annotations,
+            severity=p.severity, ends_at=p.ends_at, received_at=now,
+        )
+
+    def _count_task(self, result: AlertResult, created: bool, managed: bool) -> None:
+        m = self.metrics
         result.outcome = Outcome.CREATED if created else Outcome.ATTACHED
         m.inc("ccm_ingest_tasks_created_total" if created else "ccm_ingest_attached_total")
-        if created and not match.managed:
+        if created and not managed:
             m.inc("ccm_ingest_unmanaged_total")
-        return result
+
+    def _new_task(self, alert: Alert, managed: bool, p: ParsedAlert) -> Task:
+        return Task(
+            id=new_task_id(), host=alert.host, alertname=alert.alertname,
+            severity=alert.severity, alert_fingerprint=alert.fingerprint,
+            summary=_summary(p, alert.host), managed=managed,
+            spec={"alert": {
+                "source": alert.source, "fingerprint": alert.fingerprint,
+                "labels": alert.labels, "annotations": alert.annotations,
+                "starts_at": alert.starts_at.isoformat(),
+                "generator_url": p.generator_url,
+            }},
+        )
+
+    async def _firing(self, alert: Alert, managed: bool, p: ParsedAlert) -> AlertResult:
+        """Store a firing alert that counts and create or join its task, atomically."""
+        for _ in range(5):
+            try:
+                record = await self.hub.record_firing(alert, self._new_task(alert, managed, p))
+            except ConflictError:
+                continue  # another receiver created the task a moment ago: join that
+            stored = record.alert
+            result = AlertResult(stored.fingerprint, stored.alertname, stored.host,
+                                 Outcome.DUPLICATE, stored.task_id)
+            if record.created or record.joined:
+                self._count_task(result, record.created, managed)
+            else:  # a repeat of an alert that already has its task (or was held)
+                self.metrics.inc("ccm_ingest_duplicates_total")
+            return result
+        raise ConflictError(f"could not settle the task for {alert.host}/{alert.alertname}")
 
     async def _task_for(self, alert: Alert, managed: bool, p: ParsedAlert) -> tuple[Task, bool]:
         assert alert.id is not None
@@ -229,17 +274,7 @@ class Ingestor:
                 await self._attach(open_task, alert)
                 return open_task, False
             try:
-                task = await self.hub.create_task(Task(
-                    id=new_task_id(), host=alert.host, alertname=alert.alertname,
-                    severity=alert.severity, alert_fingerprint=alert.fingerprint,
-                    summary=_summary(p, alert.host), managed=managed,
-                    spec={"alert": {
-                        "source": alert.source, "fingerprint": alert.fingerprint,
-                        "labels": alert.labels, "annotations": alert.annotations,
-                        "starts_at": alert.starts_at.isoformat(),
-                        "generator_url": p.generator_url,
-                    }},
-                ))
+                task = await self.hub.create_task(self._new_task(alert, managed, p))
             except ConflictError:
                 continue  # another receiver created it a moment ago: attach to that
             await self.hub.link_alert(alert.id, task.id)

@@ -39,6 +39,8 @@ class ReceiverConfig:
     retry_after_seconds: int = 10
 
 
+_PARSERS = parsers()  # endpoint → parser, built once rather than per request
+
 INGESTOR: web.AppKey[Ingestor] = web.AppKey("ingestor", Ingestor)
 CONFIG: web.AppKey[ReceiverConfig] = web.AppKey("config", ReceiverConfig)
 
@@ -95,7 +97,7 @@ async def _handle(request: web.Request, ingestor: Ingestor, cfg: ReceiverConfig,
             m.inc("ccm_ingest_rejected_total", reason="signature")
             return _reply(401, status="rejected", reason="signature", error=problem)
     try:
-        result = parsers()[endpoint](load_json(body))
+        result = _PARSERS[endpoint](load_json(body))
     except PayloadError as exc:
         return _reject(m, endpoint, exc.status, exc.reason, str(exc))
     for _index, bad in result.rejected:
