@@ -12,7 +12,8 @@ For each alert, in order:
 4. **One open task per (host, alertname)**: a firing alert attaches to the open task
    if there is one, or creates it (unmanaged when the host is outside the inventory).
 5. **Resolved**: closes a task that has not started (``resolved_upstream``) once every
-   alert attached to it has resolved; on a task already being worked it is noted.
+   alert attached to it has resolved, and an escalated one (``resolved``: the page is
+   resolved too); on a task already being worked it is noted.
 
 The alert is stored before anything is acknowledged; a hub error propagates so the
 webhook answers 503 and the source retries (repeats are then duplicates). A firing
@@ -47,6 +48,7 @@ class Outcome(StrEnum):
     SILENCED = "silenced"
     FLAPPING = "flapping"
     RESOLVED_UPSTREAM = "resolved_upstream"
+    RESOLVED_AFTER_ESCALATION = "resolved_after_escalation"
     NOTED = "noted"
     RESOLVED_NO_TASK = "resolved_no_task"
 
@@ -326,6 +328,16 @@ class Ingestor:
         assert stored.id is not None
         await self.hub.link_alert(stored.id, task.id)
         result.task_id = task.id
+        if task.state is TaskState.ESCALATED and not await self._still_firing(task.id):
+            # Escalated to a human, and the problem went away: close it (and its page).
+            try:
+                await self.hub.transition(task.id, TaskState.RESOLVED,
+                                          outcome="resolved upstream after escalation")
+                result.outcome = Outcome.RESOLVED_AFTER_ESCALATION
+                m.inc("ccm_ingest_resolved_total", effect="closed_after_escalation")
+                return result
+            except IllegalTransition:
+                task = await self.hub.get_task(task.id)
         if task.state.is_terminal:
             m.inc("ccm_ingest_resolved_total", effect="none")
             return result

@@ -301,3 +301,13 @@ async def test_resolved_resend_of_a_silenced_alert_is_a_duplicate(client: Client
     assert body["outcomes"] == {"duplicate": 1}
     assert {a.task_id for a in await hub.list_alerts(fingerprint="fp-var")} == {None}
     assert (await hub.get_task(t.id)).state is TaskState.NEW
+
+
+async def test_an_escalated_task_closes_when_its_alert_resolves(client: Client, hub: Hub) -> None:
+    await client.post("alertmanager", am())
+    [t] = await tasks(hub)
+    await hub.decide(t.id, "escalate", actor="jordan", note="looks odd")
+    _, body = await client.post("alertmanager", am(status="resolved"))
+    assert body["outcomes"] == {"resolved_after_escalation": 1}
+    done = await hub.get_task(t.id)
+    assert done.state is TaskState.RESOLVED and done.outcome == "resolved upstream after escalation"
