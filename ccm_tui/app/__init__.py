@@ -5,19 +5,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from ccm_tui.app.app import CCMApp
 
 __all__ = ["CCMApp", "run"]
 
 
-def run(hub_url: str, *, actor: str, theme: str) -> None:
-    """Open the hub at ``hub_url`` and run the control centre until the operator quits."""
-    import os
-    from pathlib import Path
+def run(hub_url: str, *, actor: str, theme: str, inventory: Path | None = None,
+        known_hosts: Sequence[Path] | None = None) -> None:
+    """Open the hub at ``hub_url`` and run the control centre until the operator quits.
 
+    ``inventory`` and ``known_hosts`` (default: ``~/.ssh/known_hosts`` and CCM's own
+    file) are what "Broadcast a command…" in the palette runs on.
+    """
+    import os
+
+    from ccm_tui.app.fleet_access import FleetAccess
     from ccm_tui.hub import open_hub
 
     state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     app = CCMApp(open_hub(hub_url), actor=actor, theme=theme, own_hub=True,
-                 last_visit=state / "ccm" / "tui-last-visit")
+                 last_visit=state / "ccm" / "tui-last-visit",
+                 fleet=FleetAccess(inventory, tuple(known_hosts) if known_hosts else None)
+                 if inventory is not None else None)
     app.run()

@@ -2,7 +2,8 @@
 
 It loads the theme files, keeps the global keys (``?``, ``ctrl+t``, ``q``),
 connects the hub when it owns it, and shows the summary on start when something
-happened since the last visit.
+happened since the last visit. The command palette (``ctrl+p``) adds CCM's
+commands (:mod:`ccm_tui.app.palette`), among them "Broadcast a command…".
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
+from ccm_tui.app.fleet_access import FleetAccess
+from ccm_tui.app.palette import CCMCommands
+from ccm_tui.app.screens.broadcast import BroadcastPrompt, BroadcastRequest, BroadcastScreen
 from ccm_tui.app.screens.help import HelpScreen
 from ccm_tui.app.screens.main import MainScreen
 from ccm_tui.app.summary import summarize
@@ -26,6 +30,7 @@ class CCMApp(App[None]):
     """``ccm tui``: fleet grid, incidents, transcripts and one-key decisions."""
 
     TITLE = "CCM"
+    COMMANDS = App.COMMANDS | {CCMCommands}
     BINDINGS = [
         Binding("question_mark", "help", "Keys"),
         Binding("ctrl+t", "next_theme", "Theme"),
@@ -35,7 +40,7 @@ class CCMApp(App[None]):
     def __init__(
         self, hub: Hub, *, actor: str = "operator", theme: str = "dark",
         clock: Callable[[], datetime] = utcnow, own_hub: bool = False,
-        last_visit: Path | None = None,
+        last_visit: Path | None = None, fleet: FleetAccess | None = None,
     ) -> None:
         self.themes = available()
         super().__init__(css_path=[t.path for t in self.themes.values()])
@@ -44,6 +49,7 @@ class CCMApp(App[None]):
         self.clock = clock
         self.own_hub = own_hub
         self.last_visit = last_visit
+        self.fleet = fleet
         self.theme_name = theme if theme in self.themes else next(iter(self.themes), "dark")
 
     async def on_mount(self) -> None:
@@ -84,7 +90,8 @@ class CCMApp(App[None]):
         self.theme = self.themes[name].base
         self.theme_name = name
         if isinstance(self.screen, MainScreen):
-            self.screen.repaint()
+            # once the new classes are applied: the grid and timeline read component styles
+            self.call_after_refresh(self.screen.repaint, True)
 
     def action_next_theme(self) -> None:
         """``ctrl+t``: the next theme."""
@@ -95,3 +102,17 @@ class CCMApp(App[None]):
         """``?``: every key."""
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_broadcast(self) -> None:
+        """Palette: ask for a host pattern and a command, then run it on the fleet."""
+        if self.fleet is None:
+            self.notify("no inventory: start ccm tui with --inventory or set it in the config",
+                        title="broadcast", severity="error")
+            return
+        fleet = self.fleet
+
+        def run(request: BroadcastRequest | None) -> None:
+            if request is not None:
+                self.push_screen(BroadcastScreen(self.hub, fleet, request, actor=self.actor))
+
+        self.push_screen(BroadcastPrompt(), run)

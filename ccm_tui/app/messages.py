@@ -13,6 +13,8 @@ from textual.message import Message
 
 from ccm_tui.app.model import Snapshot
 from ccm_tui.core.model import Approval, ApprovalKind, Control, Event, HealthSnapshot, Host, Task
+from ccm_tui.fleet.broadcast import BroadcastReport
+from ccm_tui.fleet.ssh_types import RunResult
 
 
 @dataclass
@@ -100,4 +102,33 @@ class DecisionFailed(Message):
 
     task_id: str
     kind: ApprovalKind
+    error: str
+
+
+@dataclass
+class BroadcastStarted(Message):
+    """A broadcast found its hosts and started running on them."""
+
+    hosts: list[str]
+
+
+@dataclass
+class BroadcastProgress(Message):
+    """One host of a broadcast finished (ran, failed, or could not be reached)."""
+
+    result: RunResult
+
+
+@dataclass
+class BroadcastFinished(Message):
+    """Every host finished; ``unrecorded`` says why the hub has no record, if it has none."""
+
+    report: BroadcastReport
+    unrecorded: str
+
+
+@dataclass
+class BroadcastFailed(Message):
+    """A broadcast could not start (no inventory, no matching host…)."""
+
     error: str

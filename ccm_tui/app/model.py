@@ -41,11 +41,14 @@ class Snapshot:
     tasks: dict[str, Task] = field(default_factory=dict)
     approvals: dict[str, list[Approval]] = field(default_factory=dict)
     control: Control = field(default_factory=Control)
+    #: Open tasks by host, rebuilt on demand after a task changed (tiles ask per frame).
+    _open_by_host: dict[str, list[Task]] | None = field(default=None, repr=False)
 
     # -- updates --------------------------------------------------------------------
     def put_task(self, task: Task) -> None:
         """Insert or replace a task."""
         self.tasks[task.id] = task
+        self._open_by_host = None
 
     def put_host(self, host: Host, history: list[HealthSnapshot]) -> None:
         """Insert or replace a host and its recent health."""
@@ -64,7 +67,13 @@ class Snapshot:
 
     def active_task(self, host: str) -> Task | None:
         """The most urgent open task on a host (awaiting approval first)."""
-        open_ = [t for t in self.tasks.values() if t.host == host and not t.state.is_terminal]
+        if self._open_by_host is None:
+            index: dict[str, list[Task]] = {}
+            for t in self.tasks.values():
+                if not t.state.is_terminal:
+                    index.setdefault(t.host, []).append(t)
+            self._open_by_host = index
+        open_ = self._open_by_host.get(host)
         if not open_:
             return None
         return min(open_, key=lambda t: (_STATE_RANK.get(t.state, 1), -t.created_at.timestamp()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,11 +20,18 @@ def tui(
                      help="Colour theme: dark, light or high-contrast (default: tui.theme "
                      "from the config). ctrl+t cycles them while running."),
     ] = None,
+    known_hosts: Annotated[
+        list[Path] | None,
+        typer.Option("--known-hosts", metavar="FILE",
+                     help="known_hosts files a broadcast trusts (default ~/.ssh/known_hosts "
+                     "and CCM's own)."),
+    ] = None,
 ) -> None:
     """Open the control centre: fleet grid, incidents, transcripts, one-key approvals.
 
     Keys: ? lists them all; a approves, r rejects, e escalates, t jumps into the
-    agent's tmux session, / filters hosts, m shows the morning summary.
+    agent's tmux session, / filters hosts, m shows the morning summary; ctrl+p
+    "Broadcast a command…" runs a command on the inventory's hosts like `ccm run`.
     """
     if theme is not None and theme not in THEMES:
         raise typer.BadParameter(f"unknown theme {theme!r}; use one of {', '.join(THEMES)}",
@@ -31,7 +39,20 @@ def tui(
     s = settings(ctx)
     from ccm_tui.app import run
 
-    run(s.hub, actor=s.actor, theme=theme or s.tui.theme)
+    run(s.hub, actor=s.actor, theme=theme or s.tui.theme, inventory=_inventory_path(s.inventory),
+        known_hosts=known_hosts)
+
+
+def _inventory_path(path: Path) -> Path:
+    """The inventory (``~/.ssh/config`` when the default file is absent, as ``ccm run``)."""
+    from ccm_tui.config import config_dir
+    from ccm_tui.fleet.inventory import DEFAULT_SSH_CONFIG
+
+    path = path.expanduser()
+    ssh_config = DEFAULT_SSH_CONFIG.expanduser()
+    if not path.exists() and path == config_dir() / "inventory.yaml" and ssh_config.is_file():
+        return ssh_config
+    return path
 
 
 __all__ = ["tui"]

@@ -13,7 +13,7 @@ from textual.widgets import Static
 KEYS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Everywhere", [
         ("?", "this help"), ("q / ctrl+c", "quit"), ("ctrl+t", "next theme (dark, light, high-contrast)"),
-        ("ctrl+p", "command palette (Textual's: keys, screenshot, quit)"),
+        ("ctrl+p", "command palette: broadcast a command, summary, Textual's own"),
         ("m", "morning summary"), ("tab / shift+tab", "next / previous pane"),
         ("1 / 2 / 3", "focus the fleet, the incidents, the transcript"),
         ("z", "maximise the focused pane (again to restore)"),
@@ -35,6 +35,11 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ("a", "approve the proposed fix"), ("r", "reject it (with a short note)"),
         ("e", "escalate (with a short note)"),
         ("t", "jump into the agent's tmux session on its host"),
+    ]),
+    ("Broadcast (ctrl+p, \"Broadcast a command…\")", [
+        ("enter", "hosts pattern → command → run"),
+        ("up / down", "a host: its output on the right (failed hosts first)"),
+        ("escape", "back (stops a run still going)"),
     ]),
 ]
 

@@ -9,6 +9,7 @@ a decision — runs in workers and comes back as messages.
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,7 @@ from ccm_tui.daemon.remote import session_name
 from ccm_tui.hub.base import Hub
 
 REPAINT = 0.2
+TIMELINE_REFRESH = 30.0  #: s; the timeline is rebuilt when tasks change, else this often
 PANES = {"fleet": "#fleet", "incidents": "#incidents", "transcript": "#transcript"}
 
 
@@ -78,8 +80,8 @@ class MainScreen(Screen[None]):
         self.snap = Snapshot()
         self.selected: str | None = None
         self.input_mode = "hosts"
-        self._repaint_pending = False
-        self.loaded = False
+        self._repaint_pending, self._tasks_dirty, self._timeline_at = False, True, 0.0
+        self.loaded = False  # the first full read of the hub is in
 
     def compose(self) -> ComposeResult:
         """Top bar, grid above, incidents and transcript below, approval bar, footer."""
@@ -95,11 +97,10 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Title the panes, start following the hub, then load it."""
-        for pane_id, title in (("fleet", "fleet"), ("incidents", "incidents"),
-                               ("transcript", "transcript")):
+        for pane_id in ("fleet", "incidents", "transcript"):
             pane = self.query_one(f"#{pane_id}")
             pane.add_class("pane")
-            pane.border_title = title
+            pane.border_title = pane_id
         self.query_one(TranscriptView).show(None)
         self.follow_hub()
         self.load_hub()
@@ -125,7 +126,7 @@ class MainScreen(Screen[None]):
 
     def selected_task(self) -> Task | None:
         """The task under the timeline's cursor."""
-        return self.snap.tasks.get(self.selected) if self.selected else None
+        return self.snap.tasks.get(self.selected or "")
 
     # -- workers ---------------------------------------------------------------------
     @work(group="feed", exclusive=True)
@@ -181,6 +182,7 @@ class MainScreen(Screen[None]):
     def on_task_updated(self, message: m.TaskUpdated) -> None:
         """A task changed."""
         self.snap.put_task(message.task)
+        self._tasks_dirty = True
         self.schedule_repaint()
 
     def on_event_arrived(self, message: m.EventArrived) -> None:
@@ -192,6 +194,7 @@ class MainScreen(Screen[None]):
     def on_approvals_updated(self, message: m.ApprovalsUpdated) -> None:
         """Someone decided on a task (here or elsewhere)."""
         self.snap.put_approvals(message.task_id, message.approvals)
+        self._tasks_dirty = True
         self.schedule_repaint()
 
     def on_hosts_updated(self, message: m.HostsUpdated) -> None:
@@ -215,11 +218,15 @@ class MainScreen(Screen[None]):
             self._repaint_pending = True
             self.set_timer(REPAINT, self.repaint)
 
-    def repaint(self) -> None:
-        """Redraw everything from the snapshot."""
+    def repaint(self, full: bool = False) -> None:
+        """Redraw from the snapshot (the timeline if ``full``, if tasks changed, or to age it)."""
         self._repaint_pending = False
+        self._tasks_dirty |= full
         self.grid.refresh_data()
-        self.timeline.rebuild()
+        now = time.monotonic()
+        if self._tasks_dirty or now - self._timeline_at >= TIMELINE_REFRESH:
+            self._tasks_dirty, self._timeline_at = False, now
+            self.timeline.rebuild()
         self.update_bar()
         self.query_one(TopBar).show(self.snap, hub_kind=self.hub_kind, actor=self.actor,
                                     theme=str(getattr(self.app, "theme_name", "")))

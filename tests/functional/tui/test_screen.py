@@ -13,6 +13,7 @@ from typing import Any
 
 from ccm_tui.app import CCMApp
 from ccm_tui.app.jump import attach_argv
+from ccm_tui.app.screens.broadcast import BroadcastPrompt, BroadcastScreen
 from ccm_tui.app.screens.help import KEYS, HelpScreen
 from ccm_tui.app.screens.main import MainScreen
 from ccm_tui.app.widgets.fleet.grid import FleetGrid
@@ -28,7 +29,8 @@ ALIASES = {"question_mark": "?", "slash": "/", "left": "arrows", "right": "arrow
 
 def test_help_lists_every_key() -> None:
     listed = {part for _, keys in KEYS for k, _ in keys for part in k.split(" / ")}
-    for owner in (CCMApp, MainScreen, FleetGrid, IncidentTimeline, TranscriptView):
+    for owner in (CCMApp, MainScreen, FleetGrid, IncidentTimeline, TranscriptView,
+                  BroadcastScreen, BroadcastPrompt):
         for binding in owner.BINDINGS:
             key = binding.key if hasattr(binding, "key") else binding[0]  # type: ignore[index]
             shown = ALIASES.get(key, key)

@@ -78,8 +78,8 @@ def test_help(snap_compare: Any, seeded_url: str, size: tuple[int, int]) -> None
     assert snap_compare(make_app(seeded_url), terminal_size=size, run_before=then("?"))
 
 
-@pytest.mark.parametrize("theme", ["light", "high-contrast"])
+@pytest.mark.parametrize("theme", ["dark", "light", "high-contrast"])
 @pytest.mark.parametrize("size", SIZES)
 def test_themes(snap_compare: Any, seeded_url: str, size: tuple[int, int], theme: str) -> None:
-    """The main screen in the other themes (dark is the default above)."""
+    """The main screen in each theme, incident state colours included (set by the theme)."""
     assert snap_compare(make_app(seeded_url, theme), terminal_size=size, run_before=then())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
@@ -31,11 +32,13 @@ FILTERS: list[tuple[str, frozenset[TaskState] | None]] = [
 ]
 OVERNIGHT = timedelta(hours=12)
 
-#: Theme-independent state colours (the themes style the table around them).
-STATE_STYLE = {
-    S.AWAITING_APPROVAL: "bold yellow", S.ESCALATED: "bold red", S.FAILED: "bold red",
-    S.RESOLVED: "green", S.RESOLVED_UPSTREAM: "green", S.CANCELLED: "dim",
-    S.DIAGNOSING: "cyan", S.REMEDIATING: "cyan", S.VERIFYING: "cyan", S.CLAIMED: "cyan",
+#: The component class of each state's label; the theme files colour them.
+STATE_CLASS = {
+    S.AWAITING_APPROVAL: "incident--awaiting", S.ESCALATED: "incident--failed",
+    S.FAILED: "incident--failed", S.RESOLVED: "incident--resolved",
+    S.RESOLVED_UPSTREAM: "incident--resolved", S.CANCELLED: "incident--cancelled",
+    S.DIAGNOSING: "incident--active", S.REMEDIATING: "incident--active",
+    S.VERIFYING: "incident--active", S.CLAIMED: "incident--active", S.NEW: "incident--new",
 }
 STATE_LABEL = {S.AWAITING_APPROVAL: "AWAITING", S.RESOLVED_UPSTREAM: "upstream"}
 
@@ -43,6 +46,18 @@ STATE_LABEL = {S.AWAITING_APPROVAL: "AWAITING", S.RESOLVED_UPSTREAM: "upstream"}
 class IncidentTimeline(DataTable[Text | str]):
     """Tasks with state, host, alert, runbook, confidence, age and outcome."""
 
+    COMPONENT_CLASSES = {
+        "incident--awaiting", "incident--failed", "incident--resolved", "incident--cancelled",
+        "incident--active", "incident--new",
+    }
+    #: Fallback colours; ``themes/*.tcss`` override them per theme.
+    DEFAULT_CSS = """
+    IncidentTimeline > .incident--awaiting { color: ansi_yellow; text-style: bold; }
+    IncidentTimeline > .incident--failed { color: ansi_red; text-style: bold; }
+    IncidentTimeline > .incident--resolved { color: ansi_green; }
+    IncidentTimeline > .incident--cancelled { text-style: dim; }
+    IncidentTimeline > .incident--active { color: ansi_cyan; }
+    """
     BINDINGS = [
         Binding("v", "cycle_filter", "State filter"),
         Binding("o", "overnight", "Overnight"),
@@ -97,13 +112,17 @@ class IncidentTimeline(DataTable[Text | str]):
             conf = f"{t.confidence:.2f}" if t.confidence is not None else "-"
             outcome = self.snap.decided_by(t.id) or t.outcome or ""
             self.add_row(
-                Text(STATE_LABEL.get(t.state, str(t.state)), style=STATE_STYLE.get(t.state, "")),
+                Text(STATE_LABEL.get(t.state, str(t.state)), style=self._state_style(t.state)),
                 t.host, t.alertname, age(t.created_at, now), conf, t.runbook or "-", outcome,
                 t.id, key=t.id,
             )
         if keep is not None and keep in self.rows:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
         self._update_title()
+
+    def _state_style(self, state: TaskState) -> Style:
+        cls = STATE_CLASS.get(state)
+        return self.get_component_rich_style(cls, partial=True) if cls else Style()
 
     def _update_title(self) -> None:
         parts = [f"incidents · {FILTERS[self.filter_index][0]}"]
@@ -145,7 +164,10 @@ class IncidentTimeline(DataTable[Text | str]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """Tell the app which task is selected (only when it changed)."""
         event.stop()
-        task_id = str(event.row_key.value) if event.row_key is not None else None
+        # the row under the cursor now, not the event's: a rebuild clears the table (the
+        # cursor passes row 0) and then restores the selection, and both highlights are
+        # handled afterwards; reading the cursor keeps the selection (and the transcript)
+        task_id = self.selected_task_id()
         if task_id != self._selected:
             self._selected = task_id
             self.post_message(TaskSelected(task_id))

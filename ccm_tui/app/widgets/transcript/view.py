@@ -18,6 +18,10 @@ from textual.widgets import RichLog
 from ccm_tui.app.widgets.transcript.render import render_event
 from ccm_tui.core.model import Event
 
+#: A redraw (another task, a search cleared) writes at most this many of the newest events;
+#: search still looks at every event. Bounds the cost of a long, busy transcript.
+REDRAW_EVENTS = 1000
+
 
 class TranscriptView(RichLog):
     """A task's transcript, with follow mode and search."""
@@ -32,9 +36,11 @@ class TranscriptView(RichLog):
         after_seq: int
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, wrap=True, markup=False, highlight=False, auto_scroll=True)
+        super().__init__(id=id, wrap=True, markup=False, highlight=False, auto_scroll=True,
+                         max_lines=20 * REDRAW_EVENTS)
         self.task_id: str | None = None
         self.events: dict[int, Event] = {}
+        self._last_seq = 0
         self.query_text = ""
         self.loading = False
 
@@ -46,12 +52,13 @@ class TranscriptView(RichLog):
     @property
     def last_seq(self) -> int:
         """The highest ``seq`` shown."""
-        return max(self.events, default=0)
+        return self._last_seq
 
     def show(self, task_id: str | None, title: str = "") -> None:
         """Switch to another task (its events arrive with :meth:`merge`)."""
         self.task_id = task_id
         self.events = {}
+        self._last_seq = 0
         self.loading = task_id is not None
         self.border_title = f"transcript · {title}" if title else "transcript"
         self._redraw()
@@ -63,6 +70,7 @@ class TranscriptView(RichLog):
         self.loading = False
         for e in events:
             self.events[e.seq] = e
+        self._last_seq = max(self.events, default=0)
         self._redraw()
 
     def add(self, event: Event) -> None:
@@ -71,6 +79,7 @@ class TranscriptView(RichLog):
             return
         last = self.last_seq
         self.events[event.seq] = event
+        self._last_seq = max(last, event.seq)
         if self.loading:
             return
         if event.seq < last:
@@ -116,5 +125,10 @@ class TranscriptView(RichLog):
         if self.loading and not self.events:
             self.write(Text("loading…", style="dim"))
             return
-        for seq in sorted(self.events):
+        seqs = sorted(self.events)
+        if not self.query_text and len(seqs) > REDRAW_EVENTS:
+            self.write(Text(f"… {len(seqs) - REDRAW_EVENTS} earlier events (ctrl+f searches "
+                            "them all)", style="dim"))
+            seqs = seqs[-REDRAW_EVENTS:]
+        for seq in seqs:
             self._write(self.events[seq])
