@@ -80,7 +80,8 @@ class CCMApp(App[None]):
             since = self.clock() - timedelta(hours=12)
         screen = self.screen
         if isinstance(screen, MainScreen) and summarize(screen.snap, since).anything:
-            screen.show_summary(since, f"since your last visit ({since:%a %H:%M} UTC)")
+            screen.run_worker(screen.show_summary(
+                since, f"since your last visit ({since:%a %H:%M} UTC)"))
 
     def apply_theme(self, name: str) -> None:
         """Switch to theme ``name``: its class on the app and its Textual base theme."""

@@ -1,4 +1,4 @@
-"""The morning summary, computed from the app's snapshot (pure: no clock, no I/O).
+"""The morning summary: the snapshot's tasks, plus `ccm report`'s figures from the hub.
 
 Fixed automatically, waiting for you, escalated, failed, MTTR and pages avoided
 since a given time (the last visit, or the last 12 hours).
@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ccm_tui.app.model import Snapshot
+from ccm_tui.core.errors import HubError
 from ccm_tui.core.model import Task
 from ccm_tui.core.states import TaskState
+from ccm_tui.hub.base import Hub
+from ccm_tui.notify.report import MorningReport, build_report
 
 S = TaskState
 
@@ -38,6 +41,14 @@ class Summary:
         """Whether there is something to tell."""
         return bool(self.fixed_auto or self.fixed_approved or self.waiting or self.escalated
                     or self.failed)
+
+
+async def morning_report(hub: Hub, since: datetime, until: datetime) -> MorningReport | None:
+    """``ccm report``'s figures for the same window (``None`` if the hub cannot say)."""
+    try:
+        return await build_report(hub, since=since, until=until)
+    except (HubError, OSError):
+        return None
 
 
 def summarize(snap: Snapshot, since: datetime) -> Summary:

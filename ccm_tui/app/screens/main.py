@@ -27,7 +27,7 @@ from ccm_tui.app.jump import attach_argv, inside_tmux, open_window
 from ccm_tui.app.model import Snapshot
 from ccm_tui.app.screens.note import NoteScreen
 from ccm_tui.app.screens.summary import SummaryScreen
-from ccm_tui.app.summary import summarize
+from ccm_tui.app.summary import morning_report, summarize
 from ccm_tui.app.widgets.decisions.bar import ApprovalBar
 from ccm_tui.app.widgets.fleet.grid import FleetGrid
 from ccm_tui.app.widgets.incidents.timeline import IncidentTimeline
@@ -390,10 +390,11 @@ class MainScreen(Screen[None]):
         elif self.focused is not None:
             self.maximize(self.focused)
 
-    def action_summary(self) -> None:
+    async def action_summary(self) -> None:
         """``m``: the summary of the last 12 hours."""
-        self.show_summary(self.clock() - timedelta(hours=12), "summary · last 12 hours")
+        await self.show_summary(self.clock() - timedelta(hours=12), "summary · last 12 hours")
 
-    def show_summary(self, since: datetime, title: str) -> None:
-        """Push the summary of what happened since ``since``."""
-        self.app.push_screen(SummaryScreen(summarize(self.snap, since), title))
+    async def show_summary(self, since: datetime, title: str) -> None:
+        """Push the summary of what happened since ``since`` (``ccm report``'s figures)."""
+        self.app.push_screen(SummaryScreen(summarize(self.snap, since), title,
+                                           await morning_report(self.hub, since, self.clock())))

@@ -12,19 +12,22 @@ from textual.widgets import Static
 
 from ccm_tui.app.summary import Summary
 from ccm_tui.core.model import Task
+from ccm_tui.notify.report import MorningReport
 
 MAX_LISTED = 5
 
 
-def _mttr(s: Summary) -> str:
-    if s.mttr is None:
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
         return "-"
-    minutes = int(s.mttr.total_seconds() // 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+    minutes = int(seconds // 60)
+    if minutes >= 60:
+        return f"{minutes // 60}h{minutes % 60:02d}m"
+    return f"{minutes}m" if minutes else f"{seconds:.0f}s"
 
 
-def summary_table(s: Summary) -> Table:
-    """The summary as a rich table."""
+def summary_table(s: Summary, report: MorningReport | None = None) -> Table:
+    """The summary as a rich table; with ``report``, ``ccm report``'s MTTR and pages."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
@@ -44,7 +47,14 @@ def summary_table(s: Summary) -> Table:
     for label, tasks, style in rows:
         table.add_row(Text(f"{len(tasks):>4}  {label}", style=style), names(tasks))
     table.add_row("", "")
-    table.add_row(f"MTTR {_mttr(s)}", f"pages avoided {s.pages_avoided}")
+    if report is not None:
+        table.add_row(f"MTTR {_duration(report.mttr_median_seconds)}",
+                      f"p90 {_duration(report.mttr_p90_seconds)} · alerts received "
+                      f"{report.alerts_received} · pages avoided {report.pages_avoided} "
+                      f"(sent {report.pages_sent} of {report.pages_without_ccm})")
+    else:
+        mttr = s.mttr.total_seconds() if s.mttr is not None else None
+        table.add_row(f"MTTR {_duration(mttr)}", f"pages avoided {s.pages_avoided}")
     table.add_row("new runbook drafts", Text("- (drafting comes with the investigator)", style="dim"))
     return table
 
@@ -62,16 +72,18 @@ class SummaryScreen(ModalScreen[None]):
         Binding("q", "dismiss", "Close", show=False),
     ]
 
-    def __init__(self, summary: Summary, title: str) -> None:
+    def __init__(self, summary: Summary, title: str,
+                 report: MorningReport | None = None) -> None:
         super().__init__()
         self.summary = summary
         self.title_text = title
+        self.report = report
 
     def compose(self) -> ComposeResult:
         """The table, scrollable."""
         with VerticalScroll() as box:
             box.border_title = self.title_text
-            yield Static(summary_table(self.summary))
+            yield Static(summary_table(self.summary, self.report))
 
 
 __all__ = ["SummaryScreen", "summary_table"]
