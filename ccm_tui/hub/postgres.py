@@ -76,6 +76,7 @@ class PostgresHub(SqlHub):
     """A hub in PostgreSQL (``postgresql://user:pass@host:5432/db``)."""
 
     skip_locked = " FOR UPDATE OF t SKIP LOCKED"
+    claim_lock = "SELECT pg_advisory_xact_lock(6517569)"  # "ccm-claim", held until commit
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -109,6 +109,10 @@ class SqlHub(Hub):
 
     #: Appended to claim sub-selects: ``FOR UPDATE OF t SKIP LOCKED`` on PostgreSQL.
     skip_locked: str = ""
+    #: Run first in every claim transaction: serialises claims across processes so
+    #: "one task per host" holds even for two new tasks of one host (PostgreSQL; an
+    #: SQLite write transaction is already exclusive).
+    claim_lock: str = ""
     _health_counter = itertools.count()
 
     @abstractmethod
@@ -449,6 +453,8 @@ class SqlHub(Hub):
         now = utcnow()
         active = _marks(len(_ACTIVE))
         async with self._tx() as tx:
+            if self.claim_lock:
+                await tx.execute(self.claim_lock)
             r = await tx.fetchrow(
                 "UPDATE ccm_tasks SET"
                 " state = CASE WHEN state = 'new' THEN 'claimed' ELSE state END,"

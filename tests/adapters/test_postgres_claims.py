@@ -62,3 +62,26 @@ async def test_expired_lease_taken_over_by_second_daemon(pg_url: str) -> None:
         theirs = await b.claim_next_task("daemon-b", lease_seconds=30)
         assert theirs is not None and theirs.id == t.id and theirs.lease_owner == "daemon-b"
         assert theirs.state is TaskState.CLAIMED
+
+
+async def test_one_task_per_host_holds_across_concurrent_claimers(pg_url: str) -> None:
+    await _migrated(pg_url)
+    hubs = [open_hub(pg_url) for _ in range(4)]
+    for h in hubs:
+        await h.connect()
+    try:
+        for round_ in range(10):
+            host = f"db-{round_:02d}"
+            for name in ("DiskFull", "ServiceDown", "HighMemory"):
+                await hubs[0].create_task(Task(id=new_task_id(), host=host, alertname=name))
+            got = await asyncio.gather(*(h.claim_next_task(f"d{i}") for i, h in
+                                         enumerate(hubs)))
+            claimed = [t for t in got if t is not None]
+            assert len(claimed) == 1, [(t.host, t.alertname) for t in claimed]
+            await hubs[0].transition(claimed[0].id, TaskState.CANCELLED)
+            for t in await hubs[0].list_tasks():
+                if t.state is TaskState.NEW:
+                    await hubs[0].transition(t.id, TaskState.CANCELLED)
+    finally:
+        for h in hubs:
+            await h.close()
