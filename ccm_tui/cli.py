@@ -30,7 +30,6 @@ from ccm_tui.commands import (
     fleet,
     ingest,
     init,
-    later,
     notify,
     report,
     run,
@@ -234,7 +233,6 @@ app.command("run", rich_help_panel=FLEET)(run.run)
 app.command("tui", rich_help_panel=SERVICES)(tui_cmd.tui)
 app.command("demo", rich_help_panel=SERVICES)(demo_cmd.demo)
 
-later.register(app, panels={"fleet": FLEET, "service": SERVICES, "work": WORK})
 app.command("report", rich_help_panel=WORK)(report.report)
 app.add_typer(notify.app, name="notify", rich_help_panel=SERVICES)
 
