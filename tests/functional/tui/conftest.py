@@ -17,7 +17,7 @@ from ccm_tui.hub.base import Hub
 from tests.functional.tui.seed import BASE, BUSY_TASK
 
 
-async def wait_for(pilot: Pilot[None], check: Callable[[], object], timeout: float = 5.0) -> None:
+async def wait_for(pilot: Pilot[None], check: Callable[[], object], timeout: float = 15.0) -> None:
     """Let the app run until ``check()`` is true (fails the test after ``timeout``)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -28,7 +28,7 @@ async def wait_for(pilot: Pilot[None], check: Callable[[], object], timeout: flo
 
 
 async def wait_hub(pilot: Pilot[None], fetch: Callable[[], Awaitable[object]],
-                   check: Callable[[object], bool], timeout: float = 5.0) -> object:
+                   check: Callable[[object], bool], timeout: float = 15.0) -> object:
     """Poll the hub (as a test, not as the app) until ``check(await fetch())``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
