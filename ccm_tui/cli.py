@@ -13,6 +13,7 @@ traceback).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import sys
@@ -133,6 +134,10 @@ class CCMGroup(TyperGroup):
             raise typer.Exit(1) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except BrokenPipeError:  # `ccm … | head`: the reader left; nothing to report
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except Exception as exc:
             if _is_click_exception(exc) or _debug():
                 raise

@@ -67,37 +67,29 @@ def _decide(
     ))
 
 
-def approve(
-    ctx: typer.Context,
-    task_id: TaskIdArg,
-    note: NoteOpt = "",
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Approve the fix a task proposes (the task must be awaiting_approval)."""
-    _decide(ctx, "approve", task_id, note, actor, as_json)
+def _command(kind: str, doc: str) -> Callable[..., None]:
+    """One of the three decision commands (they differ only in what they decide)."""
+
+    def command(
+        ctx: typer.Context,
+        task_id: TaskIdArg,
+        note: NoteOpt = "",
+        actor: ActorOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        _decide(ctx, kind, task_id, note, actor, as_json)
+
+    command.__name__ = command.__qualname__ = kind
+    command.__doc__ = doc
+    return command
 
 
-def reject(
-    ctx: typer.Context,
-    task_id: TaskIdArg,
-    note: NoteOpt = "",
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Reject the fix a task proposes; the task is cancelled (must be awaiting_approval)."""
-    _decide(ctx, "reject", task_id, note, actor, as_json)
-
-
-def escalate(
-    ctx: typer.Context,
-    task_id: TaskIdArg,
-    note: NoteOpt = "",
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Hand a task to a human: stop automatic work on it and page if configured."""
-    _decide(ctx, "escalate", task_id, note, actor, as_json)
+approve = _command(
+    "approve", "Approve the fix a task proposes (the task must be awaiting_approval).")
+reject = _command(
+    "reject", "Reject the fix a task proposes; the task is cancelled (must be awaiting_approval).")
+escalate = _command(
+    "escalate", "Hand a task to a human: stop automatic work on it and page if configured.")
 
 
 COMMANDS: dict[str, Callable[..., Any]] = {
