@@ -345,7 +345,9 @@ class Ingestor:
             result.outcome, result.detail = Outcome.NOTED, "other alerts of the task still fire"
             m.inc("ccm_ingest_resolved_total", effect="noted")
             return result
-        if task.state in (TaskState.NEW, TaskState.CLAIMED):
+        # Only a task no daemon has taken: once claimed, an agent may be fixing it
+        # (that is often *why* the alert resolved) and must be allowed to finish.
+        if task.state is TaskState.NEW:
             try:
                 await self.hub.transition(task.id, TaskState.RESOLVED_UPSTREAM,
                                           outcome="resolved upstream before work started")
