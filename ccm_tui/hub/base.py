@@ -14,7 +14,7 @@ All methods are coroutines. Errors are those of :mod:`ccm_tui.core.errors`:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -39,6 +39,10 @@ from ccm_tui.core.model import (
     Task,
 )
 from ccm_tui.core.states import TaskState
+
+#: The task :meth:`Hub.record_firing` creates when there is no open one to join, or a
+#: function that builds it (called only then).
+NewTask = Task | Callable[[], Task]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +161,7 @@ class Hub(ABC):
         """
 
     @abstractmethod
-    async def record_firing(self, alert: Alert, task: Task) -> FiringRecord:
+    async def record_firing(self, alert: Alert, task: NewTask) -> FiringRecord:
         """Store a firing alert and settle its task, all in one transaction.
 
         The alert is stored as by :meth:`record_alert` (a repeat of a stored alert
@@ -168,11 +172,23 @@ class Hub(ABC):
         rises to critical for a critical alert, and whose version is bumped — or,
         when there is none, ``task`` (state ``new``, same host and alert name) is
         created; either way the alert is linked to it. A crash leaves either all of
-        this or none of it.
+        this or none of it. ``task`` may be a function that builds the task: it is
+        then called only when a task has to be created.
 
         Raises :class:`ConflictError` (and stores nothing) when a concurrent writer
         created the open task first: call again to join it. :class:`ValueError`
         for an alert that is not firing, or a ``task`` that does not fit it.
+        """
+
+    @abstractmethod
+    async def record_firings(self, pairs: Sequence[tuple[Alert, NewTask]]
+                             ) -> list[FiringRecord]:
+        """:meth:`record_firing` for several alerts, in order, in one transaction.
+
+        Group commit for a receiver under load: one commit for everything that
+        arrived together. All or nothing — a :class:`ConflictError` stores none of
+        them (settle each with :meth:`record_firing` then); every alert is checked
+        before anything is written.
         """
 
     @abstractmethod

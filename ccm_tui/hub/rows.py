@@ -66,11 +66,6 @@ def req_dt(value: Any) -> datetime:
     return result
 
 
-def dumps(value: Any) -> str:
-    """JSON text for a json/jsonb column."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -79,6 +74,15 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+# One encoder for every write: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+def dumps(value: Any) -> str:
+    """JSON text for a json/jsonb column."""
+    return _ENCODER.encode(value)
 
 
 def loads(value: Any) -> Any:

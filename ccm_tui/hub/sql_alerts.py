@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -16,8 +17,8 @@ from ccm_tui.core.model import (
 )
 from ccm_tui.core.states import TaskState
 from ccm_tui.hub import rows
-from ccm_tui.hub.base import AlertHead, AlertRecord, FiringRecord
-from ccm_tui.hub.sql_core import _OPEN, SqlCore, _marks
+from ccm_tui.hub.base import AlertHead, AlertRecord, FiringRecord, NewTask
+from ccm_tui.hub.sql_core import _OPEN, SqlCore, Tx, _marks
 
 _INSERT_ALERT = (
     "INSERT INTO ccm_alerts (fingerprint, status, source, alertname, host, severity,"
@@ -35,17 +36,14 @@ _INSERT_TASK = (
     " result, attempts, repeat_count, version, created_at, updated_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 1, ?, ?) RETURNING "
 )
-_OPEN_TASK_OF = (
-    "SELECT id FROM ccm_tasks WHERE host = ? AND alertname = ?"
-    f" AND state IN ({_marks(len(_OPEN))}) ORDER BY created_at DESC LIMIT 1"
-)
 #: Joins the open task of (host, alertname): one more repeat, critical if the alert is.
-#: The outer state check makes a task that closed meanwhile (PostgreSQL re-checks the
-#: row it waited for) match nothing, so a new task is made instead.
+#: The unique index ``ccm_tasks_one_open`` allows at most one such task. PostgreSQL
+#: re-checks the state of a row it waited for, so a task that closed meanwhile
+#: matches nothing and a new task is made instead.
 _JOIN_OPEN_TASK = (
     "UPDATE ccm_tasks SET repeat_count = repeat_count + 1,"
     " severity = CASE WHEN ? = 'critical' THEN 'critical' ELSE severity END,"
-    f" version = version + 1, updated_at = ? WHERE id = ({_OPEN_TASK_OF})"
+    " version = version + 1, updated_at = ? WHERE host = ? AND alertname = ?"
     f" AND state IN ({_marks(len(_OPEN))}) RETURNING id"
 )
 
@@ -64,6 +62,51 @@ def _task_args(t: Task) -> tuple[Any, ...]:
             t.updated_at)
 
 
+def _check_alert(a: Alert) -> None:
+    if a.status is not AlertStatus.FIRING:
+        raise ValueError(f"record_firing stores firing alerts, not {a.status.value} ones")
+
+
+def _task_for(a: Alert, new: NewTask) -> Task:
+    t = new if isinstance(new, Task) else new()
+    if t.host != a.host or t.alertname != a.alertname:
+        raise ValueError("the task must be for the alert's host and alert name")
+    if t.state is not TaskState.NEW:
+        raise ValueError("a task is created in state new")
+    return t
+
+
+async def _settle_firing(tx: Tx, a: Alert, new: NewTask) -> FiringRecord:
+    """:meth:`Hub.record_firing`'s work inside the caller's transaction."""
+    r = await tx.fetchrow(_INSERT_ALERT + "id", *_alert_args(a))
+    if r is None:  # a repeat: what was stored decides
+        r = await tx.fetchrow(_REPEAT_ALERT, a.received_at, a.fingerprint, a.status.value,
+                              a.starts_at)
+        assert r is not None
+        stored = rows.alert_from_row(r)
+        if stored.task_id or stored.suppressed:
+            return FiringRecord(stored, False)
+        alert_id, is_new = int(r["id"]), False
+    else:
+        alert_id, is_new = int(r["id"]), True
+        if a.task_id or a.suppressed:
+            return FiringRecord(replace(a, id=alert_id, seen_count=1), True)
+        stored = a
+    joined = await tx.fetchrow(_JOIN_OPEN_TASK, a.severity.value, utcnow(), a.host,
+                               a.alertname, *_OPEN)
+    if joined is not None:
+        task_id = str(joined["id"])
+    else:
+        t = _task_for(a, new)
+        await tx.execute(_INSERT_TASK + "id", *_task_args(t))
+        task_id = t.id
+    await tx.execute("UPDATE ccm_alerts SET task_id = ? WHERE id = ?", task_id, alert_id)
+    if is_new:
+        stored = replace(a, id=alert_id, task_id=task_id, seen_count=1)
+    else:
+        stored = replace(stored, task_id=task_id)
+    return FiringRecord(stored, is_new, created=joined is None, joined=joined is not None)
+
 
 class SqlAlerts(SqlCore):
     """Alerts (recording, de-duplication, firing with its task) and silences."""
@@ -80,42 +123,23 @@ class SqlAlerts(SqlCore):
             assert r is not None
             return AlertRecord(rows.alert_from_row(r), False)
 
-    async def record_firing(self, alert: Alert, task: Task) -> FiringRecord:
-        a, t = alert, task
-        if a.status is not AlertStatus.FIRING:
-            raise ValueError(f"record_firing stores firing alerts, not {a.status.value} ones")
-        if t.host != a.host or t.alertname != a.alertname:
-            raise ValueError("the task must be for the alert's host and alert name")
-        if t.state is not TaskState.NEW:
-            raise ValueError("a task is created in state new")
+    async def record_firing(self, alert: Alert, task: NewTask) -> FiringRecord:
+        _check_alert(alert)
+        if isinstance(task, Task):
+            _task_for(alert, task)
         async with self._tx() as tx:
-            r = await tx.fetchrow(_INSERT_ALERT + "id", *_alert_args(a))
-            if r is None:  # a repeat: what was stored decides
-                r = await tx.fetchrow(_REPEAT_ALERT, a.received_at, a.fingerprint,
-                                      a.status.value, a.starts_at)
-                assert r is not None
-                stored = rows.alert_from_row(r)
-                if stored.task_id or stored.suppressed:
-                    return FiringRecord(stored, False)
-                alert_id, is_new = int(r["id"]), False
-            else:
-                alert_id, is_new = int(r["id"]), True
-                if a.task_id or a.suppressed:
-                    return FiringRecord(replace(a, id=alert_id, seen_count=1), True)
-                stored = a
-            joined = await tx.fetchrow(_JOIN_OPEN_TASK, a.severity.value, utcnow(), a.host,
-                                       a.alertname, *_OPEN, *_OPEN)
-            if joined is not None:
-                task_id = str(joined["id"])
-            else:
-                await tx.fetchrow(_INSERT_TASK + "id", *_task_args(t))
-                task_id = t.id
-            await tx.execute("UPDATE ccm_alerts SET task_id = ? WHERE id = ?", task_id, alert_id)
-        if is_new:
-            stored = replace(a, id=alert_id, task_id=task_id, seen_count=1)
-        else:
-            stored = replace(stored, task_id=task_id)
-        return FiringRecord(stored, is_new, created=joined is None, joined=joined is not None)
+            return await _settle_firing(tx, alert, task)
+
+    async def record_firings(self, pairs: Sequence[tuple[Alert, NewTask]]
+                             ) -> list[FiringRecord]:
+        for a, t in pairs:
+            _check_alert(a)
+            if isinstance(t, Task):
+                _task_for(a, t)
+        if not pairs:
+            return []
+        async with self._tx() as tx:
+            return [await _settle_firing(tx, a, t) for a, t in pairs]
 
     async def note_resends(self, counts: dict[int, int], when: datetime) -> None:
         if not counts:

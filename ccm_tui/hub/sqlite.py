@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from ccm_tui.core.errors import ConflictError, HubUnavailable, NotFound, SchemaError
@@ -38,10 +39,10 @@ POLL_INTERVAL = 0.05
 CHANGE_RETENTION = timedelta(days=2)
 
 
-def _param(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="microseconds")
-    return value
+def _params(args: tuple[Any, ...]) -> list[Any]:
+    """Statement arguments as SQLite stores them: times as ISO 8601 text (microseconds)."""
+    return [a.isoformat(timespec="microseconds") if isinstance(a, datetime) else a
+            for a in args]
 
 
 #: How long a writer keeps retrying a locked file before the hub counts as unavailable.
@@ -54,18 +55,20 @@ CHECKPOINT_EVERY = 100
 class _SqliteTx:
     """Statements on the shared connection, run in place (no thread hop)."""
 
+    __slots__ = ("conn",)
+
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+        self.conn = conn
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return list(self._conn.execute(sql, [_param(a) for a in args]).fetchall())
+        return list(self.conn.execute(sql, _params(args)).fetchall())
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        row: Row | None = self._conn.execute(sql, [_param(a) for a in args]).fetchone()
+        row: Row | None = self.conn.execute(sql, _params(args)).fetchone()
         return row
 
     async def execute(self, sql: str, *args: Any) -> int:
-        return max(self._conn.execute(sql, [_param(a) for a in args]).rowcount, 0)
+        return max(self.conn.execute(sql, _params(args)).rowcount, 0)
 
 
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
@@ -90,6 +93,79 @@ async def _when_unlocked(op: Callable[[], Any], what: str, path: Path) -> Any:
         delay = min(delay * 2, 0.05)
 
 
+class _SqliteRead:
+    """``async with hub._read() as tx``: the connection, to this task alone.
+
+    A plain class rather than ``@asynccontextmanager``: it runs for every hub call,
+    and a generator-based manager costs several times as much.
+    """
+
+    __slots__ = ("_hub",)
+
+    def __init__(self, hub: SqliteHub) -> None:
+        self._hub = hub
+
+    async def __aenter__(self) -> _SqliteTx:
+        hub = self._hub
+        tx = hub._statements()
+        await hub._lock.acquire()
+        return tx
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self._hub._lock.release()
+        if isinstance(exc, sqlite3.OperationalError):
+            raise HubUnavailable(f"SQLite hub {self._hub.path}: {exc}") from exc
+
+
+class _SqliteWrite:
+    """``async with hub._tx() as tx``: ``BEGIN IMMEDIATE`` … ``COMMIT``, or a rollback.
+
+    A constraint violation becomes :class:`ConflictError` (UNIQUE) or
+    :class:`NotFound` (FOREIGN KEY); a database error :class:`HubUnavailable`.
+    """
+
+    __slots__ = ("_hub",)
+
+    def __init__(self, hub: SqliteHub) -> None:
+        self._hub = hub
+
+    async def __aenter__(self) -> _SqliteTx:
+        hub = self._hub
+        tx = hub._statements()
+        conn = tx.conn
+        await hub._lock.acquire()
+        try:
+            await _when_unlocked(lambda: conn.execute("BEGIN IMMEDIATE"), "writing", hub.path)
+        except BaseException as exc:
+            hub._lock.release()
+            if isinstance(exc, sqlite3.OperationalError):
+                raise HubUnavailable(f"SQLite hub {hub.path}: {exc}") from exc
+            raise
+        return tx
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        hub = self._hub
+        conn = hub._statements().conn
+        try:
+            if exc is None:
+                try:
+                    await _when_unlocked(lambda: conn.execute("COMMIT"), "committing", hub.path)
+                except BaseException as failed:
+                    mapped = hub._rolled_back(conn, failed)
+                    if mapped is failed:
+                        raise
+                    raise mapped from failed
+                hub._after_commit()
+                return
+            mapped = hub._rolled_back(conn, exc)
+            if mapped is not exc:
+                raise mapped from exc
+        finally:
+            hub._lock.release()
+
+
 class SqliteHub(SqlHub):
     """A hub in one SQLite file (``sqlite:///path/to/hub.db``)."""
 
@@ -106,6 +182,7 @@ class SqliteHub(SqlHub):
         self._checkpointer: sqlite3.Connection | None = None
         self._checkpoints: ThreadPoolExecutor | None = None
         self._checkpointing: Future[None] | None = None
+        self._stx: _SqliteTx | None = None
 
     # -- life cycle -----------------------------------------------------------------------
     async def connect(self) -> None:
@@ -186,40 +263,34 @@ class SqliteHub(SqlHub):
                 raise
         return applied
 
+    def _statements(self) -> _SqliteTx:
+        """The connection's statement runner (raises when not connected)."""
+        tx = self._stx
+        if tx is None or tx.conn is not self._conn:
+            tx = self._stx = _SqliteTx(self._require())
+        return tx
+
     def _require(self) -> sqlite3.Connection:
         if self._conn is None:
             raise HubUnavailable("the hub is not connected", hint="use `async with hub:`")
         return self._conn
 
     # -- transactions ---------------------------------------------------------------------
-    @contextlib.asynccontextmanager
-    async def _tx(self) -> AsyncIterator[_SqliteTx]:
-        conn = self._require()
-        async with self._lock:
-            try:
-                await _when_unlocked(lambda: conn.execute("BEGIN IMMEDIATE"), "writing",
-                                     self.path)
-            except sqlite3.OperationalError as exc:
-                raise HubUnavailable(f"SQLite hub {self.path}: {exc}") from exc
-            try:
-                yield _SqliteTx(conn)
-            except sqlite3.IntegrityError as exc:
-                conn.execute("ROLLBACK")
-                if "FOREIGN KEY" in str(exc):
-                    raise NotFound(f"refers to a task that does not exist ({exc})") from exc
-                if "UNIQUE" in str(exc):
-                    raise ConflictError(_unique_message(str(exc))) from exc
-                raise
-            except sqlite3.OperationalError as exc:
-                conn.execute("ROLLBACK")
-                raise HubUnavailable(f"SQLite hub {self.path}: {exc}") from exc
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            else:
-                await _when_unlocked(lambda: conn.execute("COMMIT"), "committing", self.path)
-                self._after_commit()
+    def _tx(self) -> _SqliteWrite:
+        return _SqliteWrite(self)
+
+    def _rolled_back(self, conn: sqlite3.Connection, exc: BaseException) -> BaseException:
+        """Roll back after ``exc``; the error to raise in its place (``exc`` if none)."""
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.IntegrityError):
+            if "FOREIGN KEY" in str(exc):
+                return NotFound(f"refers to a task that does not exist ({exc})")
+            if "UNIQUE" in str(exc):
+                return ConflictError(_unique_message(str(exc)))
+        elif isinstance(exc, sqlite3.OperationalError):
+            return HubUnavailable(f"SQLite hub {self.path}: {exc}")
+        return exc
 
     def _after_commit(self) -> None:
         """Every :data:`CHECKPOINT_EVERY` commits, checkpoint on the worker thread.
@@ -250,14 +321,8 @@ class SqliteHub(SqlHub):
             self._checkpointer.execute("PRAGMA synchronous = NORMAL")
         self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
-    @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[_SqliteTx]:
-        conn = self._require()
-        async with self._lock:
-            try:
-                yield _SqliteTx(conn)
-            except sqlite3.OperationalError as exc:
-                raise HubUnavailable(f"SQLite hub {self.path}: {exc}") from exc
+    def _read(self) -> _SqliteRead:
+        return _SqliteRead(self)
 
     # -- realtime -------------------------------------------------------------------------
     async def _load_changes_after(self, change_id: int, limit: int = 2000) -> list[Change]:

@@ -116,10 +116,17 @@ CREATE UNIQUE INDEX IF NOT EXISTS ccm_tasks_one_open ON ccm_tasks (host, alertna
                     'verifying');
 """
 
+#: See supabase/migrations/20261128090000_alert_indexes.sql.
+SCHEMA_V4 = """
+DROP INDEX IF EXISTS ccm_alerts_host;
+CREATE INDEX IF NOT EXISTS ccm_alerts_task ON ccm_alerts (task_id) WHERE task_id IS NOT NULL;
+"""
+
 #: (version, name, script), applied in order to a database whose user_version is lower.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "ccm_core", SCHEMA_V1),
     (2, "ingest", SCHEMA_V2),
     (3, "runbook_streak",
      "ALTER TABLE ccm_runbook_stats ADD COLUMN streak INTEGER NOT NULL DEFAULT 0;"),
+    (4, "alert_indexes", SCHEMA_V4),
 )

@@ -18,6 +18,8 @@ _HELP = {
     "ccm_ingest_resolved_total": ("counter", "Resolved alerts, by effect (closed_before_start, noted, none)."),
     "ccm_ingest_rejected_total": ("counter", "Rejected requests or alerts, by reason."),
     "ccm_ingest_unmanaged_total": ("counter", "Tasks for hosts outside the inventory."),
+    "ccm_ingest_group_commits_total": ("counter", "Hub transactions that stored firing alerts (one per group commit)."),
+    "ccm_ingest_group_commit_alerts_total": ("counter", "Firing alerts stored by group commits (divide by the commits for the mean batch)."),
 }
 
 
@@ -43,7 +45,7 @@ class Metrics:
 
     def inc(self, name: str, amount: float = 1, **labels: str) -> None:
         """Add to a counter."""
-        key = tuple(sorted(labels.items()))
+        key = tuple(sorted(labels.items())) if len(labels) > 1 else tuple(labels.items())
         with self._lock:
             series = self._counters[name]
             series[key] = series.get(key, 0) + amount

@@ -18,14 +18,15 @@ For each alert, in order:
 The alert is stored before anything is acknowledged; a hub error propagates so the
 webhook answers 503 and the source retries (repeats are then duplicates). A firing
 alert that counts is stored together with its task in one transaction
-(:meth:`Hub.record_firing`), so a crash never leaves it without one; a re-send of a
-stored firing alert is recognised from one light read (:meth:`Hub.latest_alert`).
+(:meth:`Hub.record_firings`: concurrent requests share it, see :mod:`.group_commit`),
+so a crash never leaves it without one; a re-send of a stored firing alert is
+recognised from memory (:mod:`.known_firing`) or one light read
+(:meth:`Hub.latest_alert`).
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -34,7 +35,9 @@ from ccm_tui.core.errors import ConflictError, IllegalTransition
 from ccm_tui.core.model import Alert, AlertStatus, Silence, Task, new_task_id, utcnow
 from ccm_tui.core.states import TaskState
 from ccm_tui.hub.base import Hub
+from ccm_tui.ingest.group_commit import GroupCommit
 from ccm_tui.ingest.hosts import HostDirectory
+from ccm_tui.ingest.known_firing import KnownFirings
 from ccm_tui.ingest.metrics import Metrics
 from ccm_tui.ingest.parsers import ParsedAlert
 
@@ -82,10 +85,16 @@ class IngestReport:
 
     @property
     def counts(self) -> dict[str, int]:
-        return dict(Counter(r.outcome.value for r in self.results))
+        out: dict[str, int] = {}
+        for r in self.results:
+            out[r.outcome] = out.get(r.outcome, 0) + 1
+        return out
 
     @property
     def task_ids(self) -> list[str]:
+        if len(self.results) == 1:
+            only = self.results[0].task_id
+            return [only] if only else []
         return sorted({r.task_id for r in self.results if r.task_id})
 
 
@@ -107,6 +116,8 @@ class Ingestor:
         self._silences: tuple[float, list[Silence]] | None = None
         self._resends: dict[int, int] = {}
         self._resends_since = time.monotonic()
+        self.group_commit = GroupCommit(hub, self.metrics)
+        self.known = KnownFirings()
 
     async def flush(self, now: datetime | None = None) -> None:
         """Write the re-send counts gathered since the last flush (one transaction).
@@ -128,6 +139,7 @@ class Ingestor:
         """Re-read hosts and silences on the next batch (after adding either)."""
         self._directory = None
         self._silences = None
+        self.known.clear()
 
     async def _active_silences(self, now: datetime) -> list[Silence]:
         """Current silences and maintenance windows, re-read at most once a second.
@@ -174,14 +186,16 @@ class Ingestor:
         if p.status is AlertStatus.RESOLVED:
             return await self._resolved(self._alert(p, match.name, starts_at, now))
 
+        known = self.known.lookup(p.fingerprint, starts_at)
+        if known is not None:  # a re-send of a firing alert this receiver stored
+            return self._resend(p, match.name, *known)
         latest = await self.hub.latest_alert(p.fingerprint)
         firing = latest is not None and latest.status is AlertStatus.FIRING
         if latest is not None and firing:
             if latest.task_id or latest.suppressed:
-                self._resends[latest.id] = self._resends.get(latest.id, 0) + 1
-                m.inc("ccm_ingest_duplicates_total")
-                return AlertResult(p.fingerprint, p.alertname, match.name, Outcome.DUPLICATE,
-                                   latest.task_id)
+                if latest.starts_at == starts_at:
+                    self.known.remember(p.fingerprint, starts_at, latest.id, latest.task_id)
+                return self._resend(p, match.name, latest.id, latest.task_id)
             # Still the same firing episode (a re-send, or a source such as Kibana that
             # re-notifies with a new start time): it keeps the episode's start.
             starts_at = latest.starts_at
@@ -204,6 +218,8 @@ class Ingestor:
         if not record.is_new and (stored.task_id or stored.suppressed):
             m.inc("ccm_ingest_duplicates_total")
             return result
+        assert stored.id is not None
+        self.known.remember(stored.fingerprint, stored.starts_at, stored.id, stored.task_id)
         if stored.suppressed and stored.suppressed.startswith("silenced"):
             m.inc("ccm_ingest_suppressed_total", reason="silenced")
             result.outcome, result.detail = Outcome.SILENCED, stored.suppressed
@@ -215,6 +231,7 @@ class Ingestor:
             if open_task is not None:
                 await self._attach(open_task, stored, flapping=True)
                 result.task_id = open_task.id
+                self.known.remember(stored.fingerprint, stored.starts_at, stored.id, open_task.id)
             result.detail = (f"fired more than {self.settings.flap_threshold} times in "
                              f"{int(self.settings.flap_window.total_seconds() // 60)} min")
             return result
@@ -222,6 +239,12 @@ class Ingestor:
         result.task_id = task.id
         self._count_task(result, created, match.managed)
         return result
+
+    def _resend(self, p: ParsedAlert, host: str, alert_id: int, task_id: str | None
+                ) -> AlertResult:
+        self._resends[alert_id] = self._resends.get(alert_id, 0) + 1
+        self.metrics.inc("ccm_ingest_duplicates_total")
+        return AlertResult(p.fingerprint, p.alertname, host, Outcome.DUPLICATE, task_id)
 
     @staticmethod
     def _alert(p: ParsedAlert, host: str, starts_at: datetime, now: datetime) -> Alert:
@@ -255,10 +278,14 @@ class Ingestor:
         """Store a firing alert that counts and create or join its task, atomically."""
         for _ in range(5):
             try:
-                record = await self.hub.record_firing(alert, self._new_task(alert, managed, p))
+                record = await self.group_commit.record(
+                    alert, lambda: self._new_task(alert, managed, p))
             except ConflictError:
                 continue  # another receiver created the task a moment ago: join that
             stored = record.alert
+            if stored.id is not None and (stored.task_id or stored.suppressed):
+                self.known.remember(stored.fingerprint, stored.starts_at, stored.id,
+                                    stored.task_id)
             result = AlertResult(stored.fingerprint, stored.alertname, stored.host,
                                  Outcome.DUPLICATE, stored.task_id)
             if record.created or record.joined:

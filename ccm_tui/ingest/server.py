@@ -10,6 +10,7 @@ Answers, as Alertmanager's retry rules need them:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -46,7 +47,10 @@ CONFIG: web.AppKey[ReceiverConfig] = web.AppKey("config", ReceiverConfig)
 
 
 def _reply(code: int, /, **body: Any) -> web.Response:
-    return web.json_response(body, status=code)
+    return web.Response(body=_ENCODE(body).encode(), status=code, content_type="application/json")
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _reject(m: Metrics, endpoint: str, status: int, reason: str, message: str) -> web.Response:

@@ -17,8 +17,12 @@ from ccm_tui.ingest.parsers.common import (
     string_map,
 )
 
+_STATUSES = {s.value: s for s in AlertStatus}
+
 
 def parse_status(value: Any, where: str) -> AlertStatus:
+    if value.__class__ is str and value in _STATUSES:
+        return _STATUSES[value]
     text = need_str(value, where, limit=32)
     try:
         return AlertStatus(text)

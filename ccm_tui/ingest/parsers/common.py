@@ -88,6 +88,21 @@ def need_str(value: Any, where: str, *, limit: int = MAX_NAME, required: bool = 
     return value
 
 
+#: Label names already checked (they repeat across alerts: alertname, instance, …).
+_GOOD_NAMES: set[str] = set()
+_GOOD_NAMES_MAX = 4096
+
+
+def _check_name(key: Any, where: str) -> None:
+    if key in _GOOD_NAMES:
+        return
+    if not isinstance(key, str) or not _LABEL_NAME.fullmatch(key):
+        raise PayloadError(f"{where}: {str(key)[:40]!r} is not a valid label name",
+                           reason="schema", status=422)
+    if len(_GOOD_NAMES) < _GOOD_NAMES_MAX:
+        _GOOD_NAMES.add(key)
+
+
 def string_map(value: Any, where: str, *, annotations: bool = False) -> dict[str, str]:
     """A label or annotation map: string keys to string values, bounded."""
     if value is None:
@@ -96,11 +111,15 @@ def string_map(value: Any, where: str, *, annotations: bool = False) -> dict[str
     if len(obj) > MAX_LABELS:
         raise PayloadError(f"{where}: {len(obj)} entries, at most {MAX_LABELS}",
                            reason="too_many", status=422)
+    limit = MAX_ANNOTATION_VALUE + 20 if annotations else MAX_LABEL_VALUE
+    fast_limit = MAX_ANNOTATION_VALUE if annotations else MAX_LABEL_VALUE
     out: dict[str, str] = {}
     for key, raw in obj.items():
-        if not _LABEL_NAME.fullmatch(key):
-            raise PayloadError(f"{where}: {key[:40]!r} is not a valid label name",
-                               reason="schema", status=422)
+        _check_name(key, where)
+        if raw.__class__ is str and len(raw) <= fast_limit and raw.isascii() \
+                and "\x00" not in raw:
+            out[key] = raw  # the common case, checked in place
+            continue
         if isinstance(raw, (int, float)) and not isinstance(raw, bool) and annotations:
             raw = str(raw)
         if raw is None and not annotations:  # would be stored as "", not as what was sent
@@ -108,9 +127,13 @@ def string_map(value: Any, where: str, *, annotations: bool = False) -> dict[str
                                status=422)
         if annotations and isinstance(raw, str) and len(raw) > MAX_ANNOTATION_VALUE:
             raw = raw[:MAX_ANNOTATION_VALUE] + "…(truncated)"
-        out[key] = need_str(raw, f"{where}.{key}", required=False,
-                            limit=MAX_ANNOTATION_VALUE + 20 if annotations else MAX_LABEL_VALUE)
+        out[key] = need_str(raw, f"{where}.{key}", required=False, limit=limit)
     return out
+
+
+#: Recently parsed times (a re-sent alert repeats its own): text → result.
+_TIMES: dict[str, datetime | None] = {}
+_TIMES_MAX = 4096
 
 
 def parse_time(value: Any, where: str, *, required: bool = False) -> datetime | None:
@@ -119,6 +142,21 @@ def parse_time(value: Any, where: str, *, required: bool = False) -> datetime | 
         if required:
             raise PayloadError(f"{where}: a time is required", reason="schema", status=422)
         return None
+    if value.__class__ is str:
+        cached = _TIMES.get(value, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+    parsed = _parse_time(value, where)
+    if len(_TIMES) >= _TIMES_MAX:
+        _TIMES.clear()
+    _TIMES[value] = parsed
+    return parsed
+
+
+_MISSING = object()
+
+
+def _parse_time(value: Any, where: str) -> datetime | None:
     text = need_str(value, where, limit=64)
     m = _RFC3339.fullmatch(text.strip())
     if not m:
