@@ -244,6 +244,9 @@ app.add_typer(notify.app, name="notify", rich_help_panel=SERVICES)
 
 def main(argv: list[str] | None = None) -> None:
     """The console-script entry point: ``ccm``."""
+    from ccm_tui.commands._quick_probe import install
+
+    install()
     app(args=argv if argv is not None else sys.argv[1:], prog_name="ccm")
 
 

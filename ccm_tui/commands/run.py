@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -66,9 +67,8 @@ def run(
             raise CCMError("say which hosts to run on",
                            hint="add --hosts all, --hosts 'web-*' or --hosts group:db")
         selected = select_hosts(inventory, hosts)
-    report = _broadcast(inventory, selected, command, pattern, forks, timeout,
-                        progress=not as_json and stderr_is_tty())
-    recorded, why = _record(s.hub, s.actor, report, forks, timeout)
+    report, recorded, why = _broadcast(inventory, selected, command, pattern, forks, timeout,
+                                       s.hub, s.actor, progress=not as_json and stderr_is_tty())
     if as_json:
         print_json({**report.to_dict(), "recorded": recorded})
     else:
@@ -110,14 +110,29 @@ def _retry_targets(ctx: typer.Context, inventory: Inventory, command: str | None
 
 # -- the broadcast -----------------------------------------------------------------------------
 def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, pattern: str,
-               forks: int, timeout: float, *, progress: bool) -> BroadcastReport:
+               forks: int, timeout: float, hub_url: str, actor: str, *, progress: bool,
+               ) -> tuple[BroadcastReport, bool, str]:
+    """Run the broadcast and record it; (report, recorded, why not).
+
+    The hub opens while the hosts are being contacted (one event loop for both),
+    so recording the run adds next to nothing to what the user waits for.
+    """
     from ccm_tui.fleet.broadcast import broadcast
     from ccm_tui.fleet.ssh import SSHPool
 
-    async def go(on_result: Any = None) -> BroadcastReport:
-        async with SSHPool(inventory) as pool:
-            return await broadcast(pool, hosts, command, forks=forks, timeout=timeout,
-                                   pattern=pattern, on_result=on_result)
+    async def go(on_result: Any = None) -> tuple[BroadcastReport, bool, str]:
+        opening = asyncio.create_task(_open_hub(hub_url))
+        try:
+            async with SSHPool(inventory) as pool:
+                report = await broadcast(pool, hosts, command, forks=forks, timeout=timeout,
+                                         pattern=pattern, on_result=on_result)
+        except BaseException:
+            opening.cancel()
+            with contextlib.suppress(BaseException):
+                await (await opening).close()
+            raise
+        recorded, why = await _record(opening, actor, report, forks, timeout)
+        return report, recorded, why
 
     if not progress:
         return asyncio.run(go())
@@ -139,18 +154,26 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
         return asyncio.run(go(tick))
 
 
-def _record(hub_url: str, actor: str, report: BroadcastReport, forks: int,
-            timeout: float) -> tuple[bool, str]:
+async def _open_hub(url: str) -> Hub:
+    from ccm_tui.hub import open_hub
+
+    hub = open_hub(url)
+    await hub.connect()
+    return hub
+
+
+async def _record(opening: asyncio.Task[Hub], actor: str, report: BroadcastReport, forks: int,
+                  timeout: float) -> tuple[bool, str]:
     from ccm_tui.fleet.broadcast import AUDIT_OUTPUT_CHARS
 
     detail = {**report.to_dict(output_chars=AUDIT_OUTPUT_CHARS), "failed": report.failed_hosts(),
               "forks": forks, "timeout": timeout}
-
-    async def write(hub: Hub) -> None:
-        await hub.audit(actor, AUDIT_ACTION, report.pattern, detail)
-
     try:
-        run_hub(hub_url, write)
+        hub = await opening
+        try:
+            await hub.audit(actor, AUDIT_ACTION, report.pattern, detail)
+        finally:
+            await hub.close()
     except HubError as exc:
         return False, f"{exc} — {exc.hint}" if exc.hint else str(exc)
     return True, ""

@@ -8,15 +8,14 @@ an error and prints ``file:line:column: reason`` for each.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.panel import Panel
-from rich.syntax import Syntax
-from rich.table import Table
 
 from ccm_tui.commands._common import print_json
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     help="The knowledge base: list, show and lint runbooks.",
@@ -37,6 +36,8 @@ RISK_STYLES = {"low": "green", "medium": "yellow", "high": "bold red"}
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
 
 
@@ -62,6 +63,8 @@ def list_runbooks(dirs: DirsOption = None, as_json: JsonOption = False) -> None:
         print_json([dict(s, path=str(rb.path), builtin=rb.builtin) for rb, s in rows])
         return
     show_source = any(not rb.builtin for rb, _ in rows)
+    from rich.table import Table
+
     table = Table(title="Runbooks", title_justify="left", expand=False)
     table.add_column("id", style="bold cyan", no_wrap=True)
     table.add_column("risk", no_wrap=True)
@@ -112,6 +115,10 @@ def show_runbook(
         return
     out = _console()
     data = rb.data
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+    from rich.table import Table
+
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
@@ -169,6 +176,8 @@ def lint_runbooks(
         print_json({"ok": report.ok, "files": report.files,
                     "issues": [i.to_dict() for i in report.issues]})
     else:
+        from rich.console import Console
+
         out = Console(highlight=False, soft_wrap=True)
         for i in report.issues:  # file:line:col: reason, like a compiler (editors jump to it)
             out.print(f"[cyan]{i.file}:{i.line}:{i.column}:[/] {i.reason}", markup=True)
