@@ -127,8 +127,24 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
+#: Characters after which ``str.split`` and ``shlex`` could disagree (quotes, escapes,
+#: comments, and whitespace that only ``str.split`` splits on).
+_SHELL_SYNTAX = frozenset("'\"\\#\x0b\x0c\x1c\x1d\x1e\x1f")
+
+
+def _split(line: str) -> list[str]:
+    """``shlex.split(line, comments=True)``; plain lines (no quotes, escapes or ``#``)
+    take ``str.split``, which gives the same words far faster (inventories are long)."""
+    if line.isascii() and _SHELL_SYNTAX.isdisjoint(line):
+        return line.split()
+    return shlex.split(line, comments=True)
+
+
 def proxy_jump(args: str) -> str | None:
     """The jump host in ssh arguments (``-J``, ``ProxyJump=``, ``ProxyCommand=ssh -W``)."""
+    lowered = args.lower()
+    if "-j" not in lowered and "proxy" not in lowered:
+        return None  # the common case, without a shell-style parse per host
     try:
         words = shlex.split(args)
     except ValueError:
@@ -213,7 +229,7 @@ def parse_ansible_ini(text: str, path: Path) -> list[FleetHost]:
                 tree.group("all").children.append(section)
             continue
         try:
-            words = shlex.split(line, comments=True)
+            words = _split(line)
         except ValueError as exc:
             raise InventoryError(f"{where}: {exc}") from None
         cut = next((i for i, w in enumerate(words) if w.startswith(";")), None)

@@ -160,6 +160,9 @@ class PostgresHub(SqlHub):
             raise SchemaError(f"the hub has no CCM schema ({exc})") from exc
         except asyncpg.ForeignKeyViolationError as exc:
             raise NotFound(f"refers to a task that does not exist ({exc.detail})") from exc
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+            # PostgreSQL rolled the whole transaction back: nothing is stored, try again.
+            raise ConflictError(f"a concurrent writer got in the way ({exc})") from exc
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "ccm_tasks_one_open":
                 raise ConflictError("that host already has an open task for this alert;"

@@ -8,9 +8,12 @@ takes everything that has queued up meanwhile and stores it with
 result. Nothing is acknowledged before its commit, so "durable before 2xx" holds.
 
 A batch is all or nothing. When it fails with :class:`ConflictError` (another
-process created one of its tasks a moment ago) each alert is settled on its own,
-so a conflict costs only the alert it concerns; any other error (the hub is down)
-reaches every waiting request, which answers 503 for the source to retry.
+process created one of its tasks a moment ago, or PostgreSQL broke a deadlock) or
+``ValueError`` (one alert the hub refuses), each alert is settled on its own, so
+the failure costs only the alert it concerns; any other error (the hub is down)
+reaches every waiting request, which answers 503 for the source to retry. Batches
+are written in (host, alert name) order, so concurrent receivers lock tasks in
+the same order.
 """
 
 from __future__ import annotations
@@ -74,9 +77,13 @@ class GroupCommit:
                 return
 
     async def _write(self, batch: list[_Waiting]) -> None:
+        # In (host, alert name) order, so two receivers' batches lock tasks in the same
+        # order (PostgreSQL) instead of deadlocking; the sort is stable.
+        batch.sort(key=lambda w: (w[0].host, w[0].alertname))
         try:
             records = await self.hub.record_firings([(a, t) for a, t, _ in batch])
-        except ConflictError:
+        except (ConflictError, ValueError):
+            # A conflict, or one alert the hub refuses: each alone, so the rest are stored.
             await self._one_by_one(batch)
             return
         except BaseException as exc:  # handed to every waiting request

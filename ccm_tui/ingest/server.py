@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ccm_tui.core.errors import HubError, HubUnavailable, PayloadError, SchemaError
+from ccm_tui.core.errors import HubError, PayloadError
 from ccm_tui.ingest.auth import Credentials, GrafanaSigner
 from ccm_tui.ingest.metrics import Metrics
 from ccm_tui.ingest.parsers import SOURCES, parsers
@@ -113,7 +113,7 @@ async def _handle(request: web.Request, ingestor: Ingestor, cfg: ReceiverConfig,
         return _reply(422, status="rejected", reason=reason, error=errors[0], errors=errors)
     try:
         report = await ingestor.ingest(result.alerts)
-    except (HubUnavailable, SchemaError, HubError, OSError) as exc:
+    except (HubError, OSError) as exc:  # unavailable, schema, or conflicts that kept losing
         log.warning("hub error while storing alerts from %s: %s", endpoint, exc)
         m.inc("ccm_ingest_rejected_total", reason="hub_unavailable")
         return web.json_response(
