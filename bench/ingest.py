@@ -44,6 +44,9 @@ from ccm_tui.core import Host  # noqa: E402
 from ccm_tui.hub import open_hub  # noqa: E402
 
 TOKEN = "bench-token"
+#: Pause before each turn, so the other server's leftovers (a checkpoint, say) finish
+#: outside the measured window of this one.
+SETTLE = 0.3
 FLEET = [f"{role}-{i:02d}" for role, lo, hi in (("web", 1, 10), ("app", 11, 30), ("db", 31, 40),
                                                  ("worker", 41, 50)) for i in range(lo, hi + 1)]
 NAMES = ["DiskFull", "HighCPU", "HighMemoryUsage", "ServiceDown", "HTTPProbeFailed",
@@ -162,6 +165,7 @@ class Tally:
 
 
 async def turn(url: str, pid: int, bodies: list[bytes], concurrency: int, tally: Tally) -> None:
+    await asyncio.sleep(SETTLE)
     cpu0 = cpu_seconds(pid)
     elapsed, lat = await drive(url, bodies, concurrency)
     tally.cpu += cpu_seconds(pid) - cpu0
