@@ -13,6 +13,7 @@ import json
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +25,7 @@ from ccm_tui.hub.migrations import MigrationFile, migration_files
 from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, change_from_row, wanted
 from ccm_tui.hub.rows import Row
 from ccm_tui.hub.sql import SqlHub
+from ccm_tui.hub.sql_core import Tx
 
 #: An asyncpg connection, pooled or not (their stubs share no base class).
 PgConn = Any
@@ -143,6 +145,12 @@ class PostgresHub(SqlHub):
             await conn.execute(
                 "INSERT INTO ccm_schema_migrations (version, name) VALUES ($1, $2)",
                 mig.version, mig.name)
+
+    async def _lease_clock(self, tx: Tx) -> datetime:
+        r = await tx.fetchrow("SELECT clock_timestamp() AS now")
+        assert r is not None
+        now: datetime = r["now"]
+        return now
 
     # -- transactions ---------------------------------------------------------------------
     def _require(self) -> asyncpg.Pool:

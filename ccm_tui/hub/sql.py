@@ -142,11 +142,11 @@ class SqlHub(SqlAlerts):
 
     # -- leases -------------------------------------------------------------------------
     async def claim_next_task(self, owner: str, *, lease_seconds: float = 30.0) -> Task | None:
-        now = utcnow()
         active = _marks(len(_ACTIVE))
         async with self._tx() as tx:
             if self.claim_lock:
                 await tx.execute(self.claim_lock)
+            now = await self._lease_clock(tx)
             r = await tx.fetchrow(
                 "UPDATE ccm_tasks SET"
                 " state = CASE WHEN state = 'new' THEN 'claimed' ELSE state END,"
@@ -165,8 +165,8 @@ class SqlHub(SqlAlerts):
         return rows.task_from_row(r) if r else None
 
     async def renew_lease(self, task_id: str, owner: str, *, lease_seconds: float = 30.0) -> Task:
-        expires = utcnow() + timedelta(seconds=lease_seconds)
         async with self._tx() as tx:
+            expires = await self._lease_clock(tx) + timedelta(seconds=lease_seconds)
             r = await tx.fetchrow(
                 "UPDATE ccm_tasks SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?"
                 f" AND state IN ({_marks(len(_ACTIVE))}) RETURNING *",

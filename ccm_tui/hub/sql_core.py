@@ -66,6 +66,15 @@ class SqlCore(Hub):
     def _tx(self) -> AbstractAsyncContextManager[Tx]:
         """A write transaction."""
 
+    async def _lease_clock(self, tx: Tx) -> datetime:
+        """The time leases are granted and judged by: one clock for every daemon.
+
+        The hub's own clock where it has one (PostgreSQL), so two daemons whose
+        clocks disagree still agree on whether a lease has expired; SQLite hubs live
+        on one machine, whose clock every local process shares.
+        """
+        return utcnow()
+
     def _read(self) -> AbstractAsyncContextManager[Tx]:
         """A read-only unit of work (adapters may make it cheaper than a write)."""
         return self._tx()
@@ -230,8 +239,8 @@ class SqlCore(Hub):
     async def claim_outbox(
         self, owner: str, *, limit: int = 10, lease_seconds: float = 60.0
     ) -> list[OutboxMessage]:
-        now = utcnow()
         async with self._tx() as tx:
+            now = await self._lease_clock(tx)
             found = await tx.fetch(
                 "UPDATE ccm_outbox SET lease_owner = ?, lease_expires_at = ?,"
                 " attempts = attempts + 1 WHERE id IN (SELECT t.id FROM ccm_outbox t"
