@@ -25,7 +25,6 @@ import contextlib
 import getpass
 import json
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import Any
 import asyncssh
 import yaml
 
+from ccm_tui.fleet.shell_session import kill_group, serve_in_shell
 from ccm_tui.fleet.simulator_standins import APT, JOURNALCTL, SYSTEMCTL
 
 LOOPBACK = "127.0.0.1"
@@ -232,7 +232,7 @@ class SimulatedFleet:
                 await asyncio.wait_for(acceptor.wait_closed(), 5)
         self._acceptors.clear()
         for proc in list(self._procs):
-            _kill(proc)
+            kill_group(proc)
         for proc in list(self._procs):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(proc.wait(), 5)
@@ -248,29 +248,8 @@ class SimulatedFleet:
         env = {"PATH": f"{host.bin}:{_BASE_PATH}", "LANG": "C.UTF-8",
                "HOME": str(host.dir / "home"), "USER": getpass.getuser(),
                "CCM_SIM_HOST": host.name}
-        proc = await asyncio.create_subprocess_exec(
-            "/bin/sh", "-c", command, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
-            cwd=str(host.dir / "home"), start_new_session=True)
-        self._procs.add(proc)
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        feed = asyncio.ensure_future(_feed(process.stdin, proc.stdin))
-        try:
-            await asyncio.gather(_pump(proc.stdout, process.stdout),
-                                 _pump(proc.stderr, process.stderr))
-            status = await proc.wait()
-        except (asyncio.CancelledError, asyncssh.Error, OSError):
-            _kill(proc)
-            raise
-        finally:
-            feed.cancel()
-            if proc.returncode is None:
-                _kill(proc)
-            self._procs.discard(proc)
-        if status < 0:
-            process.exit_with_signal(signal.Signals(-status).name.removeprefix("SIG"))
-        else:
-            process.exit(status)
+        await serve_in_shell(process, command, env=env, cwd=str(host.dir / "home"),
+                             running=self._procs)
 
 
 class _Server(asyncssh.SSHServer):
@@ -286,29 +265,6 @@ class _Server(asyncssh.SSHServer):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn is not None:
             self.fleet._conns.discard(self.conn)
-
-
-async def _pump(reader: asyncio.StreamReader, writer: Any) -> None:
-    with contextlib.suppress(OSError, asyncssh.Error):
-        while chunk := await reader.read(65536):
-            writer.write(chunk)
-            await writer.drain()
-
-
-async def _feed(reader: Any, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (OSError, asyncssh.Error):
-        pass
-    finally:
-        writer.close()
-
-
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 __all__: Sequence[str] = ["MB", "ROLES", "SERVICES", "SimHost", "SimulatedFleet",

@@ -32,7 +32,7 @@ from ccm_tui.core.model import Change, ChangeKind, utcnow
 from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, change_from_row, wanted
 from ccm_tui.hub.rows import Row
 from ccm_tui.hub.sql import SqlHub
-from ccm_tui.hub.sqlite_schema import MIGRATIONS
+from ccm_tui.hub.sqlite_schema import MIGRATIONS, split_statements
 
 POLL_INTERVAL = 0.05
 #: Changes older than this are pruned (subscribers replay at most this far back).
@@ -251,7 +251,7 @@ class SqliteHub(SqlHub):
                         f"({latest})", hint="upgrade CCM")
                 for version, name, script in MIGRATIONS:
                     if version > current:
-                        for statement in _split_statements(script):
+                        for statement in split_statements(script):
                             conn.execute(statement)
                         conn.execute(f"PRAGMA user_version = {version}")
                         applied.append(f"{version:04d}_{name}")
@@ -387,18 +387,3 @@ def _unique_message(detail: str) -> str:
     if "ccm_tasks.host" in detail:
         return "that host already has an open task for this alert; attach to it instead"
     return f"already stored ({detail})"
-
-
-def _split_statements(script: str) -> list[str]:
-    """Split a schema script into statements, keeping trigger bodies whole."""
-    statements: list[str] = []
-    buf = ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            if buf.strip():
-                statements.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        statements.append(buf.strip())
-    return statements

@@ -5,6 +5,8 @@ Versioned with ``PRAGMA user_version``; each entry is applied once, in order.
 
 from __future__ import annotations
 
+import sqlite3
+
 _NOW = "(strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))"
 
 _CHANGE = (
@@ -130,3 +132,18 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
      "ALTER TABLE ccm_runbook_stats ADD COLUMN streak INTEGER NOT NULL DEFAULT 0;"),
     (4, "alert_indexes", SCHEMA_V4),
 )
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a schema script into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 
 from ccm_tui.core import (
-    Alert,
     AlertStatus,
     ApprovalKind,
     ChangeKind,
@@ -27,23 +26,10 @@ from ccm_tui.core import (
     Severity,
     Task,
     TaskState,
-    new_task_id,
     utcnow,
 )
 from ccm_tui.hub import Hub, TaskQuery
-
-
-def task(host: str = "web-01", alertname: str = "DiskFull", **kw: object) -> Task:
-    return Task(id=new_task_id(), host=host, alertname=alertname, **kw)  # type: ignore[arg-type]
-
-
-def alert(fp: str = "abc123", status: AlertStatus = AlertStatus.FIRING, **kw: object) -> Alert:
-    base = dict(fingerprint=fp, status=status, source="alertmanager", alertname="DiskFull",
-                host="web-01", starts_at=utcnow().replace(microsecond=0),
-                labels={"instance": "web-01:9100", "severity": "critical"},
-                severity=Severity.CRITICAL)
-    base.update(kw)
-    return Alert(**base)  # type: ignore[arg-type]
+from tests.support.hub_builders import alert, task
 
 
 async def to_state(hub: Hub, t: Task, *states: TaskState) -> Task:

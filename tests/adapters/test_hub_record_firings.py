@@ -17,26 +17,20 @@ from ccm_tui.core import (
     Severity,
     Task,
     TaskState,
-    new_task_id,
     utcnow,
 )
 from ccm_tui.hub import Hub, open_hub
 from ccm_tui.hub.migrations import migration_files
 from ccm_tui.hub.sqlite import SqliteHub
 from ccm_tui.hub.sqlite_schema import MIGRATIONS
-
-
-def task(host: str = "web-01", alertname: str = "DiskFull", **kw: object) -> Task:
-    return Task(id=new_task_id(), host=host, alertname=alertname, **kw)  # type: ignore[arg-type]
+from tests.support.hub_builders import alert as make_alert
+from tests.support.hub_builders import task
 
 
 def alert(fp: str = "abc123", status: AlertStatus = AlertStatus.FIRING, **kw: object) -> Alert:
-    base = dict(fingerprint=fp, status=status, source="alertmanager", alertname="DiskFull",
-                host="web-01", starts_at=utcnow().replace(microsecond=0),
-                labels={"instance": "web-01:9100", "severity": "warning"},
-                severity=Severity.WARNING)
-    base.update(kw)
-    return Alert(**base)  # type: ignore[arg-type]
+    """A warning-level alert (these tests watch severity rise to critical)."""
+    kw.setdefault("severity", Severity.WARNING)
+    return make_alert(fp, status, **kw)  # type: ignore[arg-type]
 
 
 class Factory:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +34,7 @@ class Scripted:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeServer:
+class FakeServer(ABC):
     """Base class: subclasses add routes in :meth:`routes` and use :meth:`_take_script`."""
 
     def __init__(self) -> None:
@@ -44,8 +45,9 @@ class FakeServer:
         self.hold_after: int | None = None
         self.released = asyncio.Event()
 
+    @abstractmethod
     def routes(self, app: web.Application) -> None:
-        raise NotImplementedError
+        """Add the service's endpoints (its documented wire format) to ``app``."""
 
     def script(self, status: int, *, times: int = 1, body: str = "",
                headers: dict[str, str] | None = None) -> None:

@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 
 import asyncssh
 
+from ccm_tui.fleet.shell_session import serve_in_shell
 from tests.support.sshd import Sshd, SshdUnavailable
 
 T = TypeVar("T")
@@ -172,11 +173,6 @@ class _Server(asyncssh.SSHServer):
         self.fleet.forwards.append((self.index, dest_host, dest_port))
         return self.fleet.allow_forwarding and dest_host in {LOOPBACK, "localhost", "::1"}
 
-
-async def _pump(reader: asyncio.StreamReader, writer: Any) -> None:
-    while chunk := await reader.read(65536):
-        writer.write(chunk)
-        await writer.drain()
 
 
 @dataclass
@@ -314,47 +310,9 @@ class AsyncsshFleet:
             process.stderr.write(b"this test server runs commands only\n")
             process.exit(1)
             return
-        proc = await asyncio.create_subprocess_exec(
-            "/bin/sh", "-c", command, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**self.env, "CCM_TEST_HOST_INDEX": str(index)},
-            cwd=str(self.home or Path.cwd()), start_new_session=True,
-        )
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        feed = asyncio.ensure_future(_feed(process.stdin, proc.stdin))
-        try:
-            await asyncio.gather(_pump(proc.stdout, process.stdout),
-                                 _pump(proc.stderr, process.stderr))
-            status = await proc.wait()
-        except (asyncio.CancelledError, asyncssh.Error, OSError):
-            _kill(proc)
-            raise
-        finally:
-            feed.cancel()
-            if proc.returncode is None:
-                _kill(proc)
-        if status < 0:
-            process.exit_with_signal(signal.Signals(-status).name.removeprefix("SIG"))
-        else:
-            process.exit(status)
-
-
-async def _feed(reader: Any, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (OSError, asyncssh.Error):
-        pass
-    finally:
-        writer.close()
-
-
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        await serve_in_shell(
+            process, command, env={**self.env, "CCM_TEST_HOST_INDEX": str(index)},
+            cwd=str(self.home or Path.cwd()))
 
 
 # -- a fleet as a program --------------------------------------------------------------------
