@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import os
 import sys
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.main
 from typer.core import TyperGroup
 
 from ccm_tui import __version__
@@ -92,6 +95,17 @@ def _store_global(ctx: Any, param: Any, value: Any) -> Any:
     return value
 
 
+def _collect_from_now_on() -> None:
+    """Re-enable the collector :func:`ccm_tui.__main__.main` paused for start-up.
+
+    What start-up built is frozen first: it lives as long as the process, so no
+    later collection needs to walk it again (the daemon and the TUI benefit most).
+    """
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def _is_group(cmd: Any) -> bool:
     return hasattr(cmd, "commands")
 
@@ -107,24 +121,30 @@ class CCMGroup(TyperGroup):
         super().__init__(**attrs)
         globals_ = [p for p in self.params if p.name in GLOBAL_OPTIONS]
 
-        def add_to(cmd: Any) -> None:
-            for sub in cmd.commands.values():
-                if _is_group(sub):
+        def add_to(cmd: Any) -> Any:
+            if _is_group(cmd):
+                for sub in cmd.commands.values():
                     add_to(sub)
-                    continue
-                have = {p.name for p in sub.params}
-                for p in globals_:
-                    if p.name not in have:
-                        q = copy.copy(p)
-                        q.envvar = None
-                        q.callback = _store_global
-                        q.expose_value = False
-                        sub.params.append(q)
+                return cmd
+            have = {p.name for p in cmd.params}
+            for p in globals_:
+                if p.name not in have:
+                    q = copy.copy(p)
+                    q.envvar = None
+                    q.callback = _store_global
+                    q.expose_value = False
+                    cmd.params.append(q)
+            return cmd
 
-        add_to(self)
+        self.commands = _LazyCommands(_COMMANDS, add_to)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """The subcommand names in registration order (without building them)."""
+        return list(self.commands)
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         """Run the command; turn CCM's errors (and unexpected ones) into one line."""
+        _collect_from_now_on()
         try:
             return super().invoke(ctx)
         except CCMError as exc:
@@ -148,6 +168,64 @@ class CCMGroup(TyperGroup):
 def _is_click_exception(exc: BaseException) -> bool:
     """Usage errors and friends, which typer prints and turns into exit status 2."""
     return any(c.__name__ in {"ClickException", "Exit", "Abort"} for c in type(exc).__mro__)
+
+
+class _LazyCommands(MutableMapping[str, Any]):
+    """The root's subcommands, each built from its function on first use.
+
+    Building all ~35 click commands (typer inspects every signature) took about
+    45 ms of every ``ccm`` start; a run of ``ccm run`` needs one of them. Listing
+    names (help, suggestions) builds nothing; looking one up builds just that one.
+    """
+
+    def __init__(self, builders: dict[str, Callable[[], Any]],
+                 finish: Callable[[Any], Any]) -> None:
+        self._builders = builders
+        self._finish = finish
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            self._built[name] = self._finish(self._builders[name]())
+        return self._built[name]
+
+    def __setitem__(self, name: str, cmd: Any) -> None:
+        self._built[name] = self._finish(cmd)
+        self._builders.setdefault(name, lambda: cmd)
+
+    def __delitem__(self, name: str) -> None:
+        del self._builders[name]
+        self._built.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._builders)
+
+    def __len__(self) -> int:
+        return len(self._builders)
+
+
+#: name → builder of the click command, in the order ``ccm --help`` lists them.
+_COMMANDS: dict[str, Callable[[], Any]] = {}
+
+
+def _command(name: str, fn: Callable[..., Any], panel: str) -> None:
+    def build() -> Any:
+        one = typer.Typer(add_completion=False)
+        one.command(name, rich_help_panel=panel)(fn)
+        return typer.main.get_command(one)
+
+    _COMMANDS[name] = build
+
+
+def _group(name: str, sub: typer.Typer, panel: str, help: str | None = None) -> None:
+    def build() -> Any:
+        group = typer.main.get_group(sub)
+        group.name, group.rich_help_panel = name, panel
+        if help is not None:
+            group.help = help
+        return group
+
+    _COMMANDS[name] = build
 
 
 app = typer.Typer(
@@ -213,33 +291,31 @@ def root(
 # -- the commands, in the order `ccm --help` lists them ---------------------------------
 SETUP, WORK, FLEET, SERVICES = "Set-up", "Tasks and decisions", "Fleet", "Services"
 
-app.command("init", rich_help_panel=SETUP)(init.init)
-app.add_typer(db.app, name="db", rich_help_panel=SETUP)
+_command("init", init.init, SETUP)
+_group("db", db.app, SETUP)
 
-app.add_typer(tasks.app, name="tasks", rich_help_panel=WORK)
+_group("tasks", tasks.app, WORK)
 for _name, _fn in decide.COMMANDS.items():
-    app.command(_name, rich_help_panel=WORK)(_fn)
-app.command("pause", rich_help_panel=WORK)(control.pause)
-app.command("resume", rich_help_panel=WORK)(control.resume)
-app.command("status", rich_help_panel=WORK)(control.status)
+    _command(_name, _fn, WORK)
+_command("pause", control.pause, WORK)
+_command("resume", control.resume, WORK)
+_command("status", control.status, WORK)
 
-app.add_typer(
-    runbooks.app, name="runbooks", rich_help_panel=WORK,
-    help="The knowledge base: list, show and lint runbooks.",
-)
+_group("runbooks", runbooks.app, WORK,
+       help="The knowledge base: list, show and lint runbooks.")
 
-app.command("webhook", rich_help_panel=SERVICES)(webhook.webhook)
-app.command("daemon", rich_help_panel=SERVICES)(daemon_cmd.daemon)
-app.command("up", rich_help_panel=SERVICES)(daemon_cmd.up)
-app.add_typer(silence.app, name="silence", rich_help_panel=SERVICES)
-app.add_typer(ingest.app, name="ingest", rich_help_panel=SERVICES)
-app.add_typer(fleet.app, name="fleet", rich_help_panel=FLEET)
-app.command("run", rich_help_panel=FLEET)(run.run)
-app.command("tui", rich_help_panel=SERVICES)(tui_cmd.tui)
-app.command("demo", rich_help_panel=SERVICES)(demo_cmd.demo)
+_command("webhook", webhook.webhook, SERVICES)
+_command("daemon", daemon_cmd.daemon, SERVICES)
+_command("up", daemon_cmd.up, SERVICES)
+_group("silence", silence.app, SERVICES)
+_group("ingest", ingest.app, SERVICES)
+_group("fleet", fleet.app, FLEET)
+_command("run", run.run, FLEET)
+_command("tui", tui_cmd.tui, SERVICES)
+_command("demo", demo_cmd.demo, SERVICES)
 
-app.command("report", rich_help_panel=WORK)(report.report)
-app.add_typer(notify.app, name="notify", rich_help_panel=SERVICES)
+_command("report", report.report, WORK)
+_group("notify", notify.app, SERVICES)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -247,7 +323,12 @@ def main(argv: list[str] | None = None) -> None:
     from ccm_tui.commands._quick_probe import install
 
     install()
-    app(args=argv if argv is not None else sys.argv[1:], prog_name="ccm")
+    try:
+        app(args=argv if argv is not None else sys.argv[1:], prog_name="ccm")
+    finally:
+        # Everything left is freed by the process exit; the interpreter's last full
+        # collection over it would only cost time.
+        gc.freeze()
 
 
 __all__ = ["app", "error_line", "main"]

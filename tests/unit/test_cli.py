@@ -146,6 +146,37 @@ def test_importing_the_cli_loads_no_heavy_module() -> None:
     assert proc.stdout.strip() == "[]"
 
 
+def test_a_command_builds_only_itself() -> None:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    assert "run" in group.list_commands(None) and "fleet" in group.list_commands(None)
+    assert group.get_command(None, "run").name == "run"
+    assert set(group.commands._built) == {"run"}  # type: ignore[attr-defined]
+    assert "--hub" in {o for p in group.get_command(None, "run").params for o in p.opts}
+
+
+def test_collection_paused_for_start_up_is_back_on_when_the_command_runs(url: str) -> None:
+    import gc
+
+    gc.disable()
+    try:
+        result = ccm("tasks", "list", "--hub", url, "--json")
+        assert result.exit_code == 0, result.output
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_the_console_script_runs_the_cli() -> None:
+    code = "import sys; sys.argv = ['ccm', '--version']; from ccm_tui.__main__ import main; main()"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ccm ")
+
+
 def test_python_dash_m_help() -> None:
     proc = ccm_proc("--help")
     assert proc.returncode == 0

@@ -23,4 +23,4 @@ def test_wheel_ships_data_and_both_packages(tmp_path: Path) -> None:
         assert expected <= shipped, (folder, expected - shipped)
     assert "agent_runtime/protocol.py" in names and "ccm_tui/cli.py" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "ccm = ccm_tui.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    assert "ccm = ccm_tui.__main__:main" in zipfile.ZipFile(wheel).read(entry).decode()
