@@ -181,7 +181,7 @@ async def broadcast_iter(
 
     async def one(h: FleetHost) -> RunResult:
         async with sem:
-            return await pool.run(h, command, timeout=timeout)
+            return await pool.run(h, command, timeout=timeout, reuse_shell=True)
 
     tasks = [asyncio.ensure_future(one(h)) for h in hosts]
     try:

@@ -22,6 +22,7 @@ from typing import Literal
 
 import asyncssh
 
+from ccm_tui.core.errors import HostKeyError
 from ccm_tui.fleet.inventory import FleetHost
 
 TrustStatus = Literal["trusted", "unknown", "changed", "revoked"]
@@ -118,6 +119,24 @@ class TrustStore:
         if any(k.public_data == blob for k in trusted):
             return "trusted"
         return "changed" if trusted else "unknown"
+
+    def refusal(self, h: FleetHost) -> HostKeyError:
+        """The error for ``h`` presenting a key this store does not trust: changed or unknown."""
+        files = ", ".join(str(f) for f in self.files)
+        if self.has_entry(h):
+            return HostKeyError(
+                f"{h.name} ({h.known_hosts_name}): host key CHANGED — it differs from the one "
+                "recorded in known_hosts; someone may be intercepting the connection, or the "
+                "host was reinstalled",
+                host=h.name, changed=True,
+                hint=f"confirm the new key with the host's owner, then run `ccm fleet trust "
+                f"{h.name}`",
+            )
+        return HostKeyError(
+            f"{h.name} ({h.known_hosts_name}): host key unknown — not in {files}",
+            host=h.name,
+            hint=f"check and record its fingerprint with `ccm fleet trust {h.name}`",
+        )
 
     def has_entry(self, host: FleetHost) -> bool:
         """Whether any key at all is recorded for ``host`` (so a mismatch means 'changed')."""

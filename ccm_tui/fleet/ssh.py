@@ -50,6 +50,7 @@ from ccm_tui.core.errors import HostKeyError, SSHError
 from ccm_tui.fleet.inventory import FleetHost, Inventory
 from ccm_tui.fleet.known_hosts import TrustStore
 from ccm_tui.fleet.ssh_types import PoolOptions, RunResult, parse_jump_spec
+from ccm_tui.fleet.warm_shell import ShellGone, ShellSlot
 
 
 @dataclass
@@ -61,6 +62,7 @@ class _Entry:
     failures: int = 0
     retry_at: float = 0.0
     connects: int = 0
+    shell: ShellSlot = field(default_factory=ShellSlot)
 
 
 #: AES-GCM first: as strong as chacha20-poly1305 and, with AES-NI, far cheaper in asyncssh
@@ -102,18 +104,26 @@ class SSHPool:
         *,
         timeout: float | None = None,
         stdin: str | None = None,
+        reuse_shell: bool = False,
     ) -> RunResult:
         """Run ``command`` on ``host`` and collect its output; never raises for host trouble.
 
         ``timeout`` covers connecting and running. Failures come back in the
-        result's ``error`` / ``error_kind`` instead of as exceptions.
+        result's ``error`` / ``error_kind`` instead of as exceptions. With
+        ``reuse_shell`` a host whose connection is already open runs the command in
+        its :class:`~.warm_shell.WarmShell` (for broadcasts: read its differences).
         """
         h = self.resolve(host)
         cmd = command if isinstance(command, str) else shlex.join(command)
         start = time.monotonic()
         deadline = start + timeout if timeout is not None else None
         try:
-            async with self._global, self._entry(h).sem:  # type: ignore[union-attr]
+            entry = self._entry(h)
+            async with self._global, entry.sem:  # type: ignore[union-attr]
+                if reuse_shell and stdin is None:
+                    warm = await self._run_warm(h, entry, cmd, deadline, start)
+                    if warm is not None:
+                        return warm
                 return await self._run_once(h, cmd, stdin, deadline, start)
         except HostKeyError as exc:
             return self._failed(h, start, f"{exc} — {exc.hint}", "hostkey")
@@ -235,6 +245,25 @@ class SSHPool:
             return await self._wait(h, proc, deadline, start)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _run_warm(self, h: FleetHost, entry: _Entry, cmd: str, deadline: float | None,
+                        start: float) -> RunResult | None:
+        """``cmd`` in the host's warm shell; ``None`` when the usual exec should run it."""
+        if entry.conn is None or entry.conn.is_closed():
+            return None  # not connected yet: one exec is cheaper than a shell
+        try:
+            async with asyncio.timeout_at(_loop_deadline(deadline)):
+                done = await entry.shell.run(entry.conn, cmd, self.options.login_timeout)
+        except TimeoutError:
+            return self._failed(h, start, f"timed out after {time.monotonic() - start:.1f}s",
+                                "timeout")
+        except ShellGone as exc:
+            return self._failed(h, start, f"{h.name}: the session ended without an exit "
+                                f"status ({exc})", "lost")
+        if done is None:
+            return None
+        return RunResult(h.name, done.exit_status, _text(done.stdout), _text(done.stderr),
+                         time.monotonic() - start)
+
     async def _wait(self, h: FleetHost, proc: asyncssh.SSHClientProcess[str],
                     deadline: float | None, start: float) -> RunResult:
         async with proc:
@@ -292,7 +321,7 @@ class SSHPool:
             try:
                 conn = await asyncssh.connect(**self._connect_args(h, tunnel))
             except asyncssh.HostKeyNotVerifiable:
-                raise self._hostkey_error(h) from None
+                raise self.trust.refusal(h) from None
             except asyncssh.PermissionDenied as exc:
                 raise SSHError(
                     f"{h.name}: the server refused our key for user "
@@ -345,23 +374,6 @@ class SSHPool:
                                    "add the key to ssh-agent") from None
             self._keys[files] = keys
         return keys
-
-    def _hostkey_error(self, h: FleetHost) -> HostKeyError:
-        files = ", ".join(str(f) for f in self.trust.files)
-        if self.trust.has_entry(h):
-            return HostKeyError(
-                f"{h.name} ({h.known_hosts_name}): host key CHANGED — it differs from the one "
-                "recorded in known_hosts; someone may be intercepting the connection, or the "
-                "host was reinstalled",
-                host=h.name, changed=True,
-                hint=f"confirm the new key with the host's owner, then run `ccm fleet trust "
-                f"{h.name}`",
-            )
-        return HostKeyError(
-            f"{h.name} ({h.known_hosts_name}): host key unknown — not in {files}",
-            host=h.name,
-            hint=f"check and record its fingerprint with `ccm fleet trust {h.name}`",
-        )
 
 
 def _loop_deadline(deadline: float | None) -> float | None:

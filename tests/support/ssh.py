@@ -51,7 +51,7 @@ from typing import Any, TypeVar
 
 import asyncssh
 
-from ccm_tui.fleet.shell_session import serve_in_shell
+from ccm_tui.fleet.shell_session import kill_group, serve_in_shell
 from tests.support.sshd import Sshd, SshdUnavailable
 
 T = TypeVar("T")
@@ -198,6 +198,8 @@ class AsyncsshFleet:
     def __post_init__(self) -> None:
         self.host_key = self.host_key or asyncssh.generate_private_key("ssh-ed25519")
         self._conns: set[asyncssh.SSHServerConnection] = set()
+        self._running: set[asyncio.subprocess.Process] = set()
+        self._sessions: set[asyncio.Task[None]] = set()
         self._acceptors: list[asyncssh.SSHAcceptor] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -295,6 +297,10 @@ class AsyncsshFleet:
 
     async def _stop(self) -> None:
         await self._drop()
+        for proc in list(self._running):  # long-lived shells end with their host
+            kill_group(proc)
+        if self._sessions:
+            await asyncio.wait(list(self._sessions), timeout=5)
         for a in self._acceptors:
             a.close()
         for a in self._acceptors:
@@ -310,9 +316,15 @@ class AsyncsshFleet:
             process.stderr.write(b"this test server runs commands only\n")
             process.exit(1)
             return
-        await serve_in_shell(
-            process, command, env={**self.env, "CCM_TEST_HOST_INDEX": str(index)},
-            cwd=str(self.home or Path.cwd()))
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        try:
+            await serve_in_shell(
+                process, command, env={**self.env, "CCM_TEST_HOST_INDEX": str(index)},
+                cwd=str(self.home or Path.cwd()), running=self._running)
+        finally:
+            self._sessions.discard(task)
 
 
 # -- a fleet as a program --------------------------------------------------------------------

@@ -1,0 +1,167 @@
+"""A long-lived shell per pooled host, so repeated broadcasts skip the per-command cost.
+
+Running a command over SSH the usual way opens a channel, and the host then starts
+the user's login shell (its rc files included) to run it: on a warm connection that
+start-up is most of what a short command like ``uptime`` costs the host. A
+:class:`WarmShell` keeps one POSIX shell running on the host and writes each command
+to it, framed so that nothing the command does can confuse the framing:
+
+* the command travels as one single-quoted word and is run by ``eval`` in a
+  subshell, ``( eval 'CMD' ) </dev/null`` — a syntax error in it is an error of that
+  command (exit 2), never of the session; ``cd``, ``export``, ``exit``, ``exec`` and
+  traps stay inside the subshell, and it cannot read what comes next on the shell's
+  standard input;
+* then the shell prints a fresh random marker and the exit status on standard output,
+  and the marker on standard error; everything before the markers is the command's
+  output. Output without a final newline is returned as it was.
+
+Differences from a plain exec, which :meth:`SSHPool.run` accepts for broadcasts
+(``reuse_shell=True``): a command killed by a signal reports the shell's ``128+N``
+instead of ``-N``; one command at a time per shell (a second, concurrent command on
+the same host runs the usual way); a timeout kills the shell, and the next command
+starts a new one. The shell is the login shell when it is a POSIX one (sh, bash, dash,
+zsh, ksh, ash, mksh), ``/bin/sh`` otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import shlex
+from dataclasses import dataclass
+
+import asyncssh
+
+#: Started through the login shell; the case picks a POSIX shell to keep running.
+START = ('case "${SHELL##*/}" in sh|bash|dash|zsh|ksh|ash|mksh) exec "$SHELL" -s;; '
+         "esac; exec /bin/sh -s")
+
+
+class ShellGone(Exception):
+    """The shell ended, or stopped answering, before the command's markers came back."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShellResult:
+    """What one command printed and how it exited."""
+
+    exit_status: int
+    stdout: bytes
+    stderr: bytes
+
+
+class WarmShell:
+    """One POSIX shell on one host, running commands one at a time (see the module)."""
+
+    def __init__(self, conn: asyncssh.SSHClientConnection,
+                 process: asyncssh.SSHClientProcess[bytes]) -> None:
+        self.conn = conn
+        self._process = process
+        self._lock = asyncio.Lock()
+        self._broken = False
+
+    @classmethod
+    async def open(cls, conn: asyncssh.SSHClientConnection, timeout: float) -> WarmShell:
+        """Start the shell and wait until it answers (what rc files print is dropped).
+
+        Raises :class:`ShellGone` when no POSIX shell answers within ``timeout``.
+        """
+        process = await conn.create_process(START, encoding=None)
+        shell = cls(conn, process)
+        try:
+            async with asyncio.timeout(timeout):
+                await shell._exchange(b":", drop_output=True)
+        except (TimeoutError, ShellGone, asyncssh.Error, OSError) as exc:
+            shell.close()
+            raise ShellGone(f"no shell answered: {exc or type(exc).__name__}") from None
+        return shell
+
+    @property
+    def usable(self) -> bool:
+        """Open, answering, and on a connection that is still up."""
+        return not self._broken and not self.conn.is_closed()
+
+    @property
+    def busy(self) -> bool:
+        """A command is running in it now."""
+        return self._lock.locked()
+
+    async def run(self, command: str) -> ShellResult:
+        """Run ``command``; raises :class:`ShellGone` (and closes the shell) if it died.
+
+        Cancelling (a timeout, say) kills the shell: a command may still be running in it.
+        """
+        async with self._lock:
+            try:
+                return await self._exchange(shlex.quote(command).encode())
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        """Kill the shell (and what runs in it) and close its channel."""
+        self._broken = True
+        try:
+            self._process.send_signal("KILL")
+        except (OSError, asyncssh.Error):
+            pass
+        self._process.close()
+
+    async def _exchange(self, quoted: bytes, *, drop_output: bool = False) -> ShellResult:
+        if self._broken:
+            raise ShellGone("the shell was closed")
+        marker = secrets.token_hex(12).encode()
+        self._process.stdin.write(
+            b"( eval " + quoted + b"\n) </dev/null; printf '\\n%s %s\\n' " + marker
+            + b' "$?"; printf \'\\n%s\\n\' ' + marker + b" >&2\n")
+        status_sep = re.compile(b"\n" + marker + b" ([0-9]+)\n")
+        try:
+            out, err = await asyncio.gather(
+                self._process.stdout.readuntil(status_sep, len(marker) + 8),
+                self._process.stderr.readuntil(b"\n" + marker + b"\n"))
+        except (asyncio.IncompleteReadError, asyncssh.Error, OSError) as exc:
+            self._broken = True
+            raise ShellGone(f"the shell ended: {exc or type(exc).__name__}") from None
+        found = status_sep.search(out)
+        assert found is not None
+        if drop_output:
+            return ShellResult(0, b"", b"")
+        return ShellResult(int(found.group(1)), out[:found.start()],
+                           err[:-len(marker) - 2])
+
+
+class ShellSlot:
+    """The warm shell of one pooled host: started on demand, replaced when it dies."""
+
+    def __init__(self) -> None:
+        self.shell: WarmShell | None = None
+        #: No POSIX shell answered on this host: its commands always go by exec.
+        self.unsupported = False
+
+    async def run(self, conn: asyncssh.SSHClientConnection, command: str,
+                  open_timeout: float) -> ShellResult | None:
+        """``command`` in the warm shell on ``conn``; ``None`` when exec should run it.
+
+        ``None`` when the host has no POSIX shell, the shell is busy with another
+        command, the command holds a NUL byte, or a channel cannot be opened (the
+        connection is going; exec reconnects). Raises :class:`ShellGone` when the
+        shell died during the command.
+        """
+        if self.unsupported or "\0" in command:
+            return None
+        shell = self.shell
+        if shell is None or not shell.usable or shell.conn is not conn:
+            try:
+                shell = self.shell = await WarmShell.open(conn, open_timeout)
+            except ShellGone:
+                self.unsupported = True
+                return None
+            except (asyncssh.Error, OSError):
+                return None
+        elif shell.busy:
+            return None
+        return await shell.run(command)
+
+
+__all__ = ["ShellGone", "ShellResult", "ShellSlot", "WarmShell"]

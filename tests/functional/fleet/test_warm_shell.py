@@ -1,0 +1,138 @@
+"""Broadcast commands through a host's warm shell behave as a plain exec does.
+
+Against real asyncssh servers and a real OpenSSH sshd (whose login shell is the
+test user's own, rc files and all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from ccm_tui.fleet.inventory import FleetHost
+from ccm_tui.fleet.known_hosts import TrustStore
+from ccm_tui.fleet.ssh import SSHPool
+from ccm_tui.fleet.ssh_types import RunResult
+from tests.support.ssh import LOOPBACK, AsyncsshFleet, KeyFiles, Sshd, write_known_hosts
+
+#: Commands whose output and status must not depend on how they were run.
+SAME = [
+    "echo hi",
+    "printf 'no newline'",
+    "echo out; echo err >&2; exit 3",
+    "exit 7",
+    "cd / && pwd",
+    "cat",  # standard input is empty, not the shell's command stream
+    "printf 'x\\n%s 0\\n' fake-marker",
+    "for i in 1 2 3; do echo line $i; echo warn $i >&2; done",
+    "exec echo replaced",
+    "head -c 300000 /dev/zero | tr '\\0' a",
+    "set -e; false; echo never",
+    "echo 'it''s' \"$((6 * 7))\" # a comment",
+]
+
+
+def _pool(tmp_path: Path, h: FleetHost, entries: list[tuple[int, str]]) -> SSHPool:
+    trust = TrustStore([write_known_hosts(tmp_path / "known_hosts", entries)],
+                       write_to=tmp_path / "ccm_known_hosts")
+    return SSHPool([h], trust=trust)
+
+
+def _shape(r: RunResult) -> tuple[int | None, str, str, str | None]:
+    return r.exit_status, r.stdout, r.stderr, r.error_kind
+
+
+async def _check_same_as_exec(pool: SSHPool, name: str) -> None:
+    await pool.run(name, "true", timeout=20)  # connected: what follows may use the shell
+    for cmd in SAME:
+        plain = await pool.run(name, cmd, timeout=20)
+        warm = await pool.run(name, cmd, timeout=20, reuse_shell=True)
+        assert _shape(warm) == _shape(plain), cmd
+    pids = [(await pool.run(name, "echo $$", timeout=20, reuse_shell=True)).stdout
+            for _ in range(3)]
+    assert len(set(pids)) == 1, "the commands did not share one shell"
+
+
+async def test_warm_shell_matches_exec_on_asyncssh_hosts(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
+    h = FleetHost("h", LOOPBACK, fleet.ports[3], identity_files=(str(client_key.private),))
+    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
+        await _check_same_as_exec(pool, "h")
+
+
+async def test_warm_shell_matches_exec_on_openssh(
+        sshd: Sshd, client_key: KeyFiles, tmp_path: Path) -> None:
+    h = FleetHost("s", LOOPBACK, sshd.port, user=sshd.user,
+                  identity_files=(str(client_key.private),))
+    async with _pool(tmp_path, h, [(sshd.port, sshd.host_public_line)]) as pool:
+        await _check_same_as_exec(pool, "s")
+
+
+async def test_shell_state_does_not_leak_between_commands(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
+    h = FleetHost("h", LOOPBACK, fleet.ports[4], identity_files=(str(client_key.private),))
+    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
+        await pool.run("h", "true")
+        for cmd in ("cd /tmp", "export CCM_LEAK=1", "trap 'echo trapped' EXIT",
+                    "alias ls=false", "umask 077", "exit 0"):
+            assert (await pool.run("h", cmd, reuse_shell=True)).ok, cmd
+        r = await pool.run("h", 'pwd; echo "${CCM_LEAK:-unset}"; umask', reuse_shell=True)
+        assert r.stdout.splitlines()[1:] == ["unset", "0022"] and r.stdout.split()[0] != "/tmp"
+
+
+async def test_a_syntax_error_is_the_command_s_failure_not_the_session_s(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
+    h = FleetHost("h", LOOPBACK, fleet.ports[5], identity_files=(str(client_key.private),))
+    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
+        await pool.run("h", "true")
+        for broken in ('echo "unterminated', "echo $(", "if then fi", ")"):
+            r = await pool.run("h", broken, timeout=10, reuse_shell=True)
+            assert r.exit_status == 2 and r.error is None and "rror" in r.stderr, broken
+        assert (await pool.run("h", "echo still here", reuse_shell=True)).stdout == \
+            "still here\n"
+
+
+async def test_timeout_kills_the_shell_and_the_next_command_gets_a_new_one(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
+    h = FleetHost("h", LOOPBACK, fleet.ports[6], identity_files=(str(client_key.private),))
+    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
+        await pool.run("h", "true")
+        first = (await pool.run("h", "echo $$", reuse_shell=True)).stdout
+        slow = await pool.run("h", "sleep 30", timeout=1, reuse_shell=True)
+        assert slow.error_kind == "timeout" and slow.exit_status is None
+        after = await pool.run("h", "echo $$", timeout=10, reuse_shell=True)
+        assert after.ok and after.stdout != first
+
+
+async def test_a_command_that_kills_its_shell_is_lost_and_the_next_one_runs(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
+    h = FleetHost("h", LOOPBACK, fleet.ports[7], identity_files=(str(client_key.private),))
+    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
+        await pool.run("h", "true")
+        gone = await pool.run("h", "kill -9 $$", timeout=10, reuse_shell=True)
+        assert gone.error_kind == "lost" and "without an exit status" in (gone.error or "")
+        assert (await pool.run("h", "echo back", timeout=10, reuse_shell=True)).stdout == \
+            "back\n"
+
+
+async def test_concurrent_commands_on_one_host_all_answer(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
+    h = FleetHost("h", LOOPBACK, fleet.ports[8], identity_files=(str(client_key.private),))
+    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
+        await pool.run("h", "true")
+        results = await asyncio.gather(*(pool.run("h", f"echo {i}", reuse_shell=True)
+                                         for i in range(10)))
+        assert [r.stdout for r in results] == [f"{i}\n" for i in range(10)]
+
+
+@pytest.mark.parametrize("command", ["printf 'a\\0b'", "echo \\0"])
+async def test_odd_bytes_pass_through(fleet: AsyncsshFleet, client_key: KeyFiles,
+                                      tmp_path: Path, command: str) -> None:
+    h = FleetHost("h", LOOPBACK, fleet.ports[9], identity_files=(str(client_key.private),))
+    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
+        await pool.run("h", "true")
+        plain = await pool.run("h", command)
+        warm = await pool.run("h", command, reuse_shell=True)
+        assert _shape(warm) == _shape(plain)
