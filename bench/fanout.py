@@ -7,7 +7,9 @@ read the same Ansible INI inventory written here:
 * **ccm cold** — ``ccm run uptime --hosts all --json`` as a fresh process (imports,
   inventory, connecting, the hub record: everything a user waits for);
 * **ccm warm** — the same broadcast through one long-lived :class:`SSHPool` whose
-  connections are already open (what the daemon and the TUI use);
+  connections are already open (what the daemon and the TUI use); the pool runs
+  repeated broadcasts in one warm shell per host (see ``ccm_tui/fleet/warm_shell.py``);
+  two untimed broadcasts (connections, then shells) come before the timed ones;
 * **ansible** — ``ansible all -m raw -a uptime -f FORKS`` (installs ansible-core into
   the venv when missing), host keys checked against the same known_hosts;
 * **parallel-ssh** — ``ParallelSSHClient.run_command('uptime')`` in a fresh process
@@ -141,6 +143,7 @@ def ccm_warm(inv: Path, known_hosts: Path, forks: int, n: int, reps: int = 5) ->
             first = await broadcast(pool, hosts, "uptime", forks=forks)  # opens the connections
             if first.counts()["ok"] != n:
                 raise SystemExit(f"bench: warm-up reached {first.counts()['ok']}/{n} hosts")
+            await broadcast(pool, hosts, "uptime", forks=forks)  # starts the warm shells
             for _ in range(reps):
                 t0 = time.perf_counter()
                 rep = await broadcast(pool, hosts, "uptime", forks=forks)

@@ -349,7 +349,9 @@ class Settings(BaseSettings):
     hub: str = Field(
         default_factory=default_hub_url,
         description="Where tasks, events and approvals live: sqlite:///PATH, "
-        "postgresql://USER@HOST/DB (a Supabase project's database connection string).",
+        "postgresql://USER@HOST/DB (a Supabase project's database connection string). "
+        "sqlite:///PATH?synchronous=full fsyncs every commit, so an acknowledged alert "
+        "survives a power cut too (the default survives a killed process).",
     )
     inventory: Path = Field(
         default_factory=lambda: config_dir() / "inventory.yaml",

@@ -61,11 +61,12 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hub.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def hub_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated, empty hub of each adapter."""
-    if request.param == "sqlite":
+def make_hub_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty hub: ``sqlite``, ``sqlite-full`` (fsync'ed commits) or ``postgres``."""
+    if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'hub.db'}"
+    if kind == "sqlite-full":
+        return f"sqlite:///{tmp_path / 'hub.db'}?synchronous=full"
     url: str = request.getfixturevalue("pg_url")
     import asyncio
 
@@ -80,6 +81,12 @@ def hub_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
     asyncio.run(migrate())
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def hub_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty hub of each adapter."""
+    return make_hub_url(request.param, request, tmp_path)
 
 
 @pytest.fixture

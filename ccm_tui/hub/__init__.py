@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ccm_tui.core.errors import HubURLError
 from ccm_tui.hub.base import AlertHead, AlertRecord, FiringRecord, Hub, TaskQuery
@@ -50,6 +50,21 @@ def sqlite_path(url: str) -> Path:
     return Path(path).expanduser()
 
 
+def _sqlite_sync(url: str) -> str:
+    """The ``synchronous`` query option of a ``sqlite:`` URL (``normal`` or ``full``)."""
+    query = parse_qs(url.split("?", 1)[1]) if "?" in url else {}
+    unknown = set(query) - {"synchronous"}
+    if unknown:
+        raise HubURLError(f"{url!r}: unknown option {sorted(unknown)[0]!r}",
+                          hint="a sqlite URL takes only ?synchronous=normal|full")
+    value = query.get("synchronous", ["normal"])[-1].lower()
+    if value not in ("normal", "full"):
+        raise HubURLError(f"{url!r}: synchronous must be normal or full, not {value!r}",
+                          hint="use ?synchronous=normal (survives a killed process) or "
+                          "?synchronous=full (also a power cut)")
+    return value
+
+
 def open_hub(url: str | None = None) -> SqliteHub | PostgresHub:
     """An adapter for ``url`` (not yet connected: ``async with open_hub(url) as hub:``)."""
     url = (url or default_hub_url()).strip()
@@ -57,7 +72,7 @@ def open_hub(url: str | None = None) -> SqliteHub | PostgresHub:
     if scheme == "sqlite":
         from ccm_tui.hub.sqlite import SqliteHub
 
-        return SqliteHub(sqlite_path(url), url=url)
+        return SqliteHub(sqlite_path(url), url=url, synchronous=_sqlite_sync(url))
     if scheme in {"postgresql", "postgres"}:
         parts = urlsplit(url)
         if not parts.hostname and "host=" not in parts.query:

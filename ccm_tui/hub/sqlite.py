@@ -45,6 +45,12 @@ def _params(args: tuple[Any, ...]) -> list[Any]:
             for a in args]
 
 
+#: ``?synchronous=`` of a ``sqlite:`` URL. ``normal`` (the default): a commit is in the
+#: write-ahead log when a request is answered, so it survives the process being killed;
+#: an OS crash or power cut may lose the last commits. ``full``: every commit is also
+#: fsync'ed, so it survives those too, at the cost of one fsync per (group) commit.
+SYNCHRONOUS = ("normal", "full")
+
 #: How long a writer keeps retrying a locked file before the hub counts as unavailable.
 LOCK_PATIENCE = 30.0
 #: Write transactions between two background checkpoints (SQLite's own mark is ~1000
@@ -151,7 +157,11 @@ class _SqliteWrite:
         try:
             if exc is None:
                 try:
-                    await _when_unlocked(lambda: conn.execute("COMMIT"), "committing", hub.path)
+                    if hub.synchronous == "full":
+                        await hub._commit_off_loop(conn)
+                    else:
+                        await _when_unlocked(lambda: conn.execute("COMMIT"), "committing",
+                                             hub.path)
                 except BaseException as failed:
                     mapped = hub._rolled_back(conn, failed)
                     if mapped is failed:
@@ -169,9 +179,13 @@ class _SqliteWrite:
 class SqliteHub(SqlHub):
     """A hub in one SQLite file (``sqlite:///path/to/hub.db``)."""
 
-    def __init__(self, path: str | Path, *, url: str | None = None) -> None:
+    def __init__(self, path: str | Path, *, url: str | None = None,
+                 synchronous: str = "normal") -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}")
         self.path = Path(path).expanduser()
         self.url = url or f"sqlite:///{self.path}"
+        self.synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
         self._fanout = Fanout()
@@ -183,6 +197,43 @@ class SqliteHub(SqlHub):
         self._checkpoints: ThreadPoolExecutor | None = None
         self._checkpointing: Future[None] | None = None
         self._stx: _SqliteTx | None = None
+        self._committer: ThreadPoolExecutor | None = None
+
+    async def _commit_off_loop(self, conn: sqlite3.Connection) -> None:
+        """COMMIT on a worker thread: its fsync (``synchronous=full``) must not stall the loop.
+
+        The hub's lock stays held until the commit is over, even if the caller is
+        cancelled meanwhile, so no other statement meets the connection mid-commit.
+        Other requests are read and parsed (and join the next group commit) meanwhile.
+        """
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="ccm-sqlite-commit")
+        loop = asyncio.get_running_loop()
+        delay, waited = 0.001, 0.0
+        while True:
+            fut = loop.run_in_executor(self._committer, conn.execute, "COMMIT")
+            cancelled = False
+            while not fut.done():
+                try:
+                    await asyncio.shield(fut)
+                except asyncio.CancelledError:
+                    cancelled = True
+                except Exception:
+                    break  # examined below
+            if cancelled:
+                fut.result()  # the commit's own error, if any, wins over the cancel
+                raise asyncio.CancelledError
+            exc = fut.exception()
+            if exc is None:
+                return
+            if not isinstance(exc, sqlite3.OperationalError) or not _is_locked(exc):
+                raise exc
+            if waited > LOCK_PATIENCE:
+                raise HubUnavailable(f"SQLite hub {self.path} stayed locked for {waited:.0f}s "
+                                     "(committing)") from exc
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.05)
 
     # -- life cycle -----------------------------------------------------------------------
     async def connect(self) -> None:
@@ -199,7 +250,7 @@ class SqliteHub(SqlHub):
             await _when_unlocked(lambda: conn.execute("PRAGMA journal_mode = WAL"),
                                  "switching to WAL", self.path)
             conn.execute("PRAGMA busy_timeout = 0")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA wal_autocheckpoint = 0")  # see _after_commit
         except sqlite3.DatabaseError as exc:
@@ -222,6 +273,9 @@ class SqliteHub(SqlHub):
         if self._checkpoints is not None:
             self._checkpoints.shutdown(wait=True)
             self._checkpoints = None
+        if self._committer is not None:
+            self._committer.shutdown(wait=True)
+            self._committer = None
         if self._checkpointer is not None:
             checkpointer, self._checkpointer = self._checkpointer, None
             checkpointer.close()
