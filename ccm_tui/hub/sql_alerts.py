@@ -48,6 +48,24 @@ _JOIN_OPEN_TASK = (
 )
 
 
+#: A new firing alert, stored already linked to the open task of its (host, alert name).
+_INSERT_JOINING = (
+    "INSERT INTO ccm_alerts (fingerprint, status, source, alertname, host, severity,"
+    " labels, annotations, starts_at, ends_at, received_at, last_seen_at, task_id,"
+    " suppressed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+    " (SELECT id FROM ccm_tasks WHERE host = ? AND alertname = ?"
+    f" AND state IN ({_marks(len(_OPEN))}) LIMIT 1), ?)"
+    " ON CONFLICT (fingerprint, status, starts_at) DO NOTHING RETURNING id, task_id"
+)
+#: One more repeat on that task, if it is still open; critical if the alert is.
+_BUMP_TASK = (
+    "UPDATE ccm_tasks SET repeat_count = repeat_count + 1,"
+    " severity = CASE WHEN ? = 'critical' THEN 'critical' ELSE severity END,"
+    " version = version + 1, updated_at = ? WHERE id = ?"
+    f" AND state IN ({_marks(len(_OPEN))}) RETURNING id"
+)
+
+
 def _alert_args(a: Alert) -> tuple[Any, ...]:
     return (a.fingerprint, a.status.value, a.source, a.alertname, a.host, a.severity.value,
             rows.dumps(a.labels), rows.dumps(a.annotations), a.starts_at, a.ends_at,
@@ -77,21 +95,42 @@ def _task_for(a: Alert, new: NewTask) -> Task:
 
 
 async def _settle_firing(tx: Tx, a: Alert, new: NewTask) -> FiringRecord:
-    """:meth:`Hub.record_firing`'s work inside the caller's transaction."""
-    r = await tx.fetchrow(_INSERT_ALERT + "id", *_alert_args(a))
+    """:meth:`Hub.record_firing`'s work inside the caller's transaction.
+
+    A new alert is inserted already pointing at the open task of its (host, alert
+    name), if there is one, which then counts one more repeat: two statements for
+    the common case, three when a task has to be made.
+    """
+    if a.task_id or a.suppressed:
+        r = await tx.fetchrow(_INSERT_ALERT + "id", *_alert_args(a))
+        if r is None:
+            return await _settle_repeat(tx, a, new)
+        return FiringRecord(replace(a, id=int(r["id"]), seen_count=1), True)
+    r = await tx.fetchrow(_INSERT_JOINING, *_alert_args(a)[:12], a.host, a.alertname, *_OPEN,
+                          a.suppressed)
     if r is None:  # a repeat: what was stored decides
-        r = await tx.fetchrow(_REPEAT_ALERT, a.received_at, a.fingerprint, a.status.value,
-                              a.starts_at)
-        assert r is not None
-        stored = rows.alert_from_row(r)
-        if stored.task_id or stored.suppressed:
-            return FiringRecord(stored, False)
-        alert_id, is_new = int(r["id"]), False
-    else:
-        alert_id, is_new = int(r["id"]), True
-        if a.task_id or a.suppressed:
-            return FiringRecord(replace(a, id=alert_id, seen_count=1), True)
-        stored = a
+        return await _settle_repeat(tx, a, new)
+    alert_id, open_task = int(r["id"]), r["task_id"]
+    if open_task is not None and await tx.fetchrow(
+            _BUMP_TASK, a.severity.value, utcnow(), open_task, *_OPEN) is not None:
+        return FiringRecord(replace(a, id=alert_id, task_id=str(open_task), seen_count=1),
+                            True, created=False, joined=True)
+    # no open task (or, on PostgreSQL, it closed since the insert looked): a new one
+    t = _task_for(a, new)
+    await tx.execute(_INSERT_TASK + "id", *_task_args(t))
+    await tx.execute("UPDATE ccm_alerts SET task_id = ? WHERE id = ?", t.id, alert_id)
+    return FiringRecord(replace(a, id=alert_id, task_id=t.id, seen_count=1), True,
+                        created=True, joined=False)
+
+
+async def _settle_repeat(tx: Tx, a: Alert, new: NewTask) -> FiringRecord:
+    """A firing alert that is stored already: count it; give it a task if it has none."""
+    r = await tx.fetchrow(_REPEAT_ALERT, a.received_at, a.fingerprint, a.status.value,
+                          a.starts_at)
+    assert r is not None
+    stored = rows.alert_from_row(r)
+    if stored.task_id or stored.suppressed:
+        return FiringRecord(stored, False)
     joined = await tx.fetchrow(_JOIN_OPEN_TASK, a.severity.value, utcnow(), a.host,
                                a.alertname, *_OPEN)
     if joined is not None:
@@ -100,12 +139,9 @@ async def _settle_firing(tx: Tx, a: Alert, new: NewTask) -> FiringRecord:
         t = _task_for(a, new)
         await tx.execute(_INSERT_TASK + "id", *_task_args(t))
         task_id = t.id
-    await tx.execute("UPDATE ccm_alerts SET task_id = ? WHERE id = ?", task_id, alert_id)
-    if is_new:
-        stored = replace(a, id=alert_id, task_id=task_id, seen_count=1)
-    else:
-        stored = replace(stored, task_id=task_id)
-    return FiringRecord(stored, is_new, created=joined is None, joined=joined is not None)
+    await tx.execute("UPDATE ccm_alerts SET task_id = ? WHERE id = ?", task_id, stored.id)
+    return FiringRecord(replace(stored, task_id=task_id), False, created=joined is None,
+                        joined=joined is not None)
 
 
 class SqlAlerts(SqlCore):
