@@ -19,8 +19,10 @@ Differences from a plain exec, which :meth:`SSHPool.run` accepts for broadcasts
 (``reuse_shell=True``): a command killed by a signal reports the shell's ``128+N``
 instead of ``-N``; one command at a time per shell (a second, concurrent command on
 the same host runs the usual way); a timeout kills the shell, and the next command
-starts a new one. The shell is the login shell when it is a POSIX one (sh, bash, dash,
-zsh, ksh, ash, mksh), ``/bin/sh`` otherwise.
+starts a new one; an ``errexit`` (``set -e``) left on by an rc file is turned off in
+the long-lived shell (a command may still turn it on for itself). The shell is the
+login shell when it is a POSIX one (sh, bash, dash, zsh, ksh, ash, mksh), ``/bin/sh``
+otherwise.
 """
 
 from __future__ import annotations
@@ -71,7 +73,9 @@ class WarmShell:
         shell = cls(conn, process)
         try:
             async with asyncio.timeout(timeout):
-                await shell._exchange(b":", drop_output=True)
+                # `set +e`: an rc file's errexit would end the shell at the first failing
+                # command; each command still sets its own options inside its subshell
+                await shell._exchange(b":", drop_output=True, before=b"set +e\n")
         except (TimeoutError, ShellGone, asyncssh.Error, OSError) as exc:
             shell.close()
             raise ShellGone(f"no shell answered: {exc or type(exc).__name__}") from None
@@ -108,12 +112,13 @@ class WarmShell:
             pass
         self._process.close()
 
-    async def _exchange(self, quoted: bytes, *, drop_output: bool = False) -> ShellResult:
+    async def _exchange(self, quoted: bytes, *, drop_output: bool = False,
+                        before: bytes = b"") -> ShellResult:
         if self._broken:
             raise ShellGone("the shell was closed")
         marker = secrets.token_hex(12).encode()
         self._process.stdin.write(
-            b"( eval " + quoted + b"\n) </dev/null; printf '\\n%s %s\\n' " + marker
+            before + b"( eval " + quoted + b"\n) </dev/null; printf '\\n%s %s\\n' " + marker
             + b' "$?"; printf \'\\n%s\\n\' ' + marker + b" >&2\n")
         status_sep = re.compile(b"\n" + marker + b" ([0-9]+)\n")
         try:

@@ -117,6 +117,17 @@ async def test_a_command_that_kills_its_shell_is_lost_and_the_next_one_runs(
             "back\n"
 
 
+async def test_errexit_in_a_command_is_that_command_s_own(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
+    h = FleetHost("h", LOOPBACK, fleet.ports[10], identity_files=(str(client_key.private),))
+    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
+        await pool.run("h", "true")
+        first = await pool.run("h", "set -e; false; echo never", reuse_shell=True)
+        assert first.exit_status == 1 and first.stdout == ""
+        again = await pool.run("h", "false; echo after", reuse_shell=True)
+        assert again.stdout == "after\n" and again.exit_status == 0
+
+
 async def test_concurrent_commands_on_one_host_all_answer(
         fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
     h = FleetHost("h", LOOPBACK, fleet.ports[8], identity_files=(str(client_key.private),))
