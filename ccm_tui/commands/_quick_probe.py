@@ -1,5 +1,13 @@
-"""Spare every SSH-using ``ccm`` command asyncssh's slow probe for liboqs.
+"""Spare every SSH-using ``ccm`` command what asyncssh loads at import and CCM never uses.
 
+**X.509 certificates.** asyncssh's X.509 support is optional and needs pyOpenSSL,
+which CCM does not install; without it asyncssh still loads ``cryptography.x509``
+(a sixth of importing asyncssh, ~35 ms of every ``ccm run``) before giving up. Only
+PKIX-SSH and some commercial servers speak X.509 (OpenSSH does not; CCM's inventories,
+identity files and known_hosts are OpenSSH's), so :func:`install` has asyncssh skip it
+unless ``CCM_SSH_X509=1`` is set — then, with pyOpenSSL installed, it works as usual.
+
+**liboqs.**
 When asyncssh is imported it asks ``ctypes.util.find_library`` for ``oqs`` and
 ``liboqs`` (post-quantum key exchange). On Linux each question runs ``ldconfig -p``
 and then ``gcc`` in subprocesses — 40–60 ms of a ``ccm run`` that should start at
@@ -13,6 +21,7 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
 from collections.abc import Callable
 
 _NAMES = frozenset({"oqs", "liboqs"})
@@ -31,8 +40,16 @@ def liboqs_present() -> bool:
     return any(glob.glob(os.path.join(d, "liboqs.so*")) for d in _linker_dirs())
 
 
+#: Set to 1 to keep asyncssh's X.509 certificate support.
+X509_ENV = "CCM_SSH_X509"
+
+
 def install() -> None:
-    """Wrap ``ctypes.util.find_library`` once (idempotent)."""
+    """Leave out X.509 (see the module) and wrap ``ctypes.util.find_library`` (idempotent)."""
+    if os.environ.get(X509_ENV, "").strip().lower() not in {"1", "true", "yes", "on"} \
+            and "asyncssh" not in sys.modules:
+        # None in sys.modules makes the import fail, which asyncssh reads as "not available"
+        sys.modules.setdefault("asyncssh.crypto.x509", None)  # type: ignore[arg-type]
     import ctypes.util
 
     real: Callable[[str], str | None] = ctypes.util.find_library

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,8 @@ from tests.support.ssh import (
     write_ccm_inventory,
     write_known_hosts,
 )
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def ccm(*args: str) -> Any:
@@ -83,6 +88,20 @@ def test_run_groups_identical_outputs_and_records_the_broadcast(inventory: Path,
     redo = json.loads(again.stdout)
     assert sorted(h["host"] for h in redo["hosts"]) == ["host-00", "host-01", "host-dead"]
     assert redo["summary"] == "2 differ · 1 unreachable" and again.exit_code == 1
+
+
+def test_run_as_a_process_with_its_start_up_trimmed(inventory: Path, hub: str,
+                                                    isolated_home: Path) -> None:
+    """The real entry point (collector paused, X.509 left out) against real servers."""
+    env = {k: v for k, v in os.environ.items() if k != "CCM_SSH_X509"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ccm_tui", "run", "echo hi", "--hosts", "host-0*",
+         "--inventory", str(inventory), "--hub", hub, "--json", "--timeout", "20"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["summary"] == "10 identical" and doc["recorded"] is True
 
 
 def test_run_human_summary_and_pattern(inventory: Path, hub: str) -> None:
