@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from ccm_tui.core.model import Change, ChangeKind, utcnow
 from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, change_from_row, wanted
 from ccm_tui.hub.rows import Row
 from ccm_tui.hub.sql import SqlHub
+from ccm_tui.hub.sqlite_locking import commit_off_loop, when_unlocked
 from ccm_tui.hub.sqlite_schema import MIGRATIONS, split_statements
 
 POLL_INTERVAL = 0.05
@@ -51,8 +52,6 @@ def _params(args: tuple[Any, ...]) -> list[Any]:
 #: fsync'ed, so it survives those too, at the cost of one fsync per (group) commit.
 SYNCHRONOUS = ("normal", "full")
 
-#: How long a writer keeps retrying a locked file before the hub counts as unavailable.
-LOCK_PATIENCE = 30.0
 #: Write transactions between two background checkpoints (SQLite's own mark is ~1000
 #: pages; a write transaction here dirties a few to a few dozen).
 CHECKPOINT_EVERY = 100
@@ -75,28 +74,6 @@ class _SqliteTx:
 
     async def execute(self, sql: str, *args: Any) -> int:
         return max(self.conn.execute(sql, _params(args)).rowcount, 0)
-
-
-def _is_locked(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc)
-    return "locked" in text or "busy" in text
-
-
-async def _when_unlocked(op: Callable[[], Any], what: str, path: Path) -> Any:
-    """Run ``op()``; while another process holds the file, yield and retry with backoff."""
-    delay, waited = 0.001, 0.0
-    while True:
-        try:
-            return op()
-        except sqlite3.OperationalError as exc:
-            if not _is_locked(exc):
-                raise
-            if waited > LOCK_PATIENCE:
-                raise HubUnavailable(f"SQLite hub {path} stayed locked for {waited:.0f}s "
-                                     f"({what})") from exc
-        await asyncio.sleep(delay)
-        waited += delay
-        delay = min(delay * 2, 0.05)
 
 
 class _SqliteRead:
@@ -142,7 +119,7 @@ class _SqliteWrite:
         conn = tx.conn
         await hub._lock.acquire()
         try:
-            await _when_unlocked(lambda: conn.execute("BEGIN IMMEDIATE"), "writing", hub.path)
+            await when_unlocked(lambda: conn.execute("BEGIN IMMEDIATE"), "writing", hub.path)
         except BaseException as exc:
             hub._lock.release()
             if isinstance(exc, sqlite3.OperationalError):
@@ -158,9 +135,12 @@ class _SqliteWrite:
             if exc is None:
                 try:
                     if hub.synchronous == "full":
-                        await hub._commit_off_loop(conn)
+                        if hub._committer is None:
+                            hub._committer = ThreadPoolExecutor(
+                                1, thread_name_prefix="ccm-sqlite-commit")
+                        await commit_off_loop(conn, hub._committer, hub.path)
                     else:
-                        await _when_unlocked(lambda: conn.execute("COMMIT"), "committing",
+                        await when_unlocked(lambda: conn.execute("COMMIT"), "committing",
                                              hub.path)
                 except BaseException as failed:
                     mapped = hub._rolled_back(conn, failed)
@@ -199,42 +179,6 @@ class SqliteHub(SqlHub):
         self._stx: _SqliteTx | None = None
         self._committer: ThreadPoolExecutor | None = None
 
-    async def _commit_off_loop(self, conn: sqlite3.Connection) -> None:
-        """COMMIT on a worker thread: its fsync (``synchronous=full``) must not stall the loop.
-
-        The hub's lock stays held until the commit is over, even if the caller is
-        cancelled meanwhile, so no other statement meets the connection mid-commit.
-        Other requests are read and parsed (and join the next group commit) meanwhile.
-        """
-        if self._committer is None:
-            self._committer = ThreadPoolExecutor(1, thread_name_prefix="ccm-sqlite-commit")
-        loop = asyncio.get_running_loop()
-        delay, waited = 0.001, 0.0
-        while True:
-            fut = loop.run_in_executor(self._committer, conn.execute, "COMMIT")
-            cancelled = False
-            while not fut.done():
-                try:
-                    await asyncio.shield(fut)
-                except asyncio.CancelledError:
-                    cancelled = True
-                except Exception:
-                    break  # examined below
-            if cancelled:
-                fut.result()  # the commit's own error, if any, wins over the cancel
-                raise asyncio.CancelledError
-            exc = fut.exception()
-            if exc is None:
-                return
-            if not isinstance(exc, sqlite3.OperationalError) or not _is_locked(exc):
-                raise exc
-            if waited > LOCK_PATIENCE:
-                raise HubUnavailable(f"SQLite hub {self.path} stayed locked for {waited:.0f}s "
-                                     "(committing)") from exc
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 0.05)
-
     # -- life cycle -----------------------------------------------------------------------
     async def connect(self) -> None:
         if self._conn is not None:
@@ -247,7 +191,7 @@ class SqliteHub(SqlHub):
             raise HubUnavailable(f"cannot open SQLite hub {self.path}: {exc}") from exc
         conn.row_factory = sqlite3.Row
         try:
-            await _when_unlocked(lambda: conn.execute("PRAGMA journal_mode = WAL"),
+            await when_unlocked(lambda: conn.execute("PRAGMA journal_mode = WAL"),
                                  "switching to WAL", self.path)
             conn.execute("PRAGMA busy_timeout = 0")
             conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
@@ -294,7 +238,7 @@ class SqliteHub(SqlHub):
         conn = self._require()
         applied: list[str] = []
         async with self._lock:
-            await _when_unlocked(lambda: conn.execute("BEGIN IMMEDIATE"), "migrating", self.path)
+            await when_unlocked(lambda: conn.execute("BEGIN IMMEDIATE"), "migrating", self.path)
             try:
                 row = conn.execute("PRAGMA user_version").fetchone()
                 current = int(row[0]) if row else 0

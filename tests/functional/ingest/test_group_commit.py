@@ -203,7 +203,7 @@ async def test_a_refire_with_a_new_start_is_not_answered_from_memory(
 # -- a hub outage during a batch -----------------------------------------------------------
 async def test_a_locked_hub_fails_every_waiting_request_and_stores_nothing(
         sqlite_hub: SqliteHub, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ccm_tui.hub.sqlite as sqlite_module
+    import ccm_tui.hub.sqlite_locking as sqlite_module
 
     monkeypatch.setattr(sqlite_module, "LOCK_PATIENCE", 0.05)
     ingestor = Ingestor(sqlite_hub)
