@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import weakref
 from pathlib import Path
 
 from ccm_tui.core.errors import FleetError
@@ -14,7 +15,10 @@ from ccm_tui.fleet.ssh import SSHPool
 
 _build: AgentBuild | None = None
 _build_lock = asyncio.Lock()
-_ready: set[tuple[int, str]] = set()
+#: Per pool, the (host, agent path) pairs known to have this build. Keyed by the pool
+#: itself (weakly): keying by ``id(pool)`` let a new pool, allocated where a freed one
+#: had been, skip the install on a host that never got the agent.
+_ready: weakref.WeakKeyDictionary[SSHPool, set[tuple[str, str]]] = weakref.WeakKeyDictionary()
 
 
 async def _agent_build() -> AgentBuild:
@@ -28,8 +32,9 @@ async def _agent_build() -> AgentBuild:
 
 async def ensure_agent(pool: SSHPool, host: FleetHost, options: DaemonOptions) -> None:
     """Install (or update) the agent on ``host`` once per pool; raise if impossible."""
-    key = (id(pool), host.name)
-    if key in _ready:
+    done = _ready.setdefault(pool, set())
+    key = (host.name, options.agent_path)
+    if key in done:
         return
     build = await _agent_build()
     remote_dir = options.agent_path.rsplit("/", 1)[0]
@@ -38,4 +43,4 @@ async def ensure_agent(pool: SSHPool, host: FleetHost, options: DaemonOptions) -
         raise FleetError(f"{host.name}: the agent is not runnable there: "
                          f"{'; '.join(result.problems) or result.status}",
                          hint=f"run `ccm fleet install --hosts {host.name}` and fix what it reports")
-    _ready.add(key)
+    done.add(key)

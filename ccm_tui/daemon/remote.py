@@ -115,11 +115,11 @@ class RemoteAgent:
             try:
                 async for line in proc.stdout:
                     yield line
-                await proc.wait()
-                if proc.exit_status not in (0, None):
-                    err = (await proc.stderr.read())[:300] if proc.stderr else ""
+                done = await proc.wait()  # collects what is left of stderr
+                if done.exit_status not in (0, None):
+                    err = str(done.stderr or "")[:300]
                     raise FleetError(f"{self.host.name}: agent tail exited "
-                                     f"{proc.exit_status}: {err.strip()}")
+                                     f"{done.exit_status}: {err.strip()}")
             finally:
                 if proc.returncode is None:
                     proc.close()
