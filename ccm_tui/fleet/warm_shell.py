@@ -79,6 +79,9 @@ class WarmShell:
         except (TimeoutError, ShellGone, asyncssh.Error, OSError) as exc:
             shell.close()
             raise ShellGone(f"no shell answered: {exc or type(exc).__name__}") from None
+        except BaseException:  # cancelled (the caller's deadline): no shell left behind
+            shell.close()
+            raise
         return shell
 
     @property
@@ -137,12 +140,19 @@ class WarmShell:
 
 
 class ShellSlot:
-    """The warm shell of one pooled host: started on demand, replaced when it dies."""
+    """The warm shell of one pooled host: started on demand, replaced when it dies.
+
+    Starting a shell belongs to the pool, not to the command that asked first: it
+    runs to its end (within ``open_timeout``) even when that command's deadline
+    passes, and the next command finds the shell ready instead of a half-opened
+    channel left on the host.
+    """
 
     def __init__(self) -> None:
         self.shell: WarmShell | None = None
         #: No POSIX shell answered on this host: its commands always go by exec.
         self.unsupported = False
+        self._opening: asyncio.Task[WarmShell | None] | None = None
 
     async def run(self, conn: asyncssh.SSHClientConnection, command: str,
                   open_timeout: float) -> ShellResult | None:
@@ -157,16 +167,31 @@ class ShellSlot:
             return None
         shell = self.shell
         if shell is None or not shell.usable or shell.conn is not conn:
-            try:
-                shell = self.shell = await WarmShell.open(conn, open_timeout)
-            except ShellGone:
-                self.unsupported = True
+            shell = await asyncio.shield(self._start(conn, open_timeout))
+            if shell is None:
                 return None
-            except (asyncssh.Error, OSError):
-                return None
-        elif shell.busy:
+        if shell.busy:
             return None
         return await shell.run(command)
+
+    def _start(self, conn: asyncssh.SSHClientConnection,
+               open_timeout: float) -> asyncio.Task[WarmShell | None]:
+        opening = self._opening
+        if opening is None or opening.done():
+            opening = self._opening = asyncio.ensure_future(self._open(conn, open_timeout))
+        return opening
+
+    async def _open(self, conn: asyncssh.SSHClientConnection,
+                    open_timeout: float) -> WarmShell | None:
+        try:
+            self.shell = await WarmShell.open(conn, open_timeout)
+        except ShellGone:
+            # the host has no POSIX shell, unless it was the connection that went
+            self.unsupported = not conn.is_closed()
+            return None
+        except (asyncssh.Error, OSError):
+            return None
+        return self.shell
 
 
 __all__ = ["ShellGone", "ShellResult", "ShellSlot", "WarmShell"]

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from ccm_tui.hub.postgres import PostgresHub
     from ccm_tui.hub.sqlite import SqliteHub
 
-__all__ = ["AlertHead", "AlertRecord", "FiringRecord", "Hub", "TaskQuery", "default_hub_path", "default_hub_url", "open_hub"]
+__all__ = ["SQLITE_SYNCHRONOUS", "AlertHead", "AlertRecord", "FiringRecord", "Hub", "TaskQuery",
+           "default_hub_path", "default_hub_url", "open_hub"]
 
 
 def default_hub_path() -> Path:
@@ -50,6 +51,13 @@ def sqlite_path(url: str) -> Path:
     return Path(path).expanduser()
 
 
+#: ``?synchronous=`` of a ``sqlite:`` URL. ``normal`` (the default): a commit is in the
+#: write-ahead log when a request is answered, so it survives the process being killed;
+#: an OS crash or power cut may lose the last commits. ``full``: every commit is also
+#: fsync'ed, so it survives those too, at the cost of one fsync per (group) commit.
+SQLITE_SYNCHRONOUS = ("normal", "full")
+
+
 def _sqlite_sync(url: str) -> str:
     """The ``synchronous`` query option of a ``sqlite:`` URL (``normal`` or ``full``)."""
     query = parse_qs(url.split("?", 1)[1]) if "?" in url else {}
@@ -58,7 +66,7 @@ def _sqlite_sync(url: str) -> str:
         raise HubURLError(f"{url!r}: unknown option {sorted(unknown)[0]!r}",
                           hint="a sqlite URL takes only ?synchronous=normal|full")
     value = query.get("synchronous", ["normal"])[-1].lower()
-    if value not in ("normal", "full"):
+    if value not in SQLITE_SYNCHRONOUS:
         raise HubURLError(f"{url!r}: synchronous must be normal or full, not {value!r}",
                           hint="use ?synchronous=normal (survives a killed process) or "
                           "?synchronous=full (also a power cut)")

@@ -29,6 +29,7 @@ from typing import Any
 
 from ccm_tui.core.errors import ConflictError, HubUnavailable, NotFound, SchemaError
 from ccm_tui.core.model import Change, ChangeKind, utcnow
+from ccm_tui.hub import SQLITE_SYNCHRONOUS
 from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, change_from_row, wanted
 from ccm_tui.hub.rows import Row
 from ccm_tui.hub.sql import SqlHub
@@ -45,12 +46,6 @@ def _params(args: tuple[Any, ...]) -> list[Any]:
     return [a.isoformat(timespec="microseconds") if isinstance(a, datetime) else a
             for a in args]
 
-
-#: ``?synchronous=`` of a ``sqlite:`` URL. ``normal`` (the default): a commit is in the
-#: write-ahead log when a request is answered, so it survives the process being killed;
-#: an OS crash or power cut may lose the last commits. ``full``: every commit is also
-#: fsync'ed, so it survives those too, at the cost of one fsync per (group) commit.
-SYNCHRONOUS = ("normal", "full")
 
 #: Write transactions between two background checkpoints (SQLite's own mark is ~1000
 #: pages; a write transaction here dirties a few to a few dozen).
@@ -76,17 +71,21 @@ class _SqliteTx:
         return max(self.conn.execute(sql, _params(args)).rowcount, 0)
 
 
-class _SqliteRead:
-    """``async with hub._read() as tx``: the connection, to this task alone.
-
-    A plain class rather than ``@asynccontextmanager``: it runs for every hub call,
-    and a generator-based manager costs several times as much.
-    """
+class _OnHub:
+    """Base of the two ``async with`` managers below: plain classes rather than
+    ``@asynccontextmanager``, because they run for every hub call and a generator-based
+    manager costs several times as much."""
 
     __slots__ = ("_hub",)
 
     def __init__(self, hub: SqliteHub) -> None:
         self._hub = hub
+
+
+class _SqliteRead(_OnHub):
+    """``async with hub._read() as tx``: the connection, to this task alone."""
+
+    __slots__ = ()
 
     async def __aenter__(self) -> _SqliteTx:
         hub = self._hub
@@ -101,17 +100,14 @@ class _SqliteRead:
             raise HubUnavailable(f"SQLite hub {self._hub.path}: {exc}") from exc
 
 
-class _SqliteWrite:
+class _SqliteWrite(_OnHub):
     """``async with hub._tx() as tx``: ``BEGIN IMMEDIATE`` … ``COMMIT``, or a rollback.
 
     A constraint violation becomes :class:`ConflictError` (UNIQUE) or
     :class:`NotFound` (FOREIGN KEY); a database error :class:`HubUnavailable`.
     """
 
-    __slots__ = ("_hub",)
-
-    def __init__(self, hub: SqliteHub) -> None:
-        self._hub = hub
+    __slots__ = ()
 
     async def __aenter__(self) -> _SqliteTx:
         hub = self._hub
@@ -135,10 +131,7 @@ class _SqliteWrite:
             if exc is None:
                 try:
                     if hub.synchronous == "full":
-                        if hub._committer is None:
-                            hub._committer = ThreadPoolExecutor(
-                                1, thread_name_prefix="ccm-sqlite-commit")
-                        await commit_off_loop(conn, hub._committer, hub.path)
+                        await commit_off_loop(conn, hub._commit_thread(), hub.path)
                     else:
                         await when_unlocked(lambda: conn.execute("COMMIT"), "committing",
                                              hub.path)
@@ -161,8 +154,8 @@ class SqliteHub(SqlHub):
 
     def __init__(self, path: str | Path, *, url: str | None = None,
                  synchronous: str = "normal") -> None:
-        if synchronous not in SYNCHRONOUS:
-            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}")
+        if synchronous not in SQLITE_SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
         self.path = Path(path).expanduser()
         self.url = url or f"sqlite:///{self.path}"
         self.synchronous = synchronous
@@ -178,6 +171,12 @@ class SqliteHub(SqlHub):
         self._checkpointing: Future[None] | None = None
         self._stx: _SqliteTx | None = None
         self._committer: ThreadPoolExecutor | None = None
+
+    def _commit_thread(self) -> ThreadPoolExecutor:
+        """The thread fsync'ing commits run on (``synchronous=full``), started on first use."""
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="ccm-sqlite-commit")
+        return self._committer
 
     # -- life cycle -----------------------------------------------------------------------
     async def connect(self) -> None:

@@ -264,6 +264,10 @@ class AsyncsshFleet:
         """How many client connections are open now."""
         return self.call(self._count())
 
+    def running_commands(self) -> int:
+        """How many commands (shells included) the servers are running now."""
+        return self.call(self._running_count())
+
     def drop_connections(self) -> int:
         """Cut every client connection (as a crashed or restarted server would); return how
         many were cut."""
@@ -286,6 +290,9 @@ class AsyncsshFleet:
             )
             self._acceptors.append(acceptor)
             self.ports.append(acceptor.sockets[0].getsockname()[1])
+
+    async def _running_count(self) -> int:
+        return len(self._running)
 
     async def _drop(self) -> int:
         conns = [c for c in self._conns if not c.is_closed()]

@@ -7,6 +7,9 @@ test user's own, rc files and all).
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from ccm_tui.fleet.inventory import FleetHost
 from ccm_tui.fleet.known_hosts import TrustStore
 from ccm_tui.fleet.ssh import SSHPool
 from ccm_tui.fleet.ssh_types import RunResult
+from ccm_tui.fleet.warm_shell import ShellSlot
 from tests.support.ssh import LOOPBACK, AsyncsshFleet, KeyFiles, Sshd, write_known_hosts
 
 #: Commands whose output and status must not depend on how they were run.
@@ -38,6 +42,16 @@ def _pool(tmp_path: Path, h: FleetHost, entries: list[tuple[int, str]]) -> SSHPo
     trust = TrustStore([write_known_hosts(tmp_path / "known_hosts", entries)],
                        write_to=tmp_path / "ccm_known_hosts")
     return SSHPool([h], trust=trust)
+
+
+@asynccontextmanager
+async def _connected(fleet: AsyncsshFleet, key: KeyFiles, tmp_path: Path, index: int
+                     ) -> AsyncIterator[SSHPool]:
+    """A pool already connected to fleet host ``index`` (as ``h``): the warm shell is next."""
+    h = FleetHost("h", LOOPBACK, fleet.ports[index], identity_files=(str(key.private),))
+    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
+        await pool.run("h", "true")
+        yield pool
 
 
 def _shape(r: RunResult) -> tuple[int | None, str, str, str | None]:
@@ -72,9 +86,7 @@ async def test_warm_shell_matches_exec_on_openssh(
 
 async def test_shell_state_does_not_leak_between_commands(
         fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
-    h = FleetHost("h", LOOPBACK, fleet.ports[4], identity_files=(str(client_key.private),))
-    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
-        await pool.run("h", "true")
+    async with _connected(fleet, client_key, tmp_path, 4) as pool:
         for cmd in ("cd /tmp", "export CCM_LEAK=1", "trap 'echo trapped' EXIT",
                     "alias ls=false", "umask 077", "exit 0"):
             assert (await pool.run("h", cmd, reuse_shell=True)).ok, cmd
@@ -84,9 +96,7 @@ async def test_shell_state_does_not_leak_between_commands(
 
 async def test_a_syntax_error_is_the_command_s_failure_not_the_session_s(
         fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
-    h = FleetHost("h", LOOPBACK, fleet.ports[5], identity_files=(str(client_key.private),))
-    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
-        await pool.run("h", "true")
+    async with _connected(fleet, client_key, tmp_path, 5) as pool:
         for broken in ('echo "unterminated', "echo $(", "if then fi", ")"):
             r = await pool.run("h", broken, timeout=10, reuse_shell=True)
             assert r.exit_status == 2 and r.error is None and "rror" in r.stderr, broken
@@ -96,9 +106,7 @@ async def test_a_syntax_error_is_the_command_s_failure_not_the_session_s(
 
 async def test_timeout_kills_the_shell_and_the_next_command_gets_a_new_one(
         fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
-    h = FleetHost("h", LOOPBACK, fleet.ports[6], identity_files=(str(client_key.private),))
-    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
-        await pool.run("h", "true")
+    async with _connected(fleet, client_key, tmp_path, 6) as pool:
         first = (await pool.run("h", "echo $$", reuse_shell=True)).stdout
         slow = await pool.run("h", "sleep 30", timeout=1, reuse_shell=True)
         assert slow.error_kind == "timeout" and slow.exit_status is None
@@ -108,9 +116,7 @@ async def test_timeout_kills_the_shell_and_the_next_command_gets_a_new_one(
 
 async def test_a_command_that_kills_its_shell_is_lost_and_the_next_one_runs(
         fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
-    h = FleetHost("h", LOOPBACK, fleet.ports[7], identity_files=(str(client_key.private),))
-    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
-        await pool.run("h", "true")
+    async with _connected(fleet, client_key, tmp_path, 7) as pool:
         gone = await pool.run("h", "kill -9 $$", timeout=10, reuse_shell=True)
         assert gone.error_kind == "lost" and "without an exit status" in (gone.error or "")
         assert (await pool.run("h", "echo back", timeout=10, reuse_shell=True)).stdout == \
@@ -119,9 +125,7 @@ async def test_a_command_that_kills_its_shell_is_lost_and_the_next_one_runs(
 
 async def test_errexit_in_a_command_is_that_command_s_own(
         fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
-    h = FleetHost("h", LOOPBACK, fleet.ports[10], identity_files=(str(client_key.private),))
-    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
-        await pool.run("h", "true")
+    async with _connected(fleet, client_key, tmp_path, 10) as pool:
         first = await pool.run("h", "set -e; false; echo never", reuse_shell=True)
         assert first.exit_status == 1 and first.stdout == ""
         again = await pool.run("h", "false; echo after", reuse_shell=True)
@@ -130,9 +134,7 @@ async def test_errexit_in_a_command_is_that_command_s_own(
 
 async def test_concurrent_commands_on_one_host_all_answer(
         fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
-    h = FleetHost("h", LOOPBACK, fleet.ports[8], identity_files=(str(client_key.private),))
-    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
-        await pool.run("h", "true")
+    async with _connected(fleet, client_key, tmp_path, 8) as pool:
         results = await asyncio.gather(*(pool.run("h", f"echo {i}", reuse_shell=True)
                                          for i in range(10)))
         assert [r.stdout for r in results] == [f"{i}\n" for i in range(10)]
@@ -141,9 +143,34 @@ async def test_concurrent_commands_on_one_host_all_answer(
 @pytest.mark.parametrize("command", ["printf 'a\\0b'", "echo \\0"])
 async def test_odd_bytes_pass_through(fleet: AsyncsshFleet, client_key: KeyFiles,
                                       tmp_path: Path, command: str) -> None:
-    h = FleetHost("h", LOOPBACK, fleet.ports[9], identity_files=(str(client_key.private),))
-    async with _pool(tmp_path, h, fleet.known_hosts_entries()) as pool:
-        await pool.run("h", "true")
+    async with _connected(fleet, client_key, tmp_path, 9) as pool:
         plain = await pool.run("h", command)
         warm = await pool.run("h", command, reuse_shell=True)
         assert _shape(warm) == _shape(plain)
+
+
+@pytest.mark.parametrize("deadline", [0.0005, 0.002, 0.005, 0.01])
+async def test_a_deadline_while_the_shell_starts_leaves_one_shell_for_the_next_command(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path, deadline: float) -> None:
+    async with _connected(fleet, client_key, tmp_path, 11) as pool:
+        before = fleet.running_commands()
+        late = await pool.run("h", "echo early", timeout=deadline, reuse_shell=True)
+        assert late.error_kind == "timeout" or late.stdout == "early\n"
+        pids = {(await pool.run("h", "echo $$", timeout=10, reuse_shell=True)).stdout
+                for _ in range(3)}
+        assert len(pids) == 1
+        give_up = time.monotonic() + 10
+        while fleet.running_commands() > before + 1 and time.monotonic() < give_up:
+            await asyncio.sleep(0.05)
+        assert fleet.running_commands() == before + 1  # the one warm shell, nothing stray
+
+
+async def test_a_closed_connection_does_not_mark_the_host_shell_less(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
+    async with _connected(fleet, client_key, tmp_path, 12) as pool, \
+            pool.connection("h") as conn:
+        slot = ShellSlot()
+        conn.close()
+        await conn.wait_closed()
+        assert await slot.run(conn, "echo hi", 5) is None
+        assert not slot.unsupported
