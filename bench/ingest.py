@@ -165,6 +165,7 @@ class Tally:
     elapsed: float = 0.0
     cpu: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)  # alerts/s of each round
 
 
 async def turn(url: str, pid: int, bodies: list[bytes], concurrency: int, tally: Tally) -> None:
@@ -174,6 +175,7 @@ async def turn(url: str, pid: int, bodies: list[bytes], concurrency: int, tally:
     tally.cpu += cpu_seconds(pid) - cpu0
     tally.elapsed += elapsed
     tally.latencies += lat
+    tally.rates.append(len(lat) / elapsed)
 
 
 def metric(exposition: str, name: str) -> float:
@@ -245,6 +247,9 @@ async def main() -> int:
     batched = metric(exposition, "ccm_ingest_group_commit_alerts_total")
     print(f"group commit: {batched:.0f} firing alerts in {commits:.0f} transactions "
           f"(mean batch {batched / max(commits, 1):.1f})")
+    rounds = sorted(c / b for c, b in zip(ccm_t.rates, bare_t.rates, strict=True))
+    print(f"ratio per round: median {statistics.median(rounds):.2f}, "
+          f"min {rounds[0]:.2f}, max {rounds[-1]:.2f}")
     print(f"stored {stored} distinct alerts and {tasks} tasks; ratio ccm / bare = "
           f"{c_rate / b_rate:.2f} (goal ≥ 0.5: {'OK' if c_rate / b_rate >= 0.5 else 'MISSED'})")
     return 0

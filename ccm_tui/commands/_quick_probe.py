@@ -19,7 +19,6 @@ asyncssh finds it exactly as it would have. Every other lookup is untouched.
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 from collections.abc import Callable
@@ -30,14 +29,36 @@ _DIRS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/usr/loc
 
 def _linker_dirs() -> list[str]:
     dirs = list(_DIRS)
-    dirs += glob.glob("/usr/lib/*-linux-gnu") + glob.glob("/lib/*-linux-gnu")
+    for base in ("/usr/lib", "/lib"):  # multiarch: /usr/lib/x86_64-linux-gnu and the like
+        dirs += [f"{base}/{n}" for n in _names(base) if n.endswith("-linux-gnu")]
     dirs += [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d]
-    return dirs
+    return list(dict.fromkeys(map(os.path.realpath, dirs)))  # /lib is /usr/lib on usrmerge
 
 
 def liboqs_present() -> bool:
-    """Whether a ``liboqs`` shared library sits in one of the linker's directories."""
-    return any(glob.glob(os.path.join(d, "liboqs.so*")) for d in _linker_dirs())
+    """Whether a ``liboqs`` shared library sits in one of the linker's directories.
+
+    Answered once per process: asyncssh asks twice (``oqs``, then ``liboqs``), and the
+    multiarch directory holds thousands of names, so they are searched as one string.
+    """
+    global _PRESENT
+    if _PRESENT is None:
+        _PRESENT = any("\0liboqs.so" in _listing(d) for d in _linker_dirs())
+    return _PRESENT
+
+
+_PRESENT: bool | None = None
+
+
+def _names(directory: str) -> list[str]:
+    try:
+        return os.listdir(directory)
+    except OSError:
+        return []
+
+
+def _listing(directory: str) -> str:
+    return "\0" + "\0".join(_names(directory))
 
 
 #: Set to 1 to keep asyncssh's X.509 certificate support.

@@ -40,3 +40,27 @@ def test_ccm_ssh_x509_keeps_it(value: str) -> None:
     with_openssl = importlib.util.find_spec("OpenSSL") is not None  # asyncssh needs it
     assert _probe(CCM_SSH_X509=value) == {"x509": with_openssl, "loaded": True,
                                           "wrapped": True}
+
+
+def _oqs_answer(tmp_path: Path, files: list[str]) -> dict[str, object]:
+    for name in files:
+        (tmp_path / name).write_bytes(b"")
+    code = ("import json, ctypes.util\n"
+            "from ccm_tui.commands._quick_probe import install, liboqs_present\n"
+            "install()\n"
+            "print(json.dumps({'present': liboqs_present(),\n"
+            "                  'oqs': ctypes.util.find_library('oqs') is None}))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT),
+                               "LD_LIBRARY_PATH": str(tmp_path)}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def test_no_liboqs_is_answered_without_asking_the_linker(tmp_path: Path) -> None:
+    assert _oqs_answer(tmp_path, ["libfoo.so.1", "oqs.so"]) == {"present": False, "oqs": True}
+
+
+def test_a_versioned_liboqs_on_the_library_path_is_seen(tmp_path: Path) -> None:
+    # present: ctypes is asked as before (an empty file is no library, so it answers None)
+    assert _oqs_answer(tmp_path, ["liboqs.so.5"])["present"] is True
