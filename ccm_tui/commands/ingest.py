@@ -55,16 +55,18 @@ def replay(
         "(format: `python -m pydoc ccm_tui.ingest.trace`).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     scratch: Annotated[bool, typer.Option(
-        "--scratch", help="Replay into a throwaway SQLite hub (removed afterwards) instead of "
-        "the configured one.")] = False,
+        "--scratch/--into-hub", help="Replay into a throwaway SQLite hub, removed afterwards "
+        "(the default), or into the configured hub (--hub, CCM_HUB, config.toml), where "
+        "the trace's hosts, silences, alerts and tasks stay — and a daemon on that hub "
+        "would start working on those tasks.")] = True,
 ) -> None:
     """Replay recorded alerts: what was received, tasked, paged and suppressed.
 
     Each request goes through the receiver's own parsers and noise
-    reduction, on the trace's clock. Tasks, alerts, and the trace's
-    silences and new hosts land in the hub: use --scratch to leave yours
-    untouched (and for a night's figures: replayed into a hub that has
-    seen the trace already, its alerts are duplicates and make no task).
+    reduction, on the trace's clock, in a throwaway hub: yours is not
+    touched. With --into-hub the trace lands in the configured hub instead
+    (to seed a test hub; a hub that has seen the trace already counts its
+    alerts as duplicates, which make no task).
     """
     from ccm_tui.ingest.replay import replay as run_replay
     from ccm_tui.ingest.trace import read_trace

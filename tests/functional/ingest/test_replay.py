@@ -106,7 +106,7 @@ def test_overnight_trace_replays_to_few_tasks_keeping_every_incident(tmp_path: P
     assert regenerated.read_bytes() == OVERNIGHT.read_bytes(), "regenerate overnight.jsonl"
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    done = ccm("ingest", "replay", str(OVERNIGHT), "--scratch", "--json", tmp=scratch)
+    done = ccm("ingest", "replay", str(OVERNIGHT), "--json", tmp=scratch)
     assert done.returncode == 0, done.stderr
     s = json.loads(done.stdout)
     assert s["requests"] >= 500 and s["alerts_received"] >= 500
@@ -136,10 +136,23 @@ def test_a_malformed_trace_line_is_one_error_line_with_its_number(tmp_path: Path
     assert line.startswith(f"ccm: error: {trace}:2: ts is not an RFC 3339 time — fix that line")
 
 
+def test_replay_leaves_the_configured_hub_alone_unless_told(tmp_path: Path) -> None:
+    """A replay's tasks are real tasks: a daemon on the hub would claim them and
+    page about hosts that exist only in the trace. So only --into-hub writes there."""
+    trace = tmp_path / "small.jsonl"
+    trace.write_text(small_trace())
+    hub = tmp_path / "configured" / "hub.db"
+    done = ccm("ingest", "replay", str(trace), "--json", "--hub", f"sqlite:///{hub}")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["hub"] == "scratch (removed)"
+    assert json.loads(done.stdout)["tasks_created"] == 5
+    assert not hub.exists()
+
+
 def test_replay_into_a_hub_leaves_the_tasks_there(hub_url: str, tmp_path: Path) -> None:
     trace = tmp_path / "small.jsonl"
     trace.write_text(small_trace())
-    done = ccm("ingest", "replay", str(trace), "--json", "--hub", hub_url)
+    done = ccm("ingest", "replay", str(trace), "--into-hub", "--json", "--hub", hub_url)
     assert done.returncode == 0, done.stderr
     created = {t["id"] for t in json.loads(done.stdout)["tasks"]}
     listed = ccm("tasks", "list", "--json", "--hub", hub_url)
