@@ -166,9 +166,12 @@ def report(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The morning summary: fixed automatically, waiting, escalated, failed; MTTR per
-    runbook; pages sent versus alerts received; noisy alerts; busy hosts; disks filling
-    up; runbook success rates and promotions."""
+    """The morning summary: what was fixed, what waits for you, what was escalated.
+
+    Fixed automatically, waiting, escalated and failed tasks; MTTR per runbook;
+    pages sent versus alerts received; the noisiest alerts and busiest hosts;
+    disks filling up; runbook success rates and promotions.
+    """
     if markdown and as_json:
         raise typer.BadParameter("choose one of --markdown and --json", param_hint="--json")
     from ccm_tui.notify.report import build_report
