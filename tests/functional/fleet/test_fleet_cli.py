@@ -116,6 +116,18 @@ def test_run_human_summary_and_pattern(inventory: Path, hub: str) -> None:
     assert lines[-1] == "  exit 0: host-07, host-09, host-11, host-13, host-15, host-17, host-19"
 
 
+def test_run_human_summary_names_a_failed_host_once(inventory: Path, hub: str) -> None:
+    res = ccm("run", "echo hello", "--hosts", "host-00,host-dead", "--inventory",
+              str(inventory), "--hub", hub, "--timeout", "10")
+    assert res.exit_code == 1, res.stderr
+    lines = res.stdout.splitlines()
+    assert any(line.startswith("1 not run to completion ─") for line in lines)
+    [dead] = [line for line in lines if line.startswith("host-dead")]
+    assert dead.startswith("host-dead  (127.0.0.1:") and dead.count("host-dead") == 1
+    assert dead.endswith("unreachable: connection refused")
+    assert lines[-1] == "  unreachable: host-dead"
+
+
 def test_run_needs_hosts_and_a_known_pattern(inventory: Path, hub: str) -> None:
     res = ccm("run", "uptime", "--inventory", str(inventory), "--hub", hub)
     assert res.exit_code == 1 and "--hosts all" in res.stderr
