@@ -37,6 +37,23 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
+def without_host(host: str, error: str) -> str:
+    """``error`` without the host name it starts with, for a line that names the host."""
+    if error.startswith(host) and error[len(host):len(host) + 1] in (" ", ":"):
+        return error[len(host):].lstrip(": ")
+    return error
+
+
+def host_problems(title: str, problems: Sequence[tuple[str, str]]) -> list[RenderableType]:
+    """A rule titled ``title``, then one ``HOST  error`` line per host (the error in full)."""
+    from rich.rule import Rule
+
+    lines: list[RenderableType] = [Rule(Text(title, style="red"), align="left")]
+    lines += [Text.assemble((host, "bold"), "  ", (without_host(host, error), "red"))
+              for host, error in problems]
+    return lines
+
+
 def state_text(state: TaskState | str) -> Text:
     """A task state in its colour."""
     s = TaskState(state)

@@ -304,10 +304,14 @@ def fleet_probe(
     if as_json:
         print_json({"ok": not failed, "hosts": rows})
     else:
-        from ccm_tui.commands._render import console
+        from ccm_tui.commands._render import console, host_problems
 
         out = console()
         out.print(probe_table(rows))
+        if failed:
+            for line in host_problems(f"{len(failed)} not probed",
+                                      [(r["host"], str(r["error"] or "")) for r in failed]):
+                out.print(line)
         out.print(f"[dim]{len(rows) - len(failed)} ok · {len(failed)} failed · stored in the "
                   "hub[/]")
     if failed:

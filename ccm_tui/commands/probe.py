@@ -105,7 +105,7 @@ def probe_table(rows: list[dict[str, Any]]) -> Any:
         units_text = Text(", ".join(units) if units else ("-" if units is None else "none"),
                           style="red" if units else "")
         if r["error"]:
-            units_text = Text(str(r["error"])[:120], style="dim")
+            units_text = Text("-")  # the error follows the table, in full
         mem = r["mem_pct"]
         table.add_row(r["host"], reach, _fmt(r["cpu_pct"]),
                       Text(_fmt(mem), style="red" if mem is not None and mem >= 95 else ""),

@@ -186,19 +186,11 @@ def _exit_text(status: int | None) -> str:
     return f"killed by signal {-status}" if status < 0 else f"exit {status}"
 
 
-def _without_host(r: RunResult) -> str:
-    """A host's error without the host name it starts with (the line names the host)."""
-    error = r.error or ""
-    if error.startswith(r.host) and error[len(r.host):len(r.host) + 1] in (" ", ":"):
-        return error[len(r.host):].lstrip(": ")
-    return error
-
-
 def _print_report(report: BroadcastReport) -> None:
     from rich.rule import Rule
     from rich.text import Text
 
-    from ccm_tui.commands._render import console
+    from ccm_tui.commands._render import console, host_problems
 
     out = console()
     for i, g in enumerate(report.groups):
@@ -219,10 +211,9 @@ def _print_report(report: BroadcastReport) -> None:
             out.print(Text("  stderr: " + line, style="red"))
     problems = report.unreachable + report.timed_out
     if problems:
-        out.print(Rule(Text(f"{len(problems)} not run to completion", style="red"),
-                       align="left"))
-        for r in problems:
-            out.print(Text.assemble((r.host, "bold"), "  ", (_without_host(r), "red")))
+        for line in host_problems(f"{len(problems)} not run to completion",
+                                  [(r.host, r.error or "") for r in problems]):
+            out.print(line)
     codes: dict[str, list[str]] = {}
     for r in report.results:
         key = r.error_kind or _exit_text(r.exit_status)

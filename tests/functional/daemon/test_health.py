@@ -269,12 +269,15 @@ async def test_ccm_fleet_probe_json_via_the_cli(lite: FleetEnv, tmp_path: Path) 
         python=shutil.which("python3") or sys.executable,
         labels={"web-01": {"ccm_root": str(env.roots["web-01"])}})
     write_known_hosts(env.tmp / ".ssh" / "known_hosts", env.fleet.known_hosts_entries())
-    out = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "ccm_tui", "--hub", sqlite_url, "--inventory", str(inv),
-         "fleet", "probe", "--hosts", "web-01,web-dead", "--json"],
-        capture_output=True, text=True, timeout=120,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("CCM_")},
-             "HOME": str(env.tmp), "XDG_CONFIG_HOME": str(env.tmp / "config")})
+    def probe(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ccm_tui", "--hub", sqlite_url, "--inventory", str(inv),
+             "fleet", "probe", "--hosts", "web-01,web-dead", *extra],
+            capture_output=True, text=True, timeout=120,
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("CCM_")},
+                 "HOME": str(env.tmp), "XDG_CONFIG_HOME": str(env.tmp / "config")})
+
+    out = await asyncio.to_thread(probe, "--json")
     assert out.returncode == 1, out.stderr  # one host could not be probed
     doc = json.loads(out.stdout)
     rows = {r["host"]: r for r in doc["hosts"]}
@@ -283,6 +286,13 @@ async def test_ccm_fleet_probe_json_via_the_cli(lite: FleetEnv, tmp_path: Path) 
     assert rows["web-01"]["disk_pct"] >= 90 and rows["web-01"]["disk_mount"] == "/"
     assert rows["web-01"]["probe_ms"] > 0 and rows["web-01"]["mem_pct"] is not None
     assert not rows["web-dead"]["reachable"] and rows["web-dead"]["error"]
+
+    text = await asyncio.to_thread(probe)  # for a person: the error in full, after the table
+    assert text.returncode == 1, text.stderr
+    lines = text.stdout.splitlines()
+    assert any(line.startswith("1 not probed ─") for line in lines)
+    [dead] = [line for line in lines if line.startswith("web-dead  (")]
+    assert dead.endswith("unreachable: connection refused") and dead.count("web-dead") == 1
 
     latest = await env.hub.latest_health()
     assert latest["web-01"].disk_pct == rows["web-01"]["disk_pct"]
