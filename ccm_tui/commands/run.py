@@ -211,9 +211,9 @@ def _print_report(report: BroadcastReport) -> None:
             out.print(Text("  stderr: " + line, style="red"))
     problems = report.unreachable + report.timed_out
     if problems:
-        for line in host_problems(f"{len(problems)} not run to completion",
-                                  [(r.host, r.error or "") for r in problems]):
-            out.print(line)
+        for rendered in host_problems(f"{len(problems)} not run to completion",
+                                      [(r.host, r.error or "") for r in problems]):
+            out.print(rendered)
     codes: dict[str, list[str]] = {}
     for r in report.results:
         key = r.error_kind or _exit_text(r.exit_status)
