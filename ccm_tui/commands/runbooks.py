@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ccm_tui.commands._common import print_json
+from ccm_tui.core.errors import CCMError, NotFound
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -105,10 +106,13 @@ def show_runbook(
 
     catalog = load_catalog(dirs or [])
     rb = catalog.get(runbook_id)
-    if rb is None or rb.data is None:
+    if rb is None:
         known = ", ".join(sorted(r.id for r in catalog.valid()))
-        typer.echo(f"no runbook {runbook_id!r} (known: {known})", err=True)
-        raise typer.Exit(1)
+        raise NotFound(f"no runbook {runbook_id!r} (known: {known})",
+                       hint="list them with `ccm runbooks list`")
+    if rb.data is None:
+        raise CCMError(f"runbook {runbook_id!r} ({rb.path}) does not load",
+                       hint=f"see why with `ccm runbooks lint {rb.path}`")
     if as_json:
         print_json(dict(to_agent_json(rb), _path=str(rb.path), _errors=[
             {"line": e.line, "reason": e.reason} for e in rb.errors]))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ccm_tui.commands._common import parse_duration, print_json, settings, with_hub
-from ccm_tui.core.errors import ConfigError, DomainError
+from ccm_tui.core.errors import ConfigError, DomainError, NotFound
 
 if TYPE_CHECKING:
     from ccm_tui.core.model import Silence
@@ -138,5 +138,8 @@ def expire(
     async def go(hub: Hub) -> Silence:
         return await hub.expire_silence(silence_id, actor=who)
 
-    silence = with_hub(ctx, go)
+    try:
+        silence = with_hub(ctx, go)
+    except NotFound as exc:
+        raise NotFound(str(exc), hint="list them with `ccm silence list --all`") from None
     typer.echo(f"silence {silence.id} expired")

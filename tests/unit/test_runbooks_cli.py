@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
+from ccm_tui.cli import error_line
 from ccm_tui.commands import runbooks as runbooks_cmd
+from ccm_tui.core.errors import NotFound
 from ccm_tui.runbooks import builtin_dir, lint_paths, load_catalog, to_agent_json
 
 root_app = typer.Typer()
@@ -65,8 +68,9 @@ def test_show_json_is_what_the_agent_receives() -> None:
     assert data["id"] == "service-down" and data["verify"]["action"] == "service_status"
     human = invoke("show", "disk-full", "--source")
     assert human.exit_code == 0 and "clean_files" in human.stdout
-    missing = invoke("show", "nope")
-    assert missing.exit_code == 1
+    with pytest.raises(NotFound, match=r"no runbook 'nope' \(known: .*disk-full") as caught:
+        invoke("show", "nope")
+    assert error_line(caught.value).endswith("— list them with `ccm runbooks list`")
 
 
 def test_lint_broken_file_names_file_line_and_reason(tmp_path: Path) -> None:

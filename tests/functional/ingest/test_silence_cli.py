@@ -1,0 +1,107 @@
+"""``ccm silence add|list|expire`` on a real SQLite hub, and what ingest makes of them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ccm_tui.cli import app
+from ccm_tui.hub import open_hub
+from ccm_tui.ingest.outcomes import Outcome
+from ccm_tui.ingest.parsers import parsers
+from ccm_tui.ingest.pipeline import Ingestor
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in list(os.environ):
+        if key.startswith("CCM_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+    monkeypatch.setenv("COLUMNS", "200")
+    yield
+
+
+@pytest.fixture
+def hub_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hub.db'}"
+
+
+def ccm(hub_url: str, *args: str) -> Any:
+    return CliRunner().invoke(app, ["silence", *args, "--hub", hub_url])
+
+
+def outcomes(hub_url: str, *hosts: str) -> list[Outcome]:
+    """Fire one DiskFull alert per host through a fresh receiver pipeline."""
+    async def go() -> list[Outcome]:
+        async with open_hub(hub_url) as hub:
+            ingestor = Ingestor(hub)
+            result = []
+            for host in hosts:
+                body = {"name": "DiskFull", "host": host, "severity": "critical"}
+                report = await ingestor.ingest(parsers()["generic"](body).alerts)
+                result += [r.outcome for r in report.results]
+            return result
+    return asyncio.run(go())
+
+
+def test_add_list_expire_and_what_ingest_makes_of_them(hub_url: str) -> None:
+    added = ccm(hub_url, "add", "host=~web-.*", "--for", "2h", "--reason", "deploy",
+                "--as", "jordan")
+    assert added.exit_code == 0, added.output
+    assert added.stdout.startswith("silence 1: host=~web-.* until ")
+    assert added.stdout.rstrip().endswith("— deploy")
+    window = ccm(hub_url, "add", "alertname=BackupRunning", "--start", "+6h", "--for", "1h",
+                 "--json")
+    assert window.exit_code == 0, window.output
+    doc = json.loads(window.stdout)
+    assert doc["id"] == 2 and doc["matchers"] == ["alertname=BackupRunning"]
+
+    listed = ccm(hub_url, "list")
+    assert listed.exit_code == 0
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+    assert "active" in rows["1"] and "jordan" in rows["1"] and "deploy" in rows["1"]
+    assert "scheduled" in rows["2"]
+
+    assert outcomes(hub_url, "web-01", "db-01") == [Outcome.SILENCED, Outcome.CREATED]
+
+    expired = ccm(hub_url, "expire", "1", "--as", "jordan")
+    assert expired.exit_code == 0 and expired.stdout == "silence 1 expired\n"
+    assert [s["id"] for s in json.loads(ccm(hub_url, "list", "--json").stdout)] == [2]
+    every = json.loads(ccm(hub_url, "list", "--all", "--json").stdout)
+    assert [s["id"] for s in every] == [1, 2] or [s["id"] for s in every] == [2, 1]
+    assert next(s for s in every if s["id"] == 1)["expired_at"] is not None
+    assert outcomes(hub_url, "web-02") == [Outcome.CREATED]
+
+    async def audit() -> list[tuple[str, str]]:
+        async with open_hub(hub_url) as hub:
+            return [(e.action, e.actor) for e in await hub.list_audit(limit=10)]
+    assert ("silence.expire", "jordan") in asyncio.run(audit())
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["add", "host=~(", "--for", "1h"],
+     "ccm: error: bad regular expression for host: missing ), unterminated subpattern at "
+     "position 0 — quote each matcher: 'host=~web-.*'"),
+    (["add", "host=web-01", "--for", "0m"],
+     "ccm: error: --for '0m' must be positive — e.g. --for 2h"),
+    (["add", "host=web-01", "--start", "tomorrow"],
+     "ccm: error: --start 'tomorrow' is neither +DURATION nor an ISO time — e.g. --start +1h "
+     "or --start 2026-11-28T02:00:00Z"),
+    (["expire", "99"],
+     "ccm: error: no silence with id 99 — list them with `ccm silence list --all`"),
+])
+def test_bad_input_is_one_line_and_stores_nothing(hub_url: str, args: list[str],
+                                                  error: str) -> None:
+    res = ccm(hub_url, *args)
+    assert res.exit_code == 1 and res.stdout == ""
+    assert res.stderr == error + "\n"
+    assert ccm(hub_url, "list").stdout == "no silences\n"
