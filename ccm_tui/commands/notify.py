@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ccm_tui.commands._common import print_json, settings, with_hub
+from ccm_tui.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from ccm_tui.hub.base import Hub
@@ -119,9 +120,14 @@ def test_channel(
     if channel not in CHANNELS:
         raise typer.BadParameter(f"expected one of {', '.join(CHANNELS)}",
                                  param_hint="CHANNEL")
-    from ccm_tui.notify.testsend import send_test
+    from ccm_tui.notify.testsend import missing_setting, send_test
 
     notify = settings(ctx).notify
+    missing = missing_setting(notify, channel)
+    if missing is not None:  # nothing to send with: say so rather than queue a dead message
+        raise ConfigError(f"{channel} is not configured: notify.{missing} is not set",
+                          hint=f"set {missing} under [notify] in config.toml (or "
+                          f"CCM_NOTIFY__{missing.upper()}), then run this again")
     result: dict[str, Any] = with_hub(ctx, lambda hub: send_test(hub, notify, channel))
     if as_json:
         print_json(result)

@@ -30,6 +30,17 @@ def _bodies(channel: str, tag: str) -> list[dict[str, Any]]:
     return [apprise_body("CCM test message", "If you can read this, apprise works.")]
 
 
+#: The setting each channel needs before it can deliver anything.
+REQUIRED_SETTING = {"pagerduty": "pagerduty_routing_key", "slack": "slack_webhook_url",
+                    "grafana": "grafana_url", "apprise": "apprise_urls"}
+
+
+def missing_setting(settings: NotifySettings, channel: str) -> str | None:
+    """The ``[notify]`` setting ``channel`` lacks (``None``: it is configured)."""
+    name = REQUIRED_SETTING[channel]
+    return None if getattr(settings, name) else name
+
+
 async def send_test(hub: Hub, settings: NotifySettings, channel: str) -> dict[str, Any]:
     """Enqueue a test for ``channel``, run the worker once per message; return the result."""
     import aiohttp
@@ -54,4 +65,4 @@ async def send_test(hub: Hub, settings: NotifySettings, channel: str) -> dict[st
             "error": worst.last_error if worst else ""}
 
 
-__all__ = ["send_test"]
+__all__ = ["REQUIRED_SETTING", "missing_setting", "send_test"]
