@@ -235,8 +235,9 @@ class OutboxWorker:
                 log.info("notify: %s #%d failed (%s); retry in %.1fs", m.channel, m.id,
                          outcome.error, wait)
                 return
+            tries = failures(m)
             error = outcome.error if isinstance(outcome, Dead) else \
-                f"gave up after {failures(m)} attempts: {outcome.error}"
+                f"gave up after {tries} attempt{'' if tries == 1 else 's'}: {outcome.error}"
             await self.hub.mark_failed(m.id, self.owner, error=error + tag, retry_at=None)
             result.dead += 1
             result.errors.append(f"#{m.id} {m.channel}: {error}")

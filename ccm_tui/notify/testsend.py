@@ -55,7 +55,9 @@ async def send_test(hub: Hub, settings: NotifySettings, channel: str) -> dict[st
                           dedup_key=key)
         keys.append(key)
     async with aiohttp.ClientSession() as session:
-        worker = OutboxWorker(hub, settings, default_senders(settings, session),
+        # One attempt: a test that fails now is reported now, not retried hours later.
+        once = settings.model_copy(update={"max_attempts": 1})
+        worker = OutboxWorker(hub, once, default_senders(once, session),
                               batch=len(keys), lease_seconds=30)
         await worker.run_once()
     mine = [m for m in await hub.list_outbox(limit=50) if m.dedup_key in keys]

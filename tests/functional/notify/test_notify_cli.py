@@ -72,6 +72,13 @@ async def test_a_failing_or_unknown_channel_says_so(tmp_path: Path,
     assert failed.returncode == 1
     assert failed.stdout.startswith("slack: dead — ") and "400" in failed.stdout
 
+    fake_slack.script(503, times=1)  # retryable, but a test gets one attempt, reported now
+    busy = await asyncio.to_thread(ccm, tmp_path, env, "test", "slack")
+    assert busy.returncode == 1
+    assert busy.stdout.startswith("slack: dead — gave up after 1 attempt: ")
+    rows = json.loads((await asyncio.to_thread(ccm, tmp_path, env, "list", "--json")).stdout)
+    assert {r["state"] for r in rows} == {"dead"}  # nothing left to retry later
+
     unknown = await asyncio.to_thread(ccm, tmp_path, env, "test", "teams")
     assert unknown.returncode == 2 and "expected one of pagerduty, slack" in unknown.stderr
     bad_state = await asyncio.to_thread(ccm, tmp_path, env, "list", "--state", "lost")
