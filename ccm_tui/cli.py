@@ -45,7 +45,7 @@ from ccm_tui.commands import (
 from ccm_tui.commands import daemon as daemon_cmd
 from ccm_tui.commands import demo as demo_cmd
 from ccm_tui.commands import tui as tui_cmd
-from ccm_tui.commands._common import CLIState, state
+from ccm_tui.commands._common import CLIState, debug_enabled, state
 from ccm_tui.core.errors import (
     CCMError,
     ConflictError,
@@ -85,7 +85,7 @@ def error_line(exc: BaseException) -> str:
 
 
 def _debug() -> bool:
-    return os.environ.get("CCM_DEBUG", "").strip().lower() not in {"", "0", "false", "no"}
+    return debug_enabled()
 
 
 def _store_global(ctx: Any, param: Any, value: Any) -> Any:

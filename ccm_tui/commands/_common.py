@@ -48,6 +48,32 @@ class CLIState:
         return self._settings
 
 
+def debug_enabled() -> bool:
+    """Whether ``CCM_DEBUG`` asks for tracebacks and the SSH library's own log lines."""
+    import os
+
+    return os.environ.get("CCM_DEBUG", "").strip().lower() not in {"", "0", "false", "no"}
+
+
+#: Libraries whose INFO lines would drown a service's own: asyncssh logs every
+#: connection, authentication and channel (thousands of lines an hour on a fleet).
+CHATTY_LOGGERS = ("asyncssh",)
+
+
+def service_logging(name: str) -> None:
+    """Log lines of a long-running command (``ccm up``, ``daemon``, ``webhook``) on stderr.
+
+    CCM's own INFO lines are shown; the chatty libraries' only from WARNING up, unless
+    ``CCM_DEBUG=1``.
+    """
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format=f"ccm {name}: %(message)s")
+    if not debug_enabled():
+        for lib in CHATTY_LOGGERS:
+            logging.getLogger(lib).setLevel(logging.WARNING)
+
+
 def state(ctx: typer.Context) -> CLIState:
     """The :class:`CLIState` the root callback stored (a fresh one if there is none)."""
     root = ctx.find_root()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ccm_tui.commands._common import redact_url, settings
+from ccm_tui.commands._common import redact_url, service_logging, settings
 from ccm_tui.commands.webhook import (
     BasicFileOpt,
     GrafanaOpt,
@@ -117,7 +116,7 @@ def daemon(
     approvals, and stores the outcome. Stop it with Ctrl-C: agents keep running on
     their hosts and the next daemon re-attaches.
     """
-    logging.basicConfig(level=logging.INFO, format="ccm daemon: %(message)s")
+    service_logging("daemon")
     asyncio.run(_serve(ctx, owner, tmux_socket, known_hosts, None, not no_notify))
 
 
@@ -138,5 +137,5 @@ def up(
     where = listen or s.webhook.listen
     config = receiver_config(ctx, token_file, basic_auth_file, grafana_secret_file, where,
                              insecure_no_auth)
-    logging.basicConfig(level=logging.INFO, format="ccm up: %(message)s")
+    service_logging("up")
     asyncio.run(_serve(ctx, owner, tmux_socket, known_hosts, (where, config), not no_notify))

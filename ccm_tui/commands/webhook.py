@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ccm_tui.commands._common import redact_url, settings
+from ccm_tui.commands._common import redact_url, service_logging, settings
 from ccm_tui.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -87,7 +86,7 @@ def webhook(
                              insecure_no_auth)
     ingest = IngestSettings(flap_threshold=s.webhook.flap_threshold,
                             flap_window=timedelta(minutes=s.webhook.flap_window_minutes))
-    logging.basicConfig(level=logging.INFO, format="ccm webhook: %(message)s")
+    service_logging("webhook")
     hub = open_hub(s.hub)
 
     def ready(r: RunningReceiver) -> None:

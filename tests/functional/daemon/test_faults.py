@@ -51,6 +51,10 @@ async def test_kill_9_daemon_mid_task_then_another_daemon_takes_over(
         assert waiting.lease_owner == "doomed-daemon"
         os.killpg(doomed.pid, signal.SIGKILL)
         doomed.wait(10)
+        assert doomed.stderr is not None
+        log = doomed.stderr.read().decode()
+        assert log.startswith("ccm daemon doomed-daemon: ")
+        assert "[conn=" not in log  # asyncssh's per-channel chatter stays out of the log
     finally:
         if doomed.poll() is None:
             os.killpg(doomed.pid, signal.SIGKILL)
