@@ -215,6 +215,8 @@ class AgentSession:
             self.finished = True
         await self._apply(effect_of(event.type, event.data))
         if event.type == "approval_requested":
+            log.info("%s: waiting for approval (`ccm approve %s` or reject/escalate)",
+                     self.task_id, self.task_id)
             await self._notify("suggested")
 
     async def _apply(self, effect: Effect) -> None:
@@ -244,6 +246,9 @@ class AgentSession:
     async def _finish(self) -> None:
         await self._notify("finished")
         task = await self.hub.get_task(self.task_id)
+        log.info("%s: %s · %s %s%s%s", task.id, task.state.value, task.host, task.alertname,
+                 f" · runbook {task.runbook}" if task.runbook else "",
+                 f" · {task.outcome}" if task.outcome else "")
         if self.host is not None:
             group = self.host.groups[0] if self.host.groups else "ungrouped"
             await learn_from(self.hub, task, group, self.knowledge.file_mode(task.runbook or ""),

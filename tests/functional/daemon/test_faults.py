@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from ccm_tui.core.model import TaskState
 from ccm_tui.hub import Hub
@@ -71,7 +74,9 @@ async def test_kill_9_daemon_mid_task_then_another_daemon_takes_over(
     assert survivor.options.owner != "doomed-daemon"
 
 
-async def test_dropped_ssh_connection_is_survived(env: FleetEnv, hub: Hub) -> None:
+async def test_dropped_ssh_connection_is_survived(env: FleetEnv, hub: Hub,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ccm.daemon")
     root = full_disk(env.roots["web-01"])
     await hub.set_paused(True, actor="jordan")
     await env.start_daemon()
@@ -86,6 +91,11 @@ async def test_dropped_ssh_connection_is_survived(env: FleetEnv, hub: Hub) -> No
     assert done.state is TaskState.RESOLVED, done.outcome
     assert len(list((root / "var/log/app").iterdir())) == 1
     await assert_transcript_matches_journal(env, hub, task.id)
+    said = [r.getMessage() for r in caplog.records]  # what `ccm up` prints about the task
+    assert f"{task.id}: waiting for approval (`ccm approve {task.id}` or reject/escalate)" \
+        in said
+    assert any(m.startswith(f"{task.id}: resolved · web-01 DiskFull · runbook disk-full")
+               for m in said), said
 
 
 async def test_unknown_host_key_is_refused(env: FleetEnv, hub: Hub) -> None:
