@@ -26,6 +26,7 @@ recognised from memory (:mod:`.known_firing`) or one light read
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -42,6 +43,8 @@ from ccm_tui.ingest.outcomes import AlertResult, IngestReport, IngestSettings, O
 from ccm_tui.ingest.parsers import ParsedAlert
 
 __all__ = ["AlertResult", "IngestReport", "IngestSettings", "Ingestor", "Outcome"]
+
+log = logging.getLogger("ccm.webhook")
 
 
 def _summary(p: ParsedAlert, host: str) -> str:
@@ -206,6 +209,9 @@ class Ingestor:
         m.inc("ccm_ingest_tasks_created_total" if created else "ccm_ingest_attached_total")
         if created and not managed:
             m.inc("ccm_ingest_unmanaged_total")
+        if created:
+            log.info("%s: new task · %s %s%s", result.task_id, result.host, result.alertname,
+                     "" if managed else " · host not in the inventory: it will be escalated")
 
     def _new_task(self, alert: Alert, managed: bool, p: ParsedAlert) -> Task:
         return Task(
@@ -307,6 +313,8 @@ class Ingestor:
                 await self.hub.transition(task.id, TaskState.RESOLVED,
                                           outcome="resolved upstream after escalation")
                 result.outcome = Outcome.RESOLVED_AFTER_ESCALATION
+                log.info("%s: closed · %s %s resolved upstream after escalation", task.id,
+                         task.host, task.alertname)
                 m.inc("ccm_ingest_resolved_total", effect="closed_after_escalation")
                 return result
             except IllegalTransition:
@@ -325,6 +333,8 @@ class Ingestor:
                 await self.hub.transition(task.id, TaskState.RESOLVED_UPSTREAM,
                                           outcome="resolved upstream before work started")
                 result.outcome = Outcome.RESOLVED_UPSTREAM
+                log.info("%s: closed · %s %s resolved upstream before work started", task.id,
+                         task.host, task.alertname)
                 m.inc("ccm_ingest_resolved_total", effect="closed_before_start")
                 return result
             except IllegalTransition:

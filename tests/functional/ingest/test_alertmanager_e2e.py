@@ -303,3 +303,9 @@ async def test_alertmanager_fires_and_resolves_a_task_through_ccm_webhook(
             assert request_codes(text) <= {"200", "401"}, text
             assert not [a for a in await hub.list_alerts() if a.alertname == "WrongTokenProbe"]
             assert metric(text, 'ccm_ingest_tasks_created_total') == 1, text
+
+            # What the receiver's log says (one line each, with the task id).
+            said = next(p for p in procs.procs if p.name == "ccm-webhook").output()
+            assert f"ccm webhook: {task.id}: new task · web-01 DiskFull\n" in said, said
+            assert (f"ccm webhook: {task.id}: closed · web-01 DiskFull resolved upstream "
+                    "before work started\n") in said, said
