@@ -94,11 +94,13 @@ def fleet_sync(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     from ccm_tui.fleet.inventory import sync_to_hub
 
     inventory = load_fleet(ctx)
-    count = with_hub(ctx, lambda hub: sync_to_hub(hub, inventory))
+    changed = with_hub(ctx, lambda hub: sync_to_hub(hub, inventory))
+    total = len(inventory)
     if as_json:
-        print_json({"hosts": count})
+        print_json({"hosts": total, "changed": changed})
     else:
-        typer.echo(f"{count} hosts written to the hub")
+        typer.echo(f"{total} hosts in the hub match the inventory "
+                   f"({changed} added or changed now)")
 
 
 # -- trust -----------------------------------------------------------------------------------
@@ -203,13 +205,15 @@ def _install_table(results: list[InstallResult]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from ccm_tui.commands._render import without_host
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col in ("HOST", "STATUS", "PYTHON", "TMUX", "AGENT", "PROBLEMS"):
         table.add_column(col, no_wrap=col != "PROBLEMS", overflow="fold")
     for r in results:
         table.add_row(r.host, Text(r.status, style=_INSTALL_STYLE.get(r.status, "")),
                       r.python or "-", r.tmux or "-", r.agent_version or "-",
-                      "; ".join(r.problems) or "")
+                      "; ".join(without_host(r.host, p) for p in r.problems) or "")
     return table
 
 

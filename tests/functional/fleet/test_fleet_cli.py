@@ -225,7 +225,9 @@ def test_fleet_install_against_real_sshd(tmp_path: Path, sshd: Sshd, client_key:
 
 def test_fleet_sync_writes_hosts_to_the_hub(inventory: Path, hub: str) -> None:
     res = ccm("fleet", "sync", "--inventory", str(inventory), "--hub", hub, "--json")
-    assert res.exit_code == 0 and json.loads(res.stdout) == {"hosts": 21}
+    assert res.exit_code == 0 and json.loads(res.stdout) == {"hosts": 21, "changed": 21}
+    again = ccm("fleet", "sync", "--inventory", str(inventory), "--hub", hub)
+    assert again.stdout == "21 hosts in the hub match the inventory (0 added or changed now)\n"
 
     async def hosts() -> list[Any]:
         async with open_hub(hub) as h:
