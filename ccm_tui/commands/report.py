@@ -43,6 +43,17 @@ def _dur(seconds: float | None) -> str:
     return format_duration(seconds) if seconds is not None else "-"
 
 
+def _full_in(hours: float) -> str:
+    """When a disk fills, as a duration (a disk filling within the minute: ``<1m``)."""
+    return "<1m" if hours < 1 / 60 else _dur(hours * 3600)
+
+
+def _rate(pct_per_hour: float) -> str:
+    """A fill rate with the digits that mean something (``0.42%/h``, ``12.5%/h``, ``3,224%/h``)."""
+    digits = 2 if pct_per_hour < 10 else 1 if pct_per_hour < 100 else 0
+    return f"{pct_per_hour:,.{digits}f}%/h"
+
+
 def as_markdown(r: MorningReport) -> str:
     """The report as Markdown (for a wiki page, an email, a chat)."""
     out = ["# CCM morning report", "",
@@ -54,7 +65,8 @@ def as_markdown(r: MorningReport) -> str:
            f"| escalated | {len(r.escalated)} |", f"| failed | {len(r.failed)} |",
            f"| in progress | {len(r.in_progress)} |",
            f"| closed upstream or cancelled | {r.closed_upstream} |", "",
-           f"**Pages**: {r.pages_sent} sent for {r.alerts_received} alerts received; "
+           f"**Pages**: {r.pages_sent} sent for {r.alerts_received} alerts received "
+           "(firing episodes; repeats counted once); "
            f"{r.pages_without_ccm} without CCM, **{r.pages_avoided} avoided**.", ""]
     if r.mttr:
         out += ["## Time to fix", "", "| runbook | fixed | median | p90 |",
@@ -69,14 +81,16 @@ def as_markdown(r: MorningReport) -> str:
             out += [f"## {title}", ""] + [f"- `{t.id}` {t.alertname} on {t.host} ({t.severity})"
                                           for t in items] + [""]
     if r.noisy_alerts:
-        out += ["## Noisiest alerts", ""] + [f"- {n.name} on {n.host}: {n.count}"
-                                             for n in r.noisy_alerts] + [""]
+        out += ["## Noisiest alerts (notifications, repeats included)", ""] + [
+            f"- {n.name} on {n.host}: {n.count}" for n in r.noisy_alerts] + [""]
     if r.busiest_hosts:
         out += ["## Hosts with the most incidents", ""] + [f"- {h.name}: {h.count}"
                                                            for h in r.busiest_hosts] + [""]
     if r.disk_forecasts:
         out += ["## Disks filling up", ""] + [
-            f"- {d.host}: {d.disk_pct:.0f}% now, full in ~{_dur(d.hours_to_full * 3600)}"
+            f"- {d.host}: {d.disk_pct:.0f}% now, {_rate(d.pct_per_hour)}, full "
+            + ("within a minute" if d.hours_to_full < 1 / 60 else
+               f"in ~{_full_in(d.hours_to_full)}")
             for d in r.disk_forecasts] + [""]
     if r.runbooks:
         out += ["## Runbooks", "", "| runbook | group | ok | failed | rate | mode |",
@@ -107,7 +121,8 @@ def render_rich(r: MorningReport) -> None:
             ("waiting for approval", len(r.waiting)), ("escalated", len(r.escalated)),
             ("failed", len(r.failed)), ("in progress", len(r.in_progress)),
             ("closed upstream / cancelled", r.closed_upstream),
-            ("alerts received", r.alerts_received), ("pages without CCM", r.pages_without_ccm),
+            ("alerts received (episodes)", r.alerts_received),
+            ("pages without CCM", r.pages_without_ccm),
             ("pages sent", r.pages_sent), ("pages avoided", r.pages_avoided),
             ("MTTR median", _dur(r.mttr_median_seconds)), ("MTTR p90", _dur(r.mttr_p90_seconds))):
         grid.add_row(label, str(value))
@@ -129,13 +144,13 @@ def render_rich(r: MorningReport) -> None:
           [(m.runbook, m.fixed, _dur(m.median_seconds), _dur(m.p90_seconds)) for m in r.mttr])
     table("Needs you", ("ID", "STATE", "HOST", "ALERT"),
           [(t.id, t.state, t.host, t.alertname) for t in (*r.waiting, *r.escalated, *r.failed)])
-    table("Noisiest alerts", ("ALERT", "HOST", "RECEIVED"),
+    table("Noisiest alerts", ("ALERT", "HOST", "NOTIFICATIONS"),
           [(n.name, n.host, n.count) for n in r.noisy_alerts])
     table("Hosts with the most incidents", ("HOST", "TASKS"),
           [(h.name, h.count) for h in r.busiest_hosts])
     table("Disks filling up", ("HOST", "DISK", "RATE", "FULL IN"),
-          [(d.host, f"{d.disk_pct:.0f}%", f"{d.pct_per_hour:.2f}%/h",
-            _dur(d.hours_to_full * 3600)) for d in r.disk_forecasts])
+          [(d.host, f"{d.disk_pct:.0f}%", _rate(d.pct_per_hour), _full_in(d.hours_to_full))
+           for d in r.disk_forecasts])
     table("Runbooks", ("RUNBOOK", "GROUP", "OK", "FAILED", "RATE", "MODE"),
           [(x.runbook, x.host_group, x.successes, x.failures, f"{x.success_rate:.0%}",
             x.mode or "-") for x in r.runbooks])

@@ -148,5 +148,7 @@ async def test_report_figures_match_the_hand_count(tmp_path: Path,
     assert len(data["waiting"]) == 1 and data["escalated"][0]["alertname"] == "BackupFailed"
     md = ccm("--markdown")
     assert "| disk-cleanup | 5 | 3m | 15m |" in md and "**2 avoided**" in md
+    assert "- web-01: 90% now, 10.0%/h, full in ~1h" in md
     text = ccm("--since", "12h")
     assert "pages avoided" in text and "disk-cleanup" in text
+    assert any(line.split() == ["web-01", "90%", "10.0%/h", "1h"] for line in text.splitlines())
