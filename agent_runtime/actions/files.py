@@ -120,7 +120,15 @@ def _listed(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     "path": "str", "patterns": 'list[str]=["*"]', "older_than_days": "float=0",
 })
 def find_files(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
-    """Regular files under ``path`` matching ``patterns`` older than ``older_than_days`` (symlinks not followed)."""
+    """Regular files under ``path`` matching ``patterns`` older than ``older_than_days`` (symlinks not followed).
+
+    A ``path`` that does not exist holds no files: that is evidence (many hosts have
+    no /var/backups), not a bad call. A ``path`` that is a file is still an error.
+    """
+    if not os.path.lexists(resolve_path(ctx, params, "path")):
+        return ActionResult(True, f"no {params['path']} here: nothing to find", {
+            "files": [], "count": 0, "total_bytes": 0, "truncated": False, "missing": True,
+        })
     _top, found, _skipped = _select(ctx, params)
     now = time.time()
     files = [{"path": ctx.root.to_host(p), "bytes": st.st_size, "age_days": age_days(st, now)}

@@ -80,8 +80,10 @@ def tasks_table(tasks: Sequence[Task]) -> Table:
     table.add_column("ID", no_wrap=True, min_width=max((len(t.id) for t in tasks), default=2))
     table.add_column("STATE", no_wrap=True, min_width=max(
         (len(t.state.value) for t in tasks), default=5))
-    table.add_column("HOST", no_wrap=True, overflow="ellipsis", min_width=6)
-    table.add_column("ALERT", no_wrap=True, overflow="ellipsis", min_width=8)
+    table.add_column("HOST", no_wrap=True, overflow="ellipsis", min_width=min(20, max(
+        (len(t.host) for t in tasks), default=4)))
+    table.add_column("ALERT", no_wrap=True, overflow="ellipsis", min_width=min(24, max(
+        (len(t.alertname) for t in tasks), default=5)))
     table.add_column("SEV", no_wrap=True, min_width=8)
     table.add_column("CONF", justify="right", no_wrap=True, min_width=4)
     table.add_column("AGE", justify="right", no_wrap=True, min_width=5)
@@ -148,7 +150,13 @@ def task_detail(task: Task) -> RenderableType:
 
 
 def _event_summary(event: Event) -> str:
+    """One line a person can read for a transcript event (the JSON has everything)."""
     data = event.data
+    special = _agent_event_line(event.type, data)
+    if special:
+        return special
+    if data.get("ok") is False and data.get("error") and data.get("summary"):
+        return f"{data['summary']}: {str(data['error']).splitlines()[0]}"
     for key in ("summary", "message", "name", "outcome", "kind", "text", "action"):
         value = data.get(key)
         if isinstance(value, str) and value:
@@ -157,13 +165,48 @@ def _event_summary(event: Event) -> str:
     return text if len(text) <= 100 else text[:97] + "..."
 
 
+def _agent_event_line(kind: str, data: dict[str, Any]) -> str:
+    """The agent's own event types, said plainly ("" for the generic rendering)."""
+    if kind == "started" and data.get("host"):
+        return f"agent {data.get('agent_version', '')} on {data['host']}, runbook " \
+            f"{data.get('runbook') or 'none matched'}"
+    if kind == "step" and data.get("step") and data.get("action"):
+        return f"{data['step']} · {data['action']}"
+    if kind == "step" and data.get("phase"):
+        steps = data.get("steps")
+        count = f" ({len(steps)} step{'' if len(steps) == 1 else 's'})" \
+            if isinstance(steps, list) else ""
+        of = f" · {data['runbook']}" if data.get("runbook") else ""
+        return f"{data['phase']}{of}{count}"
+    if kind == "approval_requested" and data.get("title"):
+        steps = [st.get("id", "") for a in data.get("actions") or [] if isinstance(a, dict)
+                 for st in a.get("steps") or [] if isinstance(st, dict)]
+        return (f"approve? {data['title']} · confidence {float(data.get('confidence') or 0):.2f}"
+                f" · risk {data.get('risk', '?')}" + (f" · {', '.join(steps)}" if steps else ""))
+    if kind == "classified" and isinstance(data.get("candidates"), list):
+        causes = [f"{c.get('cause')} {float(c.get('score') or 0):.2f}"
+                  + ("" if c.get("matched") else " (no match)")
+                  for c in data["candidates"] if isinstance(c, dict)]
+        return "causes: " + (", ".join(causes) or "none")
+    if kind == "decision" and data.get("verdict"):
+        why = "; ".join(str(r) for r in data.get("reasons") or [])
+        return (f"{data['verdict']} · confidence {float(data.get('confidence') or 0):.2f}"
+                + (f" · {why}" if why else ""))
+    if kind == "verified" and "passed" in data:
+        return f"{data.get('cause', '')}: {'passed' if data['passed'] else 'FAILED'} " \
+            f"after {data.get('attempts', 1)} check(s)"
+    return ""
+
+
 def events_table(events: Sequence[Event]) -> Table:
     """The transcript: one row per event."""
     table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
+    # Sequence, time and type never shrink; the detail wraps (a cut-off column of
+    # ellipses was all a narrow terminal showed of them).
     table.add_column("SEQ", justify="right", no_wrap=True)
     table.add_column("TIME", no_wrap=True)
     table.add_column("TYPE", no_wrap=True, style="cyan")
-    table.add_column("DETAIL", overflow="ellipsis", no_wrap=True)
+    table.add_column("DETAIL", overflow="fold")
     for e in events:
         table.add_row(str(e.seq), e.ts.astimezone().strftime("%H:%M:%S"), e.type,
                       _event_summary(e))

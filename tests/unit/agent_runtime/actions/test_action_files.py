@@ -116,6 +116,16 @@ def test_find_files_lists_matches_with_age(sandbox: dict[str, Path]) -> None:
     assert 9.9 < res.data["files"][0]["age_days"] < 10.1
 
 
+def test_find_files_in_a_folder_the_host_lacks_finds_nothing(sandbox: dict[str, Path]) -> None:
+    res = run_action("find_files", {"path": "/var/backups", "patterns": ["*.tar"]},
+                     _ctx(sandbox["root"]))
+    assert res.ok and res.summary == "no /var/backups here: nothing to find"
+    assert res.data["count"] == 0 and res.data["missing"] is True
+    (sandbox["root"] / "var" / "backups").write_text("a file, not a folder")
+    with pytest.raises(ActionError, match="is not a directory"):
+        run_action("find_files", {"path": "/var/backups"}, _ctx(sandbox["root"]))
+
+
 def test_compress_files_exact_bytes_and_valid_gzip(tmp_path: Path) -> None:
     root = tmp_path / "root"
     backups = root / "srv" / "backup"
