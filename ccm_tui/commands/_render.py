@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -149,68 +148,11 @@ def task_detail(task: Task) -> RenderableType:
     return Panel(Group(*parts), title=f"[bold]{task.id}[/]", title_align="left", expand=False)
 
 
-def _event_summary(event: Event) -> str:
-    """One line a person can read for a transcript event (the JSON has everything)."""
-    data = event.data
-    special = _agent_event_line(event.type, data)
-    if special:
-        return special
-    if data.get("ok") is False and data.get("error") and data.get("summary"):
-        return f"{data['summary']}: {str(data['error']).splitlines()[0]}"
-    for key in ("summary", "message", "name", "outcome", "kind", "text", "action"):
-        value = data.get(key)
-        if isinstance(value, str) and value:
-            return value.splitlines()[0]
-    text = json.dumps(data, ensure_ascii=False, default=str)
-    return text if len(text) <= 100 else text[:97] + "..."
+def transcript(events: Sequence[Event]) -> Group:
+    """The transcript as the TUI's transcript pane shows it, one event after another."""
+    from ccm_tui.rendering.transcript import render_event
 
-
-def _agent_event_line(kind: str, data: dict[str, Any]) -> str:
-    """The agent's own event types, said plainly ("" for the generic rendering)."""
-    if kind == "started" and data.get("host"):
-        return f"agent {data.get('agent_version', '')} on {data['host']}, runbook " \
-            f"{data.get('runbook') or 'none matched'}"
-    if kind == "step" and data.get("step") and data.get("action"):
-        return f"{data['step']} · {data['action']}"
-    if kind == "step" and data.get("phase"):
-        steps = data.get("steps")
-        count = f" ({len(steps)} step{'' if len(steps) == 1 else 's'})" \
-            if isinstance(steps, list) else ""
-        of = f" · {data['runbook']}" if data.get("runbook") else ""
-        return f"{data['phase']}{of}{count}"
-    if kind == "approval_requested" and data.get("title"):
-        steps = [st.get("id", "") for a in data.get("actions") or [] if isinstance(a, dict)
-                 for st in a.get("steps") or [] if isinstance(st, dict)]
-        return (f"approve? {data['title']} · confidence {float(data.get('confidence') or 0):.2f}"
-                f" · risk {data.get('risk', '?')}" + (f" · {', '.join(steps)}" if steps else ""))
-    if kind == "classified" and isinstance(data.get("candidates"), list):
-        causes = [f"{c.get('cause')} {float(c.get('score') or 0):.2f}"
-                  + ("" if c.get("matched") else " (no match)")
-                  for c in data["candidates"] if isinstance(c, dict)]
-        return "causes: " + (", ".join(causes) or "none")
-    if kind == "decision" and data.get("verdict"):
-        why = "; ".join(str(r) for r in data.get("reasons") or [])
-        return (f"{data['verdict']} · confidence {float(data.get('confidence') or 0):.2f}"
-                + (f" · {why}" if why else ""))
-    if kind == "verified" and "passed" in data:
-        return f"{data.get('cause', '')}: {'passed' if data['passed'] else 'FAILED'} " \
-            f"after {data.get('attempts', 1)} check(s)"
-    return ""
-
-
-def events_table(events: Sequence[Event]) -> Table:
-    """The transcript: one row per event."""
-    table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
-    # Sequence, time and type never shrink; the detail wraps (a cut-off column of
-    # ellipses was all a narrow terminal showed of them).
-    table.add_column("SEQ", justify="right", no_wrap=True)
-    table.add_column("TIME", no_wrap=True)
-    table.add_column("TYPE", no_wrap=True, style="cyan")
-    table.add_column("DETAIL", overflow="fold")
-    for e in events:
-        table.add_row(str(e.seq), e.ts.astimezone().strftime("%H:%M:%S"), e.type,
-                      _event_summary(e))
-    return table
+    return Group(*(line for e in events for line in render_event(e)))
 
 
 def approvals_table(approvals: Sequence[Approval]) -> Table:
@@ -229,8 +171,10 @@ __all__ = [
     "ago",
     "approvals_table",
     "console",
-    "events_table",
+    "host_problems",
     "state_text",
     "task_detail",
     "tasks_table",
+    "transcript",
+    "without_host",
 ]

@@ -122,7 +122,7 @@ def show_task(
             data["events"] = to_jsonable(evs)
         print_json(data)
         return
-    from ccm_tui.commands._render import approvals_table, console, events_table, task_detail
+    from ccm_tui.commands._render import approvals_table, console, task_detail, transcript
 
     out = console()
     out.print(task_detail(task))
@@ -132,7 +132,7 @@ def show_task(
     if events:
         out.print(f"\n[bold]transcript[/] [dim]({len(evs)} events)[/]")
         if evs:
-            out.print(events_table(evs))
+            out.print(transcript(evs))
     if task.state is TaskState.AWAITING_APPROVAL:
         out.print(f"\n[yellow]waiting for you:[/] ccm approve {task.id}  ·  "
                   f"ccm reject {task.id}  ·  ccm escalate {task.id}")

@@ -256,7 +256,7 @@ def test_tasks_show_with_decision_events_and_prefix(url: str) -> None:
              confidence=decision.confidence, runbook="high-memory", risk=Risk.MEDIUM)
     hub_call(url, "append_events", [
         Event(task.id, 1, "started", utcnow(), {"host": "db-01"}),
-        Event(task.id, 2, "step", utcnow(), {"name": "diagnose"}),
+        Event(task.id, 2, "step", utcnow(), {"phase": "diagnose", "runbook": "high-memory"}),
     ])
 
     result = ccm("--hub", url, "tasks", "show", task.id, "--json")

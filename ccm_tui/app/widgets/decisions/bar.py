@@ -13,9 +13,9 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from ccm_tui.app.widgets.transcript.render import action_line, decision_inputs
 from ccm_tui.core.model import Task
 from ccm_tui.core.states import TaskState
+from ccm_tui.rendering.transcript import action_line, decision_inputs
 
 MAX_LINES = 3
 

@@ -15,8 +15,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import RichLog
 
-from ccm_tui.app.widgets.transcript.render import render_event
 from ccm_tui.core.model import Event
+from ccm_tui.rendering.transcript import render_event
 
 #: A redraw (another task, a search cleared) writes at most this many of the newest events;
 #: search still looks at every event. Bounds the cost of a long, busy transcript.

@@ -71,7 +71,10 @@ def render_event(event: Event) -> list[Text]:
         return out
     if kind == "evidence":
         ok = "✓" if d.get("ok") else "✗"
-        body = f"{ok} {d.get('step', '?')}: {d.get('summary') or d.get('error') or ''}"
+        said = d.get("summary") or ""
+        if not d.get("ok") and d.get("error") and d.get("error") != said:
+            said = f"{said}: {d['error']}" if said else str(d["error"])
+        body = f"{ok} {d.get('step', '?')}: {said}"
         return [line("evidence", body, "" if d.get("ok") else "red")]
     if kind == "classified":
         cands = d.get("candidates") or []
