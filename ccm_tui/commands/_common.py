@@ -82,6 +82,16 @@ def state(ctx: typer.Context) -> CLIState:
     return root.obj
 
 
+def hub_from_command_line(ctx: typer.Context) -> str | None:
+    """The hub named with ``--hub`` on this very command line (not ``CCM_HUB``, not the
+    config): for commands that must not write into a configured hub by accident."""
+    for c in (ctx, ctx.find_root()):
+        source = c.get_parameter_source("hub")
+        if source is not None and source.name == "COMMANDLINE":
+            return state(ctx).hub
+    return None
+
+
 def settings(ctx: typer.Context) -> Settings:
     """Shortcut for ``state(ctx).settings()``."""
     return state(ctx).settings()
@@ -193,6 +203,7 @@ def format_duration(td: timedelta | float) -> str:
 __all__ = [
     "CLIState",
     "format_duration",
+    "hub_from_command_line",
     "parse_duration",
     "print_json",
     "redact_url",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ccm_tui.commands._common import state
+from ccm_tui.commands._common import hub_from_command_line, state
 
 if TYPE_CHECKING:
     from ccm_tui.demo.runner import Demo, DemoOptions
@@ -50,14 +50,18 @@ def demo(
     filled by an unknown file (escalated), a flapping alert (suppressed) and a
     security update (broadcast it with ctrl+p).
 
-    With the global --hub URL the hub is kept there for `ccm report` and
-    `ccm tasks list`; otherwise everything is removed on exit (q or Ctrl-C).
+    With --hub URL on the command line the hub is kept there for `ccm report` and
+    `ccm tasks list`; otherwise everything is removed on exit (q or Ctrl-C). CCM_HUB
+    is ignored: the demo's simulated web-01, db-01… must not land in a real hub.
     With --headless it exits 0 only when every fault ended as expected.
     """
     from ccm_tui.demo.runner import DemoOptions
 
-    s = state(ctx)
-    options = DemoOptions(hosts=hosts, seed=seed, hub_url=s.hub)
+    kept = hub_from_command_line(ctx)
+    if kept is None and state(ctx).hub:
+        typer.echo("ccm demo: CCM_HUB is ignored; the demo runs on a throwaway hub (give "
+                   "--hub URL on the command line to keep it)", err=True)
+    options = DemoOptions(hosts=hosts, seed=seed, hub_url=kept)
     if not headless:
         asyncio.run(_tui(options, ctx))
         return

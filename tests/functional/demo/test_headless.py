@@ -103,3 +103,24 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_the_demo_never_writes_into_the_hub_ccm_hub_names(tmp_path: Path) -> None:
+    """An operator's CCM_HUB names the real hub: the demo's simulated web-01, db-01…
+    must not become tasks there. Only --hub on the command line keeps the demo's hub."""
+    real, kept = tmp_path / "real.db", tmp_path / "kept.db"
+    argv = ["demo", "--headless", "--hosts", "5", "--seed", "3", "--duration", "4", "--json"]
+
+    def demo(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ccm_tui", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    ignored = demo(*argv, env={**_env(tmp_path), "CCM_HUB": f"sqlite:///{real}"})
+    assert ignored.returncode in (0, 1), ignored.stderr[-2000:]
+    assert "CCM_HUB is ignored" in ignored.stderr
+    assert not real.exists()
+    assert not Path(json.loads(ignored.stdout)["temp_dir"]).exists()  # its own hub went too
+
+    given = demo("--hub", f"sqlite:///{kept}", *argv, env=_env(tmp_path))
+    assert given.returncode in (0, 1), given.stderr[-2000:]
+    assert "CCM_HUB" not in given.stderr and kept.exists()
