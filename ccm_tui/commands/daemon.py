@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,6 +24,12 @@ from ccm_tui.commands.webhook import (
 if TYPE_CHECKING:
     from ccm_tui.config import Settings
     from ccm_tui.daemon.options import DaemonOptions
+    from ccm_tui.fleet.inventory import Inventory
+    from ccm_tui.fleet.ssh import SSHPool
+    from ccm_tui.hub.base import Hub
+    from ccm_tui.ingest.service import RunningReceiver
+
+log = logging.getLogger("ccm.daemon")
 
 TmuxOpt = Annotated[str | None, typer.Option(
     "--tmux-socket", metavar="NAME",
@@ -60,14 +67,10 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
                  known_hosts: list[Path] | None, receiver: tuple[str, object] | None,
                  notifications: bool = True) -> None:
-    from ccm_tui.commands.probe import health_alert_sink
-    from ccm_tui.commands.services import run_notifications, task_notifier
-    from ccm_tui.daemon.dispatcher import Daemon
     from ccm_tui.fleet.inventory import load_inventory
     from ccm_tui.fleet.known_hosts import TrustStore
     from ccm_tui.fleet.ssh import SSHPool
     from ccm_tui.hub import open_hub
-    from ccm_tui.ingest.pipeline import Ingestor
     from ccm_tui.ingest.server import ReceiverConfig
     from ccm_tui.ingest.service import start_receiver
 
@@ -77,30 +80,63 @@ async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
     trust = TrustStore([str(p) for p in known_hosts] if known_hosts else None)
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    async with open_hub(s.hub) as hub, SSHPool(inventory, trust=trust) as pool:
-        running = None
-        if receiver is not None:
+    hub = open_hub(s.hub)
+    running = None
+    try:
+        if receiver is not None:  # first: it answers 503 until the hub is reachable
             listen, config = receiver
             assert isinstance(config, ReceiverConfig)
             running = await start_receiver(hub, listen, config)
-        d = Daemon(hub, pool, inventory, options, health_sink=health_alert_sink(Ingestor(hub)),
-                   notifier=task_notifier(hub, s.notify))
-        notifier = asyncio.create_task(run_notifications(hub, s.notify, stop)) \
-            if notifications else None
-        typer.echo(f"ccm daemon {options.owner}: {len(inventory)} hosts · hub "
-                   f"{redact_url(s.hub)}"
-                   + (f" · receiving alerts on {running.url}/alerts/…" if running else ""),
-                   err=True)
-        try:
-            await d.run(stop)
-        finally:
-            stop.set()
-            if notifier is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(notifier, 10)
-            if running is not None:
-                await running.stop()
+        if not await _connect(hub, s.hub, stop):
+            return  # stopped while waiting for the hub
+        async with SSHPool(inventory, trust=trust) as pool:
+            await _dispatch(hub, pool, inventory, options, s, stop, running, notifications)
+    finally:
+        if running is not None:
+            await running.stop()
+        await hub.close()
 
+
+async def _connect(hub: Hub, url: str, stop: asyncio.Event) -> bool:
+    """Connect the hub, waiting for a database that is not up yet (until ``stop``)."""
+    from ccm_tui.hub.patience import connect_patiently
+
+    waited = False
+
+    def waiting(exc: Exception, delay: float) -> None:
+        nonlocal waited
+        waited = True
+        log.warning("hub %s unreachable (%s); retrying in %.0fs", redact_url(url), exc, delay)
+
+    connected = await connect_patiently(hub, stop, on_wait=waiting)
+    if connected and waited:
+        log.info("hub %s connected", redact_url(url))
+    return connected
+
+
+async def _dispatch(hub: Hub, pool: SSHPool, inventory: Inventory, options: DaemonOptions,
+                    s: Settings, stop: asyncio.Event, running: RunningReceiver | None,
+                    notifications: bool) -> None:
+    from ccm_tui.commands.probe import health_alert_sink
+    from ccm_tui.commands.services import run_notifications, task_notifier
+    from ccm_tui.daemon.dispatcher import Daemon
+    from ccm_tui.ingest.pipeline import Ingestor
+
+    d = Daemon(hub, pool, inventory, options, health_sink=health_alert_sink(Ingestor(hub)),
+               notifier=task_notifier(hub, s.notify))
+    notifier = asyncio.create_task(run_notifications(hub, s.notify, stop)) \
+        if notifications else None
+    typer.echo(f"ccm daemon {options.owner}: {len(inventory)} hosts · hub "
+               f"{redact_url(s.hub)}"
+               + (f" · receiving alerts on {running.url}/alerts/…" if running else ""),
+               err=True)
+    try:
+        await d.run(stop)
+    finally:
+        stop.set()
+        if notifier is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(notifier, 10)
 
 def daemon(
     ctx: typer.Context,

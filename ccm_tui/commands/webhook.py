@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ccm_tui.commands._common import redact_url, service_logging, settings
+from ccm_tui.commands._common import (
+    connect_or_wait,
+    redact_url,
+    service_logging,
+    settings,
+)
 from ccm_tui.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -98,8 +105,17 @@ def webhook(
             f"{' · grafana signatures checked' if config.grafana else ''}", err=True)
 
     async def main() -> None:
-        async with hub:
+        # A hub that is not up yet (PostgreSQL still booting) is waited for in the
+        # background; meanwhile every alert gets a 503, which Alertmanager retries.
+        connecting = await connect_or_wait(hub, s.hub, logging.getLogger("ccm.webhook"))
+        try:
             await serve_until_stopped(
                 lambda: start_receiver(hub, where, config, settings=ingest), ready)
+        finally:
+            if connecting is not None:
+                connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await connecting
+            await hub.close()
 
     asyncio.run(main())

@@ -31,6 +31,8 @@ from ccm_tui.hub.sql_core import Tx
 PgConn = Any
 
 CHANNEL = "ccm_changes"
+#: Longest wait for the pool's connections to close gracefully before they are cut.
+CLOSE_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 5.0
 #: Errors that mean "the database is not there right now", as opposed to a bad query.
 _UNAVAILABLE = (
@@ -114,7 +116,10 @@ class PostgresHub(SqlHub):
             self._listener = None
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await pool.close()
+            try:  # a graceful close waits on the server: not forever on a lost network
+                await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT)
+            except TimeoutError:
+                pool.terminate()
 
     async def migrate(self) -> list[str]:
         if self._pool is None:
