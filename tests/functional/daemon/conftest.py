@@ -4,7 +4,10 @@ real tmux on the "host" side, sandboxed filesystem roots, and a real hub."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import secrets
+import signal
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -125,7 +128,24 @@ class FleetEnv:
     async def close(self) -> None:
         await self.stop_daemons()
         subprocess.run(["tmux", "-L", self.tmux_socket, "kill-server"], capture_output=True)
+        self.kill_agents()
         self.fleet.stop()
+
+    def kill_agents(self) -> None:
+        """End agents still running in this fleet's home (a test that failed midway
+        leaves one waiting for approval: agents outlive their daemon and tmux by design)."""
+        home = str((self.tmp / "home").resolve())
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+                cwd = os.readlink(proc / "cwd")
+            except OSError:
+                continue
+            if b"agent.pyz" in cmdline and (cwd == home or cwd.startswith(home + "/")):
+                with contextlib.suppress(OSError):
+                    os.kill(int(proc.name), signal.SIGKILL)
 
 
 def make_env(tmp: Path, hub: Hub, hosts: int = 1, groups: dict[str, list[str]] | None = None,
