@@ -125,6 +125,7 @@ def find_files(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
     A ``path`` that does not exist holds no files: that is evidence (many hosts have
     no /var/backups), not a bad call. A ``path`` that is a file is still an error.
     """
+    require(params["older_than_days"] >= 0, "param 'older_than_days': must be >= 0")
     if not os.path.lexists(resolve_path(ctx, params, "path")):
         return ActionResult(True, f"no {params['path']} here: nothing to find", {
             "files": [], "count": 0, "total_bytes": 0, "truncated": False, "missing": True,

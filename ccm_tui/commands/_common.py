@@ -78,34 +78,18 @@ def service_logging(name: str) -> None:
 
 async def connect_or_wait(hub: Hub, url: str, log: logging.Logger,
                           ) -> asyncio.Task[bool] | None:
-    """Connect a service's hub now, or keep trying in the background (the returned task).
-
-    For ``ccm webhook``: it serves at once and answers 503 until the hub is reachable.
-    An SQLite hub that cannot open is an error at once.
+    """Connect a service's hub in the background (the returned task), for ``ccm webhook``:
+    it serves at once and answers 503 until the hub is reachable. An SQLite hub is
+    opened now (``None``): one that cannot open is an error at once.
     """
-    from ccm_tui.core.errors import HubUnavailable
-    from ccm_tui.hub.patience import FIRST_DELAY, connect_patiently
+    from ccm_tui.hub.patience import connect_patiently
 
-    def waiting(exc: Exception, delay: float) -> None:
-        log.warning("hub %s unreachable (%s); retrying in %.0fs, alerts get 503 until then",
-                    redact_url(url), exc, delay)
-
-    try:
-        await hub.connect()
+    if hub.url.startswith("sqlite"):
+        await hub.connect()  # a local file that cannot open is not an outage to wait out
         return None
-    except HubUnavailable as exc:
-        if hub.url.startswith("sqlite"):
-            raise
-        waiting(exc, FIRST_DELAY)
-
-    def connected(task: asyncio.Task[bool]) -> None:
-        if not task.cancelled() and task.exception() is None and task.result():
-            log.info("hub %s connected", redact_url(url))
-
-    task = asyncio.create_task(connect_patiently(hub, asyncio.Event(), on_wait=waiting,
-                                                 wait_first=True), name="ccm-hub-connect")
-    task.add_done_callback(connected)
-    return task
+    return asyncio.create_task(connect_patiently(
+        hub, asyncio.Event(), log=log, shown=redact_url(url),
+        meanwhile="alerts get 503 until then"), name="ccm-hub-connect")
 
 
 def state(ctx: typer.Context) -> CLIState:

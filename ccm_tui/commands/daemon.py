@@ -71,6 +71,7 @@ async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
     from ccm_tui.fleet.known_hosts import TrustStore
     from ccm_tui.fleet.ssh import SSHPool
     from ccm_tui.hub import open_hub
+    from ccm_tui.hub.patience import connect_patiently
     from ccm_tui.ingest.server import ReceiverConfig
     from ccm_tui.ingest.service import start_receiver
 
@@ -87,31 +88,14 @@ async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
             listen, config = receiver
             assert isinstance(config, ReceiverConfig)
             running = await start_receiver(hub, listen, config)
-        if not await _connect(hub, s.hub, stop):
-            return  # stopped while waiting for the hub
+        if not await connect_patiently(hub, stop, log=log, shown=redact_url(s.hub)):
+            return  # stopped while waiting for a hub that is not up yet
         async with SSHPool(inventory, trust=trust) as pool:
             await _dispatch(hub, pool, inventory, options, s, stop, running, notifications)
     finally:
         if running is not None:
             await running.stop()
         await hub.close()
-
-
-async def _connect(hub: Hub, url: str, stop: asyncio.Event) -> bool:
-    """Connect the hub, waiting for a database that is not up yet (until ``stop``)."""
-    from ccm_tui.hub.patience import connect_patiently
-
-    waited = False
-
-    def waiting(exc: Exception, delay: float) -> None:
-        nonlocal waited
-        waited = True
-        log.warning("hub %s unreachable (%s); retrying in %.0fs", redact_url(url), exc, delay)
-
-    connected = await connect_patiently(hub, stop, on_wait=waiting)
-    if connected and waited:
-        log.info("hub %s connected", redact_url(url))
-    return connected
 
 
 async def _dispatch(hub: Hub, pool: SSHPool, inventory: Inventory, options: DaemonOptions,

@@ -9,7 +9,7 @@ is not retried: its errors (a path, permissions) are configuration, not outages.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
 
 from ccm_tui.core.errors import HubUnavailable
 from ccm_tui.hub.base import Hub
@@ -19,33 +19,32 @@ FIRST_DELAY = 1.0
 MAX_DELAY = 30.0
 
 
-async def connect_patiently(hub: Hub, stop: asyncio.Event, *,
-                            on_wait: Callable[[HubUnavailable, float], None] | None = None,
+async def connect_patiently(hub: Hub, stop: asyncio.Event, *, log: logging.Logger,
+                            shown: str, meanwhile: str = "",
                             first_delay: float = FIRST_DELAY, max_delay: float = MAX_DELAY,
-                            wait_first: bool = False) -> bool:
+                            ) -> bool:
     """Connect ``hub``, retrying while its database is unreachable, until ``stop`` is set.
 
-    ``on_wait(error, seconds)`` is told of each failed attempt and the pause before the
-    next one; ``wait_first`` pauses ``first_delay`` before the first attempt. Returns
-    ``False`` when ``stop`` came first. An SQLite hub's error, and any error other than
-    :class:`HubUnavailable`, is raised at once.
+    Each failed attempt is logged with the pause before the next one (and
+    ``meanwhile``: what the service does until then); a connection that needed
+    retries is logged too. ``shown`` is the hub as the log may name it (no password).
+    Returns ``False`` when ``stop`` came first. An SQLite hub's error, and any error
+    other than :class:`HubUnavailable`, is raised at once.
     """
-    delay = first_delay
-    if wait_first:
-        try:
-            await asyncio.wait_for(stop.wait(), delay)
-            return False
-        except TimeoutError:
-            delay = min(max_delay, delay * 2)
+    delay, waited = first_delay, False
     while True:
         try:
             await hub.connect()
-            return True
         except HubUnavailable as exc:
             if hub.url.startswith("sqlite"):
                 raise
-            if on_wait is not None:
-                on_wait(exc, delay)
+            waited = True
+            log.warning("hub %s unreachable (%s); retrying in %.0fs%s", shown, exc, delay,
+                        f", {meanwhile}" if meanwhile else "")
+        else:
+            if waited:
+                log.info("hub %s connected", shown)
+            return True
         try:
             await asyncio.wait_for(stop.wait(), delay)
             return False

@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -48,33 +49,54 @@ async def forwarder(listen_port: int, target_port: int) -> AsyncIterator[None]:
         server.close()
 
 
-async def test_the_receiver_waits_for_a_late_hub_answering_503_meanwhile(
-        pg_url: str, tmp_path: Path) -> None:
+@dataclass
+class LateHub:
+    """The test's PostgreSQL, migrated, and a URL to it through a port not open yet."""
+
+    url: str
+    late_url: str
+    real_port: int
+    late_port: int
+    home: Path
+
+    def start(self, *args: str, log: str) -> tuple[subprocess.Popen[bytes], Path]:
+        """``python -m ccm_tui ARGS`` on the late URL; its standard error goes to ``log``."""
+        path = self.home / log
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("CCM_")},
+               "HOME": str(self.home), "XDG_CONFIG_HOME": str(self.home / "config")}
+        with path.open("wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "ccm_tui", "--hub", self.late_url,
+                                     *args], stdout=subprocess.DEVNULL, stderr=out, cwd=ROOT,
+                                    env=env)
+        return proc, path
+
+
+@pytest.fixture
+async def late(pg_url: str, tmp_path: Path) -> LateHub:
     async with open_hub(pg_url) as hub:
         await hub.migrate()
-    real = urlsplit(pg_url)
-    late_port = free_port()
-    late_url = pg_url.replace(f":{real.port}/", f":{late_port}/")
-    token = tmp_path / "token"
-    token.write_text(TOKEN + "\n")
-    log = tmp_path / "webhook.log"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CCM_")},
-           "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ccm_tui", "webhook", "--listen", "127.0.0.1:0",
-             "--token-file", str(token), "--hub", late_url],
-            stdout=subprocess.DEVNULL, stderr=out, cwd=ROOT, env=env)
+    real_port, late_port = urlsplit(pg_url).port or 5432, free_port()
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    return LateHub(pg_url, pg_url.replace(f":{real_port}/", f":{late_port}/"), real_port,
+                   late_port, tmp_path)
+
+
+async def wait_for_line(proc: subprocess.Popen[bytes], log: Path, pattern: str) -> str:
+    for _ in range(300):
+        m = re.search(pattern, log.read_text())
+        if m:
+            return m.group(1)
+        assert proc.poll() is None, log.read_text()
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {pattern!r} in:\n{log.read_text()}")
+
+
+async def test_the_receiver_waits_for_a_late_hub_answering_503_meanwhile(
+        late: LateHub) -> None:
+    proc, log = late.start("webhook", "--listen", "127.0.0.1:0", "--token-file",
+                           str(late.home / "token"), log="webhook.log")
     try:
-        base = ""
-        for _ in range(300):
-            m = re.search(r"receiving on (http://[^/ ]+)/alerts", log.read_text())
-            if m:
-                base = m.group(1)
-                break
-            assert proc.poll() is None, log.read_text()
-            await asyncio.sleep(0.1)
-        assert base, log.read_text()
+        base = await wait_for_line(proc, log, r"receiving on (http://[^/ ]+)/alerts")
         headers = {"Authorization": f"Bearer {TOKEN}"}
         async with aiohttp.ClientSession() as session:
             async with session.post(f"{base}/alerts/generic", json=ALERT,
@@ -84,7 +106,7 @@ async def test_the_receiver_waits_for_a_late_hub_answering_503_meanwhile(
             async with session.get(f"{base}/healthz") as resp:
                 assert resp.status == 503
 
-            async with forwarder(late_port, int(real.port or 5432)):
+            async with forwarder(late.late_port, late.real_port):
                 status = 0
                 for _ in range(400):  # the receiver retries after 1, 2, 4… seconds
                     async with session.post(f"{base}/alerts/generic", json=ALERT,
@@ -96,7 +118,7 @@ async def test_the_receiver_waits_for_a_late_hub_answering_503_meanwhile(
                 assert status == 200, log.read_text()
                 async with session.get(f"{base}/healthz") as resp:
                     assert resp.status == 200
-                async with open_hub(pg_url) as hub:
+                async with open_hub(late.url) as hub:
                     [task] = await hub.list_tasks()
                     assert (task.host, task.alertname) == ("web-01", "DiskFull")
                 proc.terminate()  # while its hub connection still has a way through
@@ -110,34 +132,12 @@ async def test_the_receiver_waits_for_a_late_hub_answering_503_meanwhile(
             proc.wait(10)
 
 
-async def wait_for_line(proc: subprocess.Popen[bytes], log: Path, pattern: str) -> str:
-    for _ in range(300):
-        m = re.search(pattern, log.read_text())
-        if m:
-            return m.group(1)
-        assert proc.poll() is None, log.read_text()
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no {pattern!r} in:\n{log.read_text()}")
-
-
 async def test_ccm_up_receives_at_once_and_dispatches_once_the_hub_is_up(
-        pg_url: str, tmp_path: Path) -> None:
-    async with open_hub(pg_url) as hub:
-        await hub.migrate()
-    real = urlsplit(pg_url)
-    late_port = free_port()
-    late_url = pg_url.replace(f":{real.port}/", f":{late_port}/")
-    (tmp_path / "token").write_text(TOKEN + "\n")
-    (tmp_path / "inventory.yaml").write_text("hosts: {}\n")
-    log = tmp_path / "up.log"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CCM_")},
-           "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ccm_tui", "--hub", late_url, "--inventory",
-             str(tmp_path / "inventory.yaml"), "up", "--listen", "127.0.0.1:0",
-             "--token-file", str(tmp_path / "token"), "--no-notify"],
-            stdout=subprocess.DEVNULL, stderr=out, cwd=ROOT, env=env)
+        late: LateHub) -> None:
+    (late.home / "inventory.yaml").write_text("hosts: {}\n")
+    proc, log = late.start("--inventory", str(late.home / "inventory.yaml"), "up", "--listen",
+                           "127.0.0.1:0", "--token-file", str(late.home / "token"),
+                           "--no-notify", log="up.log")
     try:
         await wait_for_line(proc, log, r"(unreachable)")
         async with aiohttp.ClientSession() as session:
@@ -154,7 +154,7 @@ async def test_ccm_up_receives_at_once_and_dispatches_once_the_hub_is_up(
                 await asyncio.sleep(0.1)
             assert base, log.read_text()
             assert "ccm daemon" not in log.read_text()  # no dispatching without a hub
-            async with forwarder(late_port, int(real.port or 5432)):
+            async with forwarder(late.late_port, late.real_port):
                 await wait_for_line(proc, log, r"(ccm daemon \S+: 0 hosts)")
                 async with session.get(f"{base}/healthz") as resp:
                     assert resp.status == 200
@@ -186,8 +186,8 @@ def _listening_ports(pid: int) -> list[int]:
     return ports
 
 
-@pytest.mark.parametrize("where", ["a folder that is a file"])
-def test_an_sqlite_hub_that_cannot_open_is_an_error_at_once(tmp_path: Path, where: str) -> None:
+def test_an_sqlite_hub_that_cannot_open_is_an_error_at_once(tmp_path: Path) -> None:
+    """Its folder is a file: configuration to fix, not an outage to wait out."""
     blocker = tmp_path / "blocker"
     blocker.write_text("not a folder")
     done = subprocess.run(

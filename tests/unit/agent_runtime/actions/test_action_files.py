@@ -121,6 +121,9 @@ def test_find_files_in_a_folder_the_host_lacks_finds_nothing(sandbox: dict[str, 
                      _ctx(sandbox["root"]))
     assert res.ok and res.summary == "no /var/backups here: nothing to find"
     assert res.data["count"] == 0 and res.data["missing"] is True
+    with pytest.raises(ActionError, match="older_than_days"):  # bad input stays bad input
+        run_action("find_files", {"path": "/var/backups", "older_than_days": -1},
+                   _ctx(sandbox["root"]))
     (sandbox["root"] / "var" / "backups").write_text("a file, not a folder")
     with pytest.raises(ActionError, match="is not a directory"):
         run_action("find_files", {"path": "/var/backups"}, _ctx(sandbox["root"]))
