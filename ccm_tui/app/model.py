@@ -13,6 +13,7 @@ from enum import StrEnum
 from ccm_tui.app.format import level
 from ccm_tui.core.model import Approval, Control, HealthSnapshot, Host, Task
 from ccm_tui.core.states import TaskState
+from ccm_tui.daemon.health_rules import HealthRules
 
 #: How many health snapshots a tile's sparklines show.
 HISTORY = 8
@@ -26,6 +27,27 @@ class HostStatus(StrEnum):
     CRITICAL = "critical"
     UNREACHABLE = "unreachable"
     WORKING = "working"
+
+
+#: The built-in rules' thresholds: a tile turns critical where a rule would fire.
+_RULES = HealthRules()
+
+
+def health_level(snap: HealthSnapshot) -> str:
+    """``ok``, ``warning`` or ``critical`` for a host's latest health.
+
+    Critical matches the built-in rules (disk ≥ 90 %, memory ≥ 95 %), so the grid
+    never shows red for what would not raise an alert. A busy CPU is at most a
+    warning: a saturated worker is often a healthy one, and no rule pages on CPU
+    (a Prometheus ``HighCPU`` alert makes a task, whose severity colours the tile).
+    """
+    levels = {level(snap.disk_pct, crit=_RULES.disk_pct),
+              level(snap.mem_pct, crit=_RULES.memory_pct),
+              level(snap.cpu_pct, crit=101.0)}
+    for name in ("critical", "warning"):
+        if name in levels:
+            return name
+    return "ok"
 
 
 #: Incident ordering: awaiting approval first, then active, then the rest.
@@ -86,10 +108,10 @@ class Snapshot:
         task = self.active_task(host)
         if task is not None and task.state.is_active:
             return HostStatus.WORKING
-        levels = {level(v) for v in (snap.cpu_pct, snap.mem_pct, snap.disk_pct)} if snap else set()
-        if "critical" in levels or (task is not None and task.severity == "critical"):
+        health = health_level(snap) if snap is not None else "ok"
+        if health == "critical" or (task is not None and task.severity == "critical"):
             return HostStatus.CRITICAL
-        if "warning" in levels or task is not None:
+        if health == "warning" or task is not None:
             return HostStatus.WARNING
         return HostStatus.OK
 
