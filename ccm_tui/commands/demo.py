@@ -51,9 +51,10 @@ def demo(
     security update (broadcast it with ctrl+p).
 
     With --hub URL on the command line the hub is kept there for `ccm report` and
-    `ccm tasks list`; otherwise everything is removed on exit (q or Ctrl-C). CCM_HUB
-    is ignored: the demo's simulated web-01, db-01… must not land in a real hub.
-    With --headless it exits 0 only when every fault ended as expected.
+    `ccm tasks list`; otherwise everything is removed on exit (q or Ctrl-C).
+    The CCM_HUB variable is ignored: the demo's simulated web-01, db-01… must not
+    land in a real hub. With --headless it exits 0 only when every fault ended as
+    expected.
     """
     from ccm_tui.demo.runner import DemoOptions
 
