@@ -24,6 +24,7 @@ from ccm_tui.ingest.metrics import Metrics
 from ccm_tui.ingest.parsers import SOURCES, parsers
 from ccm_tui.ingest.parsers.common import load_json
 from ccm_tui.ingest.pipeline import Ingestor
+from ccm_tui.ingest.rejections import RejectionLog
 
 log = logging.getLogger("ccm.webhook")
 
@@ -44,6 +45,7 @@ _PARSERS = parsers()  # endpoint → parser, built once rather than per request
 
 INGESTOR: web.AppKey[Ingestor] = web.AppKey("ingestor", Ingestor)
 CONFIG: web.AppKey[ReceiverConfig] = web.AppKey("config", ReceiverConfig)
+REJECTIONS: web.AppKey[RejectionLog] = web.AppKey("rejections", RejectionLog)
 
 
 def _reply(code: int, /, **body: Any) -> web.Response:
@@ -53,9 +55,19 @@ def _reply(code: int, /, **body: Any) -> web.Response:
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def _reject(m: Metrics, endpoint: str, status: int, reason: str, message: str) -> web.Response:
-    m.inc("ccm_ingest_rejected_total", reason=reason)
+def _reject(request: web.Request, m: Metrics, endpoint: str, status: int, reason: str,
+            message: str) -> web.Response:
+    _rejected(request, m, status, reason, message)
     return _reply(status, status="rejected", reason=reason, error=message, endpoint=endpoint)
+
+
+def _rejected(request: web.Request, m: Metrics, status: int, reason: str, message: str,
+              *, count: bool = True) -> None:
+    """Count a rejection in /metrics and note it in the (rate-limited) log."""
+    if count:
+        m.inc("ccm_ingest_rejected_total", reason=reason)
+    request.app[REJECTIONS].note(reason, status, request.match_info.get("source", ""),
+                                 request.remote, message)
 
 
 async def handle_alerts(request: web.Request) -> web.Response:
@@ -76,46 +88,51 @@ async def _handle(request: web.Request, ingestor: Ingestor, cfg: ReceiverConfig,
                   endpoint: str) -> web.Response:
     m = ingestor.metrics
     if endpoint not in SOURCES:
-        return _reject(m, endpoint, 404, "unknown_endpoint",
+        return _reject(request, m, endpoint, 404, "unknown_endpoint",
                        f"no /alerts/{endpoint[:40]}; use one of {', '.join(SOURCES)}")
     if not cfg.credentials.check(request.headers.get("Authorization")):
-        m.inc("ccm_ingest_rejected_total", reason="unauthorized")
+        _rejected(request, m, 401, "unauthorized", "missing or wrong credentials")
         return web.json_response(
             {"status": "rejected", "reason": "unauthorized",
              "error": "missing or wrong credentials (bearer token or basic auth)"},
             status=401, headers={"WWW-Authenticate": 'Bearer realm="ccm"'})
     ctype = request.content_type
     if ctype not in ("application/json", "text/plain", "application/octet-stream", ""):
-        return _reject(m, endpoint, 415, "content_type",
+        return _reject(request, m, endpoint, 415, "content_type",
                        f"Content-Type {ctype[:60]!r} is not JSON; send application/json")
     if request.content_length is not None and request.content_length > cfg.max_body:
-        return _reject(m, endpoint, 413, "too_large",
+        return _reject(request, m, endpoint, 413, "too_large",
                        f"body of {request.content_length} bytes exceeds {cfg.max_body}")
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return _reject(m, endpoint, 413, "too_large", f"body exceeds {cfg.max_body} bytes")
+        return _reject(request, m, endpoint, 413, "too_large",
+                       f"body exceeds {cfg.max_body} bytes")
     if endpoint == "grafana" and cfg.grafana is not None:
         problem = cfg.grafana.verify(body, request.headers)
         if problem:
-            m.inc("ccm_ingest_rejected_total", reason="signature")
+            _rejected(request, m, 401, "signature", problem)
             return _reply(401, status="rejected", reason="signature", error=problem)
     try:
         result = _PARSERS[endpoint](load_json(body))
     except PayloadError as exc:
-        return _reject(m, endpoint, exc.status, exc.reason, str(exc))
+        return _reject(request, m, endpoint, exc.status, exc.reason, str(exc))
     for _index, bad in result.rejected:
         m.inc("ccm_ingest_rejected_total", reason=f"alert_{bad.reason}")
+    if result.rejected and result.alerts:  # the rest are stored: logged, not refused
+        first = result.rejected[0][1]
+        _rejected(request, m, 200, f"alert_{first.reason}", f"{len(result.rejected)} of "
+                  f"{len(result.rejected) + len(result.alerts)} alerts refused "
+                  f"(the others are stored): {first}", count=False)
     if not result.alerts:
         errors = [f"{e}" for _, e in result.rejected[:20]] or ["the payload holds no alerts"]
         reason = "no_alerts" if not result.rejected else "invalid_alerts"
-        m.inc("ccm_ingest_rejected_total", reason=reason)
+        _rejected(request, m, 422, reason, errors[0])
         return _reply(422, status="rejected", reason=reason, error=errors[0], errors=errors)
     try:
         report = await ingestor.ingest(result.alerts)
     except (HubError, OSError) as exc:  # unavailable, schema, or conflicts that kept losing
-        log.warning("hub error while storing alerts from %s: %s", endpoint, exc)
-        m.inc("ccm_ingest_rejected_total", reason="hub_unavailable")
+        _rejected(request, m, 503, "hub_unavailable", f"the hub could not store the alerts: {exc}")
         return web.json_response(
             {"status": "retry", "reason": "hub_unavailable",
              "error": f"the hub could not store the alerts: {exc}"},
@@ -153,6 +170,7 @@ def make_app(ingestor: Ingestor, config: ReceiverConfig | None = None) -> web.Ap
     app = web.Application(client_max_size=cfg.max_body)
     app[INGESTOR] = ingestor
     app[CONFIG] = cfg
+    app[REJECTIONS] = RejectionLog(log)
     app.router.add_post("/alerts/{source}", handle_alerts)
     app.router.add_get("/alerts/{source}", handle_method)
     app.router.add_get("/healthz", handle_health)

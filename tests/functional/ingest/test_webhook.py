@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -102,6 +103,31 @@ async def test_auth(client: Client) -> None:
     wrong = base64.b64encode(b"am:nope").decode()
     assert (await client.post("alertmanager", doc, headers={"Authorization": f"Basic {wrong}"}))[0] == 401
     assert (await client.post("alertmanager", doc, headers={"Authorization": "Basic !!"}))[0] == 401
+
+
+async def test_rejections_are_logged_once_a_minute_per_reason(
+        client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    """A sender with a wrong token is seen in CCM's log (with what to check), but a
+    flood of them costs one line; a partly invalid notification is logged too."""
+    with caplog.at_level(logging.WARNING, logger="ccm.webhook"):
+        for _ in range(20):
+            assert (await client.post("alertmanager", am(), auth=False))[0] == 401
+        doc = am(fp="fp-partial")
+        doc["alerts"].append({"labels": {"instance": "web-02:9100"}, "status": "firing"})
+        status, body = await client.post("alertmanager", doc)
+        assert status == 200 and body["rejected"]
+        assert (await client.post("alerts%0Aforged line", raw=b"{}"))[0] == 404
+    lines = [r.getMessage() for r in caplog.records if r.name == "ccm.webhook"]
+    auth = [line for line in lines if "rejected unauthorized" in line]
+    assert len(auth) == 1, lines
+    assert "from 127.0.0.1 on /alerts/alertmanager: 401" in auth[0]
+    assert "--token-file" in auth[0]
+    partial = [line for line in lines if "rejected alert_schema" in line]
+    assert len(partial) == 1 and "1 of 2 alerts refused (the others are stored)" in partial[0]
+    unknown = [line for line in lines if "rejected unknown_endpoint" in line]
+    assert len(unknown) == 1 and "\n" not in unknown[0], lines
+    _, metrics = await client.get("/metrics")
+    assert 'ccm_ingest_rejected_total{reason="unauthorized"} 20' in metrics
 
 
 @pytest.mark.parametrize("raw,code,reason", [
