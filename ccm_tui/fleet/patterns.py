@@ -12,7 +12,8 @@ A pattern is a comma-separated list of terms::
 
 Plain terms are united; ``&`` terms then intersect; ``!`` terms then subtract. The
 result keeps the inventory's order. A plain host name (no wildcard) that names no
-host is an error, so a typo never silently does nothing.
+host is an error, so a typo never silently does nothing; an empty pattern is an
+error too (``--hosts "$HOSTS"`` with the variable unset must not reach every host).
 """
 
 from __future__ import annotations
@@ -59,7 +60,10 @@ def _check_term(term: str, hosts: list[FleetHost]) -> None:
 def select(hosts: Iterable[FleetHost], pattern: str) -> list[FleetHost]:
     """The hosts matching ``pattern``, in inventory order (possibly none)."""
     pool = list(hosts)
-    terms = [t.strip() for t in pattern.split(",")] if pattern.strip() else ["all"]
+    if not pattern.strip():  # an unset shell variable must not mean the whole fleet
+        raise InventoryError("the host pattern is empty",
+                             hint="write all for every host, or e.g. web-*, group:db")
+    terms = [t.strip() for t in pattern.split(",")]
     include, intersect, exclude = [], [], []
     for t in terms:
         if t.startswith("!"):
