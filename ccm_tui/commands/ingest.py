@@ -145,6 +145,9 @@ def render(s: ReplaySummary) -> None:
         flow.add_row(f"  {k}", str(v))
     flow.add_row("rejected requests", str(sum(s.rejected_requests.values())))
     flow.add_row("rejected alerts", str(sum(s.rejected_alerts.values())))
+    if s.truncated_by_sender:
+        flow.add_row("[yellow]left out by the sender (max_alerts)[/]",
+                     f"[yellow]{s.truncated_by_sender}[/]")
     flow.add_row("duplicates (re-sends)", str(s.duplicates))
     flow.add_row("[bold]tasks created[/]", f"[bold]{s.tasks_created}[/] ({pct} of received)")
     flow.add_row("  for unmanaged hosts", str(s.unmanaged_tasks))

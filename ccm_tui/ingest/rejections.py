@@ -25,6 +25,8 @@ HINTS = {
     "too_large": "split the notification (Alertmanager: max_alerts) or raise the body limit",
     "content_type": "send Content-Type: application/json",
     "hub_unavailable": "the sender retries; check the hub with `ccm db status`",
+    "truncated": "raise max_alerts in the sender's webhook config (0: no limit), or the "
+                 "alerts left out reach CCM only once others of their group resolve",
 }
 
 
@@ -45,8 +47,12 @@ class RejectionLog:
         self._seen: dict[str, _Held] = {}
 
     def note(self, reason: str, status: int, endpoint: str, peer: str | None,
-             error: str) -> bool:
-        """Record one rejection; returns whether it was logged (rather than held back)."""
+             error: str, *, what: str = "") -> bool:
+        """Record one rejection; returns whether it was logged (rather than held back).
+
+        ``what`` replaces ``rejected <reason>`` at the start of the line (for a request
+        that was accepted but is worth a look, such as a truncated notification).
+        """
         now = self._clock()
         held = self._seen.get(reason)
         if held is not None and now - held.logged_at < self.interval:
@@ -56,7 +62,8 @@ class RejectionLog:
             if held is not None and held.held else ""
         self._seen[reason] = _Held(now)
         hint = HINTS.get(reason)
-        self.logger.warning("rejected %s from %s on /alerts/%s: %s %s%s%s", _printable(reason, 40),
+        self.logger.warning("%s from %s on /alerts/%s: %s %s%s%s",
+                            what or f"rejected {_printable(reason, 40)}",
                             _printable(peer or "an unknown peer", 60), _printable(endpoint, 40),
                             status, _printable(error, 300), more,
                             f" · {hint}" if hint else "")

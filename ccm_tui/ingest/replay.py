@@ -88,6 +88,8 @@ class ReplaySummary:
     rejected_requests: dict[str, int] = field(default_factory=dict)
     #: Single alerts dropped from an otherwise good request, by reason (``alert_schema``…).
     rejected_alerts: dict[str, int] = field(default_factory=dict)
+    #: Alerts the senders said they left out (``truncatedAlerts``: their max_alerts).
+    truncated_by_sender: int = 0
     #: The first few rejections: line, endpoint, reason and the receiver's message.
     rejections: list[dict[str, Any]] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
@@ -218,6 +220,7 @@ class Replayer:
         except PayloadError as exc:
             t.reject(line, exc.reason, str(exc), whole=True)
             return
+        self.summary.truncated_by_sender += result.truncated
         for _index, bad in result.rejected:
             t.reject(line, f"alert_{bad.reason}", str(bad), whole=False)
         if not result.alerts:

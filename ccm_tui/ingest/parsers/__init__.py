@@ -35,10 +35,12 @@ class ParsedAlert:
 
 @dataclass(slots=True)
 class ParseResult:
-    """The alerts a document held, and the ones rejected (index, error)."""
+    """The alerts a document held, the ones rejected (index, error), and how many the
+    sender left out (Alertmanager's and Grafana's ``truncatedAlerts``, from ``max_alerts``)."""
 
     alerts: list[ParsedAlert] = field(default_factory=list)
     rejected: list[tuple[int, PayloadError]] = field(default_factory=list)
+    truncated: int = 0
 
 
 Parser = Callable[[Any], ParseResult]

@@ -65,13 +65,21 @@ def parse_group(source: str, doc: Any, *, versions: tuple[str, ...]) -> ParseRes
                            f"(expected {' or '.join(versions)})", reason="version", status=422)
     if "alerts" not in body:
         raise PayloadError("body: no 'alerts' list", reason="schema", status=422)
-    result = ParseResult()
+    result = ParseResult(truncated=_truncated(body.get("truncatedAlerts")))
     for i, raw in enumerate(need_list(body["alerts"], "alerts")):
         try:
             result.alerts.append(parse_alert(source, raw, f"alerts[{i}]"))
         except PayloadError as exc:
             result.rejected.append((i, exc))
     return result
+
+
+def _truncated(value: Any) -> int:
+    """How many alerts the sender left out; informational, so a bad value counts as 0
+    rather than refusing the alerts that did arrive."""
+    if value.__class__ is int and value > 0:
+        return min(int(value), 10**9)
+    return 0
 
 
 def parse(doc: Any) -> ParseResult:

@@ -62,6 +62,7 @@ def small_trace() -> str:
     w.write(at(26), "generic", raw="alertname=DiskFull host=web-01")        # rejected: json
     mixed = am("DiskFull", "web-01", "a", 0)                                # duplicate, and
     mixed["alerts"].append({"status": "firing", "labels": {"instance": "web-01"}})  # a bad alert
+    mixed["truncatedAlerts"] = 3                                  # and 3 the sender left out
     w.write(at(27), "alertmanager", body=mixed)
     return out.getvalue()
 
@@ -74,6 +75,7 @@ async def test_replay_figures_match_the_hand_count(hub: Hub) -> None:
     assert s.received_by_status == {"firing": 10, "resolved": 5}
     assert s.rejected_requests == {"json": 1} and s.rejected_alerts == {"alert_schema": 1}
     assert [r["line"] for r in s.rejections] == [17, 18]
+    assert s.truncated_by_sender == 3
     assert (s.tasks_created, s.attached, s.duplicates) == (5, 1, 2)
     assert (s.resolved_before_start, s.resolved_noted, s.resolved_without_task) == (3, 0, 2)
     assert [(x["matchers"], x["reason"], x["alerts"]) for x in s.silenced] == \

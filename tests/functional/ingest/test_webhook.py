@@ -130,6 +130,29 @@ async def test_rejections_are_logged_once_a_minute_per_reason(
     assert 'ccm_ingest_rejected_total{reason="unauthorized"} 20' in metrics
 
 
+async def test_a_truncated_notification_is_counted_and_logged(
+        client: Client, hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
+    """Alertmanager's max_alerts leaves alerts out of a notification: CCM cannot store
+    what it never saw, but it says so (metric, log line with the remedy)."""
+    doc = am(fp="fp-trunc")
+    doc["truncatedAlerts"] = 12
+    with caplog.at_level(logging.WARNING, logger="ccm.webhook"):
+        status, body = await client.post("alertmanager", doc)
+    assert status == 200 and body["alerts"] == 1
+    assert len(await hub.list_alerts()) == 1
+    (line,) = [r.getMessage() for r in caplog.records if "incomplete" in r.getMessage()]
+    assert line.startswith("incomplete notification from 127.0.0.1 on /alerts/alertmanager: "
+                           "200 the sender left out 12 alerts")
+    assert "max_alerts" in line
+    _, metrics = await client.get("/metrics")
+    assert 'ccm_ingest_truncated_alerts_total{endpoint="alertmanager"} 12' in metrics
+    for bad in ("lots", -1, True, 1.5, None):  # informational: never refuses the alerts
+        doc["truncatedAlerts"] = bad
+        assert (await client.post("alertmanager", doc))[0] == 200
+    _, metrics = await client.get("/metrics")
+    assert 'ccm_ingest_truncated_alerts_total{endpoint="alertmanager"} 12' in metrics
+
+
 @pytest.mark.parametrize("raw,code,reason", [
     (b"", 400, "empty"),
     (b"{not json", 400, "json"),
