@@ -11,6 +11,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from ccm_tui.core.errors import PayloadError
 
@@ -189,8 +190,18 @@ _PORT = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]+))(?::\d{1
 
 
 def strip_port(instance: str) -> str:
-    """``web-01:9100`` → ``web-01``; ``[::1]:9100`` → ``::1``; bare IPv6 stays as it is."""
+    """``web-01:9100`` → ``web-01``; ``[::1]:9100`` → ``::1``; bare IPv6 stays as it is.
+
+    A URL (the ``instance`` of a blackbox-exporter probe, ``https://web-01:8443/health``)
+    gives its host name: the probed service runs there.
+    """
     value = instance.strip()
+    if "://" in value:
+        try:
+            host = urlsplit(value).hostname
+        except ValueError:  # a malformed URL (bad port, bad IPv6): keep it whole
+            return value
+        return host or value
     if value.count(":") > 1 and not value.startswith("["):
         return value
     m = _PORT.match(value)

@@ -94,6 +94,19 @@ async def test_unknown_host_still_makes_an_unmanaged_task(client: Client, hub: H
     assert {("web-02", True), ("web-03", True)} <= hosts
 
 
+async def test_a_probe_url_instance_names_the_probed_host(client: Client, hub: Hub) -> None:
+    """A blackbox-exporter alert's instance is the URL it probed: the service runs there."""
+    await client.post("alertmanager", am(alertname="ProbeFailed", fp="fp-probe",
+                                         instance="https://WEB-01:8443/health"))
+    await client.post("alertmanager", am(alertname="ProbeFailed", fp="fp-shop",
+                                         instance="https://shop.example.com/health"))
+    await client.post("alertmanager", am(alertname="ProbeFailed", fp="fp-bad",
+                                         instance="http://[not-an-address/x"))
+    hosts = {(t.host, t.managed) for t in await tasks(hub)}
+    assert hosts == {("web-01", True), ("shop.example.com", False),
+                     ("http://[not-an-address/x", False)}
+
+
 async def test_auth(client: Client) -> None:
     doc = am()
     assert (await client.post("alertmanager", doc, auth=False))[0] == 401
