@@ -30,7 +30,7 @@ from ccm_tui.core.states import TaskState
 from ccm_tui.daemon.options import DaemonOptions, Notifier
 from ccm_tui.daemon.rails import auto_block_reason, learn_from, open_breakers
 from ccm_tui.daemon.remote import RemoteAgent
-from ccm_tui.daemon.spec import Knowledge, build_spec
+from ccm_tui.daemon.spec import Knowledge, build_spec, runbook_choice
 from ccm_tui.fleet.inventory import FleetHost
 from ccm_tui.fleet.ssh import SSHPool
 from ccm_tui.hub.base import Hub
@@ -119,6 +119,9 @@ class AgentSession:
         labels = self.task.spec.get("alert", {}).get("labels", {})
         spec_labels = {**labels, "alertname": self.task.alertname, "host": self.task.host}
         candidates = [str(r["id"]) for r in self.knowledge.candidates(spec_labels)]
+        _forced, note = runbook_choice(self.task, self.knowledge, candidates)
+        if note:
+            log.info("%s: %s", self.task.id, note)
         spec = await build_spec(
             self.hub, self.task, self.host, self.knowledge, self.options,
             auto_blocked=await auto_block_reason(self.hub, self.options),

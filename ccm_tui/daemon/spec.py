@@ -5,6 +5,11 @@ mode the hub has promoted or demoted it to on this host group. Priors are each
 runbook's success record on the host group (Beta(19, 1): 0.95 with no history).
 A host's inventory labels ``ccm_root`` and ``ccm_path`` point the agent at a
 sandboxed filesystem root and prepend to its PATH (simulated hosts use both).
+
+An alert rule may name its runbook with a ``ccm_runbook`` or ``runbook`` annotation
+(or label), as Prometheus rules often do: when that runbook is one of the candidates
+(its matchers hold for the alert) the agent is told to use it; otherwise the choice
+stays with the matchers, and :func:`runbook_choice` says why.
 """
 
 from __future__ import annotations
@@ -46,6 +51,41 @@ class Knowledge:
         return str((rb.data or {}).get("mode", "suggest")) if rb else "suggest"
 
 
+#: Where an alert names its runbook: annotations first, then labels; this key order.
+RUNBOOK_KEYS = ("ccm_runbook", "runbook")
+
+
+def named_runbook(task: Task) -> str | None:
+    """The runbook id the alert names, if any (a URL, as in ``runbook_url``, is not one)."""
+    alert = task.spec.get("alert") or {}
+    for source in (alert.get("annotations") or {}, alert.get("labels") or {}):
+        for key in RUNBOOK_KEYS:
+            value = str(source.get(key) or "").strip()
+            if value and "/" not in value and ":" not in value:
+                return value[:128]
+    return None
+
+
+def runbook_choice(task: Task, knowledge: Knowledge, candidates: list[str]
+                   ) -> tuple[str | None, str]:
+    """(the runbook to force, a note for the log): the alert's named runbook when it is a
+    candidate; else ``None`` and, when the alert named one, why it is not used."""
+    named = named_runbook(task)
+    if named is None:
+        return None, ""
+    if named in candidates:
+        return named, f"the alert names runbook {named}"
+    found = knowledge.catalog.get(named)
+    if found is None:
+        return None, (f"the alert names runbook {named!r}, which no runbook folder holds; "
+                      "choosing by the runbooks' matchers")
+    if not found.ok:
+        return None, (f"the alert names runbook {named}, which is invalid (see `ccm runbooks "
+                      f"lint`); choosing by the runbooks' matchers")
+    return None, (f"the alert names runbook {named}, whose matchers do not hold for this "
+                  "alert; choosing by the runbooks' matchers")
+
+
 def alert_labels(task: Task) -> dict[str, str]:
     """The labels the agent matches runbooks on (the alert's, plus host and alertname)."""
     alert = task.spec.get("alert") or {}
@@ -81,10 +121,13 @@ async def build_spec(
         "escalate_runbooks": dict(breakers or {}),
         "approval_timeout": options.approval_timeout,
     }
+    forced, _note = runbook_choice(task, knowledge, [str(d["id"]) for d in runbooks])
+    if forced is not None:
+        runbooks.sort(key=lambda d: str(d["id"]) != forced)  # stable: the named one first
     env: dict[str, str] = {}
     if host.labels.get("ccm_path"):
         env["PATH"] = f"{host.labels['ccm_path']}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
-    return {
+    spec: dict[str, Any] = {
         "task": task.id,
         "host": task.host,
         "alert": {"labels": labels, "annotations": dict(alert.get("annotations") or {}),
@@ -95,3 +138,6 @@ async def build_spec(
         "root": host.labels.get("ccm_root", "/"),
         "env": env,
     }
+    if forced is not None:
+        spec["runbook"] = forced
+    return spec
