@@ -3,6 +3,9 @@ and runbook promotion (shadow → suggest → auto) and demotion.
 
 - **Pause** (``ccm pause``) and the **fix cap** turn automatic fixes into
   suggestions: the agent's policy says ``allow_auto: false`` with the reason.
+- **Silences and maintenance windows** do the same for the tasks whose alert they
+  match: a task made before a deploy's window opened waits for a human's approval
+  instead of restarting a service mid-deploy.
 - **Circuit breakers** escalate instead of fixing: the same runbook failed on this
   host in the last 24 h; it fired ``recurrence_limit`` times there in 24 h (a
   recurring problem wants a human); or it failed ``breaker_failures`` times
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from ccm_tui.core.matchers import matches_all
 from ccm_tui.core.model import (
     ApprovalKind,
     DecisionKind,
@@ -43,6 +47,24 @@ async def auto_block_reason(hub: Hub, options: DaemonOptions) -> str:
     if len(auto) >= options.max_concurrent_fixes:
         return (f"{len(auto)} automatic fixes already running fleet-wide "
                 f"(cap {options.max_concurrent_fixes})")
+    return ""
+
+
+async def window_block_reason(hub: Hub, task: Task) -> str:
+    """Why a silence or maintenance window keeps ``task`` from fixing on its own ("" if none).
+
+    Matched as the receiver matches alerts: the alert's labels plus ``host`` and
+    ``alertname``.
+    """
+    now = utcnow()
+    alert = task.spec.get("alert") or {}
+    labels = {str(k): str(v) for k, v in (alert.get("labels") or {}).items()}
+    labels.update(host=task.host, alertname=task.alertname)
+    for s in await hub.list_silences(active_at=now):
+        if s.active_at(now) and matches_all(s.matchers, labels):
+            why = f": {s.reason}" if s.reason else ""
+            return (f"silence {s.id} covers this alert until {s.ends_at:%Y-%m-%d %H:%M} UTC"
+                    f"{why}")
     return ""
 
 

@@ -28,7 +28,12 @@ from ccm_tui.core.lifecycle import Effect, effect_of, path_to
 from ccm_tui.core.model import Event, Task
 from ccm_tui.core.states import TaskState
 from ccm_tui.daemon.options import DaemonOptions, Notifier
-from ccm_tui.daemon.rails import auto_block_reason, learn_from, open_breakers
+from ccm_tui.daemon.rails import (
+    auto_block_reason,
+    learn_from,
+    open_breakers,
+    window_block_reason,
+)
 from ccm_tui.daemon.remote import RemoteAgent
 from ccm_tui.daemon.spec import Knowledge, build_spec, runbook_choice
 from ccm_tui.fleet.inventory import FleetHost
@@ -124,7 +129,8 @@ class AgentSession:
             log.info("%s: %s", self.task.id, note)
         spec = await build_spec(
             self.hub, self.task, self.host, self.knowledge, self.options,
-            auto_blocked=await auto_block_reason(self.hub, self.options),
+            auto_blocked=(await auto_block_reason(self.hub, self.options)
+                          or await window_block_reason(self.hub, self.task)),
             breakers=await open_breakers(self.hub, self.task, candidates, self.options))
         return await self.remote.start(spec)
 

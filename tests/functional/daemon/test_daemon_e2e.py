@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
+from ccm_tui.core import Silence, parse_matcher, utcnow
 from ccm_tui.core.model import DecisionKind, TaskState
 from ccm_tui.hub import Hub
 from tests.functional.daemon.conftest import FleetEnv, full_disk
@@ -63,6 +65,29 @@ async def test_suggestion_waits_for_approval_then_fixes(env: FleetEnv, hub: Hub)
     types = [e.type for e in await hub.list_events(task.id)]
     assert types.index("approval_requested") < types.index("finished")
     assert len(list((root / "var/log/app").iterdir())) == 1
+
+
+async def test_a_maintenance_window_turns_an_earlier_task_into_a_suggestion(
+        env: FleetEnv, hub: Hub) -> None:
+    """The task was made before the deploy's window opened: it must not restart or
+    delete anything on its own during the window; it waits for a human."""
+    root = full_disk(env.roots["web-01"])
+    task = await env.alert("web-01")
+    now = utcnow()
+    await hub.add_silence(Silence((parse_matcher("host=~web-.*"),), now - timedelta(minutes=1),
+                                  now + timedelta(hours=1), reason="deploy", created_by="jordan"))
+    await hub.add_silence(Silence((parse_matcher("host=db-01"),), now - timedelta(minutes=1),
+                                  now + timedelta(hours=1), reason="not this host"))
+    await env.start_daemon()
+    waiting = await env.wait_state(task.id, TaskState.AWAITING_APPROVAL, TaskState.FAILED,
+                                   TaskState.ESCALATED, TaskState.RESOLVED)
+    assert waiting.state is TaskState.AWAITING_APPROVAL, waiting.outcome
+    assert waiting.decision is not None and waiting.decision.kind is DecisionKind.SUGGEST
+    assert any("silence" in r and "deploy" in r for r in waiting.decision.reasons), \
+        waiting.decision.reasons
+    assert len(list((root / "var/log/app").iterdir())) == 9  # nothing touched
+    await hub.decide(task.id, "reject", actor="jordan")
+    await env.wait_state(task.id, TaskState.CANCELLED)
 
 
 async def test_reject_cancels_and_touches_nothing(env: FleetEnv, hub: Hub) -> None:
