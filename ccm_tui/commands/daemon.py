@@ -20,6 +20,7 @@ from ccm_tui.commands.webhook import (
     TokenFileOpt,
     receiver_config,
 )
+from ccm_tui.core.text import plural
 
 if TYPE_CHECKING:
     from ccm_tui.config import Settings
@@ -110,7 +111,7 @@ async def _dispatch(hub: Hub, pool: SSHPool, inventory: Inventory, options: Daem
                notifier=task_notifier(hub, s.notify))
     notifier = asyncio.create_task(run_notifications(hub, s.notify, stop)) \
         if notifications else None
-    typer.echo(f"ccm daemon {options.owner}: {len(inventory)} hosts · hub "
+    typer.echo(f"ccm daemon {options.owner}: {plural(len(inventory), 'host')} · hub "
                f"{redact_url(s.hub)}"
                + (f" · receiving alerts on {running.url}/alerts/…" if running else ""),
                err=True)

@@ -11,6 +11,7 @@ import typer
 
 from ccm_tui.commands._common import print_json, settings, with_hub
 from ccm_tui.core.errors import CCMError, FleetError, InventoryError
+from ccm_tui.core.text import plural
 
 if TYPE_CHECKING:
     from ccm_tui.fleet.install import InstallResult
@@ -50,7 +51,7 @@ def select_hosts(inventory: Inventory, pattern: str) -> list[FleetHost]:
     hosts = inventory.select(pattern)
     if not hosts:
         raise InventoryError(
-            f"no host matches {pattern!r} ({len(inventory)} hosts in the inventory)",
+            f"no host matches {pattern!r} ({plural(len(inventory), 'host')} in the inventory)",
             hint="see the hosts, groups and labels with `ccm fleet list`",
         )
     return hosts
@@ -255,7 +256,7 @@ def fleet_install(
         if stderr_is_tty() and not as_json:
             from ccm_tui.commands._render import console
 
-            with console(stderr=True).status(f"installing the agent on {len(selected)} hosts…"):
+            with console(stderr=True).status(f"installing the agent on {plural(len(selected), 'host')}…"):
                 results = asyncio.run(go())
         else:
             results = asyncio.run(go())
@@ -299,7 +300,7 @@ def fleet_probe(
     if stderr_is_tty() and not as_json:
         from ccm_tui.commands._render import console
 
-        with console(stderr=True).status(f"probing {len(selected)} hosts…"):
+        with console(stderr=True).status(f"probing {plural(len(selected), 'host')}…"):
             snaps = asyncio.run(go)
     else:
         snaps = asyncio.run(go)

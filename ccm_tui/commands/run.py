@@ -11,6 +11,7 @@ import typer
 from ccm_tui.commands._common import print_json, run_hub, settings
 from ccm_tui.commands.fleet import load_fleet, select_hosts, stderr_is_tty
 from ccm_tui.core.errors import CCMError, HubError
+from ccm_tui.core.text import plural
 
 if TYPE_CHECKING:
     from ccm_tui.fleet.broadcast import BroadcastReport
@@ -144,7 +145,7 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[failed]}"), TimeElapsedColumn(),
                   console=console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"running on {len(hosts)} hosts", total=len(hosts), failed="")
+        task = bar.add_task(f"running on {plural(len(hosts), 'host')}", total=len(hosts), failed="")
 
         def tick(r: RunResult) -> None:
             nonlocal failed
@@ -220,7 +221,7 @@ def _print_report(report: BroadcastReport) -> None:
         codes.setdefault(key, []).append(r.host)
     out.print(Rule(style="dim"))
     out.print(Text(f"{report.summary_line()}  ({report.duration:.1f}s, "
-                   f"{len(report.results)} hosts)", style="bold"))
+                   f"{plural(len(report.results), 'host')})", style="bold"))
     for key, names in sorted(codes.items(), key=lambda kv: (kv[0] != "exit 0", kv[0])):
         shown = ", ".join(names) if key != "exit 0" or len(names) <= 8 else \
             f"{len(names)} hosts"

@@ -19,6 +19,7 @@ from ccm_tui.core.errors import CCMError, ConflictError, HubUnavailable, LeaseLo
 from ccm_tui.core.lifecycle import Effect
 from ccm_tui.core.model import ChangeKind, Task
 from ccm_tui.core.states import TaskState
+from ccm_tui.core.text import plural
 from ccm_tui.daemon.health import AlertSink, HealthMonitor
 from ccm_tui.daemon.options import DaemonOptions, Notifier
 from ccm_tui.daemon.session import AgentSession
@@ -70,8 +71,8 @@ class Daemon:
         health = asyncio.create_task(self.health.run(stop), name="ccm-daemon-health") \
             if self.options.health_interval else None
         self.started.set()
-        log.info("daemon %s: %d hosts, %d runbooks", self.options.owner, len(self.hosts),
-                 len(self.knowledge.catalog.valid()))
+        log.info("daemon %s: %s, %s", self.options.owner, plural(len(self.hosts), "host"),
+                 plural(len(self.knowledge.catalog.valid()), "runbook"))
         try:
             while not stop.is_set():
                 try:

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from ccm_tui.core.errors import HubError, PayloadError
+from ccm_tui.core.text import plural
 from ccm_tui.ingest.auth import Credentials, GrafanaSigner
 from ccm_tui.ingest.metrics import Metrics
 from ccm_tui.ingest.parsers import SOURCES, parsers
@@ -123,7 +124,7 @@ async def _handle(request: web.Request, ingestor: Ingestor, cfg: ReceiverConfig,
         m.inc("ccm_ingest_truncated_alerts_total", result.truncated, endpoint=endpoint)
         request.app[REJECTIONS].note(
             "truncated", 200, endpoint, request.remote,
-            f"the sender left out {result.truncated} alerts of this group (max_alerts); "
+            f"the sender left out {plural(result.truncated, 'alert')} of this group (max_alerts); "
             "CCM never saw them", what="incomplete notification")
     if result.rejected and result.alerts:  # the rest are stored: logged, not refused
         first = result.rejected[0][1]

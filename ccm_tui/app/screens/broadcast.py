@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 from ccm_tui.app import messages as m
 from ccm_tui.app.fleet_access import AUDIT_ACTION, FleetAccess, audit_detail
 from ccm_tui.core.errors import CCMError
+from ccm_tui.core.text import plural
 from ccm_tui.fleet.broadcast import BroadcastReport, broadcast
 from ccm_tui.fleet.ssh_types import RunResult
 from ccm_tui.hub.base import Hub
@@ -103,7 +104,7 @@ def output_text(r: RunResult) -> Text:
 def summary_text(report: BroadcastReport, unrecorded: str) -> Text:
     """The summary line, then each output group with a short preview."""
     out = Text(report.summary_line(), style="bold")
-    out.append(f"  ({report.duration:.1f}s, {len(report.results)} hosts)\n", style="dim")
+    out.append(f"  ({report.duration:.1f}s, {plural(len(report.results), 'host')})\n", style="dim")
     for i, g in enumerate(report.groups):
         label = "identical" if i == 0 and report.identical else "differs"
         status = "no exit status" if g.exit_status is None else f"exit {g.exit_status}"
@@ -191,7 +192,7 @@ class BroadcastScreen(Screen[None]):
             return
         if not hosts:
             self.post_message(m.BroadcastFailed(
-                f"no host matches {req.pattern!r} ({len(inventory)} hosts in the inventory)"))
+                f"no host matches {req.pattern!r} ({plural(len(inventory), 'host')} in the inventory)"))
             return
         self.post_message(m.BroadcastStarted([h.name for h in hosts]))
 
@@ -216,7 +217,7 @@ class BroadcastScreen(Screen[None]):
         for name in message.hosts:
             self.table.add_row(name, PENDING, "", "", key=name)
         self.query_one("#bc-summary", Static).update(
-            Text(f"running on {len(message.hosts)} hosts…", style="dim"))
+            Text(f"running on {plural(len(message.hosts), 'host')}…", style="dim"))
 
     def on_broadcast_progress(self, message: m.BroadcastProgress) -> None:
         """A host finished: its row, the bar, and its output if it is highlighted."""

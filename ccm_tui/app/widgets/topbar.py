@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from ccm_tui.app.model import HostStatus, Snapshot
 from ccm_tui.core.states import TaskState
+from ccm_tui.core.text import plural
 
 
 def status_text(snap: Snapshot, *, hub_kind: str, actor: str, theme: str) -> Text:
@@ -19,7 +20,7 @@ def status_text(snap: Snapshot, *, hub_kind: str, actor: str, theme: str) -> Tex
     active = sum(1 for t in snap.tasks.values() if t.state.is_active)
     t = Text()
     t.append(" CCM ", style="bold reverse")
-    t.append(f" {len(names)} hosts")
+    t.append(f" {plural(len(names), 'host')}")
     for status, style in ((HostStatus.CRITICAL, "bold red"), (HostStatus.UNREACHABLE, "dim"),
                           (HostStatus.WARNING, "yellow"), (HostStatus.WORKING, "cyan")):
         if counts[status]:
