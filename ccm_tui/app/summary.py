@@ -57,7 +57,7 @@ def summarize(snap: Snapshot, since: datetime) -> Summary:
         return t.created_at >= since or (t.finished_at is not None and t.finished_at >= since)
 
     tasks = [t for t in snap.tasks.values() if recent(t)]
-    resolved = [t for t in tasks if t.state is S.RESOLVED]
+    resolved = [t for t in tasks if t.fixed_by_ccm]  # not those cleared upstream
     approved = {tid for tid, a in snap.approvals.items() if any(x.kind == "approve" for x in a)}
     durations = [(t.finished_at - t.created_at) for t in resolved if t.finished_at]
     mttr = sum(durations, timedelta()) / len(durations) if durations else None

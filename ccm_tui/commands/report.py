@@ -40,12 +40,17 @@ def window(since: str, until: str | None) -> tuple[datetime, datetime]:
 
 
 def _dur(seconds: float | None) -> str:
-    return format_duration(seconds) if seconds is not None else "-"
+    """A time to fix: ``1.3s`` (a fix within seconds is not ``0s``), ``4m12s``, ``3h05m``."""
+    from ccm_tui.notify.facts import format_seconds
+
+    if seconds is None:
+        return "-"
+    return f"{seconds:.1f}s" if seconds < 9.95 else format_seconds(seconds)
 
 
 def _full_in(hours: float) -> str:
     """When a disk fills, as a duration (a disk filling within the minute: ``<1m``)."""
-    return "<1m" if hours < 1 / 60 else _dur(hours * 3600)
+    return "<1m" if hours < 1 / 60 else format_duration(hours * 3600)
 
 
 def _rate(pct_per_hour: float) -> str:

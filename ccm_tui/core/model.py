@@ -194,6 +194,10 @@ class Decision:
         )
 
 
+#: The outcome of an escalated task closed because its alert resolved upstream.
+CLEARED_AFTER_ESCALATION = "resolved upstream after escalation"
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
     """A unit of work: one alert (or a group of repeats) on one host.
@@ -243,6 +247,15 @@ class Task:
     def age_seconds(self) -> float:
         """Seconds since the task was created."""
         return (utcnow() - self.created_at).total_seconds()
+
+    @property
+    def fixed_by_ccm(self) -> bool:
+        """Resolved by a fix CCM applied (on its own or approved) — rather than closed
+        because its alert resolved upstream after an escalation, with nothing changed."""
+        return (self.state is TaskState.RESOLVED
+                and self.outcome != CLEARED_AFTER_ESCALATION
+                and (self.decision is None
+                     or self.decision.kind in (DecisionKind.AUTO, DecisionKind.SUGGEST)))
 
 
 @dataclass(frozen=True, slots=True)

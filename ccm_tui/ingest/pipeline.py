@@ -32,7 +32,15 @@ from dataclasses import replace
 from datetime import datetime
 
 from ccm_tui.core.errors import ConflictError, IllegalTransition
-from ccm_tui.core.model import Alert, AlertStatus, Silence, Task, new_task_id, utcnow
+from ccm_tui.core.model import (
+    CLEARED_AFTER_ESCALATION,
+    Alert,
+    AlertStatus,
+    Silence,
+    Task,
+    new_task_id,
+    utcnow,
+)
 from ccm_tui.core.states import TaskState
 from ccm_tui.hub.base import Hub
 from ccm_tui.ingest.group_commit import GroupCommit
@@ -311,7 +319,7 @@ class Ingestor:
             # Escalated to a human, and the problem went away: close it (and its page).
             try:
                 await self.hub.transition(task.id, TaskState.RESOLVED,
-                                          outcome="resolved upstream after escalation")
+                                          outcome=CLEARED_AFTER_ESCALATION)
                 result.outcome = Outcome.RESOLVED_AFTER_ESCALATION
                 log.info("%s: closed · %s %s resolved upstream after escalation", task.id,
                          task.host, task.alertname)

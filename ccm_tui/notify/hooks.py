@@ -126,6 +126,16 @@ async def on_task_finished(hub: Hub, task: Task, *, settings: NotifySettings | N
         "created_ms": int(task.created_at.timestamp() * 1000),
         "finished_ms": int((task.finished_at or now).timestamp() * 1000)})
     channels = enabled_channels(s)
+    if not task.fixed_by_ccm:  # escalated, then the alert resolved upstream
+        if "slack" in channels:
+            keys.append(await _put(hub, "slack", f"slack:{task.id}:cleared",
+                                   slack.cleared_message(f), task, kind="cleared"))
+        if "apprise" in channels:
+            keys.append(await _put(hub, "apprise", f"apprise:{task.id}:cleared", apprise_body(
+                f"Cleared upstream: {f.alertname} on {f.host}",
+                f"The alert resolved after the escalation; CCM changed nothing. "
+                f"{f.transcript}", "info"), task, kind="cleared"))
+        return _done(keys)
     if "slack" in channels:
         keys.append(await _put(hub, "slack", f"slack:{task.id}:resolved",
                                slack.resolved_message(f), task, kind="resolved"))

@@ -4,11 +4,12 @@ No rendering here: :func:`build_report` returns a :class:`MorningReport` of plai
 typed values. The definitions, so the figures can be checked by hand:
 
 - **Tasks** are those created in ``[since, until)``. *Fixed automatically*: resolved
-  without an operator's approval; *fixed with approval*: resolved after one;
+  by an agent's fix without an operator's approval; *fixed with approval*: after one;
   *waiting*: awaiting approval now; *escalated*, *failed*; *in progress*: other open
-  states; *closed upstream*: resolved upstream or cancelled.
-- **MTTR** of a runbook: time from task creation to ``finished_at`` over its resolved
-  tasks; the median (:func:`statistics.median`) and the p90 by the *nearest-rank*
+  states; *closed upstream*: resolved upstream (before work started, or after an
+  escalation, CCM having changed nothing) or cancelled.
+- **MTTR** of a runbook: time from task creation to ``finished_at`` over the tasks it
+  fixed; the median (:func:`statistics.median`) and the p90 by the *nearest-rank*
   method: the ``ceil(0.9·n)``-th smallest value.
 - **Alerts received**: firing alerts stored in the window (by ``received_at``),
   repeats of one firing episode counted once. **Pages without CCM**: the critical
@@ -188,7 +189,7 @@ async def build_report(hub: Hub, *, since: datetime, until: datetime | None = No
     times: dict[str, list[float]] = defaultdict(list)
     for t in sorted(tasks, key=lambda x: (x.created_at, x.id)):
         line = _line(t)
-        if t.state is TaskState.RESOLVED:
+        if t.fixed_by_ccm:
             approvals = await hub.list_approvals(t.id)
             ok = any(a.kind is ApprovalKind.APPROVE for a in approvals)
             (approved if ok else auto).append(line)

@@ -63,6 +63,21 @@ def resolved_message(f: IncidentFacts) -> dict[str, Any]:
     }
 
 
+def cleared_message(f: IncidentFacts) -> dict[str, Any]:
+    """An escalated incident whose alert resolved on its own: nobody fixed it here."""
+    ttc = format_seconds(f.time_to_fix) if f.time_to_fix is not None else "-"
+    fields = [("What fired", f"{f.alertname} on `{f.host}` ({f.severity})"),
+              ("Cleared after", ttc), ("Runbook", f.runbook or "none matched")]
+    return {
+        "text": f"Cleared upstream after escalation: {f.alertname} on {f.host} "
+                f"(CCM changed nothing) after {ttc}",
+        "blocks": [header(f"☑️ Cleared upstream: {f.alertname} on {f.host}"),
+                   section("The alert resolved after the escalation; CCM changed nothing "
+                           "on the host. Worth a look if it keeps coming back.", fields),
+                   context(f"task `{f.task_id}`", f.transcript)],
+    }
+
+
 def escalation_message(f: IncidentFacts, *, paged: bool) -> dict[str, Any]:
     """An escalation with the agent's findings."""
     lines = [f"*Cause*: {f.cause}"] if f.cause else []

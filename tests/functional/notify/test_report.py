@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ccm_tui.core.model import HealthSnapshot, Host, Severity
+from ccm_tui.core.model import CLEARED_AFTER_ESCALATION, HealthSnapshot, Host, Severity
 from ccm_tui.core.states import TaskState
 from ccm_tui.hub import open_hub
 from ccm_tui.hub.base import Hub, TaskQuery
@@ -93,6 +93,21 @@ async def fill(hub: Hub, fake_pd: FakePagerDuty) -> None:
                     {"from": "suggest", "to": "auto"})
     for h, pct in ((2, 70.0), (1, 80.0), (0, 90.0)):
         await hub.record_health(HealthSnapshot("web-01", NOW - timedelta(hours=h), disk_pct=pct))
+
+
+async def test_an_escalation_cleared_upstream_is_not_a_fix(tmp_path: Path) -> None:
+    async with open_hub(f"sqlite:///{tmp_path / 'hub.db'}") as hub:
+        await make_task(hub, "web-01", "DiskFull", path=FIX_PATH, finish_after=60,
+                        runbook="disk-cleanup", created_at=NOW - timedelta(minutes=30))
+        esc = await make_task(hub, "web-02", "HTTPDown", created_at=NOW - timedelta(minutes=20),
+                              path=(TaskState.CLAIMED, TaskState.DIAGNOSING, TaskState.ESCALATED))
+        await hub.transition(esc.id, TaskState.RESOLVED, outcome=CLEARED_AFTER_ESCALATION,
+                             finished_at=NOW - timedelta(minutes=10))
+        r = await build_report(hub, since=NOW - timedelta(hours=1),
+                               until=NOW + timedelta(minutes=5))
+    assert [t.alertname for t in r.fixed_automatically] == ["DiskFull"]
+    assert r.closed_upstream == 1 and r.escalated == []
+    assert [(m.runbook, m.fixed) for m in r.mttr] == [("disk-cleanup", 1)]  # no "(none)" row
 
 
 def test_p90_is_nearest_rank() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ccm_tui.core.model import Severity
+from ccm_tui.core.model import CLEARED_AFTER_ESCALATION, Severity
 from ccm_tui.core.states import TaskState
 from ccm_tui.hub.base import Hub
 from ccm_tui.notify.hooks import on_task_escalated, on_task_finished
@@ -55,6 +55,25 @@ async def test_resolved_incident_message(nhub: Hub, fake_slack: FakeSlack) -> No
     assert msg["blocks"][-1] == {"type": "context", "elements": [
         {"type": "mrkdwn", "text": f"ccm:slack:{task.id}:resolved"}]}
     assert fake_slack.delivered == {f"slack:{task.id}:resolved": 1}
+
+
+async def test_an_escalation_cleared_upstream_is_not_reported_as_fixed(
+        nhub: Hub, fake_slack: FakeSlack) -> None:
+    """Escalated, then its alert resolved on its own: CCM fixed nothing and must not say
+    it did (the morning report counts it as closed upstream too)."""
+    s = notify_settings(sl=fake_slack)
+    task = await make_task(nhub, "db-01", "PostgresDiskFull", decision=DECISION,
+                           runbook="pg-disk",
+                           path=(TaskState.CLAIMED, TaskState.DIAGNOSING, TaskState.ESCALATED))
+    done = await nhub.transition(task.id, TaskState.RESOLVED, outcome=CLEARED_AFTER_ESCALATION)
+    assert not done.fixed_by_ccm
+    assert await on_task_finished(nhub, done, settings=s) == [f"slack:{task.id}:cleared"]
+    await run_worker(nhub, s)
+    [msg] = fake_slack.messages
+    assert msg["text"].startswith("Cleared upstream after escalation: PostgresDiskFull on "
+                                  "db-01 (CCM changed nothing)")
+    assert msg["blocks"][0]["text"]["text"] == "☑️ Cleared upstream: PostgresDiskFull on db-01"
+    assert "Fixed" not in str(msg)
 
 
 async def test_escalation_carries_the_findings(nhub: Hub, fake_slack: FakeSlack) -> None:
