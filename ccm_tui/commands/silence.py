@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -9,6 +10,7 @@ import typer
 
 from ccm_tui.commands._common import parse_duration, print_json, settings, with_hub
 from ccm_tui.core.errors import ConfigError, DomainError, NotFound
+from ccm_tui.core.text import plural
 
 if TYPE_CHECKING:
     from ccm_tui.core.model import Silence
@@ -69,18 +71,56 @@ def add(
     begins = _start(start)
     who = actor or settings(ctx).actor
 
-    async def go(hub: Hub) -> Silence:
-        return await hub.add_silence(Silence(parsed, begins, begins + length, reason, who))
+    async def go(hub: Hub) -> tuple[Silence, Coverage]:
+        silence = await hub.add_silence(Silence(parsed, begins, begins + length, reason, who))
+        return silence, await _coverage(hub, silence)
 
-    silence = with_hub(ctx, go)
+    silence, cover = with_hub(ctx, go)
     if as_json:
-        print_json(_as_dict(silence))
+        print_json({**_as_dict(silence), "hosts_matched": cover.hosts,
+                    "hosts_known": cover.known, "open_tasks_matched": cover.tasks})
         return
     kind = "maintenance window" if begins > datetime.now(begins.tzinfo) + timedelta(seconds=5) \
         else "silence"
     typer.echo(f"{kind} {silence.id}: {' '.join(str(m) for m in parsed)} until "
                f"{silence.ends_at.astimezone():%Y-%m-%d %H:%M %Z}"
                f"{f' — {reason}' if reason else ''}")
+    if cover.hosts is not None and cover.known:  # (a hub that knows no hosts: nothing to say)
+        typer.echo(f"  matches {len(cover.hosts)} of {plural(cover.known, 'host')}"
+                   + (f": {', '.join(cover.hosts[:8])}{' …' if len(cover.hosts) > 8 else ''}"
+                      if cover.hosts else ""))
+        if not cover.hosts:
+            typer.echo(f"ccm silence: warning: no host the hub knows matches "
+                       f"{' '.join(str(m) for m in parsed if m.name == 'host')} — a typo? "
+                       f"It stays until expired: `ccm silence expire {silence.id}`", err=True)
+    if cover.tasks:
+        them = "it" if len(cover.tasks) == 1 else "them"
+        typer.echo(f"  matches {plural(len(cover.tasks), 'open task')} "
+                   f"({', '.join(cover.tasks[:8])}{' …' if len(cover.tasks) > 8 else ''}): "
+                   f"while the silence lasts, a fix for {them} waits for approval")
+
+
+@dataclass
+class Coverage:
+    """What a new silence matches now: hosts (``None`` without a ``host`` matcher), open
+    tasks, and how many hosts the hub knows."""
+
+    hosts: list[str] | None
+    known: int
+    tasks: list[str]
+
+
+async def _coverage(hub: Hub, silence: Silence) -> Coverage:
+    from ccm_tui.core.matchers import matches_all
+    from ccm_tui.core.states import OPEN_STATES
+    from ccm_tui.hub.base import TaskQuery
+
+    known = [h.name for h in await hub.list_hosts()]
+    on_host = [m for m in silence.matchers if m.name == "host"]
+    hosts = [h for h in known if matches_all(on_host, {"host": h})] if on_host else None
+    open_tasks = await hub.list_tasks(TaskQuery(states=list(OPEN_STATES), limit=10_000))
+    tasks = [t.id for t in open_tasks if matches_all(silence.matchers, t.match_labels)]
+    return Coverage(hosts, len(known), tasks)
 
 
 def _as_dict(s: Silence) -> dict[str, object]:

@@ -249,6 +249,14 @@ class Task:
         return (utcnow() - self.created_at).total_seconds()
 
     @property
+    def match_labels(self) -> dict[str, str]:
+        """The labels silences match on: its alert's, plus ``host`` and ``alertname``."""
+        alert = self.spec.get("alert") or {}
+        labels = {str(k): str(v) for k, v in (alert.get("labels") or {}).items()}
+        labels.update(host=self.host, alertname=self.alertname)
+        return labels
+
+    @property
     def fixed_by_ccm(self) -> bool:
         """Resolved by a fix CCM applied (on its own or approved) — rather than closed
         because its alert resolved upstream after an escalation, with nothing changed."""

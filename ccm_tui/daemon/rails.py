@@ -57,9 +57,7 @@ async def window_block_reason(hub: Hub, task: Task) -> str:
     ``alertname``.
     """
     now = utcnow()
-    alert = task.spec.get("alert") or {}
-    labels = {str(k): str(v) for k, v in (alert.get("labels") or {}).items()}
-    labels.update(host=task.host, alertname=task.alertname)
+    labels = task.match_labels
     for s in await hub.list_silences(active_at=now):
         if s.active_at(now) and matches_all(s.matchers, labels):
             why = f": {s.reason}" if s.reason else ""

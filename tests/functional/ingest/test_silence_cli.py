@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ccm_tui.cli import app
+from ccm_tui.core import Host
 from ccm_tui.hub import open_hub
 from ccm_tui.ingest.outcomes import Outcome
 from ccm_tui.ingest.parsers import parsers
@@ -85,6 +86,38 @@ def test_add_list_expire_and_what_ingest_makes_of_them(hub_url: str) -> None:
         async with open_hub(hub_url) as hub:
             return [(e.action, e.actor) for e in await hub.list_audit(limit=10)]
     assert ("silence.expire", "jordan") in asyncio.run(audit())
+
+
+def test_add_says_what_the_silence_covers_and_warns_of_a_typo(hub_url: str) -> None:
+    async def await_outcome_tasks() -> list[str]:
+        async with open_hub(hub_url) as hub:
+            ingestor = Ingestor(hub)
+            body = {"name": "DiskFull", "host": "web-02", "severity": "critical"}
+            report = await ingestor.ingest(parsers()["generic"](body).alerts)
+            return [r.task_id for r in report.results if r.task_id]
+
+    async def hosts() -> None:
+        async with open_hub(hub_url) as hub:
+            await hub.upsert_hosts([Host("web-01"), Host("web-02"), Host("db-01")])
+    asyncio.run(hosts())
+    [task_id] = asyncio.run(await_outcome_tasks())
+
+    deploy = ccm(hub_url, "add", "host=~web-.*", "--for", "1h", "--reason", "deploy")
+    assert deploy.exit_code == 0, deploy.output
+    lines = deploy.stdout.splitlines()
+    assert lines[1] == "  matches 2 of 3 hosts: web-01, web-02"
+    assert lines[2] == (f"  matches 1 open task ({task_id}): while the silence lasts, a fix "
+                        "for it waits for approval")
+    assert deploy.stderr == ""
+
+    typo = ccm(hub_url, "add", "host=web-0l", "--for", "1h")
+    assert typo.exit_code == 0  # stored all the same: hosts may join the inventory later
+    assert typo.stdout.splitlines()[1] == "  matches 0 of 3 hosts"
+    assert typo.stderr == ("ccm silence: warning: no host the hub knows matches host=web-0l — "
+                           "a typo? It stays until expired: `ccm silence expire 2`\n")
+    doc = json.loads(ccm(hub_url, "add", "alertname=DiskFull", "--json").stdout)
+    assert (doc["hosts_matched"], doc["hosts_known"], doc["open_tasks_matched"]) == \
+        (None, 3, [task_id])
 
 
 @pytest.mark.parametrize(("args", "error"), [
