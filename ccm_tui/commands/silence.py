@@ -93,34 +93,49 @@ def add(
             typer.echo(f"ccm silence: warning: no host the hub knows matches "
                        f"{' '.join(str(m) for m in parsed if m.name == 'host')} — a typo? "
                        f"It stays until expired: `ccm silence expire {silence.id}`", err=True)
-    if cover.tasks:
-        them = "it" if len(cover.tasks) == 1 else "them"
-        typer.echo(f"  matches {plural(len(cover.tasks), 'open task')} "
-                   f"({', '.join(cover.tasks[:8])}{' …' if len(cover.tasks) > 8 else ''}): "
-                   f"while the silence lasts, a fix for {them} waits for approval")
+    if cover.waiting:
+        them = "it" if len(cover.waiting) == 1 else "them"
+        typer.echo(f"  matches {plural(len(cover.waiting), 'task')} not started yet "
+                   f"({_ids(cover.waiting)}): while the silence lasts, a fix for {them} "
+                   "waits for approval")
+    if cover.started:
+        them = "it" if len(cover.started) == 1 else "them"
+        typer.echo(f"  matches {plural(len(cover.started), 'task')} already under way "
+                   f"({_ids(cover.started)}): a silence does not stop {them} — `ccm pause` "
+                   "holds fixes not yet decided, `ccm escalate TASK` hands one to a human")
+
+
+def _ids(ids: list[str]) -> str:
+    return ", ".join(ids[:8]) + (" …" if len(ids) > 8 else "")
 
 
 @dataclass
 class Coverage:
-    """What a new silence matches now: hosts (``None`` without a ``host`` matcher), open
-    tasks, and how many hosts the hub knows."""
+    """What a new silence matches now: hosts (``None`` without a ``host`` matcher), how
+    many hosts the hub knows, and open tasks not started yet or already under way."""
 
     hosts: list[str] | None
     known: int
-    tasks: list[str]
+    waiting: list[str]
+    started: list[str]
+
+    @property
+    def tasks(self) -> list[str]:
+        return self.waiting + self.started
 
 
 async def _coverage(hub: Hub, silence: Silence) -> Coverage:
     from ccm_tui.core.matchers import matches_all
-    from ccm_tui.core.states import OPEN_STATES
+    from ccm_tui.core.states import OPEN_STATES, TaskState
     from ccm_tui.hub.base import TaskQuery
 
     known = [h.name for h in await hub.list_hosts()]
     on_host = [m for m in silence.matchers if m.name == "host"]
     hosts = [h for h in known if matches_all(on_host, {"host": h})] if on_host else None
     open_tasks = await hub.list_tasks(TaskQuery(states=list(OPEN_STATES), limit=10_000))
-    tasks = [t.id for t in open_tasks if matches_all(silence.matchers, t.match_labels)]
-    return Coverage(hosts, len(known), tasks)
+    matched = [t for t in open_tasks if matches_all(silence.matchers, t.match_labels)]
+    return Coverage(hosts, len(known), [t.id for t in matched if t.state is TaskState.NEW],
+                    [t.id for t in matched if t.state is not TaskState.NEW])
 
 
 def _as_dict(s: Silence) -> dict[str, object]:

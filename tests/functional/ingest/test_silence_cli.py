@@ -106,8 +106,8 @@ def test_add_says_what_the_silence_covers_and_warns_of_a_typo(hub_url: str) -> N
     assert deploy.exit_code == 0, deploy.output
     lines = deploy.stdout.splitlines()
     assert lines[1] == "  matches 2 of 3 hosts: web-01, web-02"
-    assert lines[2] == (f"  matches 1 open task ({task_id}): while the silence lasts, a fix "
-                        "for it waits for approval")
+    assert lines[2] == (f"  matches 1 task not started yet ({task_id}): while the silence "
+                        "lasts, a fix for it waits for approval")
     assert deploy.stderr == ""
 
     typo = ccm(hub_url, "add", "host=web-0l", "--for", "1h")
@@ -118,6 +118,15 @@ def test_add_says_what_the_silence_covers_and_warns_of_a_typo(hub_url: str) -> N
     doc = json.loads(ccm(hub_url, "add", "alertname=DiskFull", "--json").stdout)
     assert (doc["hosts_matched"], doc["hosts_known"], doc["open_tasks_matched"]) == \
         (None, 3, [task_id])
+
+    async def claim() -> None:
+        async with open_hub(hub_url) as hub:
+            assert (await hub.claim_next_task("d1", lease_seconds=30)) is not None
+    asyncio.run(claim())
+    late = ccm(hub_url, "add", "host=web-02", "--for", "1h")
+    assert late.stdout.splitlines()[2] == (
+        f"  matches 1 task already under way ({task_id}): a silence does not stop it — "
+        "`ccm pause` holds fixes not yet decided, `ccm escalate TASK` hands one to a human")
 
 
 @pytest.mark.parametrize(("args", "error"), [
