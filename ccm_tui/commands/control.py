@@ -10,7 +10,7 @@ from ccm_tui.commands._common import print_json, redact_url, settings, with_hub
 from ccm_tui.core.states import TaskState
 
 if TYPE_CHECKING:
-    from ccm_tui.core.model import Control
+    from ccm_tui.core.model import Control, Silence
     from ccm_tui.hub.base import Hub
 
 ActorOpt = Annotated[
@@ -73,16 +73,22 @@ def status(
     """Show the hub, whether automatic fixes are paused, and how many tasks are in each state."""
     url = settings(ctx).hub
 
-    async def fetch(hub: Hub) -> tuple[Control, dict[TaskState, int]]:
-        return await hub.get_control(), await hub.count_tasks()
+    async def fetch(hub: Hub) -> tuple[Control, dict[TaskState, int], list[Silence]]:
+        return await hub.get_control(), await hub.count_tasks(), await hub.list_silences()
 
-    control, counts = with_hub(ctx, fetch)
+    from ccm_tui.core.model import utcnow
+
+    control, counts, silences = with_hub(ctx, fetch)
+    now = utcnow()
+    active = [x for x in silences if x.active_at(now)]
+    scheduled = [x for x in silences if x.starts_at > now]
     if as_json:
         data: dict[str, Any] = {
             "hub": redact_url(url),
             "paused": control.paused,
             "control": control,
             "tasks": {s.value: counts.get(s, 0) for s in TaskState},
+            "silences": {"active": len(active), "scheduled": len(scheduled)},
         }
         print_json(data)
         return
@@ -91,8 +97,17 @@ def status(
     from ccm_tui.commands._render import console, state_text
 
     out = console()
-    out.print(f"[bold]hub[/]     {redact_url(url)}")
-    out.print(f"[bold]fixes[/]   {_describe(control)}")
+    out.print(f"[bold]hub[/]      {redact_url(url)}")
+    out.print(f"[bold]fixes[/]    {_describe(control)}")
+    if active or scheduled:
+        first = (active or scheduled)[0]  # soonest-ending active, else the next window
+        what = " ".join(str(m) for m in first.matchers)
+        when = (f"until {first.ends_at.astimezone():%H:%M}" if first in active
+                else f"from {first.starts_at.astimezone():%Y-%m-%d %H:%M}")
+        more = len(active) + len(scheduled) - 1
+        out.print(f"[bold]silences[/] {len(active)} active, {len(scheduled)} scheduled — "
+                  f"{what} {when}{f' ({first.reason})' if first.reason else ''}"
+                  f"{f' and {more} more' if more else ''}: `ccm silence list`")
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("STATE")
     table.add_column("TASKS", justify="right")

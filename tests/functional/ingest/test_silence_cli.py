@@ -147,3 +147,16 @@ def test_bad_input_is_one_line_and_stores_nothing(hub_url: str, args: list[str],
     assert res.exit_code == 1 and res.stdout == ""
     assert res.stderr == error + "\n"
     assert ccm(hub_url, "list").stdout == "no silences\n"
+
+
+def test_status_shows_the_silences(hub_url: str) -> None:
+    def status(*args: str) -> Any:
+        return CliRunner().invoke(app, ["status", "--hub", hub_url, *args])
+
+    assert not [x for x in status().stdout.splitlines() if x.startswith("silences")]
+    ccm(hub_url, "add", "host=~web-.*", "--for", "2h", "--reason", "deploy")
+    ccm(hub_url, "add", "alertname=Backup", "--start", "+6h", "--for", "1h")
+    line = next(x for x in status().stdout.splitlines() if x.startswith("silences"))
+    assert line.startswith("silences 1 active, 1 scheduled — host=~web-.* until ")
+    assert line.endswith("(deploy) and 1 more: `ccm silence list`")
+    assert json.loads(status("--json").stdout)["silences"] == {"active": 1, "scheduled": 1}
