@@ -17,13 +17,15 @@ from textual.message import Message
 from ccm_tui.app import messages as m
 from ccm_tui.app.model import HISTORY, Snapshot
 from ccm_tui.core.errors import CCMError, NotFound
-from ccm_tui.core.model import ChangeKind, HealthSnapshot, Host
+from ccm_tui.core.model import ChangeKind, HealthSnapshot, Host, Silence
 from ccm_tui.hub.base import Hub, TaskQuery
 
 Post = Callable[[Message], object]
 
 #: How many tasks the timeline loads at start.
 TASK_LIMIT = 500
+#: Seconds between two reads of the silences (they have no change feed).
+SILENCE_INTERVAL = 5.0
 
 
 async def _history(hub: Hub, hosts: list[str]) -> dict[str, list[HealthSnapshot]]:
@@ -44,21 +46,26 @@ async def load_snapshot(hub: Hub) -> Snapshot:
     for approval in await hub.list_approvals():
         snap.approvals.setdefault(approval.task_id, []).append(approval)
     snap.control = await hub.get_control()
+    snap.silences = await hub.list_silences()
     return snap
 
 
 class HubFeed:
     """Follows the hub's subscription and posts one message per change."""
 
-    def __init__(self, hub: Hub, post: Post, *, host_interval: float = 1.0) -> None:
+    def __init__(self, hub: Hub, post: Post, *, host_interval: float = 1.0,
+                 silence_interval: float = SILENCE_INTERVAL) -> None:
         self.hub = hub
         self.post = post
         self.host_interval = host_interval
+        self.silence_interval = silence_interval
         self._dirty_hosts: set[str] = set()
+        self._silences: list[Silence] | None = None
 
     async def run(self) -> None:
         """Follow changes until the hub closes or the worker is cancelled."""
         flusher = asyncio.create_task(self._flush_hosts())
+        silences = asyncio.create_task(self._watch_silences())
         try:
             async for change in self.hub.subscribe():
                 try:
@@ -68,9 +75,23 @@ class HubFeed:
                 except CCMError as exc:
                     self.post(m.FeedError(str(exc)))
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for helper in (flusher, silences):
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await helper
+
+    async def _watch_silences(self) -> None:
+        """Silences have no change feed: re-read them every ``silence_interval`` seconds
+        (and when a window opens or ends, which changes nothing stored)."""
+        while True:
+            try:
+                found = await self.hub.list_silences()
+            except CCMError:
+                found = None  # the feed reports a hub outage; try again next time
+            if found is not None and found != self._silences:
+                self._silences = found
+                self.post(m.SilencesUpdated(found))
+            await asyncio.sleep(self.silence_interval)
 
     async def _handle(self, kind: ChangeKind, task_id: str | None, ref: str | None,
                       event: object) -> None:

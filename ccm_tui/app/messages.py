@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from ccm_tui.app.model import Snapshot
-from ccm_tui.core.model import Approval, ApprovalKind, Control, Event, HealthSnapshot, Host, Task
+from ccm_tui.core.model import (
+    Approval,
+    ApprovalKind,
+    Control,
+    Event,
+    HealthSnapshot,
+    Host,
+    Silence,
+    Task,
+)
 from ccm_tui.fleet.broadcast import BroadcastReport
 from ccm_tui.fleet.ssh_types import RunResult
 
@@ -58,6 +67,13 @@ class ControlUpdated(Message):
     """The fleet-wide switches changed (pause/resume)."""
 
     switches: Control
+
+
+@dataclass
+class SilencesUpdated(Message):
+    """The silences and maintenance windows not yet over changed."""
+
+    silences: list[Silence]
 
 
 @dataclass

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from ccm_tui.app.format import level
-from ccm_tui.core.model import Approval, Control, HealthSnapshot, Host, Task
+from ccm_tui.core.model import Approval, Control, HealthSnapshot, Host, Silence, Task, utcnow
 from ccm_tui.core.states import TaskState
 from ccm_tui.daemon.health_rules import HealthRules
 
@@ -63,6 +64,8 @@ class Snapshot:
     tasks: dict[str, Task] = field(default_factory=dict)
     approvals: dict[str, list[Approval]] = field(default_factory=dict)
     control: Control = field(default_factory=Control)
+    #: Silences and maintenance windows not yet over (the hub's ``list_silences()``).
+    silences: list[Silence] = field(default_factory=list)
     #: Open tasks by host, rebuilt on demand after a task changed (tiles ask per frame).
     _open_by_host: dict[str, list[Task]] | None = field(default=None, repr=False)
 
@@ -126,6 +129,11 @@ class Snapshot:
         found.sort(key=lambda t: t.created_at, reverse=True)
         found.sort(key=lambda t: _STATE_RANK.get(t.state, 1))
         return found
+
+    def active_silences(self, now: datetime | None = None) -> list[Silence]:
+        """The silences in force now (a maintenance window only once it has begun)."""
+        when = now or utcnow()
+        return [s for s in self.silences if s.active_at(when)]
 
     def decided_by(self, task_id: str) -> str:
         """``approved by jordan`` etc. for a task's latest operator decision, or ``""``."""

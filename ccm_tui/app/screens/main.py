@@ -208,6 +208,11 @@ class MainScreen(Screen[None]):
         self.snap.control = message.switches
         self.schedule_repaint()
 
+    def on_silences_updated(self, message: m.SilencesUpdated) -> None:
+        """Silences or maintenance windows were added, expired or ran out."""
+        self.snap.silences = message.silences
+        self.schedule_repaint()
+
     def on_feed_error(self, message: m.FeedError) -> None:
         """Say what went wrong with the hub."""
         self.notify(message.error, title="hub", severity="error")

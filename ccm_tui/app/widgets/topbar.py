@@ -31,6 +31,10 @@ def status_text(snap: Snapshot, *, hub_kind: str, actor: str, theme: str) -> Tex
     if snap.control.paused:
         t.append(" · ")
         t.append(" PAUSED ", style="bold reverse red")
+    silenced = snap.active_silences()
+    if silenced:  # a forgotten silence hides real incidents: always in sight
+        t.append(" · ")
+        t.append(plural(len(silenced), "silence") + " on", style="magenta")
     t.append(f" · {hub_kind} · {actor} · {theme}", style="dim")
     return t
 

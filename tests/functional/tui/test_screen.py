@@ -107,3 +107,35 @@ async def test_grid_is_one_virtual_widget_for_1000_hosts(sqlite_url: str) -> Non
             top = int(grid.scroll_y)
             lines: Any = [grid.render_line(y).text for y in range(grid.size.height)]
             assert top > 500 and any("worker-0249" in line for line in lines)
+
+
+async def test_the_top_bar_keeps_active_silences_in_sight(sqlite_url: str) -> None:
+    """A forgotten silence hides real incidents: the top bar says while any is on, and
+    follows silences added or expired from the command line (they have no change feed)."""
+    from datetime import timedelta
+
+    from ccm_tui.app.widgets.topbar import TopBar
+    from ccm_tui.core import Silence, parse_matcher, utcnow
+    from ccm_tui.hub import open_hub
+
+    async with open_hub(sqlite_url) as hub, open_hub(sqlite_url) as cli:
+        await seed(hub)
+        app = CCMApp(hub, actor="jordan", clock=fixed_clock)
+        async with app.run_test(size=(160, 30)) as pilot:
+            screen = await loaded(pilot)
+            bar = screen.query_one(TopBar)
+
+            def text() -> str:
+                return str(bar.content)
+
+            assert "silence" not in text()
+            now = utcnow()
+            added = await cli.add_silence(Silence(
+                (parse_matcher("host=~web-.*"),), now - timedelta(minutes=1),
+                now + timedelta(hours=2), "deploy", "jordan"))
+            await cli.add_silence(Silence((parse_matcher("alertname=Backup"),),
+                                          now + timedelta(hours=6), now + timedelta(hours=7)))
+            await wait_for(pilot, lambda: "1 silence on" in text())  # not the later window
+            assert added.id is not None
+            await cli.expire_silence(added.id, actor="jordan")
+            await wait_for(pilot, lambda: "silence" not in text())
