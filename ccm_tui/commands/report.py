@@ -73,6 +73,15 @@ def as_markdown(r: MorningReport) -> str:
            f"**Pages**: {r.pages_sent} sent for {r.alerts_received} alerts received "
            "(firing episodes; repeats counted once); "
            f"{r.pages_without_ccm} without CCM, **{r.pages_avoided} avoided**.", ""]
+    if r.alerts_silenced or r.alerts_flapping:
+        out += [f"**Held back**: {r.alerts_silenced} silenced, {r.alerts_flapping} flapping.",
+                ""]
+    if r.silences:
+        out += ["## Silences in force", ""] + [
+            f"- `{x.matchers}` until {x.ends_at:%Y-%m-%d %H:%M} UTC"
+            + (f" — {x.reason}" if x.reason else "") + (f" ({x.created_by})" if x.created_by
+                                                        else "")
+            for x in r.silences] + [""]
     if r.mttr:
         out += ["## Time to fix", "", "| runbook | fixed | median | p90 |",
                 "| --- | ---: | ---: | ---: |"]
@@ -127,6 +136,8 @@ def render_rich(r: MorningReport) -> None:
             ("failed", len(r.failed)), ("in progress", len(r.in_progress)),
             ("closed upstream / cancelled", r.closed_upstream),
             ("alerts received (episodes)", r.alerts_received),
+            ("  held by a silence", r.alerts_silenced),
+            ("  held as flapping", r.alerts_flapping),
             ("pages without CCM", r.pages_without_ccm),
             ("pages sent", r.pages_sent), ("pages avoided", r.pages_avoided),
             ("MTTR median", _dur(r.mttr_median_seconds)), ("MTTR p90", _dur(r.mttr_p90_seconds))):
@@ -145,6 +156,10 @@ def render_rich(r: MorningReport) -> None:
         out.print()
         out.print(t)
 
+    table("Silences in force (a forgotten one hides incidents)",
+          ("ID", "MATCHERS", "UNTIL", "BY", "REASON"),
+          [(x.id, x.matchers, f"{x.ends_at.astimezone():%m-%d %H:%M}", x.created_by or "-",
+            x.reason or "-") for x in r.silences])
     table("Time to fix per runbook", ("RUNBOOK", "FIXED", "MEDIAN", "P90"),
           [(m.runbook, m.fixed, _dur(m.median_seconds), _dur(m.p90_seconds)) for m in r.mttr])
     table("Needs you", ("ID", "STATE", "HOST", "ALERT"),
@@ -189,8 +204,9 @@ def report(
     """The morning summary: what was fixed, what waits for you, what was escalated.
 
     Fixed automatically, waiting, escalated and failed tasks; MTTR per runbook;
-    pages sent versus alerts received; the noisiest alerts and busiest hosts;
-    disks filling up; runbook success rates and promotions.
+    pages sent versus alerts received; alerts held back and the silences still in
+    force; the noisiest alerts and busiest hosts; disks filling up; runbook success
+    rates and promotions.
     """
     if markdown and as_json:
         raise typer.BadParameter("choose one of --markdown and --json", param_hint="--json")

@@ -49,6 +49,8 @@ def digest_figures(r: MorningReport) -> tuple[list[tuple[str, str]], list[str]]:
     notes += [f"escalated: {t.host} {t.alertname} ({t.id})" for t in r.escalated[:5]]
     notes += [f"disk on {d.host} full in {d.hours_to_full:.0f} h ({d.disk_pct:.0f}% now)"
               for d in r.disk_forecasts[:3]]
+    notes += [f"silence in force: {x.matchers} until {x.ends_at:%Y-%m-%d %H:%M} UTC"
+              + (f" ({x.reason})" if x.reason else "") for x in r.silences[:3]]
     return figures, notes
 
 

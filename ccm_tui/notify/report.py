@@ -16,6 +16,8 @@ typed values. The definitions, so the figures can be checked by hand:
   ones among them (a pager wired to the sources pages once per critical episode).
   **Pages sent**: PagerDuty ``trigger`` notifications delivered (outbox ``sent``)
   that were created in the window. **Pages avoided**: without − sent (never < 0).
+- **Held back**: firing alerts stored in the window that a silence held (``silenced``)
+  or that were held as flapping; **silences in force**: those active at ``until``.
 - **Noisy alerts**: (alertname, host) by alerts received, repeats included.
 - **Disk-full forecasts**: a least-squares line through each host's recent
   ``disk_pct`` snapshots; hosts it reaches 100 % within ``horizon_hours``.
@@ -106,6 +108,17 @@ class ModeChange:
 
 
 @dataclass(frozen=True, slots=True)
+class SilenceLine:
+    """A silence or maintenance window in force at the end of the window."""
+
+    id: int | None
+    matchers: str
+    ends_at: datetime
+    reason: str
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class MorningReport:
     """What happened between ``since`` and ``until``."""
 
@@ -123,6 +136,11 @@ class MorningReport:
     mttr_median_seconds: float | None = None
     mttr_p90_seconds: float | None = None
     alerts_received: int = 0
+    #: Firing alerts held back in the window: by a silence, or as flapping.
+    alerts_silenced: int = 0
+    alerts_flapping: int = 0
+    #: Silences still in force at ``until`` (a forgotten one hides real incidents).
+    silences: list[SilenceLine] = field(default_factory=list)
     pages_without_ccm: int = 0
     pages_sent: int = 0
     noisy_alerts: list[Counted] = field(default_factory=list)
@@ -211,6 +229,10 @@ async def build_report(hub: Hub, *, since: datetime, until: datetime | None = No
 
     alerts = [a for a in await hub.list_alerts(since=since, limit=SCAN) if a.received_at < until]
     firing = [a for a in alerts if a.status.value == "firing"]
+    held = Counter((a.suppressed or "").partition(":")[0] for a in firing)
+    in_force = [SilenceLine(x.id, " ".join(str(m) for m in x.matchers), x.ends_at, x.reason,
+                            x.created_by)
+                for x in await hub.list_silences(active_at=until)]
     noisy: Counter[tuple[str, str]] = Counter()
     for a in alerts:
         noisy[(a.alertname, a.host)] += a.seen_count
@@ -241,7 +263,8 @@ async def build_report(hub: Hub, *, since: datetime, until: datetime | None = No
         in_progress=running, closed_upstream=upstream, mttr=mttr,
         mttr_median_seconds=float(statistics.median(every)) if every else None,
         mttr_p90_seconds=float(p90(every)) if every else None,
-        alerts_received=len(firing),
+        alerts_received=len(firing), alerts_silenced=held["silenced"],
+        alerts_flapping=held["flapping"], silences=in_force,
         pages_without_ccm=sum(1 for a in firing if a.severity is Severity.CRITICAL),
         pages_sent=pages_sent,
         noisy_alerts=[Counted(name, n, host) for (name, host), n in
@@ -260,4 +283,4 @@ def since_window(duration: timedelta, until: datetime | None = None) -> tuple[da
 
 
 __all__ = ["Counted", "DiskForecast", "ModeChange", "MorningReport", "RunbookMTTR",
-           "RunbookRate", "TaskLine", "build_report", "forecast", "p90", "since_window"]
+           "RunbookRate", "SilenceLine", "TaskLine", "build_report", "forecast", "p90", "since_window"]

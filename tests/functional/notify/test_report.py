@@ -110,6 +110,38 @@ async def test_an_escalation_cleared_upstream_is_not_a_fix(tmp_path: Path) -> No
     assert [(m.runbook, m.fixed) for m in r.mttr] == [("disk-cleanup", 1)]  # no "(none)" row
 
 
+async def test_silences_in_force_and_alerts_held_back(tmp_path: Path) -> None:
+    """The morning report shows what silences held back overnight and which are still on:
+    a silence forgotten after a deploy hides real incidents."""
+    from ccm_tui.commands.report import as_markdown
+    from ccm_tui.core import Silence, parse_matcher
+    from ccm_tui.notify.digest import digest_figures
+
+    async with open_hub(f"sqlite:///{tmp_path / 'hub.db'}") as hub:
+        await hub.upsert_hosts([Host("web-01"), Host("db-01")])
+        await hub.add_silence(Silence((parse_matcher("host=web-01"),), T0, NOW + timedelta(days=2),
+                                      "deploy", "jordan"))
+        await hub.add_silence(Silence((parse_matcher("host=db-01"),), T0,  # over by now
+                                      T0 + timedelta(minutes=30), "vacuum", "sam"))
+        out = io.StringIO()
+        w = TraceWriter(out)
+        w.write(T0 + timedelta(minutes=1), "alertmanager", body=am("DiskFull", "web-01", "a",
+                                                                   "critical"))
+        w.write(T0 + timedelta(minutes=40), "alertmanager", body=am("Load", "db-01", "b",
+                                                                    "warning"))  # after it
+        await replay(hub, parse_trace(out.getvalue().splitlines(), "t"), trace="t")
+        r = await build_report(hub, since=NOW - timedelta(hours=12),
+                               until=NOW + timedelta(minutes=5))
+    assert (r.alerts_received, r.alerts_silenced, r.alerts_flapping) == (2, 1, 0)
+    [on] = r.silences
+    assert (on.matchers, on.reason, on.created_by) == ("host=web-01", "deploy", "jordan")
+    md = as_markdown(r)
+    assert "**Held back**: 1 silenced, 0 flapping." in md
+    assert "- `host=web-01` until " in md and "— deploy (jordan)" in md
+    _, notes = digest_figures(r)
+    assert any(n.startswith("silence in force: host=web-01 until ") for n in notes)
+
+
 def test_p90_is_nearest_rank() -> None:
     assert p90([30, 60, 120, 180, 240, 300, 600, 900]) == 900   # ceil(7.2) = 8th
     assert p90(list(range(1, 11))) == 9 and p90([5]) == 5
