@@ -335,7 +335,7 @@ class Session:
             if held is not None and held.type == "hold":
                 verdict = "suggest"
                 self.emit("step", {"phase": "held", "actor": held.actor, "note": held.note,
-                                   "reason": "automatic fixes were paused; asking instead"})
+                                   "reason": "automatic fixes are on hold; asking instead"})
         if verdict == "suggest":
             stop = self.await_approval(decision, plans, runbook)
             if stop is not None:

@@ -17,14 +17,15 @@ from textual.message import Message
 from ccm_tui.app import messages as m
 from ccm_tui.app.model import HISTORY, Snapshot
 from ccm_tui.core.errors import CCMError, NotFound
-from ccm_tui.core.model import ChangeKind, HealthSnapshot, Host, Silence
+from ccm_tui.core.model import ChangeKind, HealthSnapshot, Host, Silence, utcnow
 from ccm_tui.hub.base import Hub, TaskQuery
 
 Post = Callable[[Message], object]
 
 #: How many tasks the timeline loads at start.
 TASK_LIMIT = 500
-#: Seconds between two reads of the silences (they have no change feed).
+#: Seconds between two re-reads of the silences: a window opening or running out is
+#: announced by no change (adding or expiring one is).
 SILENCE_INTERVAL = 5.0
 
 
@@ -61,6 +62,7 @@ class HubFeed:
         self.silence_interval = silence_interval
         self._dirty_hosts: set[str] = set()
         self._silences: list[Silence] | None = None
+        self._active: set[int | None] = set()
 
     async def run(self) -> None:
         """Follow changes until the hub closes or the worker is cancelled."""
@@ -81,17 +83,22 @@ class HubFeed:
                     await helper
 
     async def _watch_silences(self) -> None:
-        """Silences have no change feed: re-read them every ``silence_interval`` seconds
-        (and when a window opens or ends, which changes nothing stored)."""
+        """Every ``silence_interval`` seconds: a maintenance window opening or a silence
+        running out changes nothing stored, so no change announces it."""
         while True:
-            try:
-                found = await self.hub.list_silences()
-            except CCMError:
-                found = None  # the feed reports a hub outage; try again next time
-            if found is not None and found != self._silences:
-                self._silences = found
-                self.post(m.SilencesUpdated(found))
+            await self._reload_silences()
             await asyncio.sleep(self.silence_interval)
+
+    async def _reload_silences(self) -> None:
+        try:
+            found = await self.hub.list_silences()
+        except CCMError:
+            return  # the feed reports a hub outage; try again next time
+        now = utcnow()
+        active = {x.id for x in found if x.active_at(now)}
+        if found != self._silences or active != self._active:
+            self._silences, self._active = found, active
+            self.post(m.SilencesUpdated(found))
 
     async def _handle(self, kind: ChangeKind, task_id: str | None, ref: str | None,
                       event: object) -> None:
@@ -105,6 +112,8 @@ class HubFeed:
             self._dirty_hosts.add(ref)
         elif kind is ChangeKind.CONTROL:
             self.post(m.ControlUpdated(await self.hub.get_control()))
+        elif kind is ChangeKind.SILENCE:
+            await self._reload_silences()
 
     async def _flush_hosts(self) -> None:
         while True:

@@ -99,10 +99,10 @@ def add(
                    f"({_ids(cover.waiting)}): while the silence lasts, a fix for {them} "
                    "waits for approval")
     if cover.started:
-        them = "it" if len(cover.started) == 1 else "them"
         typer.echo(f"  matches {plural(len(cover.started), 'task')} already under way "
-                   f"({_ids(cover.started)}): a silence does not stop {them} — `ccm pause` "
-                   "holds fixes not yet decided, `ccm escalate TASK` hands one to a human")
+                   f"({_ids(cover.started)}): an agent still diagnosing asks for approval "
+                   "instead; a fix already running goes on — `ccm escalate TASK` hands one "
+                   "to a human")
 
 
 def _ids(ids: list[str]) -> str:

@@ -426,6 +426,7 @@ class ChangeKind(StrEnum):
     HOST = "host"
     ALERT = "alert"
     OUTBOX = "outbox"
+    SILENCE = "silence"
 
 
 @dataclass(frozen=True, slots=True)

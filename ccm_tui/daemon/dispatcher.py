@@ -17,11 +17,12 @@ from typing import Any
 
 from ccm_tui.core.errors import CCMError, ConflictError, HubUnavailable, LeaseLost
 from ccm_tui.core.lifecycle import Effect
-from ccm_tui.core.model import ChangeKind, Task
+from ccm_tui.core.model import ChangeKind, Task, utcnow
 from ccm_tui.core.states import TaskState
 from ccm_tui.core.text import plural
 from ccm_tui.daemon.health import AlertSink, HealthMonitor
 from ccm_tui.daemon.options import DaemonOptions, Notifier
+from ccm_tui.daemon.rails import covering_silence, window_reason
 from ccm_tui.daemon.session import AgentSession
 from ccm_tui.daemon.spec import Knowledge
 from ccm_tui.fleet.inventory import FleetHost
@@ -146,7 +147,7 @@ class Daemon:
 
     # -- realtime -------------------------------------------------------------------------
     async def _follow_feed(self) -> None:
-        kinds = [ChangeKind.TASK, ChangeKind.APPROVAL, ChangeKind.CONTROL]
+        kinds = [ChangeKind.TASK, ChangeKind.APPROVAL, ChangeKind.CONTROL, ChangeKind.SILENCE]
         while True:
             try:
                 async for change in self.hub.subscribe(kinds):
@@ -160,6 +161,8 @@ class Daemon:
                         self._spawn(self.sessions[change.task_id].relay())
                     elif change.kind is ChangeKind.CONTROL:
                         await self._on_control()
+                    elif change.kind is ChangeKind.SILENCE and self.sessions:
+                        await self._on_silence()
                 return
             except HubUnavailable as exc:
                 log.warning("realtime feed lost: %s; retrying", exc)
@@ -189,6 +192,19 @@ class Daemon:
             await asyncio.gather(*(s.hold(control.actor or "ccm pause")
                                    for s in list(self.sessions.values())))
         self._paused = control.paused
+
+    async def _on_silence(self) -> None:
+        """A silence was added (or changed): the running tasks it covers whose agent has
+        not decided yet ask for approval instead of fixing on their own (as on pause)."""
+        now = utcnow()
+        silences = await self.hub.list_silences(active_at=now)
+        for session in list(self.sessions.values()):
+            found = covering_silence(silences, session.task, now)
+            if found is None or session.decided or session.finished:
+                continue
+            await session.hold(found.created_by or "silence", note=f"silence {found.id}"
+                               + (f": {found.reason}" if found.reason else ""))
+            log.info("%s: %s — held its automatic fix", session.task_id, window_reason(found))
 
     async def _relay_all(self) -> None:
         pending = {a.task_id for a in await self.hub.list_approvals(unrelayed_only=True)}

@@ -5,7 +5,8 @@ and runbook promotion (shadow → suggest → auto) and demotion.
   suggestions: the agent's policy says ``allow_auto: false`` with the reason.
 - **Silences and maintenance windows** do the same for the tasks whose alert they
   match: a task made before a deploy's window opened waits for a human's approval
-  instead of restarting a service mid-deploy.
+  instead of restarting a service mid-deploy; a silence added while an agent is still
+  diagnosing holds it (the dispatcher hears of it on the realtime feed).
 - **Circuit breakers** escalate instead of fixing: the same runbook failed on this
   host in the last 24 h; it fired ``recurrence_limit`` times there in 24 h (a
   recurring problem wants a human); or it failed ``breaker_failures`` times
@@ -16,7 +17,7 @@ and runbook promotion (shadow → suggest → auto) and demotion.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ccm_tui.core.matchers import matches_all
 from ccm_tui.core.model import (
@@ -24,6 +25,7 @@ from ccm_tui.core.model import (
     DecisionKind,
     RunbookMode,
     RunbookStats,
+    Silence,
     Task,
     utcnow,
 )
@@ -51,19 +53,24 @@ async def auto_block_reason(hub: Hub, options: DaemonOptions) -> str:
 
 
 async def window_block_reason(hub: Hub, task: Task) -> str:
-    """Why a silence or maintenance window keeps ``task`` from fixing on its own ("" if none).
-
-    Matched as the receiver matches alerts: the alert's labels plus ``host`` and
-    ``alertname``.
-    """
+    """Why a silence or maintenance window keeps ``task`` from fixing on its own ("" if none)."""
     now = utcnow()
+    found = covering_silence(await hub.list_silences(active_at=now), task, now)
+    return "" if found is None else window_reason(found)
+
+
+def covering_silence(silences: list[Silence], task: Task, now: datetime) -> Silence | None:
+    """The first of ``silences`` in force at ``now`` that matches ``task``'s alert —
+    matched as the receiver matches alerts: its labels plus ``host`` and ``alertname``."""
     labels = task.match_labels
-    for s in await hub.list_silences(active_at=now):
-        if s.active_at(now) and matches_all(s.matchers, labels):
-            why = f": {s.reason}" if s.reason else ""
-            return (f"silence {s.id} covers this alert until {s.ends_at:%Y-%m-%d %H:%M} UTC"
-                    f"{why}")
-    return ""
+    return next((s for s in silences if s.active_at(now) and matches_all(s.matchers, labels)),
+                None)
+
+
+def window_reason(s: Silence) -> str:
+    """``silence 3 covers this alert until 2026-11-28 02:00 UTC: deploy``."""
+    why = f": {s.reason}" if s.reason else ""
+    return f"silence {s.id} covers this alert until {s.ends_at:%Y-%m-%d %H:%M} UTC{why}"
 
 
 async def open_breakers(hub: Hub, task: Task, runbook_ids: list[str],

@@ -296,13 +296,14 @@ class AgentSession:
                 await self.hub.mark_relayed(ap.id)
                 await self._notify("taken", ap.actor)
 
-    async def hold(self, actor: str) -> None:
-        """``ccm pause``: an automatic fix not yet decided waits for approval instead."""
+    async def hold(self, actor: str, note: str = "ccm pause") -> None:
+        """``ccm pause`` (or a silence covering the task): an automatic fix not yet
+        decided waits for approval instead."""
         if self.remote is None or self.finished or self.decided:
             return
         with contextlib.suppress(*_HOST_TROUBLE):
             await self.remote.send_control({"v": 1, "type": "hold", "task": self.task_id,
-                                            "actor": actor, "note": "ccm pause"})
+                                            "actor": actor, "note": note})
 
     # -- the lease ------------------------------------------------------------------------
     async def _renew(self) -> None:

@@ -22,7 +22,7 @@ import asyncpg
 from ccm_tui.core.errors import ConflictError, HubUnavailable, NotFound, SchemaError
 from ccm_tui.core.model import Change, ChangeKind
 from ccm_tui.hub.migrations import MigrationFile, migration_files
-from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, change_from_row, wanted
+from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, changes_from_rows, wanted
 from ccm_tui.hub.rows import Row
 from ccm_tui.hub.sql import SqlHub
 from ccm_tui.hub.sql_core import Tx
@@ -198,7 +198,7 @@ class PostgresHub(SqlHub):
     # -- realtime -------------------------------------------------------------------------
     async def _load_after(self, conn: PgConn, change_id: int) -> list[Change]:
         found = await conn.fetch(_dollar(CHANGES_AFTER_SQL), change_id, 5000)
-        return [change_from_row(r) for r in found]
+        return changes_from_rows(found)
 
     async def _load_ids(self, conn: PgConn, ids: list[int]) -> list[Change]:
         found = await conn.fetch(
@@ -208,7 +208,7 @@ class PostgresHub(SqlHub):
             " AND e.task_id = c.task_id AND e.seq::text = c.ref WHERE c.id = ANY($1::bigint[])",
             ids,
         )
-        by_id = {int(r["change_id"]): change_from_row(r) for r in found}
+        by_id = {c.id: c for c in changes_from_rows(found)}
         return [by_id[i] for i in ids if i in by_id]
 
     async def _listen(self) -> None:

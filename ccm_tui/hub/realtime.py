@@ -24,6 +24,13 @@ CHANGES_AFTER_SQL = (
 )
 
 
+def changes_from_rows(found: Iterable[Row]) -> list[Change]:
+    """The changes of these rows, skipping kinds this CCM does not know (written by a
+    newer CCM sharing the hub), which must not stop the feed."""
+    return [change_from_row(r) for r in found
+            if r["change_kind"] in ChangeKind._value2member_map_]
+
+
 def change_from_row(r: Row) -> Change:
     """A :class:`Change` from a row of :data:`CHANGES_AFTER_SQL`."""
     event: Event | None = None

@@ -30,7 +30,7 @@ from typing import Any
 from ccm_tui.core.errors import ConflictError, HubUnavailable, NotFound, SchemaError
 from ccm_tui.core.model import Change, ChangeKind, utcnow
 from ccm_tui.hub import SQLITE_SYNCHRONOUS
-from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, change_from_row, wanted
+from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, changes_from_rows, wanted
 from ccm_tui.hub.rows import Row
 from ccm_tui.hub.sql import SqlHub
 from ccm_tui.hub.sqlite_locking import commit_off_loop, when_unlocked
@@ -325,7 +325,7 @@ class SqliteHub(SqlHub):
     async def _load_changes_after(self, change_id: int, limit: int = 2000) -> list[Change]:
         async with self._read() as tx:
             found = await tx.fetch(CHANGES_AFTER_SQL, change_id, limit)
-        return [change_from_row(r) for r in found]
+        return changes_from_rows(found)
 
     async def _poll(self) -> None:
         while self._conn is not None:

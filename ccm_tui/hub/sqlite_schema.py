@@ -124,6 +124,13 @@ DROP INDEX IF EXISTS ccm_alerts_host;
 CREATE INDEX IF NOT EXISTS ccm_alerts_task ON ccm_alerts (task_id) WHERE task_id IS NOT NULL;
 """
 
+#: See supabase/migrations/20261128110000_silence_changes.sql: silences reach the
+#: realtime feed, so a daemon holds fixes and the TUI redraws as soon as one is added.
+SCHEMA_V5 = f"""
+{_trigger("ccm_silences_change_ins", "INSERT", "ccm_silences", "silence", "NULL", "NEW.id")}
+{_trigger("ccm_silences_change_upd", "UPDATE", "ccm_silences", "silence", "NULL", "NEW.id")}
+"""
+
 #: (version, name, script), applied in order to a database whose user_version is lower.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "ccm_core", SCHEMA_V1),
@@ -131,6 +138,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (3, "runbook_streak",
      "ALTER TABLE ccm_runbook_stats ADD COLUMN streak INTEGER NOT NULL DEFAULT 0;"),
     (4, "alert_indexes", SCHEMA_V4),
+    (5, "silence_changes", SCHEMA_V5),
 )
 
 

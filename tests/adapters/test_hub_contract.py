@@ -24,8 +24,10 @@ from ccm_tui.core import (
     Risk,
     RunbookMode,
     Severity,
+    Silence,
     Task,
     TaskState,
+    parse_matcher,
     utcnow,
 )
 from ccm_tui.hub import Hub, TaskQuery
@@ -351,6 +353,24 @@ async def test_subscribe_since_replays_then_follows(hub: Hub) -> None:
     assert seqs == [1, 2, 3, 4]
 
 
+async def test_silences_reach_the_feed(hub: Hub) -> None:
+    """Added and expired silences are changes, so a daemon holds fixes and the TUI
+    redraws at once (ref: the silence id)."""
+    sub = hub.subscribe([ChangeKind.SILENCE])
+    it = sub.__aiter__()
+    first = asyncio.ensure_future(it.__anext__())
+    await asyncio.sleep(0.3)
+    now = utcnow()
+    s = await hub.add_silence(Silence((parse_matcher("host=web-01"),), now,
+                                      now + timedelta(hours=1), "deploy", "jordan"))
+    added = await asyncio.wait_for(first, 10)
+    assert (added.kind, added.ref, added.task_id) == (ChangeKind.SILENCE, str(s.id), None)
+    await hub.expire_silence(s.id or 0, actor="jordan")
+    expired = await asyncio.wait_for(it.__anext__(), 10)
+    assert (expired.kind, expired.ref) == (ChangeKind.SILENCE, str(s.id))
+    await sub.aclose()  # type: ignore[attr-defined]
+
+
 # -- approvals and audit --------------------------------------------------------------------
 async def test_decisions(hub: Hub) -> None:
     t = await hub.create_task(task())
@@ -496,7 +516,7 @@ async def test_sqlite_reports_what_opening_applied(tmp_path: object) -> None:
     url = f"sqlite:///{tmp_path}/fresh.db"
     async with open_hub(url) as h:
         assert await h.migrate() == ["0001_ccm_core", "0002_ingest", "0003_runbook_streak",
-                                     "0004_alert_indexes"]
+                                     "0004_alert_indexes", "0005_silence_changes"]
         assert await h.migrate() == []
     async with open_hub(url) as h:
         assert await h.migrate() == []

@@ -125,8 +125,9 @@ def test_add_says_what_the_silence_covers_and_warns_of_a_typo(hub_url: str) -> N
     asyncio.run(claim())
     late = ccm(hub_url, "add", "host=web-02", "--for", "1h")
     assert late.stdout.splitlines()[2] == (
-        f"  matches 1 task already under way ({task_id}): a silence does not stop it — "
-        "`ccm pause` holds fixes not yet decided, `ccm escalate TASK` hands one to a human")
+        f"  matches 1 task already under way ({task_id}): an agent still diagnosing asks "
+        "for approval instead; a fix already running goes on — `ccm escalate TASK` hands "
+        "one to a human")
 
 
 @pytest.mark.parametrize(("args", "error"), [

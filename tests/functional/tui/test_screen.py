@@ -111,7 +111,7 @@ async def test_grid_is_one_virtual_widget_for_1000_hosts(sqlite_url: str) -> Non
 
 async def test_the_top_bar_keeps_active_silences_in_sight(sqlite_url: str) -> None:
     """A forgotten silence hides real incidents: the top bar says while any is on, and
-    follows silences added or expired from the command line (they have no change feed)."""
+    follows silences added or expired from the command line (on the realtime feed)."""
     from datetime import timedelta
 
     from ccm_tui.app.widgets.topbar import TopBar
