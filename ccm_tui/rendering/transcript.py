@@ -55,6 +55,10 @@ def render_event(event: Event) -> list[Text]:
 
     if kind == "started":
         return [line("started", f"agent on {d.get('host', '?')} · runbook {d.get('runbook') or '-'}")]
+    if kind == "step" and d.get("phase") == "held":  # pause, or a silence: why, and by whom
+        why = " · ".join(str(x) for x in (d.get("note"), d.get("reason")) if x)
+        who = f" by {d['actor']}" if d.get("actor") else ""
+        return [line("step", f"held{who}{f' · {why}' if why else ''}", "yellow")]
     if kind == "step":
         what = d.get("step") or d.get("cause") or d.get("runbook") or ""
         extra = f" $ {action_line(d)}" if d.get("action") else ""

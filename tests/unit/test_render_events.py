@@ -31,6 +31,13 @@ def test_a_failed_step_shows_why_not_just_that_it_failed() -> None:
     assert ok.endswith("✓ old_logs: 0 files, 0 bytes under /var/log")
 
 
+def test_a_held_fix_says_why_and_by_whom() -> None:
+    [line] = plain(ev("step", {"phase": "held", "actor": "jordan", "note": "silence 3: deploy",
+                               "reason": "automatic fixes are on hold; asking instead"}))
+    assert line.endswith("held by jordan · silence 3: deploy · automatic fixes are on hold; "
+                         "asking instead")
+
+
 def test_the_command_line_transcript_is_the_panes() -> None:
     events = [ev("started", {"host": "db-02", "runbook": "disk-full"}, 1),
               ev("decision", {"verdict": "escalate", "confidence": 0.0, "evidence_match": 0.0,
