@@ -7,6 +7,7 @@ CLI and the TUI render them. Times are timezone-aware UTC :class:`datetime`.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -339,6 +340,17 @@ class Silence:
     def silences(self, alert: Alert, when: datetime) -> bool:
         """Whether this silence holds back ``alert`` at ``when``."""
         return self.active_at(when) and matches_all(self.matchers, alert.match_labels)
+
+    def covers(self, task: Task, when: datetime) -> bool:
+        """Whether this silence covers ``task``'s alert at ``when`` (its fix waits for a
+        human, and its escalation pages no one)."""
+        return self.active_at(when) and matches_all(self.matchers, task.match_labels)
+
+
+def covering_silence(silences: Iterable[Silence], task: Task, when: datetime
+                     ) -> Silence | None:
+    """The first of ``silences`` that covers ``task`` at ``when``."""
+    return next((s for s in silences if s.covers(task, when)), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,12 @@ from typing import Any
 
 from ccm_tui.core.errors import CCMError, ConflictError, HubUnavailable, LeaseLost
 from ccm_tui.core.lifecycle import Effect
-from ccm_tui.core.model import ChangeKind, Task, utcnow
+from ccm_tui.core.model import ChangeKind, Task, covering_silence, utcnow
 from ccm_tui.core.states import TaskState
 from ccm_tui.core.text import plural
 from ccm_tui.daemon.health import AlertSink, HealthMonitor
 from ccm_tui.daemon.options import DaemonOptions, Notifier
-from ccm_tui.daemon.rails import covering_silence, window_reason
+from ccm_tui.daemon.rails import window_reason
 from ccm_tui.daemon.session import AgentSession
 from ccm_tui.daemon.spec import Knowledge
 from ccm_tui.fleet.inventory import FleetHost

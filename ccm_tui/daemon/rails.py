@@ -17,9 +17,8 @@ and runbook promotion (shadow → suggest → auto) and demotion.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from ccm_tui.core.matchers import matches_all
 from ccm_tui.core.model import (
     ApprovalKind,
     DecisionKind,
@@ -27,6 +26,7 @@ from ccm_tui.core.model import (
     RunbookStats,
     Silence,
     Task,
+    covering_silence,
     utcnow,
 )
 from ccm_tui.core.states import TaskState
@@ -57,14 +57,6 @@ async def window_block_reason(hub: Hub, task: Task) -> str:
     now = utcnow()
     found = covering_silence(await hub.list_silences(active_at=now), task, now)
     return "" if found is None else window_reason(found)
-
-
-def covering_silence(silences: list[Silence], task: Task, now: datetime) -> Silence | None:
-    """The first of ``silences`` in force at ``now`` that matches ``task``'s alert —
-    matched as the receiver matches alerts: its labels plus ``host`` and ``alertname``."""
-    labels = task.match_labels
-    return next((s for s in silences if s.active_at(now) and matches_all(s.matchers, labels)),
-                None)
 
 
 def window_reason(s: Silence) -> str:

@@ -10,11 +10,13 @@ new. The delivery worker (:mod:`ccm_tui.notify.outbox`) sends them.
 hook                    enqueues
 ======================  ================================================================
 on_task_finished        resolved: Slack summary, apprise summary, Grafana annotation
-                        (when something was changed), PagerDuty ``resolve`` if it paged;
+                        (when something was changed), PagerDuty ``resolve`` if it paged
+                        (cleared upstream after an escalation: "cleared", not "fixed");
                         escalated/failed: as :func:`on_task_escalated`;
                         cancelled/resolved upstream: PagerDuty ``resolve`` if it paged
-on_task_escalated       PagerDuty ``trigger`` (if routed to the pager), Slack and apprise
-                        with the agent's findings
+on_task_escalated       PagerDuty ``trigger`` (if routed to the pager; while a silence
+                        covers the task, held until it ends and sent only if the task is
+                        still unfixed), Slack and apprise with the agent's findings
 on_task_taken           PagerDuty ``acknowledge`` if it paged
 on_task_suggested       Slack "approval wanted" (held till morning in quiet hours) and,
                         for a critical alert in quiet hours, a timed page if still unfixed
@@ -22,7 +24,7 @@ enqueue_digest          the morning digest to Slack and apprise
 ======================  ================================================================
 
 Outbox keys: ``pd:<task>:trigger|timer|acknowledge|resolve``,
-``slack:<task>:resolved|escalated|suggested``, ``apprise:<task>:…``,
+``slack:<task>:resolved|cleared|escalated|suggested``, ``apprise:<task>:…``,
 ``grafana:<task>:fix``, ``slack:digest:<date>``.
 """
 
@@ -32,7 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from ccm_tui.config import NotifySettings
-from ccm_tui.core.model import Task, utcnow
+from ccm_tui.core.model import Silence, Task, covering_silence, utcnow
 from ccm_tui.core.states import OPEN_STATES, TaskState
 from ccm_tui.hub.base import Hub
 from ccm_tui.notify import pagerduty, slack
@@ -87,18 +89,31 @@ def _result(task: Task) -> dict[str, Any]:
     return {k: v for k, v in (task.result or {}).items() if k != "outcome"}
 
 
+async def _silence_over(hub: Hub, task: Task, now: datetime) -> Silence | None:
+    """The silence covering ``task`` now, if any: its page waits until the silence ends
+    (as Alertmanager's notifications do), and is dropped if the task ended meanwhile."""
+    return covering_silence(await hub.list_silences(active_at=now), task, now)
+
+
 async def _escalation(hub: Hub, task: Task, f: IncidentFacts, s: NotifySettings,
                       now: datetime) -> list[str]:
     channels = enabled_channels(s)
     page = should_page(s, task.severity, f.host_group)
+    held = await _silence_over(hub, task, now) if page else None
     keys: list[str | None] = []
     if page:
         keys.append(await _put(hub, "pagerduty", pagerduty.outbox_key(task.id, "trigger"),
                                pagerduty.trigger_event(f, timestamp=now.isoformat()), task,
-                               kind="trigger", order=f"pd:{task.id}"))
+                               kind="trigger", order=f"pd:{task.id}",
+                               not_before=held.ends_at.isoformat() if held else None,
+                               only_if_state=task.state.value if held else None))
     if "slack" in channels:
+        why = "" if held is None else (
+            f"page held until {held.ends_at:%Y-%m-%d %H:%M} UTC by silence {held.id}"
+            + (f" ({held.reason})" if held.reason else "") + ", sent then if still unfixed")
         keys.append(await _put(hub, "slack", f"slack:{task.id}:escalated",
-                               slack.escalation_message(f, paged=page), task, kind="escalated"))
+                               slack.escalation_message(f, paged=page and held is None,
+                                                        held=why), task, kind="escalated"))
     if "apprise" in channels:
         text = "\n".join([f.outcome or f.summary, *(f"- {r}" for r in f.reasons), f.transcript])
         keys.append(await _put(hub, "apprise", f"apprise:{task.id}:escalated", apprise_body(
@@ -177,14 +192,16 @@ async def on_task_suggested(hub: Hub, task: Task, *, settings: NotifySettings | 
             kind="suggested", not_before=plan.notify_at.isoformat() if plan.held else None,
             only_if_state=TaskState.AWAITING_APPROVAL.value if plan.held else None))
     if plan.page_at is not None and should_page(s, task.severity, f.host_group):
+        held = await _silence_over(hub, task, now)
+        page_at = max(plan.page_at, held.ends_at) if held else plan.page_at
         minutes = f"{s.escalate_after_minutes:g}"
         timed = IncidentFacts(**{**_fields(f), "cause": (
             f"critical and still unfixed after {minutes} min in quiet hours; "
             f"suggested fix waiting for approval: {f.runbook or '-'}")})
         keys.append(await _put(
             hub, "pagerduty", pagerduty.outbox_key(task.id, "timer"),
-            pagerduty.trigger_event(timed, timestamp=plan.page_at.isoformat()), task,
-            kind="trigger", order=f"pd:{task.id}", not_before=plan.page_at.isoformat(),
+            pagerduty.trigger_event(timed, timestamp=page_at.isoformat()), task,
+            kind="trigger", order=f"pd:{task.id}", not_before=page_at.isoformat(),
             only_if_open=True))
     return _done(keys)
 

@@ -78,8 +78,8 @@ def cleared_message(f: IncidentFacts) -> dict[str, Any]:
     }
 
 
-def escalation_message(f: IncidentFacts, *, paged: bool) -> dict[str, Any]:
-    """An escalation with the agent's findings."""
+def escalation_message(f: IncidentFacts, *, paged: bool, held: str = "") -> dict[str, Any]:
+    """An escalation with the agent's findings (``held``: why its page waits)."""
     lines = [f"*Cause*: {f.cause}"] if f.cause else []
     lines += [f"• {r}" for r in f.reasons[:8]]
     lines += [f"• _{k}_: {v}" for k, v in f.evidence]
@@ -87,7 +87,7 @@ def escalation_message(f: IncidentFacts, *, paged: bool) -> dict[str, Any]:
     conf = f"{f.confidence:.2f}" if f.confidence is not None else "-"
     fields = [("Alert", f"{f.alertname} ({f.severity})"), ("Host", f"`{f.host}` ({f.host_group})"),
               ("Runbook", f.runbook or "none matched"), ("Confidence", conf)]
-    who = "paged on-call" if paged else "not paged (routing)"
+    who = "paged on-call" if paged else held or "not paged (routing)"
     return {
         "text": f"Escalated: {f.alertname} on {f.host} — {f.cause or f.outcome or 'needs a human'}",
         "blocks": [header(f"🚨 Escalated: {f.alertname} on {f.host}"),

@@ -9,6 +9,7 @@ from ccm_tui.core.states import TaskState
 from ccm_tui.hub.base import Hub
 from ccm_tui.notify.hooks import on_task_escalated, on_task_finished, on_task_taken
 from tests.fakes.fake_pagerduty import FakePagerDuty
+from tests.fakes.fake_slack import FakeSlack
 from tests.functional.notify.conftest import (
     DECISION,
     PAST,
@@ -184,3 +185,39 @@ async def test_routing_db_pages_workers_do_not(nhub: Hub, fake_pd: FakePagerDuty
     assert await on_task_escalated(nhub, db, settings=s) == [f"pd:{db.id}:trigger"]
     assert await on_task_escalated(nhub, worker, settings=s) == []
     assert await on_task_escalated(nhub, warn, settings=s) == []  # below page_min_severity
+
+
+async def test_a_silence_holds_the_page_until_it_ends(nhub: Hub, fake_pd: FakePagerDuty,
+                                                      fake_slack: FakeSlack) -> None:
+    """As Alertmanager's notifications do: the page for a task a silence covers waits
+    until the silence ends, and goes out only if the task is still unfixed then."""
+    import asyncio
+
+    from ccm_tui.core import Silence, parse_matcher, utcnow
+
+    s = notify_settings(fake_pd, sl=fake_slack)
+    now = utcnow()
+    long = await nhub.add_silence(Silence((parse_matcher("alertname=PostgresDiskFull"),),
+                                          now - timedelta(minutes=1), now + timedelta(hours=1),
+                                          "migration", "jordan"))
+    task = await escalated_task(nhub)
+    assert await on_task_escalated(nhub, task, settings=s, now=now) == [
+        f"pd:{task.id}:trigger", f"slack:{task.id}:escalated"]
+    await run_worker(nhub, s, clock=now)
+    assert fake_pd.events == []  # held during the silence
+    [msg] = fake_slack.messages
+    assert f"page held until {long.ends_at:%Y-%m-%d %H:%M} UTC by silence {long.id} " \
+        "(migration), sent then if still unfixed" in str(msg["blocks"])
+
+    # A silence about to end: one task still escalated when it does, one cleared before.
+    short = now + timedelta(seconds=1)
+    await nhub.add_silence(Silence((parse_matcher("host=db-01"),), now - timedelta(minutes=1),
+                                   short, "failover"))
+    lag = await make_task(nhub, "db-01", "ReplicaLag", path=ESC, decision=DECISION)
+    gone = await make_task(nhub, "db-01", "ConnectionsHigh", path=ESC, decision=DECISION)
+    for t in (lag, gone):
+        await on_task_escalated(nhub, t, settings=s, now=utcnow())
+    await nhub.transition(gone.id, TaskState.RESOLVED)  # it cleared during the silence
+    await asyncio.sleep(max((short - utcnow()).total_seconds(), 0) + 0.2)
+    await run_worker(nhub, s, clock=utcnow())
+    assert [e["dedup_key"] for e in fake_pd.events] == [f"ccm-{lag.id}"]  # no page for gone
