@@ -17,7 +17,8 @@ from textual.message import Message
 from ccm_tui.app import messages as m
 from ccm_tui.app.model import HISTORY, Snapshot
 from ccm_tui.core.errors import CCMError, NotFound
-from ccm_tui.core.model import ChangeKind, HealthSnapshot, Host, Silence, utcnow
+from ccm_tui.core.model import HealthSnapshot, Host, Silence, utcnow
+from ccm_tui.core.records import ChangeKind
 from ccm_tui.hub.base import Hub, TaskQuery
 
 Post = Callable[[Message], object]

@@ -12,16 +12,8 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from ccm_tui.app.model import Snapshot
-from ccm_tui.core.model import (
-    Approval,
-    ApprovalKind,
-    Control,
-    Event,
-    HealthSnapshot,
-    Host,
-    Silence,
-    Task,
-)
+from ccm_tui.core.model import Approval, ApprovalKind, Event, HealthSnapshot, Host, Silence, Task
+from ccm_tui.core.records import Control
 from ccm_tui.fleet.broadcast import BroadcastReport
 from ccm_tui.fleet.ssh_types import RunResult
 

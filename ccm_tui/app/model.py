@@ -12,7 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from ccm_tui.app.format import level
-from ccm_tui.core.model import Approval, Control, HealthSnapshot, Host, Silence, Task, utcnow
+from ccm_tui.core.model import Approval, HealthSnapshot, Host, Silence, Task, utcnow
+from ccm_tui.core.records import Control
 from ccm_tui.core.states import TaskState
 from ccm_tui.daemon.health_rules import HealthRules
 

@@ -10,7 +10,8 @@ from ccm_tui.commands._common import print_json, redact_url, settings, with_hub
 from ccm_tui.core.states import TaskState
 
 if TYPE_CHECKING:
-    from ccm_tui.core.model import Control, Silence
+    from ccm_tui.core.model import Silence
+    from ccm_tui.core.records import Control
     from ccm_tui.hub.base import Hub
 
 ActorOpt = Annotated[

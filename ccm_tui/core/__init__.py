@@ -22,20 +22,13 @@ from ccm_tui.core.model import (
     AlertStatus,
     Approval,
     ApprovalKind,
-    AuditEntry,
-    Change,
-    ChangeKind,
-    Control,
     Decision,
     DecisionKind,
     Event,
     HealthSnapshot,
     Host,
-    OutboxMessage,
-    OutboxState,
     Risk,
     RunbookMode,
-    RunbookStats,
     Severity,
     Silence,
     Task,
@@ -44,6 +37,15 @@ from ccm_tui.core.model import (
     utcnow,
 )
 from ccm_tui.core.policy import Policy, decide
+from ccm_tui.core.records import (
+    AuditEntry,
+    Change,
+    ChangeKind,
+    Control,
+    OutboxMessage,
+    OutboxState,
+    RunbookStats,
+)
 from ccm_tui.core.states import TaskState, can_transition, check_transition
 
 __all__ = [

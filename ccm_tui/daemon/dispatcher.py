@@ -17,7 +17,8 @@ from typing import Any
 
 from ccm_tui.core.errors import CCMError, ConflictError, HubUnavailable, LeaseLost
 from ccm_tui.core.lifecycle import Effect
-from ccm_tui.core.model import ChangeKind, Task, covering_silence, utcnow
+from ccm_tui.core.model import Task, covering_silence, utcnow
+from ccm_tui.core.records import ChangeKind
 from ccm_tui.core.states import TaskState
 from ccm_tui.core.text import plural
 from ccm_tui.daemon.health import AlertSink, HealthMonitor

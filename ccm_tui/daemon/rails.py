@@ -23,12 +23,12 @@ from ccm_tui.core.model import (
     ApprovalKind,
     DecisionKind,
     RunbookMode,
-    RunbookStats,
     Silence,
     Task,
     covering_silence,
     utcnow,
 )
+from ccm_tui.core.records import RunbookStats
 from ccm_tui.core.states import TaskState
 from ccm_tui.daemon.options import DaemonOptions
 from ccm_tui.hub.base import Hub, TaskQuery

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from agent_runtime.runbook import match_score
-from ccm_tui.core.model import RunbookStats, Task
+from ccm_tui.core.model import Task
+from ccm_tui.core.records import RunbookStats
 from ccm_tui.daemon.options import DaemonOptions
 from ccm_tui.fleet.inventory import FleetHost
 from ccm_tui.hub.base import Hub

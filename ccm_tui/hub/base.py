@@ -25,18 +25,20 @@ from ccm_tui.core.model import (
     AlertStatus,
     Approval,
     ApprovalKind,
+    Event,
+    HealthSnapshot,
+    Host,
+    RunbookMode,
+    Silence,
+    Task,
+)
+from ccm_tui.core.records import (
     AuditEntry,
     Change,
     ChangeKind,
     Control,
-    Event,
-    HealthSnapshot,
-    Host,
     OutboxMessage,
-    RunbookMode,
     RunbookStats,
-    Silence,
-    Task,
 )
 from ccm_tui.core.states import TaskState
 

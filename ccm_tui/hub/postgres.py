@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 
 from ccm_tui.core.errors import ConflictError, HubUnavailable, NotFound, SchemaError
-from ccm_tui.core.model import Change, ChangeKind
+from ccm_tui.core.records import Change, ChangeKind
 from ccm_tui.hub.migrations import MigrationFile, migration_files
 from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, changes_from_rows, wanted
 from ccm_tui.hub.rows import Row

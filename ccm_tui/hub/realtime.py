@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from ccm_tui.core.model import Change, ChangeKind, Event
+from ccm_tui.core.model import Event
+from ccm_tui.core.records import Change, ChangeKind
 from ccm_tui.hub import rows
 from ccm_tui.hub.rows import Row
 

@@ -17,21 +17,17 @@ from ccm_tui.core.model import (
     AlertStatus,
     Approval,
     ApprovalKind,
-    AuditEntry,
-    Control,
     Decision,
     Event,
     HealthSnapshot,
     Host,
-    OutboxMessage,
-    OutboxState,
     Risk,
     RunbookMode,
-    RunbookStats,
     Severity,
     Silence,
     Task,
 )
+from ccm_tui.core.records import AuditEntry, Control, OutboxMessage, OutboxState, RunbookStats
 from ccm_tui.core.states import TaskState
 
 

@@ -15,16 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ccm_tui.core.errors import LeaseLost, NotFound
-from ccm_tui.core.model import (
-    AuditEntry,
-    Control,
-    HealthSnapshot,
-    Host,
-    OutboxMessage,
-    RunbookMode,
-    RunbookStats,
-    utcnow,
-)
+from ccm_tui.core.model import HealthSnapshot, Host, RunbookMode, utcnow
+from ccm_tui.core.records import AuditEntry, Control, OutboxMessage, RunbookStats
 from ccm_tui.core.states import ACTIVE_STATES, OPEN_STATES
 from ccm_tui.hub import rows
 from ccm_tui.hub.base import Hub

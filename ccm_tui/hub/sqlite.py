@@ -28,7 +28,8 @@ from types import TracebackType
 from typing import Any
 
 from ccm_tui.core.errors import ConflictError, HubUnavailable, NotFound, SchemaError
-from ccm_tui.core.model import Change, ChangeKind, utcnow
+from ccm_tui.core.model import utcnow
+from ccm_tui.core.records import Change, ChangeKind
 from ccm_tui.hub import SQLITE_SYNCHRONOUS
 from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, changes_from_rows, wanted
 from ccm_tui.hub.rows import Row

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ccm_tui.config import NotifySettings
-from ccm_tui.core.model import OutboxMessage, Severity
+from ccm_tui.core.model import Severity
+from ccm_tui.core.records import OutboxMessage
 from ccm_tui.notify.delivery import Dead, Delivered, Outcome, Retry
 
 CHANNEL = "apprise"

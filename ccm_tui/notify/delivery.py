@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
-from ccm_tui.core.model import OutboxMessage
+from ccm_tui.core.records import OutboxMessage
 
 #: Longest Retry-After honoured; anything longer is treated as this.
 MAX_RETRY_AFTER = 3600.0

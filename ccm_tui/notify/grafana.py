@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccm_tui.core.model import OutboxMessage
+from ccm_tui.core.records import OutboxMessage
 from ccm_tui.notify.delivery import Dead, Delivered, Outcome, Retry, classify, post_json
 from ccm_tui.notify.facts import IncidentFacts, format_seconds
 

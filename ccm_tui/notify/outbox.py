@@ -38,7 +38,8 @@ from typing import Any
 
 from ccm_tui.config import NotifySettings
 from ccm_tui.core.errors import LeaseLost, NotFound
-from ccm_tui.core.model import OutboxMessage, OutboxState, utcnow
+from ccm_tui.core.model import utcnow
+from ccm_tui.core.records import OutboxMessage, OutboxState
 from ccm_tui.core.states import OPEN_STATES, TaskState
 from ccm_tui.hub.base import Hub
 from ccm_tui.notify.delivery import (

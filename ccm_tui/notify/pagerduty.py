@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccm_tui.core.model import OutboxMessage, utcnow
+from ccm_tui.core.model import utcnow
+from ccm_tui.core.records import OutboxMessage
 from ccm_tui.notify.delivery import Dead, Outcome, post_json
 from ccm_tui.notify.facts import IncidentFacts, findings_dict
 

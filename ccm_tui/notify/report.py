@@ -33,7 +33,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ccm_tui.core.model import ApprovalKind, OutboxState, Severity, Task, utcnow
+from ccm_tui.core.model import ApprovalKind, Severity, Task, utcnow
+from ccm_tui.core.records import OutboxState
 from ccm_tui.core.states import OPEN_STATES, TaskState
 from ccm_tui.hub.base import Hub, TaskQuery
 

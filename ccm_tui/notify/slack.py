@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccm_tui.core.model import OutboxMessage
+from ccm_tui.core.records import OutboxMessage
 from ccm_tui.notify.delivery import Dead, Outcome, RateLimiter, post_json
 from ccm_tui.notify.facts import IncidentFacts, format_seconds
 

@@ -14,7 +14,8 @@ import asyncpg
 import pytest
 
 from ccm_tui.core import Task
-from ccm_tui.core.model import OutboxMessage, utcnow
+from ccm_tui.core.model import utcnow
+from ccm_tui.core.records import OutboxMessage
 from ccm_tui.hub import open_hub
 
 pytestmark = pytest.mark.postgres

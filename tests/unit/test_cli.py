@@ -19,17 +19,9 @@ from typer.testing import CliRunner
 from ccm_tui.cli import app, error_line
 from ccm_tui.commands._common import parse_duration, redact_url, to_jsonable
 from ccm_tui.core.errors import HubUnavailable, InvalidDecision
-from ccm_tui.core.model import (
-    Approval,
-    ApprovalKind,
-    Control,
-    Event,
-    Risk,
-    Task,
-    new_task_id,
-    utcnow,
-)
+from ccm_tui.core.model import Approval, ApprovalKind, Event, Risk, Task, new_task_id, utcnow
 from ccm_tui.core.policy import Policy, decide
+from ccm_tui.core.records import Control
 from ccm_tui.core.states import TaskState
 from ccm_tui.hub import open_hub
 

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ccm_tui.cli import app
-from ccm_tui.core.model import AuditEntry
+from ccm_tui.core.records import AuditEntry
 from ccm_tui.hub import open_hub
 from tests.support.ssh import (
     AsyncsshFleet,
