@@ -197,8 +197,7 @@ def _print_report(report: BroadcastReport) -> None:
     for i, g in enumerate(report.groups):
         style = "green" if g.exit_status == 0 else "yellow"
         label = "identical" if i == 0 and report.identical else "differs"
-        noun = "host" if g.size == 1 else "hosts"
-        out.print(Rule(Text(f"{g.size} {noun} · {_exit_text(g.exit_status)} · {label}",
+        out.print(Rule(Text(f"{plural(g.size, 'host')} · {_exit_text(g.exit_status)} · {label}",
                             style=style), align="left"))
         out.print(Text(", ".join(g.hosts), style="bold"))
         lines = g.stdout.rstrip("\n").splitlines()

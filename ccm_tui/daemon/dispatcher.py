@@ -201,7 +201,7 @@ class Daemon:
         silences = await self.hub.list_silences(active_at=now)
         for session in list(self.sessions.values()):
             found = covering_silence(silences, session.task, now)
-            if found is None or session.decided or session.finished:
+            if found is None or session.decided or session.finished or session.held:
                 continue
             await session.hold(found.created_by or "silence", note=f"silence {found.id}"
                                + (f": {found.reason}" if found.reason else ""))

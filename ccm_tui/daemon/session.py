@@ -35,7 +35,7 @@ from ccm_tui.daemon.rails import (
     window_block_reason,
 )
 from ccm_tui.daemon.remote import RemoteAgent
-from ccm_tui.daemon.spec import Knowledge, build_spec, runbook_choice
+from ccm_tui.daemon.spec import Knowledge, build_spec
 from ccm_tui.fleet.inventory import FleetHost
 from ccm_tui.fleet.ssh import SSHPool
 from ccm_tui.hub.base import Hub
@@ -62,6 +62,8 @@ class AgentSession:
         self.last_seq = 0
         self.finished = False
         self.decided = False
+        #: Its automatic fix was already held back (pause, a silence): asks, not fixes.
+        self.held = False
         self.lease_lost = False
         self.remote: RemoteAgent | None = None
         self._relay_lock = asyncio.Lock()
@@ -124,13 +126,11 @@ class AgentSession:
         labels = self.task.spec.get("alert", {}).get("labels", {})
         spec_labels = {**labels, "alertname": self.task.alertname, "host": self.task.host}
         candidates = [str(r["id"]) for r in self.knowledge.candidates(spec_labels)]
-        _forced, note = runbook_choice(self.task, self.knowledge, candidates)
-        if note:
-            log.info("%s: %s", self.task.id, note)
+        blocked = (await auto_block_reason(self.hub, self.options)
+                   or await window_block_reason(self.hub, self.task))
+        self.held = bool(blocked)  # its agent asks anyway: no hold message needed
         spec = await build_spec(
-            self.hub, self.task, self.host, self.knowledge, self.options,
-            auto_blocked=(await auto_block_reason(self.hub, self.options)
-                          or await window_block_reason(self.hub, self.task)),
+            self.hub, self.task, self.host, self.knowledge, self.options, auto_blocked=blocked,
             breakers=await open_breakers(self.hub, self.task, candidates, self.options))
         return await self.remote.start(spec)
 
@@ -304,6 +304,7 @@ class AgentSession:
         with contextlib.suppress(*_HOST_TROUBLE):
             await self.remote.send_control({"v": 1, "type": "hold", "task": self.task_id,
                                             "actor": actor, "note": note})
+            self.held = True
 
     # -- the lease ------------------------------------------------------------------------
     async def _renew(self) -> None:

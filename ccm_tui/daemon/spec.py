@@ -14,6 +14,8 @@ stays with the matchers, and :func:`runbook_choice` says why.
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,8 @@ from ccm_tui.daemon.options import DaemonOptions
 from ccm_tui.fleet.inventory import FleetHost
 from ccm_tui.hub.base import Hub
 from ccm_tui.runbooks.loader import Catalog, load_catalog, to_agent_json
+
+log = logging.getLogger("ccm.daemon")
 
 
 @dataclass
@@ -56,14 +60,19 @@ class Knowledge:
 RUNBOOK_KEYS = ("ccm_runbook", "runbook")
 
 
+#: What a runbook id looks like (the runbook schema's rule); anything else an alert
+#: carries there (a URL, free text, a hostile string) names no runbook.
+_RUNBOOK_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")
+
+
 def named_runbook(task: Task) -> str | None:
     """The runbook id the alert names, if any (a URL, as in ``runbook_url``, is not one)."""
     alert = task.spec.get("alert") or {}
     for source in (alert.get("annotations") or {}, alert.get("labels") or {}):
         for key in RUNBOOK_KEYS:
             value = str(source.get(key) or "").strip()
-            if value and "/" not in value and ":" not in value:
-                return value[:128]
+            if _RUNBOOK_ID.fullmatch(value):
+                return value
     return None
 
 
@@ -122,7 +131,9 @@ async def build_spec(
         "escalate_runbooks": dict(breakers or {}),
         "approval_timeout": options.approval_timeout,
     }
-    forced, _note = runbook_choice(task, knowledge, [str(d["id"]) for d in runbooks])
+    forced, note = runbook_choice(task, knowledge, [str(d["id"]) for d in runbooks])
+    if note:
+        log.info("%s: %s", task.id, note)
     if forced is not None:
         runbooks.sort(key=lambda d: str(d["id"]) != forced)  # stable: the named one first
     env: dict[str, str] = {}

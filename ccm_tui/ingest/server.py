@@ -120,12 +120,6 @@ async def _handle(request: web.Request, ingestor: Ingestor, cfg: ReceiverConfig,
         return _reject(request, m, endpoint, exc.status, exc.reason, str(exc))
     for _index, bad in result.rejected:
         m.inc("ccm_ingest_rejected_total", reason=f"alert_{bad.reason}")
-    if result.truncated:
-        m.inc("ccm_ingest_truncated_alerts_total", result.truncated, endpoint=endpoint)
-        request.app[REJECTIONS].note(
-            "truncated", 200, endpoint, request.remote,
-            f"the sender left out {plural(result.truncated, 'alert')} of this group (max_alerts); "
-            "CCM never saw them", what="incomplete notification")
     if result.rejected and result.alerts:  # the rest are stored: logged, not refused
         first = result.rejected[0][1]
         _rejected(request, m, 200, f"alert_{first.reason}", f"{len(result.rejected)} of "
@@ -144,6 +138,12 @@ async def _handle(request: web.Request, ingestor: Ingestor, cfg: ReceiverConfig,
             {"status": "retry", "reason": "hub_unavailable",
              "error": f"the hub could not store the alerts: {exc}"},
             status=503, headers={"Retry-After": str(cfg.retry_after_seconds)})
+    if result.truncated:  # counted once stored: a retried request (503) counts once
+        m.inc("ccm_ingest_truncated_alerts_total", result.truncated, endpoint=endpoint)
+        request.app[REJECTIONS].note(
+            "truncated", 200, endpoint, request.remote,
+            f"the sender left out {plural(result.truncated, 'alert')} of this group "
+            "(max_alerts); CCM never saw them", what="incomplete notification")
     return _reply(
         200, status="ok", alerts=len(result.alerts), outcomes=report.counts,
         tasks=report.task_ids,

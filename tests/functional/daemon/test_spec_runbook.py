@@ -35,6 +35,8 @@ def task(alertname: str = "DiskFull", annotations: dict[str, str] | None = None,
     (task(annotations={"runbook_url": "https://wiki/DiskFull"}), None),
     (task(annotations={"runbook": "https://wiki/DiskFull"}), None),   # a URL is not an id
     (task(annotations={"runbook": "  "}), None),
+    (task(annotations={"runbook": "disk-full\nFAKE log line"}), None),  # not an id shape
+    (task(annotations={"runbook": "Disk Full"}), None),
     (task(), None),
 ])
 def test_named_runbook(t: Task, expected: str | None) -> None:
