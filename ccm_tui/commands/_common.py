@@ -92,6 +92,13 @@ async def connect_or_wait(hub: Hub, url: str, log: logging.Logger,
         meanwhile="alerts get 503 until then"), name="ccm-hub-connect")
 
 
+def has_terminal() -> bool:
+    """Whether a full-screen UI can run here: standard input and output are a terminal."""
+    import sys
+
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def state(ctx: typer.Context) -> CLIState:
     """The :class:`CLIState` the root callback stored (a fresh one if there is none)."""
     root = ctx.find_root()

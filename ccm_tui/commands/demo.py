@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ccm_tui.commands._common import hub_from_command_line, state
+from ccm_tui.commands._common import has_terminal, hub_from_command_line, state
 
 if TYPE_CHECKING:
     from ccm_tui.demo.runner import Demo, DemoOptions
@@ -54,7 +54,7 @@ def demo(
     `ccm tasks list`; otherwise everything is removed on exit (q or Ctrl-C).
     The CCM_HUB variable is ignored: the demo's simulated web-01, db-01… must not
     land in a real hub. With --headless it exits 0 only when every fault ended as
-    expected.
+    expected. Without a terminal (output piped, CI) it runs headless by itself.
     """
     from ccm_tui.demo.runner import DemoOptions
 
@@ -63,6 +63,12 @@ def demo(
         typer.echo("ccm demo: CCM_HUB is ignored; the demo runs on a throwaway hub (give "
                    "--hub URL on the command line to keep it)", err=True)
     options = DemoOptions(hosts=hosts, seed=seed, hub_url=kept)
+    if not headless and not has_terminal():
+        # a TUI drawn into a pipe would run until killed, with nobody to press q
+        typer.echo("ccm demo: no terminal to draw the TUI on, so running headless (as "
+                   f"--headless, for at most {duration:g}s); run it in a terminal for the TUI",
+                   err=True)
+        headless = True
     if not headless:
         asyncio.run(_tui(options, ctx))
         return

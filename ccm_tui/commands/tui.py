@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ccm_tui.commands._common import settings
+from ccm_tui.commands._common import has_terminal, settings
+from ccm_tui.core.errors import CCMError
 
 THEMES = ("dark", "light", "high-contrast")
 
@@ -36,6 +37,10 @@ def tui(
     if theme is not None and theme not in THEMES:
         raise typer.BadParameter(f"unknown theme {theme!r}; use one of {', '.join(THEMES)}",
                                  param_hint="--theme")
+    if not has_terminal():
+        raise CCMError("ccm tui needs a terminal: its standard input and output are not one",
+                       hint="run it in a terminal (or a tmux pane); scripts can read `ccm "
+                       "status --json` and `ccm tasks list --json`")
     s = settings(ctx)
     from ccm_tui.app import run
 

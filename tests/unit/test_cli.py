@@ -175,6 +175,14 @@ def test_python_dash_m_help() -> None:
     assert "Usage: ccm" in proc.stdout
 
 
+def test_tui_without_a_terminal_says_so_instead_of_drawing_into_a_pipe(url: str) -> None:
+    proc = ccm_proc("--hub", url, "tui")
+    assert proc.returncode == 1
+    assert one_line(proc.stderr).startswith("ccm: error: ccm tui needs a terminal")
+    assert "ccm status --json" in proc.stderr
+    assert proc.stdout == ""
+
+
 # -- tasks ---------------------------------------------------------------------------------
 def test_tasks_list_json_on_an_empty_hub_prints_exactly_brackets(url: str) -> None:
     proc = ccm_proc("--hub", url, "tasks", "list", "--json")
