@@ -31,7 +31,10 @@ def _start(text: str | None) -> datetime:
     if not text or text == "now":
         return now
     if text.startswith("+"):
-        return now + parse_duration(text[1:])
+        try:
+            return now + parse_duration(text[1:])
+        except ValueError as exc:
+            raise ConfigError(f"--start {text!r}: {exc}", hint="e.g. --start +1h") from None
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -65,7 +68,10 @@ def add(
         parsed = tuple(parse_matcher(m) for m in matchers)
     except DomainError as exc:
         raise ConfigError(str(exc), hint="quote each matcher: 'host=~web-.*'") from None
-    length = parse_duration(duration)
+    try:
+        length = parse_duration(duration)
+    except ValueError as exc:
+        raise ConfigError(f"--for: {exc}", hint="e.g. --for 2h") from None
     if length <= timedelta(0):
         raise ConfigError(f"--for {duration!r} must be positive", hint="e.g. --for 2h")
     begins = _start(start)

@@ -136,6 +136,12 @@ def test_add_says_what_the_silence_covers_and_warns_of_a_typo(hub_url: str) -> N
      "position 0 — quote each matcher: 'host=~web-.*'"),
     (["add", "host=web-01", "--for", "0m"],
      "ccm: error: --for '0m' must be positive — e.g. --for 2h"),
+    (["add", "host=web-01", "--for", "2x"],
+     "ccm: error: --for: '2x' is not a duration; use e.g. 30m, 12h, 2d or 1h30m — e.g. "
+     "--for 2h"),
+    (["add", "host=web-01", "--start", "+soon"],
+     "ccm: error: --start '+soon': 'soon' is not a duration; use e.g. 30m, 12h, 2d or 1h30m "
+     "— e.g. --start +1h"),
     (["add", "host=web-01", "--start", "tomorrow"],
      "ccm: error: --start 'tomorrow' is neither +DURATION nor an ISO time — e.g. --start +1h "
      "or --start 2026-11-28T02:00:00Z"),
