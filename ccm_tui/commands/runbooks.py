@@ -14,6 +14,7 @@ import typer
 
 from ccm_tui.commands._common import print_json
 from ccm_tui.core.errors import CCMError, NotFound
+from ccm_tui.core.text import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -88,7 +89,8 @@ def list_runbooks(dirs: DirsOption = None, as_json: JsonOption = False) -> None:
     out = _console()
     out.print(table)
     if broken:
-        out.print(f"[red]{len(broken)} runbook file(s) with errors are not listed; "
+        verb = "is" if len(broken) == 1 else "are"
+        out.print(f"[red]{plural(len(broken), 'runbook file')} with errors {verb} not listed; "
                   "run `ccm runbooks lint` for details.[/]")
 
 
@@ -186,8 +188,9 @@ def lint_runbooks(
         for i in report.issues:  # file:line:col: reason, like a compiler (editors jump to it)
             out.print(f"[cyan]{i.file}:{i.line}:{i.column}:[/] {i.reason}", markup=True)
         if report.issues:
-            out.print(f"[red]{len(report.issues)} error(s) in {len(report.files)} file(s)[/]")
+            out.print(f"[red]{plural(len(report.issues), 'error')} in "
+                      f"{plural(len(report.files), 'file')}[/]")
         else:
-            out.print(f"[green]{len(report.files)} runbook file(s) OK[/]")
+            out.print(f"[green]{plural(len(report.files), 'runbook file')} OK[/]")
     if not report.ok:
         raise typer.Exit(1)
