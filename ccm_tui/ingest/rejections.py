@@ -24,6 +24,9 @@ HINTS = {
     "unknown_endpoint": "point the sender at /alerts/{alertmanager,grafana,kibana,generic}",
     "too_large": "split the notification (Alertmanager: max_alerts) or raise the body limit",
     "content_type": "send Content-Type: application/json",
+    "encoding": "send the body uncompressed, or gzip/deflate that matches its Content-Encoding",
+    "bad_http": "the sender's HTTP request was malformed (aiohttp answered 400); check "
+                "what it sends, or whether something else posts to this port",
     "hub_unavailable": "the sender retries; check the hub with `ccm db status`",
     "truncated": "raise max_alerts in the sender's webhook config (0: no limit), or the "
                  "alerts left out reach CCM only once others of their group resolve",
@@ -62,9 +65,10 @@ class RejectionLog:
             if held is not None and held.held else ""
         self._seen[reason] = _Held(now)
         hint = HINTS.get(reason)
-        self.logger.warning("%s from %s on /alerts/%s: %s %s%s%s",
+        where = f"/alerts/{_printable(endpoint, 40)}" if endpoint else "the receiver's port"
+        self.logger.warning("%s from %s on %s: %s %s%s%s",
                             what or f"rejected {_printable(reason, 40)}",
-                            _printable(peer or "an unknown peer", 60), _printable(endpoint, 40),
+                            _printable(peer or "an unknown peer", 60), where,
                             status, _printable(error, 300), more,
                             f" · {hint}" if hint else "")
         return True

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ccm_tui.core.errors import HubError, PayloadError
 from ccm_tui.core.text import plural
@@ -109,6 +110,12 @@ async def _handle(request: web.Request, ingestor: Ingestor, cfg: ReceiverConfig,
     except web.HTTPRequestEntityTooLarge:
         return _reject(request, m, endpoint, 413, "too_large",
                        f"body exceeds {cfg.max_body} bytes")
+    except web.RequestPayloadError:  # e.g. Content-Encoding: gzip over bytes that are not
+        encoding = request.headers.get("Content-Encoding", "")[:40]
+        refused = _reject(request, m, endpoint, 400, "encoding",
+                          f"the body cannot be decoded as its Content-Encoding {encoding!r} says")
+        refused.force_close()  # the rest of the body cannot be read past: a new connection
+        return refused
     if endpoint == "grafana" and cfg.grafana is not None:
         problem = cfg.grafana.verify(body, request.headers)
         if problem:
@@ -169,6 +176,40 @@ async def handle_metrics(request: web.Request) -> web.Response:
 async def handle_method(request: web.Request) -> web.Response:
     return _reply(405, status="rejected", reason="method",
                   error="POST alerts to /alerts/{alertmanager,grafana,kibana,generic}")
+
+
+class HttpErrorLog:
+    """The logger aiohttp's request handler writes to, for one receiver.
+
+    A malformed request that aiohttp refuses before any handler runs (a bad request
+    line or header, a Content-Encoding it cannot decode) gets its 400 from aiohttp and,
+    by default, a traceback at ERROR level for each one: a sender in a loop would fill
+    the log. Here those client errors are rejections like the others — counted in
+    /metrics as ``bad_http`` and logged one line at a time, rate-limited. Everything
+    else (a fault of the receiver itself) reaches ``base`` unchanged, traceback and all.
+    """
+
+    def __init__(self, base: logging.Logger, rejections: RejectionLog, metrics: Metrics) -> None:
+        self._base = base
+        self._rejections = rejections
+        self._metrics = metrics
+
+    def exception(self, msg: str, *args: Any, exc_info: Any = True, **kw: Any) -> None:
+        if isinstance(exc_info, web.RequestPayloadError):
+            # aiohttp draining a body it cannot decode, after the handler has already
+            # answered 400 (reason "encoding") and logged it
+            self._base.debug("%s: %s", msg, exc_info)
+            return
+        if isinstance(exc_info, HttpProcessingError) and 400 <= (exc_info.code or 0) < 500:
+            peer = args[0] if args and isinstance(args[0], str) else None
+            self._metrics.inc("ccm_ingest_rejected_total", reason="bad_http")
+            self._rejections.note("bad_http", exc_info.code, "", peer,
+                                  " ".join(str(exc_info.message).split())[:200])
+            return
+        self._base.exception(msg, *args, exc_info=exc_info, **kw)
+
+    def __getattr__(self, name: str) -> Any:  # debug, warning, isEnabledFor, …
+        return getattr(self._base, name)
 
 
 def make_app(ingestor: Ingestor, config: ReceiverConfig | None = None) -> web.Application:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from ccm_tui.core.errors import ConfigError
 from ccm_tui.hub.base import Hub
 from ccm_tui.ingest.metrics import Metrics
 from ccm_tui.ingest.pipeline import Ingestor, IngestSettings
-from ccm_tui.ingest.server import ReceiverConfig, make_app
+from ccm_tui.ingest.server import REJECTIONS, HttpErrorLog, ReceiverConfig, make_app
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -63,8 +64,10 @@ async def start_receiver(hub: Hub, listen: str, config: ReceiverConfig | None = 
     """Bind and start serving; the hub must already be connected."""
     host, port = parse_listen(listen)
     ingestor = Ingestor(hub, settings=settings, metrics=metrics)
-    runner = web.AppRunner(make_app(ingestor, config), access_log=None,
-                           handle_signals=False)
+    app = make_app(ingestor, config)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           logger=HttpErrorLog(logging.getLogger("aiohttp.server"),
+                                               app[REJECTIONS], ingestor.metrics))
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:

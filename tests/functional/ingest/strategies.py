@@ -11,8 +11,10 @@ Alertmanager / Grafana / Kibana / generic documents with one field mutated.
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 import string
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -301,6 +303,8 @@ class Body:
     content_type: str | None = "application/json"
     doc: Any = None
     kind: str = ""
+    content_encoding: str | None = None
+    plain: bytes | None = None  # what the receiver reads once it has decoded ``raw``
 
 
 def encode(doc: Any, *, ascii_only: bool) -> bytes:
@@ -332,6 +336,23 @@ def corrupted_bodies(draw: st.DrawFn, source: str) -> Body:
     else:
         out = raw[:at] + bad + raw[at:]
     return Body(out, kind=f"corrupted-{mode}")
+
+
+@st.composite
+def encoded_bodies(draw: st.DrawFn, source: str) -> Body:
+    """A valid document sent with a Content-Encoding: truly compressed, compressed and
+    then cut short, or not compressed at all (a lie); some encodings aiohttp cannot
+    decode (br, zstd) and some it does not know (passed through as they are)."""
+    plain = encode(draw(valid_documents(source)), ascii_only=True)
+    enc = draw(st.sampled_from(("gzip", "deflate", "br", "zstd", "identity", "x-unknown",
+                                "gzip, gzip", "GZIP")))
+    mode = draw(st.sampled_from(("honest", "lie", "cut")))
+    data = plain
+    if enc.lower() in ("gzip", "deflate") and mode != "lie":
+        data = gzip.compress(plain) if enc.lower() == "gzip" else zlib.compress(plain)
+        if mode == "cut":
+            data = data[:draw(st.integers(0, len(data) - 1))]
+    return Body(data, content_encoding=enc, plain=plain, kind=f"encoded-{enc}-{mode}")
 
 
 @st.composite
@@ -433,5 +454,6 @@ def bodies(source: str) -> st.SearchStrategy[Body]:
         st.builds(lambda b: Body(b, kind="binary"), st.binary(max_size=512)),
         corrupted_bodies(source),
         huge_bodies(source),
+        encoded_bodies(source),
         with_content_type(json_bodies(valid_documents(source), "valid-ctype")),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import gzip
 import json
 import logging
 import time
@@ -141,6 +142,38 @@ async def test_rejections_are_logged_once_a_minute_per_reason(
     assert len(unknown) == 1 and "\n" not in unknown[0], lines
     _, metrics = await client.get("/metrics")
     assert 'ccm_ingest_rejected_total{reason="unauthorized"} 20' in metrics
+
+
+async def test_compressed_bodies_and_encodings_it_cannot_read(
+        client: Client, hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
+    """gzip that matches its Content-Encoding is read; bytes that only claim to be gzip,
+    or an encoding aiohttp cannot decode, get a 400 with the reason — never a 500 — and
+    a flood of them costs one log line each, no traceback."""
+    gz = {"Content-Encoding": "gzip"}
+    status, body = await client.post("alertmanager", raw=gzip.compress(json.dumps(am()).encode()),
+                                     headers=gz)
+    assert status == 200, body
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(3):
+            status, body = await client.post("alertmanager", raw=b"not gzip at all", headers=gz)
+            assert (status, body["reason"]) == (400, "encoding"), body
+            assert "Content-Encoding 'gzip'" in body["error"]
+            async with client.session.post(
+                    f"{client.receiver.url}/alerts/alertmanager", data=b"{}",
+                    headers={"Content-Encoding": "br", "Authorization": "Bearer s3cret-token",
+                             "Content-Type": "application/json"}) as resp:
+                assert resp.status == 400
+    assert len(await hub.list_alerts()) == 1
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    lines = [r.getMessage() for r in caplog.records if r.name == "ccm.webhook"]
+    encoding = [line for line in lines if "rejected encoding" in line]
+    assert len(encoding) == 1 and "uncompressed" in encoding[0], lines
+    bad_http = [line for line in lines if "rejected bad_http" in line]
+    assert len(bad_http) == 1 and "on the receiver's port: 400" in bad_http[0], lines
+    assert "brotli" in bad_http[0]
+    _, metrics = await client.get("/metrics")
+    assert 'ccm_ingest_rejected_total{reason="encoding"} 3' in metrics
+    assert 'ccm_ingest_rejected_total{reason="bad_http"} 3' in metrics
 
 
 async def test_a_truncated_notification_is_counted_and_logged(
