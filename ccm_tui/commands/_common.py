@@ -11,6 +11,7 @@ import dataclasses
 import enum
 import json
 import re
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -94,8 +95,6 @@ async def connect_or_wait(hub: Hub, url: str, log: logging.Logger,
 
 def has_terminal() -> bool:
     """Whether a full-screen UI can run here: standard input and output are a terminal."""
-    import sys
-
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 

@@ -203,8 +203,7 @@ class HttpErrorLog:
         if isinstance(exc_info, HttpProcessingError) and 400 <= (exc_info.code or 0) < 500:
             peer = args[0] if args and isinstance(args[0], str) else None
             self._metrics.inc("ccm_ingest_rejected_total", reason="bad_http")
-            self._rejections.note("bad_http", exc_info.code, "", peer,
-                                  " ".join(str(exc_info.message).split())[:200])
+            self._rejections.note("bad_http", exc_info.code, "", peer, str(exc_info.message))
             return
         self._base.exception(msg, *args, exc_info=exc_info, **kw)
 

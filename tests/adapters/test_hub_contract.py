@@ -22,18 +22,11 @@ from ccm_tui.core import (
     Risk,
     RunbookMode,
     Severity,
-    Task,
     TaskState,
     utcnow,
 )
 from ccm_tui.hub import Hub, TaskQuery
-from tests.support.hub_builders import task
-
-
-async def to_state(hub: Hub, t: Task, *states: TaskState) -> Task:
-    for s in states:
-        t = await hub.update_task(t.id, t.version, state=s)
-    return t
+from tests.support.hub_builders import task, to_state
 
 
 # -- hosts and health ---------------------------------------------------------------------

@@ -19,13 +19,7 @@ from ccm_tui.core import (
     utcnow,
 )
 from ccm_tui.hub import Hub
-from tests.support.hub_builders import alert, task
-
-
-async def to_state(hub: Hub, t: Task, *states: TaskState) -> Task:
-    for s in states:
-        t = await hub.update_task(t.id, t.version, state=s)
-    return t
+from tests.support.hub_builders import alert, task, to_state
 
 
 # -- alerts -------------------------------------------------------------------------------

@@ -10,19 +10,12 @@ from ccm_tui.core import (
     Event,
     HealthSnapshot,
     Silence,
-    Task,
     TaskState,
     parse_matcher,
     utcnow,
 )
 from ccm_tui.hub import Hub
-from tests.support.hub_builders import task
-
-
-async def to_state(hub: Hub, t: Task, *states: TaskState) -> Task:
-    for s in states:
-        t = await hub.update_task(t.id, t.version, state=s)
-    return t
+from tests.support.hub_builders import task, to_state
 
 
 # -- realtime -----------------------------------------------------------------------------

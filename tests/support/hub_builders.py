@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from ccm_tui.core import Alert, AlertStatus, Severity, Task, new_task_id, utcnow
+from typing import TYPE_CHECKING
+
+from ccm_tui.core import Alert, AlertStatus, Severity, Task, TaskState, new_task_id, utcnow
+
+if TYPE_CHECKING:
+    from ccm_tui.hub import Hub
 
 
 def task(host: str = "web-01", alertname: str = "DiskFull", **kw: object) -> Task:
@@ -19,3 +24,10 @@ def alert(fp: str = "abc123", status: AlertStatus = AlertStatus.FIRING, *,
                 severity=severity)
     base.update(kw)
     return Alert(**base)  # type: ignore[arg-type]
+
+
+async def to_state(hub: Hub, t: Task, *states: TaskState) -> Task:
+    """Move ``t`` through ``states`` in the hub, one legal transition at a time."""
+    for s in states:
+        t = await hub.update_task(t.id, t.version, state=s)
+    return t

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ import aiohttp
 import pytest
 
 from ccm_tui.core import Host
-from ccm_tui.hub import Hub
+from ccm_tui.hub import Hub, TaskQuery
 from ccm_tui.ingest.auth import Credentials
 from ccm_tui.ingest.server import ReceiverConfig
 from ccm_tui.ingest.service import RunningReceiver, start_receiver
@@ -28,6 +29,21 @@ def sample(name: str) -> dict[str, Any]:
         path = Path(__file__).resolve().parent / "samples" / name
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+def am(alertname: str = "DiskFull", instance: str = "web-01:9100", status: str = "firing",
+       fp: str = "fp-1", starts: str = "2026-11-27T02:00:00.123456789Z", **labels: str
+       ) -> dict[str, Any]:
+    """An Alertmanager notification (the 0.25 sample) holding one alert."""
+    doc = copy.deepcopy(sample("alertmanager-0.25-firing.json"))
+    alert = doc["alerts"][0]
+    alert["labels"] = {"alertname": alertname, "instance": instance, "severity": "critical",
+                       **labels}
+    alert.update(status=status, fingerprint=fp, startsAt=starts)
+    if status == "resolved":
+        alert["endsAt"] = "2026-11-27T02:05:00Z"
+    doc["status"] = status
+    return doc
 
 
 @dataclass
@@ -53,6 +69,11 @@ class Client:
     async def get(self, path: str) -> tuple[int, str]:
         async with self.session.get(f"{self.receiver.url}{path}") as resp:
             return resp.status, await resp.text()
+
+
+async def tasks(hub: Hub) -> list[Any]:
+    """Every task in the hub."""
+    return await hub.list_tasks(TaskQuery())
 
 
 async def make_client(hub: Hub, config: ReceiverConfig | None = None, **kw: Any

@@ -38,8 +38,9 @@ from ccm_tui.ingest.auth import Credentials
 from ccm_tui.ingest.parsers.common import fingerprint_of
 from ccm_tui.ingest.pipeline import Ingestor
 from ccm_tui.ingest.server import ReceiverConfig, make_app
+from tests.functional.ingest.bodies import Body, bodies
 from tests.functional.ingest.conftest import FLEET, Client
-from tests.functional.ingest.strategies import HOSTILE_STRINGS, SOURCES, Body, bodies
+from tests.functional.ingest.strategies import HOSTILE_STRINGS, SOURCES
 
 EXAMPLES_PER_ENDPOINT = 2500
 ROTATE_EVERY = 500
