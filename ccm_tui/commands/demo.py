@@ -131,7 +131,11 @@ def summary_text(r: dict[str, Any]) -> str:
     ]
     for row in r["scenarios"]:
         mark = "ok  " if row["ok"] else "FAIL"
-        extra = f" (MTTR {secs(row['mttr_seconds'])})" if row.get("mttr_seconds") else ""
+        extra = ""
+        if row.get("mttr_seconds") is not None:
+            extra = f" (fixed in {secs(row['mttr_seconds'])})"
+        elif row.get("escalated_after_seconds") is not None:
+            extra = f" (escalated in {secs(row['escalated_after_seconds'])})"
         lines.append(f"{mark} {row['name']:<16} {row['host']:<10} expected "
                      f"{row['expected']}, got {row['actual']}{extra}")
     if r.get("interrupted"):

@@ -13,6 +13,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+from ccm_tui.core.states import TaskState
 from ccm_tui.demo.faults import FLAP_FINGERPRINT, FLAPPING, PACKAGE, UPDATE_LINE, Scenario
 from ccm_tui.fleet.simulator import SimulatedFleet
 from ccm_tui.fleet.ssh import SSHPool
@@ -36,7 +37,13 @@ async def _task_row(hub: Hub, s: Scenario, since: datetime) -> dict[str, Any]:
     row: dict[str, Any] = {"actual": task.state.value, "task": task.id,
                            "runbook": task.runbook}
     if task.finished_at is not None:
-        row["mttr_seconds"] = _secs((task.finished_at - task.created_at).total_seconds())
+        took = _secs((task.finished_at - task.created_at).total_seconds())
+        # MTTR is time to a fix CCM made; an escalation hands the incident to a human,
+        # so its time is time to escalate (the morning report counts it the same way)
+        if task.fixed_by_ccm:
+            row["mttr_seconds"] = took
+        elif task.state is TaskState.ESCALATED:
+            row["escalated_after_seconds"] = took
     if task.outcome:
         row["detail"] = str(task.outcome)[:200]
     return row

@@ -72,6 +72,9 @@ def test_headless_demo_ends_every_fault_as_expected(tmp_path: Path) -> None:
     assert set(rows) == {"disk-old-logs", "crashed-service", "memory-hog", "unknown-file",
                          "flapping", "package-update"}
     assert rows["disk-old-logs"]["mttr_seconds"] < 5
+    # an escalation is no repair: its time is time to escalate, never an MTTR
+    assert "mttr_seconds" not in rows["unknown-file"]
+    assert rows["unknown-file"]["escalated_after_seconds"] > 0
     assert doc["fixed_automatically"] >= 2 and doc["awaiting_approval"] >= 1
     assert doc["escalated"] >= 1 and doc["alerts_suppressed"] >= 1
     assert doc["mttr_median_seconds"] is not None and doc["mttr_p90_seconds"] is not None
