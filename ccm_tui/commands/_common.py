@@ -21,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
+from ccm_tui.core.text import duration
+
 if TYPE_CHECKING:
     import logging
 
@@ -209,19 +211,9 @@ def parse_duration(text: str | timedelta) -> timedelta:
 
 
 def format_duration(td: timedelta | float) -> str:
-    """A short human duration: ``42s``, ``5m``, ``3h12m``, ``2d4h``."""
-    s = int(td.total_seconds() if isinstance(td, timedelta) else td)
-    if s < 0:
-        s = 0
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        h, m = divmod(s // 60, 60)
-        return f"{h}h{m:02d}m" if m else f"{h}h"
-    d, h = divmod(s // 3600, 24)
-    return f"{d}d{h}h" if h else f"{d}d"
+    """A short human duration (:func:`ccm_tui.core.text.duration`): ``42s``, ``4m12s``,
+    ``3h12m``, ``2d4h``."""
+    return duration(td.total_seconds() if isinstance(td, timedelta) else td)
 
 
 __all__ = [

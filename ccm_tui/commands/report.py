@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ccm_tui.commands._common import format_duration, parse_duration, print_json, with_hub
+from ccm_tui.commands._common import parse_duration, print_json, with_hub
+from ccm_tui.core.text import duration
 
 if TYPE_CHECKING:
     from ccm_tui.notify.report import MorningReport
@@ -41,16 +42,12 @@ def window(since: str, until: str | None) -> tuple[datetime, datetime]:
 
 def _dur(seconds: float | None) -> str:
     """A time to fix: ``1.3s`` (a fix within seconds is not ``0s``), ``4m12s``, ``3h05m``."""
-    from ccm_tui.notify.facts import format_seconds
-
-    if seconds is None:
-        return "-"
-    return f"{seconds:.1f}s" if seconds < 9.95 else format_seconds(seconds)
+    return "-" if seconds is None else duration(seconds, fine=True)
 
 
 def _full_in(hours: float) -> str:
     """When a disk fills, as a duration (a disk filling within the minute: ``<1m``)."""
-    return "<1m" if hours < 1 / 60 else format_duration(hours * 3600)
+    return "<1m" if hours < 1 / 60 else duration(hours * 3600)
 
 
 def _rate(pct_per_hour: float) -> str:

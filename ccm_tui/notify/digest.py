@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from ccm_tui.config import NotifySettings
+from ccm_tui.core.text import duration
 from ccm_tui.hub.base import Hub
 from ccm_tui.notify.hooks import enqueue_digest
 from ccm_tui.notify.quiet import quiet_hours
@@ -29,7 +30,7 @@ def morning_of(settings: NotifySettings, now: datetime) -> datetime:
 
 
 def _minutes(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+    return "-" if seconds is None else duration(seconds, fine=True)
 
 
 def digest_figures(r: MorningReport) -> tuple[list[tuple[str, str]], list[str]]:

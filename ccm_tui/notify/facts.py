@@ -73,21 +73,6 @@ def human_bytes(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def format_seconds(seconds: float) -> str:
-    """A short duration: ``42s``, ``5m``, ``3h12m``, ``2d4h``."""
-    s = max(round(seconds), 0)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        m, r = divmod(s, 60)
-        return f"{m}m{r:02d}s" if r and m < 10 else f"{m}m"
-    if s < 86400:
-        h, m = divmod(s // 60, 60)
-        return f"{h}h{m:02d}m" if m else f"{h}h"
-    d, h = divmod(s // 3600, 24)
-    return f"{d}d{h}h" if h else f"{d}d"
-
-
 def transcript_pointer(task_id: str, template: str | None) -> str:
     """A link to the task's transcript, or the command that shows it."""
     if template:
@@ -176,6 +161,6 @@ def findings_dict(facts: IncidentFacts) -> dict[str, Any]:
     return out
 
 
-__all__ = ["IncidentFacts", "facts_from", "findings_dict", "format_seconds", "gather",
+__all__ = ["IncidentFacts", "facts_from", "findings_dict", "gather",
            "human_bytes",
            "transcript_pointer"]

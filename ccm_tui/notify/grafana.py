@@ -18,8 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from ccm_tui.core.records import OutboxMessage
+from ccm_tui.core.text import duration
 from ccm_tui.notify.delivery import Dead, Delivered, Outcome, Retry, classify, post_json
-from ccm_tui.notify.facts import IncidentFacts, format_seconds
+from ccm_tui.notify.facts import IncidentFacts
 
 CHANNEL = "grafana"
 
@@ -29,7 +30,7 @@ def annotation(f: IncidentFacts, key: str) -> dict[str, Any]:
     end = f.findings.get("finished_ms")
     start = f.findings.get("created_ms")
     how = "approved fix" if f.approved_by else "auto-fix"
-    ttf = f" in {format_seconds(f.time_to_fix)}" if f.time_to_fix is not None else ""
+    ttf = f" in {duration(f.time_to_fix, fine=True)}" if f.time_to_fix is not None else ""
     body: dict[str, Any] = {
         "tags": ["ccm", how, f"runbook:{f.runbook or 'none'}", f"host:{f.host}",
                  f"alert:{f.alertname}", f"ccm:{key}"],

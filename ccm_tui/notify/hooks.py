@@ -36,10 +36,11 @@ from typing import Any
 from ccm_tui.config import NotifySettings
 from ccm_tui.core.model import Silence, Task, covering_silence, utcnow
 from ccm_tui.core.states import OPEN_STATES, TaskState
+from ccm_tui.core.text import duration
 from ccm_tui.hub.base import Hub
 from ccm_tui.notify import pagerduty, slack
 from ccm_tui.notify.channels import apprise_body, enabled_channels, should_page
-from ccm_tui.notify.facts import IncidentFacts, format_seconds, gather
+from ccm_tui.notify.facts import IncidentFacts, gather
 from ccm_tui.notify.grafana import annotation
 from ccm_tui.notify.quiet import plan_suggestion
 
@@ -155,7 +156,7 @@ async def on_task_finished(hub: Hub, task: Task, *, settings: NotifySettings | N
         keys.append(await _put(hub, "slack", f"slack:{task.id}:resolved",
                                slack.resolved_message(f), task, kind="resolved"))
     if "apprise" in channels:
-        ttf = format_seconds(f.time_to_fix) if f.time_to_fix is not None else "-"
+        ttf = duration(f.time_to_fix, fine=True) if f.time_to_fix is not None else "-"
         keys.append(await _put(hub, "apprise", f"apprise:{task.id}:resolved", apprise_body(
             f"Fixed: {f.alertname} on {f.host}",
             f"{f.result_line()} in {ttf} ({f.runbook or 'no runbook'}). {f.transcript}",

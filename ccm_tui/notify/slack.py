@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from ccm_tui.core.records import OutboxMessage
+from ccm_tui.core.text import duration
 from ccm_tui.notify.delivery import Dead, Outcome, RateLimiter, post_json
-from ccm_tui.notify.facts import IncidentFacts, format_seconds
+from ccm_tui.notify.facts import IncidentFacts
 
 CHANNEL = "slack"
 MAX_BLOCKS = 50
@@ -50,7 +51,7 @@ def resolved_message(f: IncidentFacts) -> dict[str, Any]:
     """A fixed incident: what fired, what was done, the result, time to fix."""
     how = f"approved by {f.approved_by}" if f.approved_by else "automatically"
     done = "\n".join(f"• {a}" for a in f.actions) or "nothing needed changing"
-    ttf = format_seconds(f.time_to_fix) if f.time_to_fix is not None else "-"
+    ttf = duration(f.time_to_fix, fine=True) if f.time_to_fix is not None else "-"
     fields = [("What fired", f"{f.alertname} on `{f.host}` ({f.severity})"),
               ("Result", f.result_line()), ("Time to fix", ttf),
               ("Runbook", f"{f.runbook or '-'} ({how})")]
@@ -65,7 +66,7 @@ def resolved_message(f: IncidentFacts) -> dict[str, Any]:
 
 def cleared_message(f: IncidentFacts) -> dict[str, Any]:
     """An escalated incident whose alert resolved on its own: nobody fixed it here."""
-    ttc = format_seconds(f.time_to_fix) if f.time_to_fix is not None else "-"
+    ttc = duration(f.time_to_fix, fine=True) if f.time_to_fix is not None else "-"
     fields = [("What fired", f"{f.alertname} on `{f.host}` ({f.severity})"),
               ("Cleared after", ttc), ("Runbook", f.runbook or "none matched")]
     return {

@@ -12,18 +12,14 @@ from textual.widgets import Static
 
 from ccm_tui.app.summary import Summary
 from ccm_tui.core.model import Task
+from ccm_tui.core.text import duration
 from ccm_tui.notify.report import MorningReport
 
 MAX_LISTED = 5
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes = int(seconds // 60)
-    if minutes >= 60:
-        return f"{minutes // 60}h{minutes % 60:02d}m"
-    return f"{minutes}m" if minutes else f"{seconds:.0f}s"
+    return "-" if seconds is None else duration(seconds, fine=True)
 
 
 def summary_table(s: Summary, report: MorningReport | None = None) -> Table:
