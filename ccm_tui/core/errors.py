@@ -56,7 +56,8 @@ class HubUnavailable(HubError):
 class HubURLError(HubError):
     """The hub URL names no known adapter or is malformed."""
 
-    hint = "use sqlite:///PATH, postgresql://USER@HOST/DB or https://REF.supabase.co"
+    hint = ("use sqlite:///PATH or postgresql://USER@HOST/DB (for Supabase, the project's "
+            "database connection string)")
 
 
 class NotFound(HubError):
