@@ -110,6 +110,28 @@ def _is_group(cmd: Any) -> bool:
     return hasattr(cmd, "commands")
 
 
+def _plain_flags(cmd: Any) -> None:
+    """List a command's flags in ``--help`` without a value type.
+
+    typer ≥ 0.27 writes every option's type next to it, flags included: ``--json
+    <bool>`` reads as if the flag took a value (``--json true``). An empty metavar
+    shows nothing there; ``--help`` itself is made on demand, so it gets the same
+    treatment when it is.
+    """
+    for p in cmd.params:
+        if getattr(p, "is_flag", False) and p.metavar is None:
+            p.metavar = ""
+    made = cmd.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:
+        option = made(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+    cmd.get_help_option = get_help_option
+
+
 class CCMGroup(TyperGroup):
     """The root command group.
 
@@ -122,6 +144,7 @@ class CCMGroup(TyperGroup):
         globals_ = [p for p in self.params if p.name in GLOBAL_OPTIONS]
 
         def add_to(cmd: Any) -> Any:
+            _plain_flags(cmd)
             if _is_group(cmd):
                 for sub in cmd.commands.values():
                     add_to(sub)
@@ -137,6 +160,14 @@ class CCMGroup(TyperGroup):
             return cmd
 
         self.commands = _LazyCommands(_COMMANDS, add_to)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        """The root's options (typer adds its completion flags after ``__init__``)."""
+        params: list[Any] = super().get_params(ctx)
+        for p in params:
+            if getattr(p, "is_flag", False) and p.metavar is None:
+                p.metavar = ""
+        return params
 
     def list_commands(self, ctx: Any) -> list[str]:
         """The subcommand names in registration order (without building them)."""

@@ -1,0 +1,33 @@
+"""``--help`` reads right: a flag is listed without a value type, since it takes none."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from ccm_tui.cli import app
+
+
+def _help(*args: str) -> str:
+    result = CliRunner().invoke(app, [*args, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize("command", [(), ("run",), ("fleet",), ("fleet", "list"),
+                                     ("ingest", "replay"), ("silence", "add"), ("webhook",)])
+def test_no_flag_is_shown_as_taking_a_value(command: tuple[str, ...]) -> None:
+    text = _help(*command)
+    assert "--help" in text
+    assert "<bool>" not in text
+
+
+def test_options_that_take_a_value_still_show_what_they_take() -> None:
+    text = _help("run")
+    assert "PATTERN" in text and "[x>=1]" in text
+
+
+def test_a_flag_given_a_value_is_a_usage_error_that_says_so() -> None:
+    result = CliRunner().invoke(app, ["run", "uptime", "--hosts", "all", "--json=yes"])
+    assert result.exit_code == 2
+    assert "does not take a value" in result.output
