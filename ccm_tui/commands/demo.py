@@ -22,7 +22,7 @@ MIN_HOSTS = 5
 def demo(
     ctx: typer.Context,
     hosts: Annotated[
-        int, typer.Option("--hosts", min=MIN_HOSTS, max=200,
+        int, typer.Option("--hosts", metavar="N", min=MIN_HOSTS, max=200,
                           help="How many simulated hosts to run (web-01, app-01, db-01, …).")
     ] = 12,
     seed: Annotated[

@@ -222,7 +222,7 @@ def _install_table(results: list[InstallResult]) -> Any:
 def fleet_install(
     ctx: typer.Context,
     hosts: HostsOpt = "all",
-    forks: Annotated[int, typer.Option("--forks", "-f", min=1,
+    forks: Annotated[int, typer.Option("--forks", "-f", metavar="N", min=1,
                                        help="How many hosts to install on at once.")] = 20,
     timeout: Annotated[float, typer.Option("--timeout", "-t", min=1, metavar="S",
                                            help="Give up on a step after this many seconds.")

@@ -28,7 +28,7 @@ def worker(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Deliver what is due now, then exit.")]
     = False,
-    batch: Annotated[int, typer.Option("--batch", min=1, max=500,
+    batch: Annotated[int, typer.Option("--batch", metavar="N", min=1, max=500,
                                        help="Messages claimed per round.")] = 10,
     lease: Annotated[float, typer.Option("--lease", metavar="S", min=0.1,
                                          help="Seconds a claim lasts; a crashed worker's "
@@ -83,7 +83,7 @@ def list_outbox(
     ctx: typer.Context,
     state: Annotated[str | None, typer.Option("--state", metavar="STATE",
                                               help="pending, sent or dead.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List notifications, newest first."""

@@ -34,7 +34,7 @@ def run(
         help="Which hosts (required): a name glob (web-*), group:NAME, label:KEY=VALUE or "
         "all; join with commas, exclude with !PATTERN.")] = None,
     forks: Annotated[int, typer.Option(
-        "--forks", "-f", min=1, help="How many hosts to run on at once.")] = 50,
+        "--forks", "-f", metavar="N", min=1, help="How many hosts to run on at once.")] = 50,
     timeout: Annotated[float, typer.Option(
         "--timeout", "-t", min=0.1, metavar="S",
         help="Give up on a host after this many seconds (connecting included).")] = 30.0,

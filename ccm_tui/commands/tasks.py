@@ -48,7 +48,7 @@ def list_tasks(
         ),
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, help="Show at most this many tasks.")
+        int, typer.Option("--limit", "-n", metavar="N", min=1, help="Show at most this many tasks.")
     ] = 50,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON array instead of a table.")
