@@ -103,8 +103,8 @@ async def test_transcript_follows_new_events(hub_url: str, hub: Any) -> None:
             await _select(pilot, screen, DIAG_TASK)
             await wait_for(pilot, lambda: not screen.transcript.loading)
             async with events_keep_arriving(other, DIAG_TASK, every=0.02) as written:
-                await wait_for(pilot, lambda: len(written) >= 20)
-                await wait_for(pilot, lambda: screen.transcript.last_seq >= written[19])
+                await wait_for(pilot, lambda: len(written) >= 40)  # more than the pane shows
+                await wait_for(pilot, lambda: screen.transcript.last_seq >= written[39])
             last = written[-1]
             await wait_for(pilot, lambda: screen.transcript.last_seq == last)
             assert sorted(screen.transcript.events) == list(range(1, last + 1))  # no gap
@@ -114,3 +114,11 @@ async def test_transcript_follows_new_events(hub_url: str, hub: Any) -> None:
             # following keeps the newest line in view (once the last repaint has landed)
             await wait_for(pilot, lambda: screen.transcript.scroll_y
                            == screen.transcript.max_scroll_y)
+            # longer than its pane: a scrollbar that knows the length and where the view is
+            # (the transcript updates it itself, without laying the screen out per line)
+            view = screen.transcript
+            bar = view.vertical_scrollbar
+            assert len(view.lines) > view.scrollable_content_region.height
+            await wait_for(pilot, lambda: view.show_vertical_scrollbar
+                           and bar.window_virtual_size == len(view.lines)
+                           and bar.position == view.scroll_y > 0)

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.widgets import RichLog
 
 from ccm_tui.core.model import Event
@@ -27,6 +29,17 @@ class TranscriptView(RichLog):
     """A task's transcript, with follow mode and search."""
 
     BINDINGS = [Binding("F", "toggle_follow", "Follow")]
+
+    #: RichLog grows its virtual size with every line it writes, and Textual's own
+    #: reactive asks for a layout of the whole screen on each change: with events
+    #: streaming in, a reflow every frame, which repaints every scrollbar on screen
+    #: (the fleet grid's and the timeline's too). A longer transcript only needs its
+    #: own scrollbars updated; a scrollbar appearing or going still lays the screen out
+    #: (``show_vertical_scrollbar`` is a layout reactive).
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        self._scroll_update(size)
 
     @dataclass
     class Gap(Message):
