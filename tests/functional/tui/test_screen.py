@@ -109,6 +109,37 @@ async def test_grid_is_one_virtual_widget_for_1000_hosts(sqlite_url: str) -> Non
             assert top > 500 and any("worker-0249" in line for line in lines)
 
 
+def _tiles_drawn_as_cursor(grid: FleetGrid) -> list[str]:
+    """The host names the grid shows in reverse video, as the screen has them: the lines
+    come through the widget's render cache, so a line left stale would show here."""
+    from textual.geometry import Region
+
+    strips = grid.render_lines(Region(0, 0, grid.size.width, grid.size.height))
+    return [seg.text.strip() for strip in strips for seg in strip
+            if seg.style is not None and seg.style.reverse and seg.text.strip() in grid.order()]
+
+
+async def test_the_cursor_moves_on_screen_without_repainting_the_grid(sqlite_url: str) -> None:
+    """An arrow key repaints the two tiles' name lines only; what is on screen is still
+    exactly one cursor, on the new tile, whether or not the grid scrolled."""
+    from ccm_tui.hub import open_hub
+
+    async with open_hub(sqlite_url) as hub:
+        await hub.upsert_hosts(Host(name=f"web-{i:03d}", groups=("web",)) for i in range(300))
+        app = CCMApp(hub, actor="jordan", clock=fixed_clock)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded)
+            assert isinstance(app.screen, MainScreen)
+            grid = app.screen.grid
+            grid.focus()
+            await pilot.pause()
+            for key in ["right"] * 3 + ["down"] * 12 + ["left", "up", "up"]:  # scrolls, too
+                await pilot.press(key)
+                await pilot.pause()
+                assert _tiles_drawn_as_cursor(grid) == [grid.cursor], key
+            assert grid.scroll_y > 0
+
+
 async def test_the_top_bar_keeps_active_silences_in_sight(sqlite_url: str) -> None:
     """A forgotten silence hides real incidents: the top bar says while any is on, and
     follows silences added or expired from the command line (on the realtime feed)."""
