@@ -12,9 +12,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 
+from ccm_tui.app import messages as m
+from ccm_tui.app.collector import PacedCollector
 from ccm_tui.app.fleet_access import FleetAccess
 from ccm_tui.app.palette import CCMCommands
 from ccm_tui.app.screens.broadcast import BroadcastPrompt, BroadcastRequest, BroadcastScreen
@@ -51,9 +54,12 @@ class CCMApp(App[None]):
         self.last_visit = last_visit
         self.fleet = fleet
         self.theme_name = theme if theme in self.themes else next(iter(self.themes), "dark")
+        self.collector = PacedCollector()
 
     async def on_mount(self) -> None:
         """Connect the hub (if ours), apply the theme, open the main screen."""
+        self.collector.start()
+        self.set_interval(1.0, self.collector.tick, name="paced full collections")
         self.register_theme(HIGH_CONTRAST)
         self.apply_theme(self.theme_name)
         if self.own_hub:
@@ -62,8 +68,19 @@ class CCMApp(App[None]):
         if self.last_visit is not None:
             self.set_timer(1.0, self._summary_since_last_visit)
 
+    async def on_event(self, event: events.Event) -> None:
+        """Note input, so full collections wait until the user pauses (see :mod:`.collector`)."""
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self.collector.input_seen()
+        await super().on_event(event)
+
+    def on_snapshot_loaded(self, message: m.SnapshotLoaded) -> None:
+        """The first load is on screen: it lives as long as the app, so freeze it."""
+        self.collector.freeze_loaded()
+
     async def on_unmount(self) -> None:
         """Remember this visit; close the hub if we opened it."""
+        self.collector.stop()
         if self.last_visit is not None:
             self.last_visit.parent.mkdir(parents=True, exist_ok=True)
             self.last_visit.write_text(self.clock().isoformat(), encoding="utf-8")

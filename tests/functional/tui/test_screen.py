@@ -170,3 +170,24 @@ async def test_the_top_bar_keeps_active_silences_in_sight(sqlite_url: str) -> No
             assert added.id is not None
             await cli.expire_silence(added.id, actor="jordan")
             await wait_for(pilot, lambda: "silence" not in text())
+
+
+async def test_full_collections_wait_for_a_pause_while_the_app_runs(sqlite_url: str) -> None:
+    """The paced collector (see ccm_tui/app/collector.py) is wired in: it takes over full
+    collections at start, freezes the first load, hears keys, and gives it all back."""
+    import gc
+
+    from ccm_tui.app.collector import NEVER
+    from ccm_tui.hub import open_hub
+
+    before = gc.get_threshold()
+    async with open_hub(sqlite_url) as hub:
+        await hub.upsert_hosts(Host(name=f"web-{i:03d}", groups=("web",)) for i in range(50))
+        app = CCMApp(hub, actor="jordan", clock=fixed_clock)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded)
+            assert gc.get_threshold()[2] == NEVER
+            await wait_for(pilot, lambda: gc.get_freeze_count() > 0)  # the first load
+            await pilot.press("down")
+            assert not app.collector.tick()  # someone is typing: not now
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
