@@ -19,6 +19,7 @@ The hierarchy::
         ├── InventoryError        an inventory file cannot be read: file, line and reason
         ├── HostKeyError          a host's SSH key is unknown or changed (``ccm fleet trust``)
         └── SSHError              a host cannot be reached or refused us
+            └── LoginRefused      the host refused every key offered (or there was none)
 
 Each carries a ``hint``: what the user should do next, for the command line to print.
 """
@@ -130,3 +131,14 @@ class SSHError(FleetError):
     """A host cannot be reached, refused the login, or dropped the connection."""
 
     hint = "check the host's address, port and user in the inventory (`ccm fleet list`)"
+
+
+class LoginRefused(SSHError):
+    """The host answered but accepted none of the keys offered, or none could be offered.
+
+    The message names what was offered (the inventory's identity files, the
+    ssh-agent, the default keys in ``~/.ssh``), so the cause is visible at 2 AM.
+    """
+
+    hint = ("load the key into ssh-agent (ssh-add) where ccm runs, or set identity_file / "
+            "ansible_ssh_private_key_file for this host; check the host's authorized_keys")

@@ -46,8 +46,9 @@ from typing import Any
 
 import asyncssh
 
-from ccm_tui.core.errors import HostKeyError, SSHError
+from ccm_tui.core.errors import HostKeyError, LoginRefused, SSHError
 from ccm_tui.fleet.inventory import FleetHost, Inventory
+from ccm_tui.fleet.key_sources import describe_key_sources
 from ccm_tui.fleet.known_hosts import TrustStore
 from ccm_tui.fleet.ssh_types import PoolOptions, RunResult, parse_jump_spec
 from ccm_tui.fleet.warm_shell import ShellGone, ShellSlot
@@ -127,9 +128,10 @@ class SSHPool:
                 return await self._run_once(h, cmd, stdin, deadline, start)
         except HostKeyError as exc:
             return self._failed(h, start, f"{exc} — {exc.hint}", "hostkey")
+        except LoginRefused as exc:
+            return self._failed(h, start, f"{exc} — {exc.hint}", "auth")
         except SSHError as exc:
-            kind = "auth" if "refused our key" in str(exc) else "unreachable"
-            return self._failed(h, start, str(exc), kind)
+            return self._failed(h, start, str(exc), "unreachable")
         except TimeoutError:
             return self._failed(h, start, f"timed out after {timeout:g}s while connecting",
                                 "timeout")
@@ -322,13 +324,8 @@ class SSHPool:
                 conn = await asyncssh.connect(**self._connect_args(h, tunnel))
             except asyncssh.HostKeyNotVerifiable:
                 raise self.trust.refusal(h) from None
-            except asyncssh.PermissionDenied as exc:
-                raise SSHError(
-                    f"{h.name}: the server refused our key for user "
-                    f"{h.user or _local_user()!r} ({exc.reason})",
-                    hint="load the key into ssh-agent, or set identity_file / "
-                    "ansible_ssh_private_key_file for this host",
-                ) from None
+            except asyncssh.PermissionDenied:
+                raise self._login_refused(h) from None
             except _TRANSIENT as exc:
                 last = exc
                 entry.failures += 1
@@ -341,6 +338,14 @@ class SSHPool:
         via = f" via {h.jump}" if h.jump else ""
         raise SSHError(f"{h.name} ({h.target}:{h.port}{via}) unreachable: "
                        f"{_describe(last)}")
+
+    def _login_refused(self, h: FleetHost) -> LoginRefused:
+        user = h.user or _local_user()
+        sources, offered = describe_key_sources(h.identity_files, self.options.agent_path)
+        if not offered:
+            return LoginRefused(f"{h.name}: no key to log in as {user!r} with: {sources}")
+        return LoginRefused(f"{h.name}: the server refused our key for user {user!r} "
+                            f"(offered: {sources})")
 
     def _connect_args(self, h: FleetHost, tunnel: asyncssh.SSHClientConnection | None,
                       ) -> dict[str, Any]:

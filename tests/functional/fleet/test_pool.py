@@ -153,6 +153,8 @@ async def test_login_refused_says_which_key(fleet: AsyncsshFleet, tmp_path: Path
     async with SSHPool([h], trust=trusting(tmp_path, fleet.known_hosts_entries())) as pool:
         r = await pool.run(h, "true", timeout=5)
     assert r.error_kind == "auth" and "refused our key for user 'ops'" in (r.error or "")
+    assert f"(offered: {stranger.private}, no ssh-agent (SSH_AUTH_SOCK is not set))" in (
+        r.error or "")
 
 
 async def test_real_sshd_runs_commands_and_sftp(sshd: Sshd, client_key: KeyFiles,

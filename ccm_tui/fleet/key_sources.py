@@ -1,0 +1,66 @@
+"""What a login could offer: the keys' sources, named for an error message.
+
+When a host refuses the login, the usual cause at 2 AM is not the host but the
+client: the daemon runs without ``SSH_AUTH_SOCK``, the agent socket is from a
+session that ended, or the inventory points at a key that is not the one in
+``authorized_keys``. :func:`describe_key_sources` says which of these applies,
+without asking the agent or reading any key.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+#: The private keys OpenSSH (and asyncssh) try from ``~/.ssh`` when none is configured.
+DEFAULT_KEY_NAMES = ("id_ed25519", "id_ecdsa", "id_rsa", "id_ed25519_sk", "id_ecdsa_sk",
+                     "id_ed448", "id_dsa")
+
+
+def default_keys(home: Path | None = None) -> list[Path]:
+    """The default private keys present in ``~/.ssh``, in the order they are tried."""
+    folder = (home or Path.home()) / ".ssh"
+    return [folder / name for name in DEFAULT_KEY_NAMES if (folder / name).is_file()]
+
+
+def _agent(agent_path: str | None) -> str | None:
+    """The agent part, or ``None`` when there is no agent to mention."""
+    if not agent_path:
+        return None
+    try:
+        is_socket = stat.S_ISSOCK(os.stat(agent_path).st_mode)
+    except OSError:
+        return f"the ssh-agent socket {agent_path} is gone"
+    return f"the ssh-agent at {agent_path}" if is_socket else \
+        f"{agent_path} (SSH_AUTH_SOCK) is not a socket"
+
+
+def describe_key_sources(identity_files: Sequence[str], agent_path: str | None,
+                         home: Path | None = None) -> tuple[str, bool]:
+    """``(text, offered_any)``: where the login's keys came from, for a refusal message.
+
+    ``identity_files`` are the host's own (inventory, ssh config); without them the
+    default keys in ``~/.ssh`` are tried. ``offered_any`` is false when no key at all
+    could have been offered (no file, and no agent socket that exists).
+    """
+    parts: list[str] = []
+    offered = False
+    if identity_files:
+        parts += [os.path.expanduser(f) for f in identity_files]
+        offered = True
+    else:
+        found = default_keys(home)
+        parts += [str(p) for p in found] or ["no key in ~/.ssh"]
+        offered = bool(found)
+    agent = _agent(agent_path)
+    if agent is None:
+        parts.append("no ssh-agent (SSH_AUTH_SOCK is not set)")
+    else:
+        parts.append(agent)
+        offered = offered or agent.startswith("the ssh-agent at")
+    return ", ".join(parts), offered
+
+
+__all__ = ["DEFAULT_KEY_NAMES", "default_keys", "describe_key_sources"]
