@@ -63,7 +63,8 @@ def receiver_config(ctx: typer.Context, token_file: Path | None, basic_file: Pat
                               hint="check the path of --grafana-secret-file") from None
         if not secret:
             raise ConfigError(f"{secret_file} is empty", hint="write Grafana's HMAC secret in it")
-        grafana = GrafanaSigner(secret)
+        grafana = GrafanaSigner(secret, signature_header=cfg.grafana_signature_header,
+                                timestamp_header=cfg.grafana_timestamp_header)
     return ReceiverConfig(credentials=creds, grafana=grafana, max_body=cfg.max_body_bytes)
 
 

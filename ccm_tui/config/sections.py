@@ -93,6 +93,17 @@ class WebhookSettings(_Section):
         description="File holding the HMAC secret Grafana signs webhook bodies with "
         "(X-Grafana-Alerting-Signature); unset means signatures are not checked.",
     )
+    grafana_signature_header: str = Field(
+        default="X-Grafana-Alerting-Signature", min_length=1, pattern=r"^[!-9;-~]+$",
+        description="The contact point's HMAC 'Header' setting: where Grafana puts the "
+        "signature.",
+    )
+    grafana_timestamp_header: str = Field(
+        default="X-Grafana-Alerting-Signature-Timestamp", min_length=1, pattern=r"^[!-9;-~]+$",
+        description="The contact point's HMAC 'Timestamp Header' setting (Grafana has no "
+        "default); when the request carries it, the signature covers 'TIMESTAMP:BODY' and the "
+        "time must be within 5 minutes.",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
     )

@@ -11,7 +11,7 @@ import binascii
 import hashlib
 import hmac
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,7 +84,7 @@ class GrafanaSigner:
     signature_header: str = "X-Grafana-Alerting-Signature"
     timestamp_header: str = "X-Grafana-Alerting-Signature-Timestamp"
     tolerance_seconds: float = 300.0
-    clock: object = field(default=time.time, repr=False)
+    clock: Callable[[], float] = field(default=time.time, repr=False)
 
     def sign(self, body: bytes, timestamp: str | None = None) -> str:
         """The signature Grafana would send (used by tests and the replay tool)."""
@@ -99,11 +99,24 @@ class GrafanaSigner:
         timestamp = (headers.get(self.timestamp_header) or "").strip() or None
         if timestamp is not None:
             try:
-                age = abs(float(self.clock()) - float(timestamp))  # type: ignore[operator]
+                age = abs(self.clock() - float(timestamp))
             except ValueError:
                 return f"{self.timestamp_header} is not a Unix time"
             if age > self.tolerance_seconds:
                 return f"signature timestamp is {age:.0f}s away from now (replayed?)"
         if not hmac.compare_digest(given.encode(), self.sign(body, timestamp).encode()):
-            return "signature does not match the body"
+            return "signature does not match the body" + self._timestamp_hint(headers, timestamp)
         return None
+
+    def _timestamp_hint(self, headers: Mapping[str, str], timestamp: str | None) -> str:
+        """Why it may not match: a timestamp the contact point sends under another name."""
+        if timestamp is not None:
+            return ""
+        now = self.clock()
+        for name, value in headers.items():
+            value = value.strip()
+            # a header holding a Unix time of this week: most likely Grafana's timestamp
+            if value.isdigit() and len(value) <= 12 and abs(now - int(value)) < 7 * 86400:
+                return (f"; the request carries {name}: if that is the contact point's "
+                        "Timestamp Header, set webhook.grafana_timestamp_header to it")
+        return ""
