@@ -4,12 +4,16 @@ On a real server the root is ``/`` and a host path is used as-is. In a test or a
 rehearsal the root is a sandbox directory, so ``/var/log`` means
 ``<root>/var/log`` and the same runbooks run unchanged on a simulated host.
 
-A simulated host may declare its disks in ``<root>/.ccm-host.json``::
+A simulated host may declare its disks, and its memory, in ``<root>/.ccm-host.json``::
 
-    {"mounts": [{"mount": "/", "total_bytes": 1000000, "total_inodes": 5000}]}
+    {"mounts": [{"mount": "/", "total_bytes": 1000000, "total_inodes": 5000}],
+     "memory": {"total_bytes": 8589934592, "used_bytes": 492830720},
+     "cpu": {"pct": 23.5, "load": [0.94, 0.9, 0.85]}}
 
 Usage of such a mount is then computed by walking the root (sum of regular file
-sizes, number of entries) instead of asking the kernel (``statvfs``).
+sizes, number of entries) instead of asking the kernel (``statvfs``); the memory and
+CPU, when declared, replace ``/proc/meminfo``, ``/proc/stat`` and the load average
+(simulated hosts share one machine, whose own figures would say nothing about them).
 
 Standard library only, Python >= 3.9.
 """
@@ -39,6 +43,13 @@ class Mount:
     mount: str
     total_bytes: int
     total_inodes: int
+
+
+def _number(value: Any) -> Optional[float]:
+    """*value* as a float when it is a number >= 0 (not a bool), else ``None``."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
 
 
 def _is_within(path: str, top: str) -> bool:
@@ -103,19 +114,65 @@ class HostRoot:
         """True when *real_path*, with symlinks resolved, lies under the root."""
         return _is_within(os.path.realpath(real_path), self.real)
 
+    def _declaration(self) -> Optional[Any]:
+        """The parsed quota file, or ``None`` when there is none (``ValueError``: unreadable)."""
+        file = os.path.join(self.path, QUOTA_FILE)
+        try:
+            with open(file, encoding="utf-8") as fh:
+                return json.load(fh)
+        except FileNotFoundError:
+            return None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{QUOTA_FILE}: cannot read: {exc}") from exc
+
+    def declared_memory(self) -> Optional[Tuple[int, int]]:
+        """``(total_bytes, used_bytes)`` a simulated host declares, or ``None``.
+
+        ``None`` on a real host, or when the quota file has no ``memory``. Raises
+        ``ValueError`` when it is malformed.
+        """
+        if self.is_real_host:
+            return None
+        doc = self._declaration()
+        if not isinstance(doc, dict) or "memory" not in doc:
+            return None
+        mem = doc["memory"]
+        total = mem.get("total_bytes") if isinstance(mem, dict) else None
+        used = mem.get("used_bytes") if isinstance(mem, dict) else None
+        for key, val in (("total_bytes", total), ("used_bytes", used)):
+            if not isinstance(val, int) or isinstance(val, bool) or val < 0:
+                raise ValueError(f"{QUOTA_FILE}: memory.{key} must be an integer >= 0")
+        assert isinstance(total, int) and isinstance(used, int)
+        return total, min(used, total)
+
+    def declared_cpu(self) -> Optional[Tuple[float, List[float]]]:
+        """``(cpu_pct, load averages)`` a simulated host declares, or ``None``.
+
+        ``None`` on a real host, or when the quota file has no ``cpu``. Raises
+        ``ValueError`` when it is malformed.
+        """
+        if self.is_real_host:
+            return None
+        doc = self._declaration()
+        if not isinstance(doc, dict) or "cpu" not in doc:
+            return None
+        cpu: Any = doc["cpu"] if isinstance(doc["cpu"], dict) else {}
+        pct, load = _number(cpu.get("pct")), cpu.get("load")
+        if pct is None or pct > 100:
+            raise ValueError(f"{QUOTA_FILE}: cpu.pct must be a number from 0 to 100")
+        loads = [_number(x) for x in load] if isinstance(load, list) else []
+        if len(loads) != 3 or any(x is None for x in loads):
+            raise ValueError(f"{QUOTA_FILE}: cpu.load must be three numbers >= 0")
+        return pct, [x for x in loads if x is not None]
+
     def quota(self) -> Optional[List[Mount]]:
         """The mounts of a simulated host, or ``None`` when the root has no quota file.
 
         Raises ``ValueError`` when the file exists but is malformed.
         """
-        file = os.path.join(self.path, QUOTA_FILE)
-        try:
-            with open(file, encoding="utf-8") as fh:
-                doc: Any = json.load(fh)
-        except FileNotFoundError:
+        doc = self._declaration()
+        if doc is None:
             return None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{QUOTA_FILE}: cannot read: {exc}") from exc
         if not isinstance(doc, dict) or not isinstance(doc.get("mounts"), list):
             raise ValueError(f'{QUOTA_FILE}: expected {{"mounts": [...]}}')
         mounts: List[Mount] = []

@@ -179,15 +179,19 @@ def snapshot(root: HostRoot, sample: float = SAMPLE_SECONDS) -> Dict[str, Any]:
     mem_total = read_meminfo().get("MemTotal", 0)
     by_cpu = sorted(procs, key=lambda p: (p[1], p[0].rss_bytes), reverse=True)[:5]
     by_mem = sorted(procs, key=lambda p: p[0].rss_bytes, reverse=True)[:5]
-    mem = memory()
+    mem = memory(root)
     try:
         load = [round(x, 2) for x in os.getloadavg()]
     except OSError:
         load = []
+    cpu_pct = round(100.0 * (busy1 - busy0) / (total1 - total0), 1) if total1 > total0 else 0.0
+    declared_cpu = root.declared_cpu()
+    if declared_cpu is not None:
+        cpu_pct, load = round(declared_cpu[0], 1), [round(x, 2) for x in declared_cpu[1]]
     snap: Dict[str, Any] = {
         "host": socket.gethostname(),
         "ts": round(time.time(), 3),
-        "cpu_pct": round(100.0 * (busy1 - busy0) / (total1 - total0), 1) if total1 > total0 else 0.0,
+        "cpu_pct": cpu_pct,
         "load": load,
         "cores": os.cpu_count() or 1,
         "memory": {k: mem[k] for k in ("total_bytes", "available_bytes", "used_pct")},

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from agent_runtime.actions.base import ActionContext, ActionResult, action, require
+from agent_runtime.hostroot import HostRoot
 
 __all__ = [
     "ProcStat",
@@ -103,8 +104,19 @@ def read_meminfo() -> Dict[str, int]:
     return out
 
 
-def memory() -> Dict[str, Any]:
-    """Total/available memory and swap, with percentages."""
+def memory(root: Optional[HostRoot] = None) -> Dict[str, Any]:
+    """Total/available memory and swap, with percentages.
+
+    A simulated *root* that declares its memory is reported as declared (no swap).
+    """
+    declared = root.declared_memory() if root is not None else None
+    if declared is not None:
+        total, used = declared
+        return {
+            "total_bytes": total, "available_bytes": total - used,
+            "used_pct": round(100.0 * used / total, 1) if total else 0.0,
+            "swap_total_bytes": 0, "swap_used_bytes": 0, "swap_used_pct": 0.0,
+        }
     mi = read_meminfo()
     total = mi.get("MemTotal", 0)
     avail = mi.get("MemAvailable", mi.get("MemFree", 0) + mi.get("Cached", 0))
@@ -162,7 +174,7 @@ def top_processes(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
 @action("memory_usage", read_only=True, params={})
 def memory_usage(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
     """Memory and swap totals and use, from ``/proc/meminfo``."""
-    data = memory()
+    data = memory(ctx.root)
     return ActionResult(True, f"memory {data['used_pct']}% used, swap {data['swap_used_pct']}%", data)
 
 

@@ -8,7 +8,7 @@ scenario           the fault                                  expected end state
 =================  =========================================  ==========================
 ``disk-old-logs``  rotated logs 10 days old fill "/" to 93 %  ``resolved`` (automatic)
 ``crashed-service`` the role's service crashes                ``resolved`` (restarted)
-``memory-hog``     the worker's queue grows to 7.6 GiB        ``awaiting_approval``
+``memory-hog``     the worker's queue grows to 7.1 GiB        ``awaiting_approval``
 ``unknown-file``   a fresh 10 MB export fills "/" to 95 %     ``escalated`` (findings)
 ``flapping``       an HTTP check fires and clears 5 times     ``suppressed``
 ``package-update`` an openssl security update on every host   ``available_for_broadcast``
@@ -173,8 +173,8 @@ class FaultInjector:
 
     async def _memory_hog(self, s: Scenario) -> None:
         host = self.fleet.get(s.host)
-        host.set_unit(host.service, mem_mb=7800)
-        host.journal(host.service, f"{host.service}: queue backlog 2.1M messages, RSS 7.6 GiB")
+        host.set_unit(host.service, mem_mb=7300)  # 93 % of 8 GiB: alerts at 90, probes at 95
+        host.journal(host.service, f"{host.service}: queue backlog 2.1M messages, RSS 7.1 GiB")
         labels = {"alertname": s.alertname, "host": host.name, "instance": f"{host.name}:9100",
                   "severity": "critical", "service": host.service, "threshold": "90",
                   "job": "node", "ccm_demo": "memory-hog"}
@@ -182,8 +182,8 @@ class FaultInjector:
             "version": "4", "status": "firing", "receiver": "ccm", "groupKey": "{}:{}",
             "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://prometheus",
             "alerts": [{"status": "firing", "labels": labels, "annotations": {
-                "summary": f"memory on {host.name} is 97% used",
-                "description": f"{host.service} holds 7.6 GiB"},
+                "summary": f"memory on {host.name} is 93% used",
+                "description": f"{host.service} holds 7.1 GiB"},
                 "startsAt": _now().isoformat(), "endsAt": "0001-01-01T00:00:00Z",
                 "fingerprint": f"demo-memory-{host.name}"}]})
 

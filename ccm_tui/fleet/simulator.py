@@ -3,8 +3,9 @@
 :class:`SimulatedFleet` is what ``ccm demo`` runs on. Each host is an asyncssh server
 on a free 127.0.0.1 port whose sessions run real local subprocesses (``/bin/sh -c``),
 with a filesystem root of its own (a sandbox with a disk quota declared in
-``.ccm-host.json``, so disk use is the size of its files) and a small stand-in service
-manager: ``systemctl`` and ``journalctl`` over unit files in the host's folder, and
+``.ccm-host.json``, so disk use is the size of its files; its memory, from its
+services, and its CPU, wandering around its role's usual load, are declared there
+too) and a small stand-in service manager: ``systemctl`` and ``journalctl`` over unit files in the host's folder, and
 ``apt``/``apt-get`` over a list of pending updates. Everything lives under one folder::
 
     <base>/hosts/<name>/root/     the host's "/"   (inventory label ccm_root)
@@ -35,6 +36,7 @@ import asyncssh
 import yaml
 
 from ccm_tui.fleet.shell_session import kill_group, serve_in_shell
+from ccm_tui.fleet.simulator_load import CpuWander
 from ccm_tui.fleet.simulator_standins import APT, JOURNALCTL, SYSTEMCTL
 
 LOOPBACK = "127.0.0.1"
@@ -45,6 +47,9 @@ ROLES = ("web", "app", "db", "worker")
 SERVICES = {"web": "nginx.service", "app": "app.service", "db": "postgresql.service",
             "worker": "queue-worker.service"}
 _BASE_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+#: Each simulated host's memory, and what its OS takes before any unit (its services'
+#: ``mem_mb`` come on top; see :meth:`SimHost.declare_memory`).
+MEMORY_MB, OS_MEMORY_MB = 8192, 350
 
 @dataclass
 class SimHost:
@@ -80,12 +85,35 @@ class SimHost:
         return dict(json.loads((self.units / f"{name}.json").read_text()))
 
     def set_unit(self, name: str, **changes: Any) -> None:
-        """Change a stand-in unit's state (``active=False``: it crashed)."""
+        """Change a stand-in unit's state (``active=False``: it crashed; ``mem_mb``: its RSS)."""
         state = self.unit(name) if (self.units / f"{name}.json").exists() else {}
         state.update(changes)
         tmp = self.units / f"{name}.json.tmp"
         tmp.write_text(json.dumps(state))
         tmp.replace(self.units / f"{name}.json")
+        self.declare()
+
+    def declare(self, cpu: tuple[float, Sequence[float]] | None = None) -> None:
+        """Rewrite the host's quota file: its memory use (the OS plus its running units),
+        and ``cpu`` (percent, load averages) when given.
+
+        The probe and the agent's actions read them there. The stand-in ``systemctl``
+        rewrites the memory after a restart; should the two writes cross, the next
+        declaration (every :data:`~.simulator_load.EVERY` seconds) puts both right.
+        """
+        quota = self.root / ".ccm-host.json"
+        if not quota.exists():
+            return
+        units = [json.loads(f.read_text()) for f in self.units.glob("*.json")]
+        used = OS_MEMORY_MB + sum(u.get("mem_mb", 0) for u in units if u.get("active"))
+        doc = json.loads(quota.read_text())
+        doc["memory"] = {"total_bytes": MEMORY_MB * MB, "used_bytes": min(used, MEMORY_MB) * MB,
+                         "os_bytes": OS_MEMORY_MB * MB}  # for the stand-in systemctl
+        if cpu is not None:
+            doc["cpu"] = {"pct": round(cpu[0], 1), "load": [round(x, 2) for x in cpu[1]]}
+        tmp = quota.with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc))
+        tmp.replace(quota)
 
     def journal(self, unit: str, line: str) -> None:
         """Append a line to a unit's journal."""
@@ -147,6 +175,7 @@ class SimulatedFleet:
         self._acceptors: list[asyncssh.SSHAcceptor] = []
         self._conns: set[asyncssh.SSHServerConnection] = set()
         self._procs: set[asyncio.subprocess.Process] = set()
+        self._wander: asyncio.Task[None] | None = None
         self.inventory_path = self.base / "inventory.yaml"
         self.known_hosts = self.base / "ssh" / "known_hosts"
         self.client_key = self.base / "ssh" / "id_ed25519"
@@ -186,6 +215,9 @@ class SimulatedFleet:
             self._acceptors.append(acceptor)
             host.port = int(acceptor.sockets[0].getsockname()[1])
             self.hosts.append(host)
+        wander = CpuWander(self.hosts)
+        wander.step()  # declared before the first probe
+        self._wander = asyncio.create_task(wander.run())
         public = " ".join(host_key.export_public_key().decode().split()[:2])
         self.known_hosts.write_text("".join(f"[{LOOPBACK}]:{h.port} {public}\n"
                                             for h in self.hosts))
@@ -223,6 +255,11 @@ class SimulatedFleet:
 
     async def stop(self) -> None:
         """Close every server and connection; kill what sessions left running."""
+        if self._wander is not None:
+            self._wander.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._wander
+            self._wander = None
         for conn in list(self._conns):
             conn.abort()
         for acceptor in self._acceptors:

@@ -11,6 +11,7 @@ SYSTEMCTL = r'''
 """Stand-in systemctl: unit state in ../units/<unit>.json next to this script."""
 import json, os, sys, time
 UNITS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "units")
+MB = 1024 * 1024
 def unit(name):
     return name if "." in name else name + ".service"
 def path(name):
@@ -26,6 +27,28 @@ def save(name, state):
     with open(tmp, "w") as fh:
         json.dump(state, fh)
     os.replace(tmp, path(name))
+    declare_memory()
+def declare_memory():
+    """As SimHost.declare: the OS plus the running units, into the quota file."""
+    quota = os.path.join(os.path.dirname(UNITS), "root", ".ccm-host.json")
+    try:
+        with open(quota) as fh:
+            doc = json.load(fh)
+    except OSError:
+        return
+    mem = doc.get("memory")
+    if not mem:
+        return
+    used = mem.get("os_bytes", 0)
+    for f in os.listdir(UNITS):
+        if f.endswith(".json"):
+            s = load(f[:-5])
+            if s and s.get("active"):
+                used += s.get("mem_mb", 0) * MB
+    mem["used_bytes"] = min(used, mem["total_bytes"])
+    with open(quota + ".tmp", "w") as fh:
+        json.dump(doc, fh)
+    os.replace(quota + ".tmp", quota)
 def journal(name, line):
     with open(os.path.join(UNITS, unit(name)[:-len(".service")] + ".log"), "a") as fh:
         fh.write(time.strftime("%Y-%m-%dT%H:%M:%S") + " " + line + "\n")

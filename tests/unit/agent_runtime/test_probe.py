@@ -80,3 +80,40 @@ def test_probe_as_a_process() -> None:
     _check_shape(snap)
     # measured, not asserted: see the report
     print(f"probe process wall={wall_ms:.0f} ms, in-probe={snap['probe_ms']} ms", file=sys.stderr)
+
+
+def test_a_simulated_root_reports_the_memory_it_declares(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gib = 1024 ** 3
+    (tmp_path / ".ccm-host.json").write_text(json.dumps({
+        "mounts": [{"mount": "/", "total_bytes": 10_000, "total_inodes": 100}],
+        "memory": {"total_bytes": 8 * gib, "used_bytes": 6 * gib}}))
+    assert main(["--root", str(tmp_path)]) == 0
+    snap = json.loads(capsys.readouterr().out)
+    assert snap["memory"] == {"total_bytes": 8 * gib, "available_bytes": 2 * gib,
+                              "used_pct": 75.0}
+    assert snap["swap"] == {"total_bytes": 0, "used_bytes": 0, "used_pct": 0.0}
+
+
+def test_a_malformed_memory_declaration_is_an_error_not_a_guess(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / ".ccm-host.json").write_text(json.dumps({
+        "mounts": [{"mount": "/", "total_bytes": 10_000}], "memory": {"total_bytes": "8G"}}))
+    assert main(["--root", str(tmp_path)]) == 1
+    err = json.loads(capsys.readouterr().err)
+    assert err == {"error": ".ccm-host.json: memory.total_bytes must be an integer >= 0"}
+
+
+def test_a_simulated_root_reports_the_cpu_it_declares(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    quota = tmp_path / ".ccm-host.json"
+    mounts = [{"mount": "/", "total_bytes": 10_000}]
+    quota.write_text(json.dumps({"mounts": mounts, "cpu": {"pct": 41.26, "load": [1.6, 1.2, 1]}}))
+    assert main(["--root", str(tmp_path)]) == 0
+    snap = json.loads(capsys.readouterr().out)
+    assert (snap["cpu_pct"], snap["load"]) == (41.3, [1.6, 1.2, 1.0])
+    for bad, reason in (({"pct": 140, "load": [1, 1, 1]}, "cpu.pct must be a number from 0 to 100"),
+                        ({"pct": 5, "load": [1, 1]}, "cpu.load must be three numbers >= 0")):
+        quota.write_text(json.dumps({"mounts": mounts, "cpu": bad}))
+        assert main(["--root", str(tmp_path)]) == 1
+        assert json.loads(capsys.readouterr().err) == {"error": f".ccm-host.json: {reason}"}
