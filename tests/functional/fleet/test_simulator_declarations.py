@@ -1,4 +1,4 @@
-"""A simulated host's memory follows its services, as the probe and the agent see it.
+"""A simulated host's memory and CPU are its own, as the probe and the agent see them.
 
 The demo's memory hog must show on the host's tile and in the agent's evidence, and
 drop once the service is restarted (by the stand-in ``systemctl``, as the agent does).
