@@ -209,14 +209,14 @@ def _print_report(report: BroadcastReport) -> None:
         err = g.stderr.strip().splitlines()
         for line in err[:3]:
             out.print(Text("  stderr: " + line, style="red"))
-    problems = report.unreachable + report.timed_out
+    problems = report.unreachable + report.refused + report.timed_out
     if problems:
         for rendered in host_problems(f"{len(problems)} not run to completion",
                                       [(r.host, r.error or "") for r in problems]):
             out.print(rendered)
     codes: dict[str, list[str]] = {}
     for r in report.results:
-        key = r.error_kind or _exit_text(r.exit_status)
+        key = r.error_label or _exit_text(r.exit_status)
         codes.setdefault(key, []).append(r.host)
     out.print(Rule(style="dim"))
     out.print(Text(f"{report.summary_line()}  ({report.duration:.1f}s, "

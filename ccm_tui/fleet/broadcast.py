@@ -10,9 +10,10 @@ The engine behind ``ccm run``, reusable by the TUI::
     print(report.summary_line())               # 47 identical · 2 differ · 1 unreachable
 
 Hosts whose command ran are grouped by a hash of (exit status, stdout): the largest
-group is "identical", every other host that ran "differs". Hosts that could not
-be reached (or refused the host key) are "unreachable"; those that ran out of time
-are "timed out".
+group is "identical", every other host that ran "differs". Hosts that could not be
+reached (or dropped the session) are "unreachable", those whose host key CCM refused
+"host key refused", those that refused our login "login refused", and those that ran
+out of time "timed out".
 """
 
 from __future__ import annotations
@@ -66,8 +67,14 @@ class BroadcastReport:
 
     @property
     def unreachable(self) -> tuple[RunResult, ...]:
-        """Results of hosts that could not be reached (including host key refusals)."""
-        return tuple(r for r in self.results if r.error and r.error_kind != "timeout")
+        """Results of hosts that could not be reached, or dropped the session."""
+        return tuple(r for r in self.results
+                     if r.error and r.error_kind not in ("timeout", "auth", "hostkey"))
+
+    @property
+    def refused(self) -> tuple[RunResult, ...]:
+        """Results of hosts CCM did not log in to: host key refused, or login refused."""
+        return tuple(r for r in self.results if r.error and r.error_kind in ("auth", "hostkey"))
 
     @property
     def timed_out(self) -> tuple[RunResult, ...]:
@@ -100,6 +107,8 @@ class BroadcastReport:
         return {
             "total": len(self.results), "identical": self.identical, "differ": self.differ,
             "timed_out": len(self.timed_out), "unreachable": len(self.unreachable),
+            "hostkey_refused": sum(1 for r in self.refused if r.error_kind == "hostkey"),
+            "login_refused": sum(1 for r in self.refused if r.error_kind == "auth"),
             "ok": sum(1 for r in self.results if r.ok),
             "failed": sum(1 for r in self.results if not r.ok),
         }
@@ -110,7 +119,8 @@ class BroadcastReport:
         parts = [f"{c['identical']} identical"] if c["identical"] or not self.results else []
         parts += [f"{c[k]} {label}" for k, label in
                   (("differ", "differ"), ("timed_out", "timed out"),
-                   ("unreachable", "unreachable")) if c[k]]
+                   ("unreachable", "unreachable"), ("hostkey_refused", "host key refused"),
+                   ("login_refused", "login refused")) if c[k]]
         if not parts:
             parts = [f"{c['differ']} differ"]
         return " · ".join(parts)

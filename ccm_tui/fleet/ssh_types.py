@@ -31,6 +31,18 @@ class RunResult:
         """Ran and exited 0."""
         return self.error is None and self.exit_status == 0
 
+    @property
+    def error_label(self) -> str:
+        """``error_kind`` in words (``login refused``), for summaries; empty when it ran."""
+        if self.error is None:
+            return ""
+        return ERROR_LABELS.get(self.error_kind or "", self.error_kind or "error")
+
+
+#: How each ``error_kind`` reads in a summary.
+ERROR_LABELS = {"unreachable": "unreachable", "hostkey": "host key refused",
+                "auth": "login refused", "timeout": "timed out", "lost": "session lost"}
+
 
 @dataclass(frozen=True, slots=True)
 class PoolOptions:
@@ -61,4 +73,4 @@ def parse_jump_spec(spec: str) -> FleetHost:
     return FleetHost(name=spec, address=host, port=port, user=user)
 
 
-__all__ = ["PoolOptions", "RunResult", "parse_jump_spec"]
+__all__ = ["ERROR_LABELS", "PoolOptions", "RunResult", "parse_jump_spec"]

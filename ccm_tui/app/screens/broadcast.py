@@ -80,7 +80,7 @@ class BroadcastPrompt(ModalScreen[BroadcastRequest | None]):
 def result_text(r: RunResult) -> Text:
     """``ok``, ``exit 3``, ``unreachable``… coloured."""
     if r.error is not None:
-        return Text(r.error_kind or "error", style="bold red")
+        return Text(r.error_label, style="bold red")
     if r.exit_status == 0:
         return Text("ok", style="green")
     if r.exit_status is None:
@@ -113,7 +113,7 @@ def summary_text(report: BroadcastReport, unrecorded: str) -> Text:
         out.append(", ".join(g.hosts[:6]) + (f" … +{g.size - 6}" if g.size > 6 else "") + "\n")
         for line in g.stdout.rstrip("\n").splitlines()[:PREVIEW_LINES]:
             out.append(f"    {line}\n", style="dim")
-    problems = report.unreachable + report.timed_out
+    problems = report.unreachable + report.refused + report.timed_out
     if problems:
         out.append(f"{len(problems)} not run to completion: ", style="red")
         out.append(", ".join(r.host for r in problems) + "\n")

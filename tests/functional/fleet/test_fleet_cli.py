@@ -166,7 +166,8 @@ def test_trust_then_run(tmp_path: Path, fleet: AsyncsshFleet, client_key: KeyFil
     args = ("--inventory", str(inv), "--hub", hub)
     refused = ccm("run", "echo hi", "--hosts", "host-20", *args, "--json")
     doc = json.loads(refused.stdout)
-    assert refused.exit_code == 1 and doc["counts"]["unreachable"] == 1
+    assert refused.exit_code == 1 and doc["counts"]["hostkey_refused"] == 1
+    assert doc["summary"] == "1 host key refused"
     assert "ccm fleet trust host-20" in doc["hosts"][0]["error"]
 
     unconfirmed = ccm("fleet", "trust", "host-20", *args)

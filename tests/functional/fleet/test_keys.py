@@ -133,9 +133,15 @@ def test_ccm_run_uses_the_agent_named_by_ssh_auth_sock(
             "--hub", hub, "--json"]
 
     refused = CliRunner().invoke(app, args)
+    told = CliRunner().invoke(app, args[:-1])  # the human summary
     monkeypatch.setenv("SSH_AUTH_SOCK", str(agent.socket))
     allowed = CliRunner().invoke(app, args)
 
     assert refused.exit_code == 1 and '"error_kind": "auth"' in refused.stdout
+    assert '"summary": "1 login refused"' in refused.stdout
+    lines = told.stdout.splitlines()
+    assert told.exit_code == 1 and "1 login refused" in lines[-2] and lines[-1] == (
+        "  login refused: real")
+    assert "real  no key to log in as" in told.stdout
     assert allowed.exit_code == 0, allowed.output
     assert '"summary": "1 identical"' in allowed.stdout and "agent-ok" in allowed.stdout

@@ -25,7 +25,8 @@ def test_identical_differ_unreachable() -> None:
     assert r.failed_hosts() == ["x2", "gone"] and not r.ok
     doc = r.to_dict(output_chars=3)
     assert doc["counts"] == {"total": 50, "identical": 47, "differ": 2, "timed_out": 0,
-                             "unreachable": 1, "ok": 48, "failed": 2}
+                             "unreachable": 1, "hostkey_refused": 0, "login_refused": 0,
+                             "ok": 48, "failed": 2}
     assert doc["groups"][0]["stdout"].startswith("sam") and "stdout" not in doc["hosts"][0]
 
 
@@ -40,3 +41,15 @@ def test_all_different_and_timeouts() -> None:
     assert r.summary_line() == "2 differ · 1 timed out"
     assert report([ok("a")]).summary_line() == "1 identical"
     assert report([ok("a")]).ok and not report([]).ok
+
+
+def test_refused_logins_and_host_keys_are_named_apart_from_unreachable() -> None:
+    r = report([ok("a"), ok("b"),
+                RunResult("c", None, error="c: no key to log in as 'ops' with: …",
+                          error_kind="auth"),
+                RunResult("d", None, error="d: host key unknown", error_kind="hostkey"),
+                RunResult("e", None, error="e: connection refused", error_kind="unreachable")])
+    assert r.summary_line() == "2 identical · 1 unreachable · 1 host key refused · 1 login refused"
+    assert [x.host for x in r.refused] == ["c", "d"] and [x.host for x in r.unreachable] == ["e"]
+    c = r.counts()
+    assert (c["unreachable"], c["hostkey_refused"], c["login_refused"], c["failed"]) == (1, 1, 1, 3)
