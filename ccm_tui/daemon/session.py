@@ -105,9 +105,10 @@ class AgentSession:
                 how = await self._start()
             except FleetError as exc:
                 log.warning("%s: cannot start the agent: %s", task.id, exc)
+                why = f"{exc} — {exc.hint}" if exc.hint else str(exc)
                 await self._apply(Effect(TaskState.ESCALATED, {
                     "outcome": f"escalated: could not start the agent on {self.host.name}: "
-                               f"{exc}"[:500]}))
+                               f"{why}"[:500]}))
                 await self._notify("finished")
                 return
             log.info("%s: agent %s on %s", task.id, how, self.host.name)

@@ -75,7 +75,8 @@ class InstallResult:
 
     ``status``: ``installed`` (pushed and verified), ``unchanged`` (the same agent
     was there; verified), ``failed`` (checks or verify failed; see ``problems``) or
-    ``unreachable``.
+    ``unreachable`` (``error_kind`` as in :class:`~ccm_tui.fleet.ssh.RunResult`: the
+    host key or the login may have been refused).
     """
 
     host: str
@@ -86,6 +87,7 @@ class InstallResult:
     bytes_sent: int = 0
     duration: float = 0.0
     problems: tuple[str, ...] = ()
+    error_kind: str = ""
 
     @property
     def ok(self) -> bool:
@@ -146,7 +148,7 @@ async def install_one(pool: SSHPool, host: FleetHost, agent: AgentBuild, *,
     check = await pool.run(host, ["sh", "-c", _CHECK, "ccm-check", host.python, remote_path],
                            timeout=timeout)
     if check.error:
-        return done("unreachable", [check.error])
+        return done("unreachable", [check.error], error_kind=check.error_kind or "")
     facts = _parse_check(check.stdout)
     python, tmux = facts.get("python", "missing"), facts.get("tmux", "missing")
     problems: list[str] = []

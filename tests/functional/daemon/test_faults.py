@@ -106,3 +106,21 @@ async def test_unknown_host_key_is_refused(env: FleetEnv, hub: Hub) -> None:
     assert "ccm fleet trust" in (done.outcome or ""), done.outcome
     assert await hub.list_events(task.id) == []
     assert not Path(env.tmp / "home" / ".local/state/ccm-agent/journal").exists()
+
+
+async def test_a_refused_login_escalates_naming_the_key_and_the_remedy(
+        env: FleetEnv, hub: Hub) -> None:
+    from tests.support.ssh import make_keypair
+
+    stranger = make_keypair(env.tmp / "stranger" / "id_ed25519")
+    env.inventory_path.write_text(env.inventory_path.read_text().replace(
+        str(env.key.private), str(stranger.private)))
+    await env.start_daemon()
+    task = await env.alert("web-01")
+    done = await env.wait_state(task.id, TaskState.ESCALATED, timeout=60)
+    outcome = done.outcome or ""
+    assert outcome.startswith("escalated: could not start the agent on web-01: web-01: the "
+                              "server refused our key for user"), outcome
+    assert f"(offered: {stranger.private}" in outcome
+    assert "— load the key into ssh-agent (ssh-add) where ccm runs" in outcome
+    assert await hub.list_events(task.id) == []
