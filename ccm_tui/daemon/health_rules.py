@@ -10,6 +10,9 @@ alert              holds when                                         key       
 ``ServiceDown``    a systemd unit is failed                           unit        1
 ``HighMemory``     memory is ≥ ``memory_pct`` % used                  —           2
 ``HostUnreachable`` the probe could not reach the host                —           2
+``HostAccessRefused`` the host answered but refused CCM's login or     —           2
+                   CCM refused its host key (severity info: CCM's
+                   access, not the host, is at fault; never a page)
 =================  =================================================  ==========  =====
 
 Like Prometheus' ``for:``, a condition must hold for N consecutive probes before it
@@ -36,8 +39,10 @@ from ccm_tui.daemon.forecast import forecast_disks
 
 SOURCE = "ccm-probe"
 DISK_FULL, DISK_FILLING, SERVICE_DOWN = "DiskFull", "DiskFillingUp", "ServiceDown"
-HIGH_MEMORY, UNREACHABLE = "HighMemory", "HostUnreachable"
-RULES = (DISK_FULL, DISK_FILLING, SERVICE_DOWN, HIGH_MEMORY, UNREACHABLE)
+HIGH_MEMORY, UNREACHABLE, ACCESS_REFUSED = "HighMemory", "HostUnreachable", "HostAccessRefused"
+RULES = (DISK_FULL, DISK_FILLING, SERVICE_DOWN, HIGH_MEMORY, UNREACHABLE, ACCESS_REFUSED)
+#: The probe's error kinds that mean "reached, but no way in" (see RunResult.error_kind).
+_REFUSED_KINDS = ("auth", "hostkey")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,8 @@ class HealthRules:
         """Consecutive probes ``rule`` must hold before it fires."""
         return max(1, {DISK_FULL: self.disk_for, DISK_FILLING: self.forecast_for,
                        SERVICE_DOWN: self.service_for, HIGH_MEMORY: self.memory_for,
-                       UNREACHABLE: self.unreachable_for}.get(rule, 1))
+                       UNREACHABLE: self.unreachable_for,
+                       ACCESS_REFUSED: self.unreachable_for}.get(rule, 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +125,20 @@ def _pct(value: Any) -> float | None:
 def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
              rules: HealthRules) -> Evaluation:
     """Judge one snapshot (``history``: the host's recent snapshots, this one included)."""
-    ev = Evaluation(known={UNREACHABLE})
+    ev = Evaluation(known={UNREACHABLE, ACCESS_REFUSED})
     host = snap.host
     if not snap.reachable:
         error = str(snap.data.get("error") or "unreachable")
-        ev.add(Finding(UNREACHABLE, "", {}, {
-            "summary": f"{host} cannot be reached by the health probe",
-            "description": error[:500]}, Severity.CRITICAL))
+        if snap.data.get("error_kind") in _REFUSED_KINDS:
+            # A wrong key, a missing ssh-agent or a reinstalled host: often one setting
+            # for the whole fleet, so info (Slack, the report), not 50 pages at 2 AM.
+            ev.add(Finding(ACCESS_REFUSED, "", {}, {
+                "summary": f"CCM cannot log in to {host} to check its health",
+                "description": error[:500]}, Severity.INFO))
+        else:
+            ev.add(Finding(UNREACHABLE, "", {}, {
+                "summary": f"{host} cannot be reached by the health probe",
+                "description": error[:500]}, Severity.CRITICAL))
         return ev
     if snap.data.get("error"):
         return ev  # reachable, but the probe failed: nothing else is known

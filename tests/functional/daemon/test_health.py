@@ -137,6 +137,39 @@ async def test_unreachable_host_alerts_after_two_probes_and_recovers(
         assert mon.stats["web-02"].unreachable == 2
 
 
+async def test_a_refused_login_is_about_access_not_an_unreachable_host(
+        env: FleetEnv, hub: Hub) -> None:
+    from ccm_tui.config.sections import NotifySettings
+    from ccm_tui.notify.channels import should_page
+    from tests.support.ssh import make_keypair
+
+    sandbox(env.roots["web-02"])
+    real = env.inventory.get("web-02")
+    stranger = make_keypair(env.tmp / "stranger" / "id_ed25519")
+    locked_out = dataclasses.replace(real, identity_files=(str(stranger.private),))
+    await sync_to_hub(hub, [locked_out])
+    async with pool_for(env, [locked_out]) as pool:
+        mon = monitor(env, hub, pool, [locked_out])
+        first = await mon.probe_once("web-02")
+        assert not first.reachable and first.data["error_kind"] == "auth"
+        await mon.probe_once("web-02")
+        [alert] = await probe_alerts(hub, "web-02", "HostAccessRefused")
+        assert alert.status is AlertStatus.FIRING and alert.severity.value == "info"
+        assert alert.annotations["summary"] == "CCM cannot log in to web-02 to check its health"
+        assert "refused our key" in alert.annotations["description"]
+        assert await probe_alerts(hub, "web-02", "HostUnreachable") == []
+        task = await open_tasks(hub, "web-02", "HostAccessRefused")
+        assert task is not None and task.severity == "info"  # Slack and the report, no page
+        assert not should_page(NotifySettings(), task.severity, "web")
+
+    async with pool_for(env, [real]) as pool:  # the key is fixed
+        mon.pool, mon.hosts["web-02"] = pool, real
+        assert (await mon.probe_once("web-02")).reachable
+        statuses = [a.status for a in await probe_alerts(hub, "web-02", "HostAccessRefused")]
+        assert statuses == [AlertStatus.RESOLVED, AlertStatus.FIRING]
+        assert (await hub.get_task(task.id)).state is TaskState.RESOLVED_UPSTREAM
+
+
 async def test_forecast_flags_a_disk_filling_up(env: FleetEnv, hub: Hub) -> None:
     root = sandbox(env.roots["web-01"], total_bytes=10 * MB)
     put(root, "/var/lib/app/data.bin", size=8 * MB)  # 80% now: below DiskFull
