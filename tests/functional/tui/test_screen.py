@@ -16,6 +16,7 @@ from ccm_tui.app.screens.broadcast import BroadcastPrompt, BroadcastScreen
 from ccm_tui.app.screens.help import KEYS, HelpScreen
 from ccm_tui.app.screens.main import MainScreen
 from ccm_tui.app.widgets.fleet.grid import FleetGrid
+from ccm_tui.app.widgets.fleet.layout import TILE_W
 from ccm_tui.app.widgets.incidents.timeline import IncidentTimeline
 from ccm_tui.app.widgets.transcript.view import TranscriptView
 from ccm_tui.core.model import HealthSnapshot, Host
@@ -191,3 +192,31 @@ async def test_full_collections_wait_for_a_pause_while_the_app_runs(sqlite_url: 
             await pilot.press("down")
             assert not app.collector.tick()  # someone is typing: not now
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+async def test_a_tile_says_why_its_figures_stopped(sqlite_url: str) -> None:
+    from ccm_tui.hub import open_hub
+
+    async with open_hub(sqlite_url) as hub:
+        await hub.upsert_hosts([Host(name=n, groups=("web",)) for n in ("web-01", "web-02",
+                                                                         "web-03")])
+        await hub.record_health(HealthSnapshot(host="web-01", taken_at=BASE, cpu_pct=20.0,
+                                               mem_pct=30.0, disk_pct=40.0, load1=0.5))
+        for host, kind in (("web-02", "unreachable"), ("web-03", "auth")):
+            await hub.record_health(HealthSnapshot(
+                host=host, taken_at=BASE, reachable=False,
+                data={"error": f"{host}: …", "error_kind": kind}))
+        app = CCMApp(hub, actor="jordan", clock=fixed_clock)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded)
+            assert isinstance(app.screen, MainScreen)
+            grid = app.screen.grid
+            await wait_for(pilot, lambda: len(grid.order()) == 3)
+            rows = [grid.render_line(y).text for y in range(grid.size.height)]
+    [names] = [line for line in rows if "web-01" in line]  # the first line of three tiles
+    [third] = [line for line in rows if "dsk" in line]  # their third line
+    said = {n: third[names.index(n) - 2:names.index(n) - 2 + TILE_W] for n in
+            ("web-01", "web-02", "web-03")}  # each tile starts 2 cells before its name
+    assert "ld  0.50" in said["web-01"]
+    assert said["web-02"].rstrip().endswith(" unreachable")
+    assert said["web-03"].rstrip().endswith(" no login")
