@@ -10,7 +10,7 @@ from ccm_tui.commands._common import print_json, redact_url, settings, with_hub
 from ccm_tui.core.states import TaskState
 
 if TYPE_CHECKING:
-    from ccm_tui.core.model import Silence
+    from ccm_tui.core.model import HealthSnapshot, Silence
     from ccm_tui.core.records import Control
     from ccm_tui.hub.base import Hub
 
@@ -71,23 +71,29 @@ def status(
     ctx: typer.Context,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show the hub, whether automatic fixes are paused, and how many tasks are in each state."""
+    """Show the hub, whether automatic fixes are paused, the fleet's health from the
+    latest probes, and how many tasks are in each state."""
     url = settings(ctx).hub
 
-    async def fetch(hub: Hub) -> tuple[Control, dict[TaskState, int], list[Silence]]:
-        return await hub.get_control(), await hub.count_tasks(), await hub.list_silences()
+    async def fetch(hub: Hub) -> tuple[Control, dict[TaskState, int], list[Silence],
+                                       int, dict[str, HealthSnapshot]]:
+        return (await hub.get_control(), await hub.count_tasks(), await hub.list_silences(),
+                len(await hub.list_hosts()), await hub.latest_health())
 
+    from ccm_tui.commands import _fleet_health
     from ccm_tui.core.model import utcnow
 
-    control, counts, silences = with_hub(ctx, fetch)
+    control, counts, silences, hosts, latest = with_hub(ctx, fetch)
     now = utcnow()
     active = [x for x in silences if x.active_at(now)]
     scheduled = [x for x in silences if x.starts_at > now]
+    fleet = _fleet_health.summarise(hosts, latest, now)
     if as_json:
         data: dict[str, Any] = {
             "hub": redact_url(url),
             "paused": control.paused,
             "control": control,
+            "fleet": fleet,
             "tasks": {s.value: counts.get(s, 0) for s in TaskState},
             "silences": {"active": len(active), "scheduled": len(scheduled)},
         }
@@ -100,6 +106,8 @@ def status(
     out = console()
     out.print(f"[bold]hub[/]      {redact_url(url)}")
     out.print(f"[bold]fixes[/]    {_describe(control)}")
+    if hosts or latest:
+        out.print(f"[bold]fleet[/]    {_fleet_health.describe(fleet)}")
     if active or scheduled:
         first = (active or scheduled)[0]  # soonest-ending active, else the next window
         what = " ".join(str(m) for m in first.matchers)

@@ -376,6 +376,53 @@ def test_status_counts_tasks_per_state(url: str) -> None:
     assert "1 waiting for approval" in human.stdout
 
 
+def test_status_sums_up_the_fleet_from_the_latest_probes(url: str) -> None:
+    from ccm_tui.core.model import HealthSnapshot, Host
+
+    now = utcnow()
+
+    async def go() -> None:
+        async with open_hub(url) as hub:
+            await hub.upsert_hosts([Host(n) for n in ("web-01", "web-02", "db-01", "db-02",
+                                                      "app-01")])
+            for snap in (
+                    HealthSnapshot("web-01", now - timedelta(seconds=40), cpu_pct=10,
+                                   mem_pct=20, disk_pct=30),
+                    HealthSnapshot("web-02", now - timedelta(seconds=12), disk_pct=93),
+                    HealthSnapshot("db-01", now - timedelta(seconds=20), reachable=False,
+                                   data={"error": "db-01: no key…", "error_kind": "auth"}),
+                    HealthSnapshot("db-02", now - timedelta(seconds=20), reachable=False,
+                                   data={"error": "refused", "error_kind": "unreachable"})):
+                await hub.record_health(snap)
+
+    empty = ccm("--hub", url, "status")
+    asyncio.run(go())
+    fleet = json.loads(ccm("--hub", url, "status", "--json").stdout)["fleet"]
+    human = ccm("--hub", url, "status").stdout
+
+    assert "fleet    " not in empty.stdout  # an empty hub: nothing to say about a fleet
+    assert {k: v for k, v in fleet.items() if k != "last_probe_seconds_ago"} == {
+        "hosts": 5, "probed": 4, "ok": 1, "critical": 1, "unreachable": 1, "no_login": 1,
+        "stale": False}
+    assert 11 <= fleet["last_probe_seconds_ago"] < 60
+    assert ("fleet    5 hosts · 1 ok · 1 critical · 1 unreachable · 1 no login · 1 never "
+            "probed — probed 1") in human
+    assert "no login: `ccm fleet probe --json` shows why" in human
+
+
+def test_status_says_when_nothing_has_probed_for_a_while(url: str) -> None:
+    from ccm_tui.core.model import HealthSnapshot, Host
+
+    async def go() -> None:
+        async with open_hub(url) as hub:
+            await hub.upsert_hosts([Host("web-01")])
+            await hub.record_health(HealthSnapshot("web-01", utcnow() - timedelta(hours=3)))
+
+    asyncio.run(go())
+    assert "last probe 3h ago: is `ccm up` running?" in ccm("--hub", url, "status").stdout
+    assert json.loads(ccm("--hub", url, "status", "--json").stdout)["fleet"]["stale"] is True
+
+
 # -- db and init ---------------------------------------------------------------------------
 def test_db_migrate_twice(url: str) -> None:
     first = ccm("db", "migrate", "--hub", url, "--json")

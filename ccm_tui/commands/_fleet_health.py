@@ -1,0 +1,62 @@
+"""The fleet's health in one line for ``ccm status``, from each host's latest probe."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ccm_tui.core.model import HealthSnapshot
+from ccm_tui.core.text import duration
+from ccm_tui.daemon.health_rules import HealthRules
+
+#: A newest probe older than this means nothing is probing (``ccm up`` probes every 30 s).
+STALE_SECONDS = 300.0
+_REFUSED = ("auth", "hostkey")
+
+
+def summarise(hosts: int, latest: Mapping[str, HealthSnapshot], now: datetime,
+              rules: HealthRules | None = None) -> dict[str, Any]:
+    """Counts of the latest probes: ok, critical (the built-in rules' thresholds),
+    unreachable, no login (login or host key refused), and how old the newest probe is."""
+    r = rules or HealthRules()
+    counts = {"ok": 0, "critical": 0, "unreachable": 0, "no_login": 0}
+    for snap in latest.values():
+        if not snap.reachable:
+            refused = snap.data.get("error_kind") in _REFUSED
+            counts["no_login" if refused else "unreachable"] += 1
+        elif (snap.disk_pct or 0) >= r.disk_pct or (snap.mem_pct or 0) >= r.memory_pct:
+            counts["critical"] += 1
+        else:
+            counts["ok"] += 1
+    newest = max((s.taken_at for s in latest.values()), default=None)
+    age = (now - newest).total_seconds() if newest is not None else None
+    return {"hosts": hosts, "probed": len(latest), **counts,
+            "last_probe_seconds_ago": round(age, 1) if age is not None else None,
+            "stale": age is None or age > STALE_SECONDS}
+
+
+def describe(summary: Mapping[str, Any]) -> str:
+    """``12 hosts · 10 ok · 1 critical · 1 no login — probed 12s ago`` (rich markup)."""
+    if not summary["probed"]:
+        return (f"{summary['hosts']} hosts, none probed yet — `ccm up` probes every 30 s, "
+                "`ccm fleet probe` probes now")
+    parts = [f"{summary['hosts']} hosts", f"[green]{summary['ok']} ok[/]"]
+    for key, label, style in (("critical", "critical", "bold red"),
+                              ("unreachable", "unreachable", "red"),
+                              ("no_login", "no login", "yellow")):
+        if summary[key]:
+            parts.append(f"[{style}]{summary[key]} {label}[/]")
+    unprobed = summary["hosts"] - summary["probed"]
+    if unprobed > 0:
+        parts.append(f"[dim]{unprobed} never probed[/]")
+    ago = duration(summary["last_probe_seconds_ago"])
+    tail = f"probed {ago} ago"
+    if summary["stale"]:
+        tail = f"[yellow]last probe {ago} ago: is `ccm up` running?[/]"
+    elif summary["no_login"]:
+        tail += " · no login: `ccm fleet probe --json` shows why"
+    return " · ".join(parts) + f" — {tail}"
+
+
+__all__ = ["STALE_SECONDS", "describe", "summarise"]
