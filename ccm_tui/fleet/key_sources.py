@@ -1,10 +1,13 @@
-"""What a login could offer: the keys' sources, named for an error message.
+"""What a login could offer: the keys' sources, loaded once and named for an error message.
 
 When a host refuses the login, the usual cause at 2 AM is not the host but the
 client: the daemon runs without ``SSH_AUTH_SOCK``, the agent socket is from a
 session that ended, or the inventory points at a key that is not the one in
 ``authorized_keys``. :func:`describe_key_sources` says which of these applies,
 without asking the agent or reading any key.
+
+:class:`DefaultKeys` holds the default keys of ``~/.ssh`` for a pool: asyncssh
+would read and parse them again for every connection (about 0.25 ms each).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import os
 import stat
 from collections.abc import Sequence
 from pathlib import Path
+
+import asyncssh
 
 #: The private keys OpenSSH (and asyncssh) try from ``~/.ssh`` when none is configured.
 DEFAULT_KEY_NAMES = ("id_ed25519", "id_ecdsa", "id_rsa", "id_ed25519_sk", "id_ecdsa_sk",
@@ -23,6 +28,39 @@ def default_keys(home: Path | None = None) -> list[Path]:
     """The default private keys present in ``~/.ssh``, in the order they are tried."""
     folder = (home or Path.home()) / ".ssh"
     return [folder / name for name in DEFAULT_KEY_NAMES if (folder / name).is_file()]
+
+
+class DefaultKeys:
+    """The default private keys of ``~/.ssh``, as asyncssh would load them for a host with
+    no identity file (encrypted ones skipped), re-read when a key file changes."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.home = home
+        self._stamp: tuple[tuple[str, int, int], ...] | None = None
+        self._keys: list[asyncssh.SSHKeyPair] = []
+
+    def _stamps(self) -> tuple[tuple[str, int, int], ...]:
+        out = []
+        for path in default_keys(self.home):
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+        return tuple(out)
+
+    def get(self) -> list[asyncssh.SSHKeyPair]:
+        """The loaded keys (an empty list when there are none)."""
+        stamp = self._stamps()
+        if stamp != self._stamp:
+            keys: list[asyncssh.SSHKeyPair] = []
+            for path, _, _ in stamp:
+                try:
+                    keys.extend(asyncssh.load_keypairs(path, ignore_encrypted=True))
+                except (OSError, asyncssh.KeyImportError, ValueError):
+                    continue  # unreadable or of a kind this build cannot use, as ssh skips it
+            self._keys, self._stamp = keys, stamp
+        return self._keys
 
 
 def _agent(agent_path: str | None) -> str | None:
@@ -63,4 +101,4 @@ def describe_key_sources(identity_files: Sequence[str], agent_path: str | None,
     return ", ".join(parts), offered
 
 
-__all__ = ["DEFAULT_KEY_NAMES", "default_keys", "describe_key_sources"]
+__all__ = ["DEFAULT_KEY_NAMES", "DefaultKeys", "default_keys", "describe_key_sources"]

@@ -48,7 +48,7 @@ import asyncssh
 
 from ccm_tui.core.errors import HostKeyError, LoginRefused, SSHError
 from ccm_tui.fleet.inventory import FleetHost, Inventory
-from ccm_tui.fleet.key_sources import describe_key_sources
+from ccm_tui.fleet.key_sources import DefaultKeys, describe_key_sources
 from ccm_tui.fleet.known_hosts import TrustStore
 from ccm_tui.fleet.ssh_types import PoolOptions, RunResult, parse_jump_spec
 from ccm_tui.fleet.warm_shell import ShellGone, ShellSlot
@@ -95,6 +95,7 @@ class SSHPool:
         self._entries: dict[str, _Entry] = {}
         self._global = asyncio.Semaphore(self.options.max_inflight)
         self._keys: dict[tuple[str, ...], list[asyncssh.SSHKeyPair]] = {}
+        self._default_keys = DefaultKeys()
         self._closed = False
 
     # -- public API -----------------------------------------------------------------
@@ -361,6 +362,8 @@ class SSHPool:
             args["username"] = h.user
         if h.identity_files:
             args["client_keys"] = self._load_keys(h.identity_files)
+        elif default := self._default_keys.get():
+            args["client_keys"] = default  # else asyncssh re-reads ~/.ssh per connection
         if tunnel is not None:
             args["tunnel"] = tunnel
         return args

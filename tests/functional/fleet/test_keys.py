@@ -145,3 +145,26 @@ def test_ccm_run_uses_the_agent_named_by_ssh_auth_sock(
     assert "real  no key to log in as" in told.stdout
     assert allowed.exit_code == 0, allowed.output
     assert '"summary": "1 identical"' in allowed.stdout and "agent-ok" in allowed.stdout
+
+
+async def test_default_keys_are_loaded_once_skip_encrypted_ones_and_follow_changes(
+        client_key: KeyFiles, sshd: Sshd, isolated_home: Path, tmp_path: Path) -> None:
+    import asyncssh
+
+    from tests.support.ssh import make_keypair
+
+    ssh_dir = isolated_home / ".ssh"
+    locked = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
+    locked.write_private_key(str(ssh_dir / "id_ecdsa"), "pkcs8-pem", passphrase="not given")
+    stranger = make_keypair(tmp_path / "stranger")
+    shutil.copy(stranger.private, ssh_dir / "id_ed25519")
+    real = FleetHost("real", LOOPBACK, sshd.port, sshd.user)
+    async with SSHPool([real], options=PoolOptions(agent_path=None),
+                       trust=trust(tmp_path, [(sshd.port, sshd.host_public_line)])) as pool:
+        before = await pool.run(real, "echo no", timeout=20)  # a stranger's key, one locked
+        shutil.copy(client_key.private, ssh_dir / "id_ed25519")  # replaced by the right one
+        after = await pool.run(real, "echo yes", timeout=20)  # only if the pool re-read it
+    assert before.error_kind == "auth"
+    assert f"offered: {ssh_dir / 'id_ed25519'}, {ssh_dir / 'id_ecdsa'}, no ssh-agent" in (
+        before.error or "")
+    assert after.ok and after.stdout.strip() == "yes"
