@@ -55,7 +55,7 @@ def describe(summary: Mapping[str, Any]) -> str:
     if summary["stale"]:
         tail = f"[yellow]last probe {ago} ago: is `ccm up` running?[/]"
     elif summary["no_login"]:
-        tail += " · no login: `ccm fleet probe --json` shows why"
+        tail += " · `ccm fleet probe` says why there is no login"
     return " · ".join(parts) + f" — {tail}"
 
 

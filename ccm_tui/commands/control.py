@@ -76,9 +76,9 @@ def status(
     url = settings(ctx).hub
 
     async def fetch(hub: Hub) -> tuple[Control, dict[TaskState, int], list[Silence],
-                                       int, dict[str, HealthSnapshot]]:
+                                       set[str], dict[str, HealthSnapshot]]:
         return (await hub.get_control(), await hub.count_tasks(), await hub.list_silences(),
-                len(await hub.list_hosts()), await hub.latest_health())
+                {h.name for h in await hub.list_hosts()}, await hub.latest_health())
 
     from ccm_tui.commands import _fleet_health
     from ccm_tui.core.model import utcnow
@@ -87,7 +87,7 @@ def status(
     now = utcnow()
     active = [x for x in silences if x.active_at(now)]
     scheduled = [x for x in silences if x.starts_at > now]
-    fleet = _fleet_health.summarise(hosts, latest, now)
+    fleet = _fleet_health.summarise(len(hosts | set(latest)), latest, now)  # probed, unsynced
     if as_json:
         data: dict[str, Any] = {
             "hub": redact_url(url),

@@ -92,7 +92,9 @@ def probe_table(rows: list[dict[str, Any]]) -> Any:
         table.add_column(col, no_wrap=col != "FAILED UNITS", overflow="fold",
                          justify="right" if col in {"CPU", "MEM", "PROBE MS"} else "left")
     for r in rows:
-        if not r["reachable"]:
+        if not r["reachable"] and r["data"].get("error_kind") in ("auth", "hostkey"):
+            reach = Text("no login", style="yellow")  # it answered; CCM's access is refused
+        elif not r["reachable"]:
             reach = Text("no", style="red")
         elif r["error"]:
             reach = Text("probe failed", style="yellow")
