@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ccm_tui.core.model import HealthSnapshot
-from ccm_tui.core.text import duration
+from ccm_tui.core.text import duration, plural
 from ccm_tui.daemon.health_rules import HealthRules
 
 #: A newest probe older than this means nothing is probing (``ccm up`` probes every 30 s).
@@ -39,9 +39,9 @@ def summarise(hosts: int, latest: Mapping[str, HealthSnapshot], now: datetime,
 def describe(summary: Mapping[str, Any]) -> str:
     """``12 hosts · 10 ok · 1 critical · 1 no login — probed 12s ago`` (rich markup)."""
     if not summary["probed"]:
-        return (f"{summary['hosts']} hosts, none probed yet — `ccm up` probes every 30 s, "
+        return (f"{plural(summary['hosts'], 'host')}, none probed yet — `ccm up` probes every 30 s, "
                 "`ccm fleet probe` probes now")
-    parts = [f"{summary['hosts']} hosts", f"[green]{summary['ok']} ok[/]"]
+    parts = [plural(summary["hosts"], "host"), f"[green]{summary['ok']} ok[/]"]
     for key, label, style in (("critical", "critical", "bold red"),
                               ("unreachable", "unreachable", "red"),
                               ("no_login", "no login", "yellow")):
