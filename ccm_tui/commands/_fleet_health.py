@@ -8,10 +8,8 @@ from typing import Any
 
 from ccm_tui.core.model import HealthSnapshot
 from ccm_tui.core.text import duration, plural
-from ccm_tui.daemon.health_rules import HealthRules
+from ccm_tui.daemon.health_rules import PROBE_STALE_SECONDS, HealthRules
 
-#: A newest probe older than this means nothing is probing (``ccm up`` probes every 30 s).
-STALE_SECONDS = 300.0
 _REFUSED = ("auth", "hostkey")
 
 
@@ -33,7 +31,7 @@ def summarise(hosts: int, latest: Mapping[str, HealthSnapshot], now: datetime,
     age = (now - newest).total_seconds() if newest is not None else None
     return {"hosts": hosts, "probed": len(latest), **counts,
             "last_probe_seconds_ago": round(age, 1) if age is not None else None,
-            "stale": age is None or age > STALE_SECONDS}
+            "stale": age is None or age > PROBE_STALE_SECONDS}
 
 
 def describe(summary: Mapping[str, Any]) -> str:
@@ -59,4 +57,4 @@ def describe(summary: Mapping[str, Any]) -> str:
     return " · ".join(parts) + f" — {tail}"
 
 
-__all__ = ["STALE_SECONDS", "describe", "summarise"]
+__all__ = ["describe", "summarise"]

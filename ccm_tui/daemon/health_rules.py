@@ -41,6 +41,9 @@ SOURCE = "ccm-probe"
 DISK_FULL, DISK_FILLING, SERVICE_DOWN = "DiskFull", "DiskFillingUp", "ServiceDown"
 HIGH_MEMORY, UNREACHABLE, ACCESS_REFUSED = "HighMemory", "HostUnreachable", "HostAccessRefused"
 RULES = (DISK_FULL, DISK_FILLING, SERVICE_DOWN, HIGH_MEMORY, UNREACHABLE, ACCESS_REFUSED)
+#: A fleet whose newest probe is older than this (s) is not being watched: ``ccm up``
+#: probes every 30 s, so the daemon is down or stuck. ``ccm status`` and the TUI say so.
+PROBE_STALE_SECONDS = 300.0
 #: The probe's error kinds that mean "reached, but no way in" (see RunResult.error_kind).
 _REFUSED_KINDS = ("auth", "hostkey")
 

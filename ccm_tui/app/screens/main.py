@@ -85,7 +85,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         """Top bar, grid above, incidents and transcript below, approval bar, footer."""
-        yield TopBar(id="topbar")
+        yield TopBar(clock=self.clock, id="topbar")
         with Vertical(id="body"):
             yield FleetGrid(id="fleet")
             with Horizontal(id="lower"):

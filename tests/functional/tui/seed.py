@@ -50,7 +50,7 @@ def _health(host: Host, n: int) -> list[HealthSnapshot]:
     for i in range(n):
         disk = 93.0 + i * 0.5 if host.name == "web-02" else 40 + (k + i * 3) % 30
         out.append(HealthSnapshot(
-            host=host.name, taken_at=BASE + timedelta(minutes=5 * i),
+            host=host.name, taken_at=NOW - timedelta(minutes=5 * (n - 1 - i), seconds=30),
             reachable=not (host.name == "db-02" and i == n - 1),
             cpu_pct=float((k * 7 + i * 11) % 90), mem_pct=float(30 + (k + i * 5) % 55),
             disk_pct=float(disk), load1=round(((k + i) % 40) / 10, 2),

@@ -220,3 +220,33 @@ async def test_a_tile_says_why_its_figures_stopped(sqlite_url: str) -> None:
     assert "ld  0.50" in said["web-01"]
     assert said["web-02"].rstrip().endswith(" unreachable")
     assert said["web-03"].rstrip().endswith(" no login")
+
+
+async def test_the_top_bar_flags_a_fleet_nobody_probes_any_more(
+        sqlite_url: str, monkeypatch: Any) -> None:
+    """A stopped daemon sends no updates: the bar ages on its own and says so."""
+    from datetime import timedelta
+
+    from ccm_tui.app.widgets import topbar
+    from ccm_tui.hub import open_hub
+
+    monkeypatch.setattr(topbar, "AGE_EVERY", 0.1)  # the bar's own redraw, sped up
+    now = [BASE]
+    async with open_hub(sqlite_url) as hub:
+        await hub.upsert_hosts([Host(name="web-01", groups=("web",))])
+        await hub.record_health(HealthSnapshot(host="web-01", taken_at=BASE - timedelta(
+            seconds=40), cpu_pct=10.0, mem_pct=20.0, disk_pct=30.0))
+        app = CCMApp(hub, actor="jordan", clock=lambda: now[0])
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded)
+            bar = app.screen.query_one(topbar.TopBar)
+
+            def said() -> str:
+                return str(bar.render())
+
+            fresh = said()
+            now[0] = BASE + timedelta(hours=2)  # nothing new arrives from the hub
+            await wait_for(pilot, lambda: "no probe for" in said())
+            stale = said()
+    assert "no probe for" not in fresh
+    assert " no probe for 2h " in stale  # 2 h and the probe's 40 s, in hours
