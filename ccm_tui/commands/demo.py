@@ -82,20 +82,31 @@ def demo(
     raise typer.Exit(0 if result["ok"] else 1)
 
 
-def _on_signals(loop: asyncio.AbstractEventLoop, demo: Demo) -> None:
+def _on_signals(loop: asyncio.AbstractEventLoop, demo: Demo,
+                signalled: asyncio.Event | None = None) -> None:
+    def stop() -> None:
+        if signalled is not None:
+            signalled.set()
+        demo.stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(sig, demo.stop.set)
+        loop.add_signal_handler(sig, stop)
 
 
 async def _headless(options: DemoOptions, duration: float) -> dict[str, Any]:
     from ccm_tui.demo.runner import Demo
 
     demo = Demo(options)
-    _on_signals(asyncio.get_running_loop(), demo)
+    signalled = asyncio.Event()
+    _on_signals(asyncio.get_running_loop(), demo, signalled)
     if not as_quiet():
         print(f"ccm demo: starting {options.hosts} simulated hosts…", file=sys.stderr)
     async with demo:
-        return await demo.run_headless(duration)
+        result = await demo.run_headless(duration)
+    # Ctrl-C while the demo cleans up asked to stop as much as one during the run:
+    # report it, and exit 130 as an interrupted command does.
+    result["interrupted"] = result["interrupted"] or signalled.is_set()
+    return result
 
 
 def as_quiet() -> bool:

@@ -97,11 +97,15 @@ def test_without_a_terminal_the_demo_runs_headless(tmp_path: Path) -> None:
 
 
 def test_sigint_mid_run_leaves_nothing_behind(tmp_path: Path) -> None:
+    hub = tmp_path / "kept.db"  # kept, so this test can see when the run is under way
     proc = subprocess.Popen(
         [sys.executable, "-m", "ccm_tui", "demo", "--headless", "--hosts", "5", "--seed", "3",
-         "--duration", "60", "--json"], cwd=ROOT, env=_env(tmp_path),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(9)  # the fleet is up and the first faults are being handled
+         "--duration", "60", "--json", "--hub", f"sqlite:///{hub}"], cwd=ROOT,
+        env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not _has_tasks(hub):  # the fleet is up and the first faults are being handled
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+        time.sleep(0.2)
     assert proc.poll() is None
     kids = _descendants(proc.pid)
     proc.send_signal(signal.SIGINT)
@@ -112,6 +116,19 @@ def test_sigint_mid_run_leaves_nothing_behind(tmp_path: Path) -> None:
     assert_clean(doc, proc.pid)
     alive = [k for k in kids if _running(k)]
     assert alive == [], [Path(f"/proc/{k}/cmdline").read_bytes() for k in alive]
+
+
+def _has_tasks(db: Path) -> bool:
+    """Whether the demo's hub has made a task yet (read-only, as any other reader)."""
+    import sqlite3
+
+    if not db.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return bool(conn.execute("SELECT count(*) FROM ccm_tasks").fetchone()[0])
+    except sqlite3.Error:  # the schema is not there yet
+        return False
 
 
 def _running(pid: int) -> bool:
