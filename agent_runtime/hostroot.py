@@ -24,7 +24,7 @@ import json
 import os
 import stat
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = ["QUOTA_FILE", "HostRoot", "Mount", "PathEscape"]
 
@@ -43,6 +43,13 @@ class Mount:
     mount: str
     total_bytes: int
     total_inodes: int
+
+
+def _count(value: Any) -> Optional[int]:
+    """*value* when it is an integer >= 0 (not a bool), else ``None``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
 def _number(value: Any) -> Optional[float]:
@@ -125,38 +132,42 @@ class HostRoot:
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"{QUOTA_FILE}: cannot read: {exc}") from exc
 
-    def declared_memory(self) -> Optional[Tuple[int, int]]:
-        """``(total_bytes, used_bytes)`` a simulated host declares, or ``None``.
-
-        ``None`` on a real host, or when the quota file has no ``memory``. Raises
-        ``ValueError`` when it is malformed.
-        """
+    def _declared(self, section: str) -> Optional[Dict[str, Any]]:
+        """The quota file's *section* (``memory``, ``cpu``) of a simulated host, or ``None``
+        (a real host, no quota file, no such section); ``ValueError`` when not an object."""
         if self.is_real_host:
             return None
         doc = self._declaration()
-        if not isinstance(doc, dict) or "memory" not in doc:
+        if not isinstance(doc, dict) or section not in doc:
             return None
-        mem = doc["memory"]
-        total = mem.get("total_bytes") if isinstance(mem, dict) else None
-        used = mem.get("used_bytes") if isinstance(mem, dict) else None
+        found = doc[section]
+        if not isinstance(found, dict):
+            raise ValueError(f"{QUOTA_FILE}: {section} must be an object")
+        return found
+
+    def declared_memory(self) -> Optional[Tuple[int, int]]:
+        """``(total_bytes, used_bytes)`` a simulated host declares, or ``None``.
+
+        Raises ``ValueError`` when the declaration is malformed.
+        """
+        mem = self._declared("memory")
+        if mem is None:
+            return None
+        total, used = _count(mem.get("total_bytes")), _count(mem.get("used_bytes"))
         for key, val in (("total_bytes", total), ("used_bytes", used)):
-            if not isinstance(val, int) or isinstance(val, bool) or val < 0:
+            if val is None:
                 raise ValueError(f"{QUOTA_FILE}: memory.{key} must be an integer >= 0")
-        assert isinstance(total, int) and isinstance(used, int)
+        assert total is not None and used is not None
         return total, min(used, total)
 
     def declared_cpu(self) -> Optional[Tuple[float, List[float]]]:
         """``(cpu_pct, load averages)`` a simulated host declares, or ``None``.
 
-        ``None`` on a real host, or when the quota file has no ``cpu``. Raises
-        ``ValueError`` when it is malformed.
+        Raises ``ValueError`` when the declaration is malformed.
         """
-        if self.is_real_host:
+        cpu = self._declared("cpu")
+        if cpu is None:
             return None
-        doc = self._declaration()
-        if not isinstance(doc, dict) or "cpu" not in doc:
-            return None
-        cpu: Any = doc["cpu"] if isinstance(doc["cpu"], dict) else {}
         pct, load = _number(cpu.get("pct")), cpu.get("load")
         if pct is None or pct > 100:
             raise ValueError(f"{QUOTA_FILE}: cpu.pct must be a number from 0 to 100")

@@ -10,8 +10,6 @@ from ccm_tui.core.model import HealthSnapshot
 from ccm_tui.core.text import duration, plural
 from ccm_tui.daemon.health_rules import PROBE_STALE_SECONDS, HealthRules
 
-_REFUSED = ("auth", "hostkey")
-
 
 def summarise(hosts: int, latest: Mapping[str, HealthSnapshot], now: datetime,
               rules: HealthRules | None = None) -> dict[str, Any]:
@@ -21,8 +19,7 @@ def summarise(hosts: int, latest: Mapping[str, HealthSnapshot], now: datetime,
     counts = {"ok": 0, "critical": 0, "unreachable": 0, "no_login": 0}
     for snap in latest.values():
         if not snap.reachable:
-            refused = snap.data.get("error_kind") in _REFUSED
-            counts["no_login" if refused else "unreachable"] += 1
+            counts["no_login" if snap.access_refused else "unreachable"] += 1
         elif (snap.disk_pct or 0) >= r.disk_pct or (snap.mem_pct or 0) >= r.memory_pct:
             counts["critical"] += 1
         else:

@@ -47,7 +47,8 @@ def probe_row(snap: HealthSnapshot) -> dict[str, Any]:
     mounts = d.get("mounts") or []
     worst = max(mounts, key=lambda m: m.get("used_pct") or 0, default=None)
     return {
-        "host": snap.host, "reachable": snap.reachable, "ok": snap.reachable
+        "host": snap.host, "reachable": snap.reachable,
+        "access_refused": snap.access_refused, "ok": snap.reachable
         and not d.get("error"), "taken_at": snap.taken_at, "cpu_pct": snap.cpu_pct,
         "mem_pct": snap.mem_pct, "disk_pct": snap.disk_pct,
         "disk_mount": worst.get("mount") if worst else None, "load1": snap.load1,
@@ -92,7 +93,7 @@ def probe_table(rows: list[dict[str, Any]]) -> Any:
         table.add_column(col, no_wrap=col != "FAILED UNITS", overflow="fold",
                          justify="right" if col in {"CPU", "MEM", "PROBE MS"} else "left")
     for r in rows:
-        if not r["reachable"] and r["data"].get("error_kind") in ("auth", "hostkey"):
+        if r["access_refused"]:
             reach = Text("no login", style="yellow")  # it answered; CCM's access is refused
         elif not r["reachable"]:
             reach = Text("no", style="red")

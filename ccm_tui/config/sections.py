@@ -70,6 +70,7 @@ class PolicySettings(_Section):
         )
 
 
+_HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 _LISTEN = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[^:\s]+):(?P<port>\d{1,5})$")
 
 
@@ -94,12 +95,12 @@ class WebhookSettings(_Section):
         "(X-Grafana-Alerting-Signature); unset means signatures are not checked.",
     )
     grafana_signature_header: str = Field(
-        default="X-Grafana-Alerting-Signature", min_length=1, pattern=r"^[!-9;-~]+$",
+        default="X-Grafana-Alerting-Signature",
         description="The contact point's HMAC 'Header' setting: where Grafana puts the "
         "signature.",
     )
     grafana_timestamp_header: str = Field(
-        default="X-Grafana-Alerting-Signature-Timestamp", min_length=1, pattern=r"^[!-9;-~]+$",
+        default="X-Grafana-Alerting-Signature-Timestamp",
         description="The contact point's HMAC 'Timestamp Header' setting (Grafana has no "
         "default); when the request carries it, the signature covers 'TIMESTAMP:BODY' and the "
         "time must be within 5 minutes.",
@@ -123,6 +124,14 @@ class WebhookSettings(_Section):
         if not m or not 0 < int(m["port"]) < 65536:
             raise ValueError(f"expected HOST:PORT such as 127.0.0.1:9797, got {v!r}")
         return v.strip()
+
+    @field_validator("grafana_signature_header", "grafana_timestamp_header")
+    @classmethod
+    def _check_header(cls, v: str) -> str:
+        if not _HEADER.match(v):
+            raise ValueError(f"expected an HTTP header name such as X-Grafana-Alerting-Signature "
+                             f"(letters, digits and -, no spaces or colons), got {v!r}")
+        return v
 
     @field_validator("token_file", "basic_auth_file", "grafana_secret_file")
     @classmethod

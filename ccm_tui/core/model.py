@@ -109,6 +109,12 @@ class Host:
         return self.groups[0] if self.groups else "ungrouped"
 
 
+#: Error kinds of an SSH run (``RunResult.error_kind``, a probe's ``data["error_kind"]``)
+#: that mean the host answered but CCM could not get in: its login or its host key was
+#: refused. The fault is CCM's access, not the host's health.
+ACCESS_REFUSED_KINDS = frozenset({"auth", "hostkey"})
+
+
 @dataclass(frozen=True, slots=True)
 class HealthSnapshot:
     """One health probe of a host."""
@@ -121,6 +127,11 @@ class HealthSnapshot:
     disk_pct: float | None = None
     load1: float | None = None
     data: JSON = field(default_factory=dict)
+
+    @property
+    def access_refused(self) -> bool:
+        """Unreachable: CCM's login or host key was refused (:data:`ACCESS_REFUSED_KINDS`)."""
+        return not self.reachable and self.data.get("error_kind") in ACCESS_REFUSED_KINDS
 
 
 @dataclass(frozen=True, slots=True)

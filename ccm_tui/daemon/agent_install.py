@@ -8,6 +8,7 @@ import weakref
 from pathlib import Path
 
 from ccm_tui.core.errors import FleetError, SSHError
+from ccm_tui.core.model import ACCESS_REFUSED_KINDS
 from ccm_tui.daemon.options import DaemonOptions
 from ccm_tui.fleet.install import AgentBuild, build_agent, install_one
 from ccm_tui.fleet.inventory import FleetHost
@@ -40,7 +41,7 @@ async def ensure_agent(pool: SSHPool, host: FleetHost, options: DaemonOptions) -
     remote_dir = options.agent_path.rsplit("/", 1)[0]
     result = await install_one(pool, host, build, remote_dir=remote_dir)
     if result.status == "unreachable":  # not the agent's fault: say what the login said
-        refused = result.error_kind in ("auth", "hostkey")  # the message names the remedy
+        refused = result.error_kind in ACCESS_REFUSED_KINDS  # the message names the remedy
         raise SSHError("; ".join(result.problems), hint="" if refused else None)
     if not result.ok:
         raise FleetError(f"{host.name}: the agent is not runnable there: "

@@ -44,8 +44,6 @@ RULES = (DISK_FULL, DISK_FILLING, SERVICE_DOWN, HIGH_MEMORY, UNREACHABLE, ACCESS
 #: A fleet whose newest probe is older than this (s) is not being watched: ``ccm up``
 #: probes every 30 s, so the daemon is down or stuck. ``ccm status`` and the TUI say so.
 PROBE_STALE_SECONDS = 300.0
-#: The probe's error kinds that mean "reached, but no way in" (see RunResult.error_kind).
-_REFUSED_KINDS = ("auth", "hostkey")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +130,7 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
     host = snap.host
     if not snap.reachable:
         error = str(snap.data.get("error") or "unreachable")
-        if snap.data.get("error_kind") in _REFUSED_KINDS:
+        if snap.access_refused:
             # A wrong key, a missing ssh-agent or a reinstalled host: often one setting
             # for the whole fleet, so info (Slack, the report), not 50 pages at 2 AM.
             ev.add(Finding(ACCESS_REFUSED, "", {}, {

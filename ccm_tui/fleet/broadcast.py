@@ -69,12 +69,12 @@ class BroadcastReport:
     def unreachable(self) -> tuple[RunResult, ...]:
         """Results of hosts that could not be reached, or dropped the session."""
         return tuple(r for r in self.results
-                     if r.error and r.error_kind not in ("timeout", "auth", "hostkey"))
+                     if r.error and r.error_kind != "timeout" and not r.refused)
 
     @property
     def refused(self) -> tuple[RunResult, ...]:
         """Results of hosts CCM did not log in to: host key refused, or login refused."""
-        return tuple(r for r in self.results if r.error and r.error_kind in ("auth", "hostkey"))
+        return tuple(r for r in self.results if r.refused)
 
     @property
     def timed_out(self) -> tuple[RunResult, ...]:

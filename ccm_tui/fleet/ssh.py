@@ -36,7 +36,6 @@ to the remote shell as is — pass strings only when a human typed them (``ccm r
 from __future__ import annotations
 
 import asyncio
-import os
 import shlex
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -48,7 +47,7 @@ import asyncssh
 
 from ccm_tui.core.errors import HostKeyError, LoginRefused, SSHError
 from ccm_tui.fleet.inventory import FleetHost, Inventory
-from ccm_tui.fleet.key_sources import DefaultKeys, describe_key_sources
+from ccm_tui.fleet.key_sources import ClientKeys, login_refused
 from ccm_tui.fleet.known_hosts import TrustStore
 from ccm_tui.fleet.ssh_types import PoolOptions, RunResult, parse_jump_spec
 from ccm_tui.fleet.warm_shell import ShellGone, ShellSlot
@@ -94,8 +93,7 @@ class SSHPool:
         self._inventory: dict[str, FleetHost] = {h.name: h for h in hosts}
         self._entries: dict[str, _Entry] = {}
         self._global = asyncio.Semaphore(self.options.max_inflight)
-        self._keys: dict[tuple[str, ...], list[asyncssh.SSHKeyPair]] = {}
-        self._default_keys = DefaultKeys()
+        self._keys = ClientKeys()
         self._closed = False
 
     # -- public API -----------------------------------------------------------------
@@ -326,7 +324,8 @@ class SSHPool:
             except asyncssh.HostKeyNotVerifiable:
                 raise self.trust.refusal(h) from None
             except asyncssh.PermissionDenied:
-                raise self._login_refused(h) from None
+                raise login_refused(h.name, h.user or _local_user(), h.identity_files,
+                                    opts.agent_path) from None
             except _TRANSIENT as exc:
                 last = exc
                 entry.failures += 1
@@ -340,14 +339,6 @@ class SSHPool:
         raise SSHError(f"{h.name} ({h.target}:{h.port}{via}) unreachable: "
                        f"{_describe(last)}")
 
-    def _login_refused(self, h: FleetHost) -> LoginRefused:
-        user = h.user or _local_user()
-        sources, offered = describe_key_sources(h.identity_files, self.options.agent_path)
-        if not offered:
-            return LoginRefused(f"{h.name}: no key to log in as {user!r} with: {sources}")
-        return LoginRefused(f"{h.name}: the server refused our key for user {user!r} "
-                            f"(offered: {sources})")
-
     def _connect_args(self, h: FleetHost, tunnel: asyncssh.SSHClientConnection | None,
                       ) -> dict[str, Any]:
         o = self.options
@@ -360,28 +351,11 @@ class SSHPool:
         }
         if h.user:
             args["username"] = h.user
-        if h.identity_files:
-            args["client_keys"] = self._load_keys(h.identity_files)
-        elif default := self._default_keys.get():
-            args["client_keys"] = default  # else asyncssh re-reads ~/.ssh per connection
+        if keys := self._keys.for_host(h.identity_files):
+            args["client_keys"] = keys  # else asyncssh reads ~/.ssh again per connection
         if tunnel is not None:
             args["tunnel"] = tunnel
         return args
-
-    def _load_keys(self, files: tuple[str, ...]) -> list[asyncssh.SSHKeyPair]:
-        keys = self._keys.get(files)
-        if keys is None:
-            keys = []
-            for f in files:
-                path = os.path.expanduser(f)
-                try:
-                    keys.extend(asyncssh.load_keypairs(path))
-                except (OSError, asyncssh.KeyImportError, ValueError) as exc:
-                    raise SSHError(f"cannot load identity file {path}: {exc}",
-                                   hint="fix the identity file path in the inventory, or "
-                                   "add the key to ssh-agent") from None
-            self._keys[files] = keys
-        return keys
 
 
 def _loop_deadline(deadline: float | None) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ccm_tui.core.model import ACCESS_REFUSED_KINDS
 from ccm_tui.fleet.inventory import FleetHost
 
 
@@ -30,6 +31,11 @@ class RunResult:
     def ok(self) -> bool:
         """Ran and exited 0."""
         return self.error is None and self.exit_status == 0
+
+    @property
+    def refused(self) -> bool:
+        """The host answered but refused our login, or CCM refused its host key."""
+        return self.error is not None and self.error_kind in ACCESS_REFUSED_KINDS
 
     @property
     def error_label(self) -> str:

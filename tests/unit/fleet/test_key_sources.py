@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 from ccm_tui.fleet.key_sources import default_keys, describe_key_sources
 
@@ -39,3 +40,31 @@ def test_default_keys_in_the_order_openssh_tries_them(tmp_path: Path) -> None:
     assert default_keys(tmp_path) == [ssh / "id_ed25519", ssh / "id_rsa"]
     text, offered = describe_key_sources([], None, home=tmp_path)
     assert offered and text.startswith(f"{ssh / 'id_ed25519'}, {ssh / 'id_rsa'}, no ssh-agent")
+
+
+def test_an_unreadable_identity_file_is_named_with_the_remedy(tmp_path: Path) -> None:
+    import pytest
+
+    from ccm_tui.core.errors import SSHError
+    from ccm_tui.fleet.key_sources import ClientKeys
+
+    (tmp_path / "garbage").write_text("not a key\n")
+    keys = ClientKeys(home=tmp_path)
+    for name in ("missing", "garbage"):
+        with pytest.raises(SSHError) as err:
+            keys.for_host((str(tmp_path / name),))
+        assert str(err.value).startswith(f"cannot load identity file {tmp_path / name}: ")
+        assert "identity file path in the inventory" in err.value.hint
+    assert keys.for_host(()) == []  # no identity file and no default key: asyncssh looks
+
+
+def test_login_refused_says_whether_anything_was_offered(tmp_path: Path,
+                                                         monkeypatch: Any) -> None:
+    from ccm_tui.fleet.key_sources import login_refused
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh keys
+    none = login_refused("web-01", "ops", [], None)
+    some = login_refused("web-01", "ops", [str(tmp_path / "id")], None)
+    assert str(none).startswith("web-01: no key to log in as 'ops' with: ")
+    assert str(some) == (f"web-01: the server refused our key for user 'ops' (offered: "
+                         f"{tmp_path / 'id'}, no ssh-agent (SSH_AUTH_SOCK is not set))")

@@ -219,8 +219,7 @@ class FleetGrid(ScrollView, can_focus=True):
             return [*self._metric("cpu", [h.cpu_pct for h in hist], base), Segment(" ", base),
                     *self._metric("mem", [h.mem_pct for h in hist], base), Segment(" ", base)]
         if latest is not None and not latest.reachable:  # say why the figures stopped
-            refused = latest.data.get("error_kind") in ("auth", "hostkey")
-            tail = clip(" no login" if refused else " unreachable", TILE_W - 13)
+            tail = clip(" no login" if latest.access_refused else " unreachable", TILE_W - 13)
             return [*self._metric("dsk", [h.disk_pct for h in hist], base),
                     Segment(tail, base + self._style("fleet--critical"))]
         load = latest.load1 if latest else None
