@@ -16,6 +16,7 @@ from ccm_tui.fleet.broadcast import AUDIT_OUTPUT_CHARS, BroadcastReport
 from ccm_tui.fleet.inventory import Inventory, load_inventory
 from ccm_tui.fleet.known_hosts import TrustStore
 from ccm_tui.fleet.ssh import SSHPool
+from ccm_tui.fleet.ssh_types import PoolOptions
 
 #: The audit action of a broadcast: the same as ``ccm run`` (``ccm_tui.commands.run``).
 AUDIT_ACTION = "run"
@@ -36,6 +37,7 @@ class FleetAccess:
     ssh_config: Path | None = Path("~/.ssh/config")
     forks: int = 50
     timeout: float = 30.0
+    ssh: PoolOptions | None = None
 
     def load(self) -> Inventory:
         """Read the inventory (raises :class:`~ccm_tui.core.errors.InventoryError`)."""
@@ -45,7 +47,7 @@ class FleetAccess:
         """A connection pool over ``inventory`` that checks host keys."""
         trust = TrustStore(list(self.known_hosts) if self.known_hosts is not None else None,
                            write_to=self.trust_write_to)
-        return SSHPool(inventory, trust=trust)
+        return SSHPool(inventory, trust=trust, options=self.ssh)
 
 
 def audit_detail(report: BroadcastReport, forks: int, timeout: float) -> dict[str, Any]:

@@ -91,7 +91,7 @@ async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
             running = await start_receiver(hub, listen, config)
         if not await connect_patiently(hub, stop, log=log, shown=redact_url(s.hub)):
             return  # stopped while waiting for a hub that is not up yet
-        async with SSHPool(inventory, trust=trust) as pool:
+        async with SSHPool(inventory, trust=trust, options=s.ssh.pool_options()) as pool:
             await _dispatch(hub, pool, inventory, options, s, stop, running, notifications)
     finally:
         if running is not None:

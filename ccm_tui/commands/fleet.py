@@ -134,7 +134,7 @@ def fleet_trust(
 
     inventory = load_fleet(ctx)
     target = _target(inventory, host)
-    pool = SSHPool(inventory)
+    pool = SSHPool(inventory, options=settings(ctx).ssh.pool_options())
 
     async def fetch() -> Any:
         try:
@@ -245,11 +245,12 @@ def fleet_install(
 
     inventory = load_fleet(ctx)
     selected = select_hosts(inventory, hosts)
+    ssh = settings(ctx).ssh.pool_options()
     with tempfile.TemporaryDirectory(prefix="ccm-agent-") as tmp:
         agent = build_agent(Path(tmp))
 
         async def go() -> list[InstallResult]:
-            async with SSHPool(inventory) as pool:
+            async with SSHPool(inventory, options=ssh) as pool:
                 return await install(pool, selected, agent, forks=forks, timeout=timeout,
                                      remote_dir=dest or REMOTE_DIR)
 
@@ -296,7 +297,8 @@ def fleet_probe(
     inventory = load_fleet(ctx)
     selected = select_hosts(inventory, hosts)
     hub_url = settings(ctx).hub
-    go = probe_fleet(hub_url, inventory, selected, timeout=timeout)
+    go = probe_fleet(hub_url, inventory, selected, timeout=timeout,
+                     ssh=settings(ctx).ssh.pool_options())
     if stderr_is_tty() and not as_json:
         from ccm_tui.commands._render import console
 

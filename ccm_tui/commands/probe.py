@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ccm_tui.daemon.health import AlertSink
     from ccm_tui.daemon.health_rules import HealthAlert
     from ccm_tui.fleet.inventory import FleetHost, Inventory
+    from ccm_tui.fleet.ssh_types import PoolOptions
     from ccm_tui.ingest.parsers import ParsedAlert
     from ccm_tui.ingest.pipeline import Ingestor
 
@@ -58,7 +59,8 @@ def probe_row(snap: HealthSnapshot) -> dict[str, Any]:
 
 
 async def probe_fleet(hub_url: str, inventory: Inventory, hosts: list[FleetHost], *,
-                      forks: int = 50, timeout: float = 20.0) -> list[HealthSnapshot]:
+                      forks: int = 50, timeout: float = 20.0, ssh: PoolOptions | None = None,
+                      ) -> list[HealthSnapshot]:
     """Probe ``hosts`` in parallel (at most ``forks`` at once) and store the snapshots."""
     from ccm_tui.daemon.health import probe_host
     from ccm_tui.daemon.options import DaemonOptions
@@ -67,7 +69,7 @@ async def probe_fleet(hub_url: str, inventory: Inventory, hosts: list[FleetHost]
 
     options = DaemonOptions()
     sem = asyncio.Semaphore(forks)
-    async with SSHPool(inventory) as pool:
+    async with SSHPool(inventory, options=ssh) as pool:
         async def one(h: FleetHost) -> HealthSnapshot:
             async with sem:
                 return await probe_host(pool, h, options, timeout=timeout)

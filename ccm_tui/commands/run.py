@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ccm_tui.fleet.broadcast import BroadcastReport
     from ccm_tui.fleet.inventory import FleetHost, Inventory
     from ccm_tui.fleet.ssh import RunResult
+    from ccm_tui.fleet.ssh_types import PoolOptions
     from ccm_tui.hub.base import Hub
 
 #: The audit action a broadcast is recorded under (the TUI lists these).
@@ -69,7 +70,8 @@ def run(
                            hint="add --hosts all, --hosts 'web-*' or --hosts group:db")
         selected = select_hosts(inventory, hosts)
     report, recorded, why = _broadcast(inventory, selected, command, pattern, forks, timeout,
-                                       s.hub, s.actor, progress=not as_json and stderr_is_tty())
+                                       s.hub, s.actor, s.ssh.pool_options(),
+                                       progress=not as_json and stderr_is_tty())
     if as_json:
         print_json({**report.to_dict(), "recorded": recorded})
     else:
@@ -111,8 +113,8 @@ def _retry_targets(ctx: typer.Context, inventory: Inventory, command: str | None
 
 # -- the broadcast -----------------------------------------------------------------------------
 def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, pattern: str,
-               forks: int, timeout: float, hub_url: str, actor: str, *, progress: bool,
-               ) -> tuple[BroadcastReport, bool, str]:
+               forks: int, timeout: float, hub_url: str, actor: str, ssh: PoolOptions, *,
+               progress: bool) -> tuple[BroadcastReport, bool, str]:
     """Run the broadcast and record it; (report, recorded, why not).
 
     The hub opens while the hosts are being contacted (one event loop for both),
@@ -124,7 +126,7 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
     async def go(on_result: Any = None) -> tuple[BroadcastReport, bool, str]:
         opening = asyncio.create_task(_open_hub(hub_url))
         try:
-            async with SSHPool(inventory) as pool:
+            async with SSHPool(inventory, options=ssh) as pool:
                 report = await broadcast(pool, hosts, command, forks=forks, timeout=timeout,
                                          pattern=pattern, on_result=on_result)
         except BaseException:

@@ -45,7 +45,7 @@ def tui(
     from ccm_tui.app import run
 
     run(s.hub, actor=s.actor, theme=theme or s.tui.theme, inventory=_inventory_path(s.inventory),
-        known_hosts=known_hosts)
+        known_hosts=known_hosts, ssh=s.ssh.pool_options())
 
 
 def _inventory_path(path: Path) -> Path:

@@ -46,6 +46,7 @@ from pydantic_settings import (
 from ccm_tui.config.sections import (
     NotifySettings,
     PolicySettings,
+    SSHSettings,
     TuiSettings,
     WebhookSettings,
 )
@@ -149,6 +150,9 @@ class Settings(BaseSettings):
     )
     notify: NotifySettings = Field(
         default_factory=NotifySettings, description="Slack, PagerDuty and quiet hours."
+    )
+    ssh: SSHSettings = Field(
+        default_factory=SSHSettings, description="How CCM connects to the fleet over SSH."
     )
     tui: TuiSettings = Field(default_factory=TuiSettings, description="The control centre.")
 
@@ -335,6 +339,7 @@ __all__ = [
     "CONFIG_FILE_NAME",
     "NotifySettings",
     "PolicySettings",
+    "SSHSettings",
     "Settings",
     "TuiSettings",
     "WebhookSettings",

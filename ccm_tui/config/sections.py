@@ -1,4 +1,4 @@
-"""The sections of CCM's settings (``[policy]``, ``[webhook]``, ``[notify]``, ``[tui]``).
+"""The sections of CCM's settings: ``[policy]``, ``[webhook]``, ``[notify]``, ``[ssh]``, ``[tui]``.
 
 Each is a pydantic model whose fields are documented; :class:`ccm_tui.config.Settings`
 holds one of each, and :mod:`ccm_tui.config` loads them from the config file and the
@@ -7,9 +7,10 @@ environment.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -19,9 +20,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_settings import NoDecode
 
 from ccm_tui.core.model import Risk
 from ccm_tui.core.policy import Policy
+
+if TYPE_CHECKING:
+    from ccm_tui.fleet.ssh_types import PoolOptions
 
 
 class _Section(BaseModel):
@@ -269,4 +274,84 @@ class TuiSettings(_Section):
     )
 
 
-__all__ = ["NotifySettings", "PolicySettings", "TuiSettings", "WebhookSettings"]
+#: What an algorithm name may look like (OpenSSH's names: ``curve25519-sha256``,
+#: ``aes128-gcm@openssh.com``). Whether this SSH library implements it is checked when
+#: the first connection pool starts, where the list of supported names is at hand.
+_ALGORITHM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._+-]{0,63}$")
+
+
+class SSHSettings(_Section):
+    """How CCM connects to the fleet (``ccm run``, ``ccm daemon``, ``ccm fleet``, the TUI)."""
+
+    connect_timeout: float = Field(
+        default=10.0, gt=0, le=600,
+        description="Seconds to open a connection (TCP and the SSH handshake) before "
+        "counting the host unreachable for this attempt.",
+    )
+    login_timeout: float = Field(
+        default=30.0, gt=0, le=600,
+        description="Seconds the host may take to accept a login once connected.",
+    )
+    connect_retries: int = Field(
+        default=2, ge=0, le=10,
+        description="Further attempts after a failed connection (with backoff) before a "
+        "host counts as unreachable. A refused login or host key is never retried.",
+    )
+    keepalive_interval: float = Field(
+        default=15.0, ge=0, le=3600,
+        description="Seconds between keepalives on an idle connection (0: none); the "
+        "daemon's pool finds a dead host this way.",
+    )
+    keepalive_count_max: int = Field(
+        default=3, ge=1, le=100,
+        description="Unanswered keepalives after which a connection is closed.",
+    )
+    kex_algs: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Key exchange algorithms to offer, most preferred first, by their "
+        "OpenSSH names (see `ssh -Q kex`); empty means the SSH library's defaults, which "
+        "start with the post-quantum hybrid mlkem768x25519-sha256 as OpenSSH 10 does. "
+        "In the environment: names joined with ','.",
+    )
+    ciphers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Ciphers to offer, most preferred first (see `ssh -Q cipher`); empty "
+        "means CCM's default: aes128-gcm@openssh.com, aes256-gcm@openssh.com, "
+        "chacha20-poly1305@openssh.com, then AES-CTR. In the environment: names joined "
+        "with ','.",
+    )
+
+    @field_validator("kex_algs", "ciphers", mode="before")
+    @classmethod
+    def _split_names(cls, v: object) -> object:
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                return json.loads(text)  # pydantic's own message if it is not a list
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return v
+
+    @field_validator("kex_algs", "ciphers")
+    @classmethod
+    def _check_names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not _ALGORITHM.match(name):
+                raise ValueError(f"{name[:70]!r} is not an SSH algorithm name "
+                                 "(like curve25519-sha256 or aes128-gcm@openssh.com)")
+        if len(set(v)) != len(v):
+            raise ValueError("names an algorithm twice")
+        return v
+
+    def pool_options(self) -> PoolOptions:
+        """The SSH pool's options with these settings (the rest at their defaults)."""
+        from ccm_tui.fleet.ssh_types import PoolOptions
+
+        return PoolOptions(
+            connect_timeout=self.connect_timeout, login_timeout=self.login_timeout,
+            connect_retries=self.connect_retries, keepalive_interval=self.keepalive_interval,
+            keepalive_count_max=self.keepalive_count_max, kex_algs=tuple(self.kex_algs),
+            encryption_algs=tuple(self.ciphers),
+        )
+
+
+__all__ = ["NotifySettings", "PolicySettings", "SSHSettings", "TuiSettings", "WebhookSettings"]

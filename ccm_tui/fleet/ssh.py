@@ -46,6 +46,7 @@ from typing import Any
 import asyncssh
 
 from ccm_tui.core.errors import HostKeyError, LoginRefused, SSHError
+from ccm_tui.fleet.algorithms import DEFAULT_CIPHERS, NO_COMMON_HINT, check_algorithms
 from ccm_tui.fleet.inventory import FleetHost, Inventory
 from ccm_tui.fleet.key_sources import ClientKeys, login_refused
 from ccm_tui.fleet.known_hosts import TrustStore
@@ -64,11 +65,6 @@ class _Entry:
     connects: int = 0
     shell: ShellSlot = field(default_factory=ShellSlot)
 
-
-#: AES-GCM first: as strong as chacha20-poly1305 and, with AES-NI, far cheaper in asyncssh
-#: (which builds a ChaCha20 cipher per packet). The rest is asyncssh's usual order.
-_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
-            "chacha20-poly1305@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr")
 
 _TRANSIENT = (OSError, asyncio.TimeoutError, asyncssh.Error, EOFError)
 
@@ -89,6 +85,7 @@ class SSHPool:
         trust: TrustStore | None = None,
     ) -> None:
         self.options = options or PoolOptions()
+        check_algorithms(self.options)
         self.trust = trust or TrustStore()
         self._inventory: dict[str, FleetHost] = {h.name: h for h in hosts}
         self._entries: dict[str, _Entry] = {}
@@ -321,6 +318,10 @@ class SSHPool:
                 await asyncio.sleep(delay)
             try:
                 conn = await asyncssh.connect(**self._connect_args(h, tunnel))
+            except asyncssh.KeyExchangeFailed as exc:  # no retry: the next try fails alike
+                raise SSHError(f"{h.name} ({h.target}:{h.port}) has no SSH algorithm in "
+                               f"common with CCM ({_describe(exc)}): {NO_COMMON_HINT}"
+                               ) from None
             except asyncssh.HostKeyNotVerifiable:
                 raise self.trust.refusal(h) from None
             except asyncssh.PermissionDenied:
@@ -347,8 +348,10 @@ class SSHPool:
             "config": None, "keepalive_interval": o.keepalive_interval,
             "keepalive_count_max": o.keepalive_count_max, "connect_timeout": o.connect_timeout,
             "login_timeout": o.login_timeout, "agent_path": o.agent_path,
-            "encryption_algs": _CIPHERS, "compression_algs": None,
+            "encryption_algs": o.encryption_algs or DEFAULT_CIPHERS, "compression_algs": None,
         }
+        if o.kex_algs:
+            args["kex_algs"] = o.kex_algs
         if h.user:
             args["username"] = h.user
         if keys := self._keys.for_host(h.identity_files):

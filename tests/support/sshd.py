@@ -59,6 +59,8 @@ class Sshd:
     workdir: Path
     authorized_keys: Sequence[str]
     port: int = 0
+    #: More sshd_config lines (``KexAlgorithms curve25519-sha256``, say).
+    extra_config: str = ""
     log: list[str] = field(default_factory=list)
     proc: subprocess.Popen[str] | None = None
 
@@ -84,7 +86,8 @@ class Sshd:
         (self.workdir / "authorized_keys").write_text("\n".join(self.authorized_keys) + "\n")
         self.port = self.port or free_port()
         cfg = self.workdir / "sshd_config"
-        cfg.write_text(SSHD_CONFIG.format(port=self.port, dir=self.workdir))
+        cfg.write_text(SSHD_CONFIG.format(port=self.port, dir=self.workdir) + self.extra_config
+                       + "\n")
         self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], text=True,
                                      stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
         listening = threading.Event()

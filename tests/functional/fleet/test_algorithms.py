@@ -1,0 +1,101 @@
+"""``[ssh] kex_algs`` and ``ciphers`` reach the wire: a real OpenSSH sshd that accepts one
+key exchange and one cipher lets CCM in only when CCM offers them, and a host with
+nothing in common is reported once (not retried) with the setting to change."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ccm_tui.cli import app
+from tests.support.ssh import (
+    KeyFiles,
+    Sshd,
+    SshdUnavailable,
+    write_ccm_inventory,
+    write_known_hosts,
+)
+
+STRICT = "KexAlgorithms curve25519-sha256\nCiphers aes256-gcm@openssh.com"
+
+
+@pytest.fixture(scope="module")
+def strict_sshd(client_key: KeyFiles, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[Sshd]:
+    """An sshd that accepts only curve25519-sha256 and aes256-gcm."""
+    try:
+        server = Sshd(tmp_path_factory.mktemp("strict-sshd"), [client_key.public_line],
+                      extra_config=STRICT).start()
+    except SshdUnavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+def run(strict_sshd: Sshd, client_key: KeyFiles, home: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, **ssh: str) -> tuple[int, dict[str, object], str]:
+    for key, value in ssh.items():
+        monkeypatch.setenv(f"CCM_SSH__{key.upper()}", value)
+    write_known_hosts(home / ".ssh" / "known_hosts",
+                      [(strict_sshd.port, strict_sshd.host_public_line)])
+    inventory = write_ccm_inventory(tmp_path / "inventory.yaml", [("strict", strict_sshd.port)],
+                                    user=strict_sshd.user, identity=client_key.private)
+    result = CliRunner().invoke(app, [
+        "run", "echo in", "--hosts", "all", "--inventory", str(inventory),
+        "--hub", f"sqlite:///{tmp_path / 'hub.db'}", "--json"])
+    doc = json.loads(result.stdout) if result.stdout.startswith("{") else {}
+    return result.exit_code, doc, result.output
+
+
+def refusals(sshd: Sshd) -> int:
+    return sum("Unable to negotiate" in line for line in sshd.log)
+
+
+def test_the_defaults_negotiate_with_a_strict_server(
+        strict_sshd: Sshd, client_key: KeyFiles, isolated_home: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    code, doc, output = run(strict_sshd, client_key, isolated_home, tmp_path, monkeypatch)
+    assert code == 0, output
+    assert doc["summary"] == "1 identical"
+
+
+def test_a_key_exchange_the_server_refuses_fails_once_and_names_the_setting(
+        strict_sshd: Sshd, client_key: KeyFiles, isolated_home: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    before = refusals(strict_sshd)
+    code, doc, output = run(strict_sshd, client_key, isolated_home, tmp_path, monkeypatch,
+                            kex_algs="mlkem768x25519-sha256")
+    assert code == 1, output
+    (host,) = doc["hosts"]  # type: ignore[misc]
+    assert host["error_kind"] == "unreachable"
+    assert "has no SSH algorithm in common with CCM" in host["error"]
+    assert "key exchange" in host["error"]
+    assert refusals(strict_sshd) - before == 1  # not retried: a retry cannot succeed
+
+
+def test_kex_algs_and_ciphers_are_offered_as_set(
+        strict_sshd: Sshd, client_key: KeyFiles, isolated_home: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    code, doc, output = run(strict_sshd, client_key, isolated_home, tmp_path, monkeypatch,
+                            kex_algs="mlkem768x25519-sha256,curve25519-sha256",
+                            ciphers="aes256-gcm@openssh.com")
+    assert code == 0, output
+    code, doc, output = run(strict_sshd, client_key, isolated_home, tmp_path, monkeypatch,
+                            ciphers="aes128-gcm@openssh.com,chacha20-poly1305@openssh.com")
+    assert code == 1 and "has no SSH algorithm in common" in str(doc["hosts"]), output
+
+
+def test_a_name_ccm_does_not_know_stops_before_any_connection(
+        strict_sshd: Sshd, client_key: KeyFiles, isolated_home: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    connections = sum("Accepted publickey" in line for line in strict_sshd.log)
+    code, _, output = run(strict_sshd, client_key, isolated_home, tmp_path, monkeypatch,
+                          kex_algs="curve25519-sha999")
+    assert code != 0
+    assert "[ssh] kex_algs: curve25519-sha999 is not a valid key exchange algorithm" in output
+    assert "curve25519-sha256" in output  # the hint lists the names that work
+    assert sum("Accepted publickey" in line for line in strict_sshd.log) == connections
