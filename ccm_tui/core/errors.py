@@ -19,7 +19,8 @@ The hierarchy::
         ├── InventoryError        an inventory file cannot be read: file, line and reason
         ├── HostKeyError          a host's SSH key is unknown or changed (``ccm fleet trust``)
         └── SSHError              a host cannot be reached or refused us
-            └── LoginRefused      the host refused every key offered (or there was none)
+            ├── LoginRefused      the host refused every key offered (or there was none)
+            └── NoCommonAlgorithm the host and CCM share no key exchange or cipher
 
 Each carries a ``hint``: what the user should do next, for the command line to print.
 """
@@ -142,3 +143,13 @@ class LoginRefused(SSHError):
 
     hint = ("load the key into ssh-agent (ssh-add) where ccm runs, or set identity_file / "
             "ansible_ssh_private_key_file for this host; check the host's authorized_keys")
+
+
+class NoCommonAlgorithm(SSHError):
+    """The host answered but accepts no key exchange algorithm or cipher CCM offers.
+
+    The message quotes what each side offered; the remedy is CCM's ``[ssh]`` settings
+    (or the host's ``sshd_config``). Retrying cannot help, so it is not retried.
+    """
+
+    hint = "offer one it accepts in [ssh] kex_algs or ciphers of CCM's config"

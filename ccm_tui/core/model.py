@@ -111,8 +111,9 @@ class Host:
 
 #: Error kinds of an SSH run (``RunResult.error_kind``, a probe's ``data["error_kind"]``)
 #: that mean the host answered but CCM could not get in: its login or its host key was
-#: refused. The fault is CCM's access, not the host's health.
-ACCESS_REFUSED_KINDS = frozenset({"auth", "hostkey"})
+#: refused, or it accepts none of the SSH algorithms CCM offers. The fault is CCM's
+#: access, not the host's health.
+ACCESS_REFUSED_KINDS = frozenset({"auth", "hostkey", "algorithms"})
 
 
 @dataclass(frozen=True, slots=True)

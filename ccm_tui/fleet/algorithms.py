@@ -12,10 +12,6 @@ from ccm_tui.fleet.ssh_types import PoolOptions
 DEFAULT_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
                    "chacha20-poly1305@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr")
 
-#: The remedy when a host and CCM share no key exchange algorithm or cipher.
-NO_COMMON_HINT = ("offer one it accepts in [ssh] kex_algs or ciphers of CCM's config "
-                  "(empty means the defaults)")
-
 
 def check_algorithms(options: PoolOptions) -> None:
     """Refuse algorithm names this SSH library does not implement, naming those it does."""
@@ -42,4 +38,4 @@ def supported_algorithms(kind: str) -> list[str]:
     return [n.decode() for n in names() if not n.startswith(b"gss-")]
 
 
-__all__ = ["DEFAULT_CIPHERS", "NO_COMMON_HINT", "check_algorithms", "supported_algorithms"]
+__all__ = ["DEFAULT_CIPHERS", "check_algorithms", "supported_algorithms"]

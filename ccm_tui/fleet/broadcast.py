@@ -109,6 +109,7 @@ class BroadcastReport:
             "timed_out": len(self.timed_out), "unreachable": len(self.unreachable),
             "hostkey_refused": sum(1 for r in self.refused if r.error_kind == "hostkey"),
             "login_refused": sum(1 for r in self.refused if r.error_kind == "auth"),
+            "no_common_algorithm": sum(1 for r in self.refused if r.error_kind == "algorithms"),
             "ok": sum(1 for r in self.results if r.ok),
             "failed": sum(1 for r in self.results if not r.ok),
         }
@@ -120,7 +121,8 @@ class BroadcastReport:
         parts += [f"{c[k]} {label}" for k, label in
                   (("differ", "differ"), ("timed_out", "timed out"),
                    ("unreachable", "unreachable"), ("hostkey_refused", "host key refused"),
-                   ("login_refused", "login refused")) if c[k]]
+                   ("login_refused", "login refused"),
+                   ("no_common_algorithm", "no common algorithm")) if c[k]]
         if not parts:
             parts = [f"{c['differ']} differ"]
         return " · ".join(parts)

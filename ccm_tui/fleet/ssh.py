@@ -45,8 +45,8 @@ from typing import Any
 
 import asyncssh
 
-from ccm_tui.core.errors import HostKeyError, LoginRefused, SSHError
-from ccm_tui.fleet.algorithms import DEFAULT_CIPHERS, NO_COMMON_HINT, check_algorithms
+from ccm_tui.core.errors import HostKeyError, LoginRefused, NoCommonAlgorithm, SSHError
+from ccm_tui.fleet.algorithms import DEFAULT_CIPHERS, check_algorithms
 from ccm_tui.fleet.inventory import FleetHost, Inventory
 from ccm_tui.fleet.key_sources import ClientKeys, login_refused
 from ccm_tui.fleet.known_hosts import TrustStore
@@ -126,6 +126,8 @@ class SSHPool:
             return self._failed(h, start, f"{exc} — {exc.hint}", "hostkey")
         except LoginRefused as exc:
             return self._failed(h, start, f"{exc} — {exc.hint}", "auth")
+        except NoCommonAlgorithm as exc:
+            return self._failed(h, start, f"{exc} — {exc.hint}", "algorithms")
         except SSHError as exc:
             return self._failed(h, start, str(exc), "unreachable")
         except TimeoutError:
@@ -319,9 +321,9 @@ class SSHPool:
             try:
                 conn = await asyncssh.connect(**self._connect_args(h, tunnel))
             except asyncssh.KeyExchangeFailed as exc:  # no retry: the next try fails alike
-                raise SSHError(f"{h.name} ({h.target}:{h.port}) has no SSH algorithm in "
-                               f"common with CCM ({_describe(exc)}): {NO_COMMON_HINT}"
-                               ) from None
+                raise NoCommonAlgorithm(f"{h.name} ({h.target}:{h.port}) has no SSH "
+                                        f"algorithm in common with CCM ({_describe(exc)})"
+                                        ) from None
             except asyncssh.HostKeyNotVerifiable:
                 raise self.trust.refusal(h) from None
             except asyncssh.PermissionDenied:

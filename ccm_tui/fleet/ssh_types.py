@@ -15,7 +15,8 @@ class RunResult:
 
     ``exit_status`` is ``None`` when the command never ran or never finished
     (then ``error`` says why and ``error_kind`` is ``unreachable``, ``hostkey``,
-    ``auth``, ``timeout`` or ``lost`` — the session ended without an exit status);
+    ``auth``, ``algorithms``, ``timeout`` or ``lost`` — the session ended without an
+    exit status);
     killed by a signal gives ``-SIGNUM``.
     """
 
@@ -47,7 +48,8 @@ class RunResult:
 
 #: How each ``error_kind`` reads in a summary.
 ERROR_LABELS = {"unreachable": "unreachable", "hostkey": "host key refused",
-                "auth": "login refused", "timeout": "timed out", "lost": "session lost"}
+                "auth": "login refused", "algorithms": "no common algorithm",
+                "timeout": "timed out", "lost": "session lost"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,3 +129,14 @@ def test_an_unsent_firing_that_clears_is_dropped_not_resolved() -> None:
     ok = snap(1, 10 * GB)
     state.update(evaluate(ok, [ok], rules), ok.taken_at)
     assert state.outbox == {}
+
+
+@pytest.mark.parametrize(("kind", "rule", "severity"), [
+    ("unreachable", "HostUnreachable", "critical"), ("auth", "HostAccessRefused", "info"),
+    ("hostkey", "HostAccessRefused", "info"), ("algorithms", "HostAccessRefused", "info")])
+def test_a_host_that_answers_but_lets_ccm_in_on_no_terms_is_not_a_page(
+        kind: str, rule: str, severity: str) -> None:
+    down = HealthSnapshot("web-01", T0, reachable=False,
+                          data={"error": f"web-01: {kind}", "error_kind": kind})
+    [(key, finding)] = evaluate(down, [down], HealthRules()).findings.items()
+    assert key == (rule, "") and finding.severity.value == severity

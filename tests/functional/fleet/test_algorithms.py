@@ -70,10 +70,13 @@ def test_a_key_exchange_the_server_refuses_fails_once_and_names_the_setting(
     code, doc, output = run(strict_sshd, client_key, isolated_home, tmp_path, monkeypatch,
                             kex_algs="mlkem768x25519-sha256")
     assert code == 1, output
+    assert doc["summary"] == "1 no common algorithm"
+    assert doc["counts"]["no_common_algorithm"] == 1  # type: ignore[index]
     (host,) = doc["hosts"]  # type: ignore[misc]
-    assert host["error_kind"] == "unreachable"
-    assert "has no SSH algorithm in common with CCM" in host["error"]
-    assert "key exchange" in host["error"]
+    assert host["error_kind"] == "algorithms"
+    assert "has no SSH algorithm in common with CCM (No matching key exchange" in host["error"]
+    assert "sent mlkem768x25519-sha256 and received curve25519-sha256" in host["error"]
+    assert host["error"].endswith("in [ssh] kex_algs or ciphers of CCM's config")
     assert refusals(strict_sshd) - before == 1  # not retried: a retry cannot succeed
 
 

@@ -26,7 +26,7 @@ def test_identical_differ_unreachable() -> None:
     doc = r.to_dict(output_chars=3)
     assert doc["counts"] == {"total": 50, "identical": 47, "differ": 2, "timed_out": 0,
                              "unreachable": 1, "hostkey_refused": 0, "login_refused": 0,
-                             "ok": 48, "failed": 2}
+                             "no_common_algorithm": 0, "ok": 48, "failed": 2}
     assert doc["groups"][0]["stdout"].startswith("sam") and "stdout" not in doc["hosts"][0]
 
 
@@ -48,8 +48,14 @@ def test_refused_logins_and_host_keys_are_named_apart_from_unreachable() -> None
                 RunResult("c", None, error="c: no key to log in as 'ops' with: …",
                           error_kind="auth"),
                 RunResult("d", None, error="d: host key unknown", error_kind="hostkey"),
-                RunResult("e", None, error="e: connection refused", error_kind="unreachable")])
-    assert r.summary_line() == "2 identical · 1 unreachable · 1 host key refused · 1 login refused"
-    assert [x.host for x in r.refused] == ["c", "d"] and [x.host for x in r.unreachable] == ["e"]
+                RunResult("e", None, error="e: connection refused", error_kind="unreachable"),
+                RunResult("f", None, error="f: no SSH algorithm in common",
+                          error_kind="algorithms")])
+    assert r.summary_line() == ("2 identical · 1 unreachable · 1 host key refused · "
+                                "1 login refused · 1 no common algorithm")
+    assert [x.host for x in r.refused] == ["c", "d", "f"]
+    assert [x.host for x in r.unreachable] == ["e"]
+    assert r.results[-1].error_label == "no common algorithm"
     c = r.counts()
-    assert (c["unreachable"], c["hostkey_refused"], c["login_refused"], c["failed"]) == (1, 1, 1, 3)
+    assert (c["unreachable"], c["hostkey_refused"], c["login_refused"], c["no_common_algorithm"],
+            c["failed"]) == (1, 1, 1, 1, 4)
