@@ -104,6 +104,22 @@ def test_run_as_a_process_with_its_start_up_trimmed(inventory: Path, hub: str,
     assert doc["summary"] == "10 identical" and doc["recorded"] is True
 
 
+def test_a_hub_that_cannot_be_opened_costs_the_record_not_the_run(
+        inventory: Path, tmp_path: Path) -> None:
+    """The hub opens while the hosts run (after the first is done): its failure arrives
+    late and is reported, but the broadcast itself stands."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the hub's folder should be")
+    res = ccm("run", "echo hi", "--hosts", "host-0*", "--inventory", str(inventory),
+              "--hub", f"sqlite:///{blocked / 'hub.db'}", "--json", "--timeout", "20")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["summary"] == "10 identical" and doc["recorded"] is False
+    told = ccm("run", "echo hi", "--hosts", "host-01", "--inventory", str(inventory),
+               "--hub", f"sqlite:///{blocked / 'hub.db'}", "--timeout", "20")
+    assert told.exit_code == 0 and "warning: this run was not recorded in the hub" in told.stderr
+
+
 def test_run_human_summary_and_pattern(inventory: Path, hub: str) -> None:
     res = ccm("run", "echo hello", "--hosts", "group:web,!host-0[1-5]", "--inventory",
               str(inventory), "--hub", hub, "--forks", "3")
