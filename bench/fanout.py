@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import compileall
+import itertools
 import json
 import os
 import shutil
@@ -112,7 +113,12 @@ class Servers:
                 self.stop()
                 raise SystemExit("bench: the SSH servers did not start")
             time.sleep(0.05)
-        self.ports = [int(x) for f in files for x in f.read_text().split()]
+        # Interleaved, so the first N ports (a 100-host run of a 200-server fleet) are
+        # spread over every server process like the whole fleet is, instead of all
+        # landing on the first process and measuring that one process's handshakes.
+        per_proc = [[int(x) for x in f.read_text().split()] for f in files]
+        self.ports = [p for row in itertools.zip_longest(*per_proc) for p in row
+                      if p is not None]
 
     def stop(self) -> None:
         for p in self.procs:
