@@ -7,10 +7,9 @@ environment.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import (
     BaseModel,
@@ -20,7 +19,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import NoDecode
 
 from ccm_tui.core.model import Risk
 from ccm_tui.core.policy import Policy
@@ -274,10 +272,11 @@ class TuiSettings(_Section):
     )
 
 
-#: What an algorithm name may look like (OpenSSH's names: ``curve25519-sha256``,
-#: ``aes128-gcm@openssh.com``). Whether this SSH library implements it is checked when
-#: the first connection pool starts, where the list of supported names is at hand.
-_ALGORITHM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._+-]{0,63}$")
+#: OpenSSH's algorithm list syntax: an optional '+', '-' or '^', then names or wildcard
+#: patterns joined with ','. Whether this SSH library implements them is checked when a
+#: connection pool starts, where the list of supported names is at hand.
+_NAME = r"[A-Za-z0-9*?][A-Za-z0-9@._*?-]{0,63}"
+_ALGORITHMS = re.compile(rf"^[+^-]?{_NAME}(,{_NAME})*$")
 
 
 class SSHSettings(_Section):
@@ -306,40 +305,36 @@ class SSHSettings(_Section):
         default=3, ge=1, le=100,
         description="Unanswered keepalives after which a connection is closed.",
     )
-    kex_algs: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="Key exchange algorithms to offer, most preferred first, by their "
-        "OpenSSH names (see `ssh -Q kex`); empty means the SSH library's defaults, which "
-        "start with the post-quantum hybrid mlkem768x25519-sha256 as OpenSSH 10 does. "
-        "In the environment: names joined with ','.",
+    kex_algs: str = Field(
+        default="",
+        description="Key exchange algorithms to offer, in OpenSSH's KexAlgorithms syntax "
+        "(see `ssh -Q kex`): names (wildcards allowed) most preferred first, or the "
+        "defaults changed: '+NAMES' appends, '-NAMES' removes, '^NAMES' puts first. Empty "
+        "means the defaults, which start with the post-quantum hybrid "
+        "mlkem768x25519-sha256 as OpenSSH 10 does. A TOML list is joined with ','.",
     )
-    ciphers: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="Ciphers to offer, most preferred first (see `ssh -Q cipher`); empty "
-        "means CCM's default: aes128-gcm@openssh.com, aes256-gcm@openssh.com, "
-        "chacha20-poly1305@openssh.com, then AES-CTR. In the environment: names joined "
-        "with ','.",
+    ciphers: str = Field(
+        default="",
+        description="Ciphers to offer, in OpenSSH's Ciphers syntax (see `ssh -Q cipher`; "
+        "'+', '-', '^' and wildcards as for kex_algs). Empty means CCM's default: "
+        "aes128-gcm@openssh.com, aes256-gcm@openssh.com, chacha20-poly1305@openssh.com, "
+        "then AES-CTR.",
     )
 
     @field_validator("kex_algs", "ciphers", mode="before")
     @classmethod
-    def _split_names(cls, v: object) -> object:
-        if isinstance(v, str):
-            text = v.strip()
-            if text.startswith("["):
-                return json.loads(text)  # pydantic's own message if it is not a list
-            return [part.strip() for part in text.split(",") if part.strip()]
+    def _join_list(cls, v: object) -> object:
+        if isinstance(v, list | tuple) and all(isinstance(x, str) for x in v):
+            return ",".join(v)
         return v
 
     @field_validator("kex_algs", "ciphers")
     @classmethod
-    def _check_names(cls, v: list[str]) -> list[str]:
-        for name in v:
-            if not _ALGORITHM.match(name):
-                raise ValueError(f"{name[:70]!r} is not an SSH algorithm name "
-                                 "(like curve25519-sha256 or aes128-gcm@openssh.com)")
-        if len(set(v)) != len(v):
-            raise ValueError("names an algorithm twice")
+    def _check_syntax(cls, v: str) -> str:
+        v = ",".join(part.strip() for part in v.strip().split(",")) if v.strip() else ""
+        if v and not _ALGORITHMS.match(v):
+            raise ValueError(f"{v[:70]!r} is not a list of SSH algorithm names (like "
+                             "'curve25519-sha256,mlkem768x25519-sha256', '+NAME', '-chacha20*')")
         return v
 
     def pool_options(self) -> PoolOptions:
@@ -349,8 +344,8 @@ class SSHSettings(_Section):
         return PoolOptions(
             connect_timeout=self.connect_timeout, login_timeout=self.login_timeout,
             connect_retries=self.connect_retries, keepalive_interval=self.keepalive_interval,
-            keepalive_count_max=self.keepalive_count_max, kex_algs=tuple(self.kex_algs),
-            encryption_algs=tuple(self.ciphers),
+            keepalive_count_max=self.keepalive_count_max, kex_algs=self.kex_algs,
+            encryption_algs=self.ciphers,
         )
 
 

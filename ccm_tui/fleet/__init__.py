@@ -10,7 +10,7 @@ The only package that imports asyncssh. Modules, each with one job:
 * :mod:`.known_hosts` — :class:`TrustStore`: which host keys are trusted, and
   recording a new one (``ccm fleet trust``);
 * :mod:`.ssh` — :class:`SSHPool` (``run``, ``connection``, ``close``), :class:`RunResult`;
-* :mod:`.algorithms` — the ciphers CCM offers by default, and checking ``[ssh]``'s names;
+* :mod:`.algorithms` — the SSH algorithms CCM offers: defaults, ``[ssh]``'s OpenSSH-style lists;
 * :mod:`.broadcast` — :func:`broadcast` / :func:`broadcast_iter`, :class:`BroadcastReport`;
 * :mod:`.install` — push and verify the agent zipapp.
 

@@ -1,8 +1,21 @@
-"""Which SSH algorithms CCM offers: its defaults, and checking the ``[ssh]`` settings' names."""
+"""Which SSH algorithms CCM offers: its defaults, and the ``[ssh]`` settings that change them.
+
+``[ssh] kex_algs`` and ``ciphers`` use OpenSSH's syntax (``KexAlgorithms`` and
+``Ciphers`` in ssh_config(5)), so what works in ``~/.ssh/config`` works here:
+
+* ``curve25519-sha256,mlkem768x25519-sha256`` — exactly these, in this order;
+* ``+diffie-hellman-group14-sha1`` — the defaults, then these (an old host);
+* ``-chacha20*`` — the defaults without these (a FIPS policy, say);
+* ``^curve25519-sha256`` — these first, then the rest of the defaults.
+
+Names may hold ``*`` and ``?`` wildcards. A pattern that matches nothing this SSH
+library implements is refused before any connection, with the names it does.
+"""
 
 from __future__ import annotations
 
-import asyncssh
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
 
 from ccm_tui.core.errors import ConfigError
 from ccm_tui.fleet.ssh_types import PoolOptions
@@ -12,21 +25,7 @@ from ccm_tui.fleet.ssh_types import PoolOptions
 DEFAULT_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
                    "chacha20-poly1305@openssh.com", "aes256-ctr", "aes192-ctr", "aes128-ctr")
 
-
-def check_algorithms(options: PoolOptions) -> None:
-    """Refuse algorithm names this SSH library does not implement, naming those it does."""
-    for kind, names, what in (("kex_algs", options.kex_algs, "key exchange"),
-                              ("ciphers", options.encryption_algs, "encryption")):
-        if not names:
-            continue
-        try:
-            asyncssh.SSHClientConnectionOptions(
-                config=None, known_hosts=None, client_keys=None, agent_path=None,
-                **{"kex_algs" if kind == "kex_algs" else "encryption_algs": list(names)})
-        except ValueError as exc:
-            raise ConfigError(f"[ssh] {kind}: {exc}",
-                              hint=f"use {what} algorithms this CCM supports: "
-                              f"{', '.join(supported_algorithms(kind))}") from None
+_WHAT = {"kex_algs": "key exchange", "ciphers": "cipher"}
 
 
 def supported_algorithms(kind: str) -> list[str]:
@@ -35,7 +34,67 @@ def supported_algorithms(kind: str) -> list[str]:
         from asyncssh.kex import get_kex_algs as names
     else:
         from asyncssh.encryption import get_encryption_algs as names
-    return [n.decode() for n in names() if not n.startswith(b"gss-")]
+    return [n.decode() for n in names() if not n.startswith(b"gss-")]  # CCM has no GSSAPI
 
 
-__all__ = ["DEFAULT_CIPHERS", "check_algorithms", "supported_algorithms"]
+def default_algorithms(kind: str) -> list[str]:
+    """What CCM offers when the setting is empty."""
+    if kind == "ciphers":
+        return list(DEFAULT_CIPHERS)
+    from asyncssh.kex import get_default_kex_algs
+
+    return [n.decode() for n in get_default_kex_algs() if not n.startswith(b"gss-")]
+
+
+def expand(spec: str, default: Sequence[str], supported: Sequence[str], what: str
+           ) -> tuple[str, ...]:
+    """The algorithms an OpenSSH-style ``spec`` means (raises ValueError saying why not)."""
+    spec = spec.strip()
+    if not spec:
+        return tuple(default)
+    prefix = spec[0] if spec[0] in "+-^" else ""
+    patterns = [p.strip() for p in spec[len(prefix):].split(",") if p.strip()]
+    matched: list[str] = []
+    for pattern in patterns:
+        hits = [a for a in supported if fnmatchcase(a, pattern)]
+        if not hits:
+            raise ValueError(f"{pattern!r} is not a {what} algorithm this CCM supports")
+        matched += [h for h in hits if h not in matched]
+    if prefix == "+":
+        chosen = [*default, *(m for m in matched if m not in default)]
+    elif prefix == "-":
+        chosen = [a for a in default if a not in matched]
+    elif prefix == "^":
+        chosen = [*matched, *(a for a in default if a not in matched)]
+    else:
+        chosen = matched
+    if not chosen:
+        raise ValueError(f"{spec!r} leaves no {what} algorithm to offer")
+    return tuple(chosen)
+
+
+def resolve(options: PoolOptions) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """(key exchanges, ciphers) to offer; ``None`` for the SSH library's own key exchanges.
+
+    Raises :class:`ConfigError` naming the setting and listing the supported names.
+    """
+    kex: tuple[str, ...] | None = None
+    ciphers: tuple[str, ...] = DEFAULT_CIPHERS
+    for kind, spec in (("kex_algs", options.kex_algs), ("ciphers", options.encryption_algs)):
+        if not spec.strip():
+            continue
+        try:
+            chosen = expand(spec, default_algorithms(kind), supported_algorithms(kind),
+                            _WHAT[kind])
+        except ValueError as exc:
+            raise ConfigError(f"[ssh] {kind}: {exc}", hint=f"use OpenSSH's {_WHAT[kind]} "
+                              f"names: {', '.join(supported_algorithms(kind))}") from None
+        if kind == "kex_algs":
+            kex = chosen
+        else:
+            ciphers = chosen
+    return kex, ciphers
+
+
+__all__ = ["DEFAULT_CIPHERS", "default_algorithms", "expand", "resolve",
+           "supported_algorithms"]

@@ -46,7 +46,7 @@ from typing import Any
 import asyncssh
 
 from ccm_tui.core.errors import HostKeyError, LoginRefused, NoCommonAlgorithm, SSHError
-from ccm_tui.fleet.algorithms import DEFAULT_CIPHERS, check_algorithms
+from ccm_tui.fleet.algorithms import resolve
 from ccm_tui.fleet.inventory import FleetHost, Inventory
 from ccm_tui.fleet.key_sources import ClientKeys, login_refused
 from ccm_tui.fleet.known_hosts import TrustStore
@@ -85,7 +85,7 @@ class SSHPool:
         trust: TrustStore | None = None,
     ) -> None:
         self.options = options or PoolOptions()
-        check_algorithms(self.options)
+        self._kex_algs, self._ciphers = resolve(self.options)
         self.trust = trust or TrustStore()
         self._inventory: dict[str, FleetHost] = {h.name: h for h in hosts}
         self._entries: dict[str, _Entry] = {}
@@ -350,10 +350,10 @@ class SSHPool:
             "config": None, "keepalive_interval": o.keepalive_interval,
             "keepalive_count_max": o.keepalive_count_max, "connect_timeout": o.connect_timeout,
             "login_timeout": o.login_timeout, "agent_path": o.agent_path,
-            "encryption_algs": o.encryption_algs or DEFAULT_CIPHERS, "compression_algs": None,
+            "encryption_algs": self._ciphers, "compression_algs": None,
         }
-        if o.kex_algs:
-            args["kex_algs"] = o.kex_algs
+        if self._kex_algs is not None:
+            args["kex_algs"] = self._kex_algs
         if h.user:
             args["username"] = h.user
         if keys := self._keys.for_host(h.identity_files):

@@ -66,10 +66,11 @@ class PoolOptions:
     backoff_max: float = 30.0
     agent_path: str | None = field(default_factory=lambda: os.environ.get("SSH_AUTH_SOCK"))
     login_timeout: float = 30.0
-    #: Key exchange algorithms to offer, preferred first (empty: asyncssh's defaults).
-    kex_algs: tuple[str, ...] = ()
-    #: Ciphers to offer, preferred first (empty: CCM's default, AES-GCM first).
-    encryption_algs: tuple[str, ...] = ()
+    #: Key exchange algorithms to offer, in OpenSSH's syntax (see :mod:`.algorithms`;
+    #: empty: the defaults).
+    kex_algs: str = ""
+    #: Ciphers to offer, likewise (empty: CCM's default, AES-GCM first).
+    encryption_algs: str = ""
 
 
 def parse_jump_spec(spec: str) -> FleetHost:
