@@ -272,13 +272,6 @@ class TuiSettings(_Section):
     )
 
 
-#: OpenSSH's algorithm list syntax: an optional '+', '-' or '^', then names or wildcard
-#: patterns joined with ','. Whether this SSH library implements them is checked when a
-#: connection pool starts, where the list of supported names is at hand.
-_NAME = r"[A-Za-z0-9*?][A-Za-z0-9@._*?-]{0,63}"
-_ALGORITHMS = re.compile(rf"^[+^-]?{_NAME}(,{_NAME})*$")
-
-
 class SSHSettings(_Section):
     """How CCM connects to the fleet (``ccm run``, ``ccm daemon``, ``ccm fleet``, the TUI)."""
 
@@ -331,8 +324,10 @@ class SSHSettings(_Section):
     @field_validator("kex_algs", "ciphers")
     @classmethod
     def _check_syntax(cls, v: str) -> str:
+        from ccm_tui.fleet.inventory import ALGORITHM_LIST  # the inventory's syntax too
+
         v = ",".join(part.strip() for part in v.strip().split(",")) if v.strip() else ""
-        if v and not _ALGORITHMS.match(v):
+        if v and not ALGORITHM_LIST.match(v):
             raise ValueError(f"{v[:70]!r} is not a list of SSH algorithm names (like "
                              "'curve25519-sha256,mlkem768x25519-sha256', '+NAME', '-chacha20*')")
         return v

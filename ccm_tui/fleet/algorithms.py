@@ -10,14 +10,21 @@
 
 Names may hold ``*`` and ``?`` wildcards. A pattern that matches nothing this SSH
 library implements is refused before any connection, with the names it does.
+
+An inventory host's own ``kex_algs`` / ``ciphers`` (``KexAlgorithms`` / ``Ciphers`` in
+its ``~/.ssh/config`` block, ``-o KexAlgorithms=`` in Ansible's ssh arguments) change
+the ``[ssh]`` lists for that host alone: ``+diffie-hellman-group1-sha1`` on the one
+old database server, not on the fleet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
+from functools import cache
 
-from ccm_tui.core.errors import ConfigError
+from ccm_tui.core.errors import ConfigError, InventoryError
+from ccm_tui.fleet.inventory import FleetHost
 from ccm_tui.fleet.ssh_types import PoolOptions
 
 #: AES-GCM first: as strong as chacha20-poly1305 and, with AES-NI, far cheaper in asyncssh
@@ -30,11 +37,16 @@ _WHAT = {"kex_algs": "key exchange", "ciphers": "cipher"}
 
 def supported_algorithms(kind: str) -> list[str]:
     """The names ``[ssh] kex_algs`` (``kind`` "kex_algs") or ``ciphers`` may use."""
+    return list(_supported(kind))
+
+
+@cache
+def _supported(kind: str) -> tuple[str, ...]:
     if kind == "kex_algs":
         from asyncssh.kex import get_kex_algs as names
     else:
         from asyncssh.encryption import get_encryption_algs as names
-    return [n.decode() for n in names() if not n.startswith(b"gss-")]  # CCM has no GSSAPI
+    return tuple(n.decode() for n in names() if not n.startswith(b"gss-"))  # no GSSAPI
 
 
 def default_algorithms(kind: str) -> list[str]:
@@ -73,6 +85,43 @@ def expand(spec: str, default: Sequence[str], supported: Sequence[str], what: st
     return tuple(chosen)
 
 
+_Offer = tuple["tuple[str, ...] | None", "tuple[str, ...]"]
+
+
+class AlgorithmChoice:
+    """What a pool offers each host: ``[ssh]``'s lists, changed by the host's own."""
+
+    def __init__(self, options: PoolOptions) -> None:
+        self.kex, self.ciphers = resolve(options)
+        self._by_spec: dict[tuple[str, str], _Offer] = {}
+
+    def for_host(self, h: FleetHost) -> _Offer:
+        """(key exchanges or ``None`` for the library's, ciphers) for ``h``.
+
+        Raises :class:`InventoryError` at the host's inventory line when its lists
+        name nothing this SSH library implements.
+        """
+        if not h.kex_algs and not h.ciphers:
+            return self.kex, self.ciphers
+        spec = (h.kex_algs, h.ciphers)
+        offer = self._by_spec.get(spec)
+        if offer is None:
+            kex, ciphers = self.kex, self.ciphers
+            try:
+                if h.kex_algs:
+                    kex = expand(h.kex_algs, self.kex or default_algorithms("kex_algs"),
+                                 _supported("kex_algs"), _WHAT["kex_algs"])
+                if h.ciphers:
+                    ciphers = expand(h.ciphers, ciphers, _supported("ciphers"), _WHAT["ciphers"])
+            except ValueError as exc:
+                raise InventoryError(
+                    f"{h.source or 'inventory'}: host {h.name}: {exc}",
+                    hint="use OpenSSH's names (`ssh -Q kex`, `ssh -Q cipher`) this CCM "
+                    "supports") from None
+            offer = self._by_spec[spec] = (kex, ciphers)
+        return offer
+
+
 def resolve(options: PoolOptions) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
     """(key exchanges, ciphers) to offer; ``None`` for the SSH library's own key exchanges.
 
@@ -96,5 +145,5 @@ def resolve(options: PoolOptions) -> tuple[tuple[str, ...] | None, tuple[str, ..
     return kex, ciphers
 
 
-__all__ = ["DEFAULT_CIPHERS", "default_algorithms", "expand", "resolve",
+__all__ = ["DEFAULT_CIPHERS", "AlgorithmChoice", "default_algorithms", "expand", "resolve",
            "supported_algorithms"]

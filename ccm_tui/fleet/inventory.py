@@ -13,11 +13,15 @@ Three sources, one result (:class:`Inventory` of :class:`FleetHost`):
           jump: bastion            # another inventory host, or user@host:port
           identity_file: ~/.ssh/ops_ed25519
           python: /usr/bin/python3
+        legacy-db:
+          kex_algs: +diffie-hellman-group1-sha1   # OpenSSH syntax, on top of [ssh]
+          ciphers: ^aes256-ctr
 
 * Ansible inventories as they are, INI or YAML (:mod:`.inventory_ansible`);
 * ``~/.ssh/config`` (:mod:`.inventory_sshconfig`): passed as the inventory it lists
   its concrete ``Host`` entries; otherwise its settings fill in what an inventory
-  host leaves unset (user, port, identity files, ProxyJump), as ``ssh`` would.
+  host leaves unset (user, port, identity files, ProxyJump, KexAlgorithms, Ciphers),
+  as ``ssh`` would.
 
 Errors in a file raise :class:`~ccm_tui.core.errors.InventoryError` with one line:
 ``FILE:LINE: reason``.
@@ -45,7 +49,10 @@ class FleetHost:
 
     ``address`` is what to connect to (the name when the inventory gives none);
     ``jump`` names another inventory host or is a ``[user@]host[:port]`` spec;
-    ``python`` is the interpreter that runs the agent on the host.
+    ``python`` is the interpreter that runs the agent on the host. ``kex_algs`` and
+    ``ciphers`` (OpenSSH's list syntax: ``a,b``, ``+a``, ``-a*``, ``^a``) change the
+    pool's ``[ssh]`` lists for this host alone, as ``KexAlgorithms`` in a ``Host``
+    block of ``~/.ssh/config`` does.
     """
 
     name: str
@@ -58,6 +65,8 @@ class FleetHost:
     jump: str | None = None
     python: str = "python3"
     source: str = ""
+    kex_algs: str = ""
+    ciphers: str = ""
 
     @property
     def target(self) -> str:
@@ -220,7 +229,7 @@ def _check_jumps(hosts: list[FleetHost], path: Path) -> None:
 
 # -- CCM's own format ----------------------------------------------------------------------
 _CCM_HOST_KEYS = {"address", "port", "user", "groups", "labels", "jump", "identity_file",
-                  "identity_files", "python"}
+                  "identity_files", "python", "kex_algs", "ciphers"}
 
 
 def _parse_ccm(text: str, path: Path) -> list[FleetHost]:
@@ -291,7 +300,30 @@ def _ccm_fields(spec: Mapping[str, Any], path: Path, what: str, line: int) -> di
             if not isinstance(files, list):
                 raise InventoryError(f"{where(key)}: `{key}` of {what} must be a path or list")
             out["identity_files"] = tuple(str(f) for f in files)
+    for key in ("kex_algs", "ciphers"):
+        if spec.get(key):
+            out[key] = algorithm_list(spec[key], f"{where(key)}: `{key}` of {what}")
     return out
+
+
+#: OpenSSH's algorithm list syntax (``KexAlgorithms``, ``Ciphers``): an optional ``+``,
+#: ``-`` or ``^``, then names or wildcard patterns joined with ``,``. Whether the SSH
+#: library implements them is checked when a connection pool starts.
+_ALGORITHM_NAME = r"[A-Za-z0-9*?][A-Za-z0-9@._*?-]{0,63}"
+ALGORITHM_LIST = re.compile(rf"^[+^-]?{_ALGORITHM_NAME}(,{_ALGORITHM_NAME})*$")
+
+
+def algorithm_list(value: Any, what: str) -> str:
+    """``value`` (a string, or a list joined with ``,``) as an OpenSSH algorithm list;
+    :class:`InventoryError` starting with ``what`` when it is not one."""
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        value = ",".join(value)
+    text = ",".join(p.strip() for p in value.split(",")) if isinstance(value, str) else ""
+    if not ALGORITHM_LIST.match(text):
+        raise InventoryError(f"{what}: {str(value)[:70]!r} is not a list of SSH algorithm "
+                             "names (like 'curve25519-sha256,mlkem768x25519-sha256', '+NAME' "
+                             "or '-chacha20*')")
+    return text
 
 
 def parse_port(value: Any, where: str) -> int:
@@ -307,16 +339,19 @@ def parse_port(value: Any, where: str) -> int:
 
 def with_defaults(host: FleetHost, **fields: Any) -> FleetHost:
     """``host`` with ``fields`` filled in where it has none (empty / default values)."""
-    empty = {"address": "", "user": "", "port": 22, "identity_files": (), "jump": None}
+    empty = {"address": "", "user": "", "port": 22, "identity_files": (), "jump": None,
+             "kex_algs": "", "ciphers": ""}
     changes = {k: v for k, v in fields.items()
                if v not in (None, "", ()) and getattr(host, k) == empty.get(k)}
     return replace(host, **changes) if changes else host
 
 
 __all__ = [
+    "ALGORITHM_LIST",
     "DEFAULT_SSH_CONFIG",
     "FleetHost",
     "Inventory",
+    "algorithm_list",
     "detect_format",
     "load_inventory",
     "parse_port",

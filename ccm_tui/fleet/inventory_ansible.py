@@ -3,9 +3,10 @@
 Understood: hosts (with ``[01:10]`` / ``[a:f]`` ranges and ``host:port``), groups,
 ``children``, ``[group:vars]`` / ``vars:``, and the connection variables
 ``ansible_host``, ``ansible_port``, ``ansible_user``, ``ansible_ssh_private_key_file``,
-``ansible_python_interpreter`` and a ProxyJump in ``ansible_ssh_common_args`` /
-``ansible_ssh_extra_args`` (``-J``, ``-o ProxyJump=``, ``ProxyCommand="ssh -W %h:%p
-JUMP"``). Other scalar variables become labels, so ``label:env=prod`` works.
+``ansible_python_interpreter``, and in ``ansible_ssh_common_args`` /
+``ansible_ssh_extra_args`` a jump host (``-J``, ``-o ProxyJump=``, ``ProxyCommand="ssh
+-W %h:%p JUMP"``) and the algorithms (``-o KexAlgorithms=``, ``-o Ciphers=``, ``-c``).
+Other scalar variables become labels, so ``label:env=prod`` works.
 
 Variable precedence is Ansible's: ``all`` < parent group < child group < host.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ccm_tui.core.errors import InventoryError
-from ccm_tui.fleet.inventory import FleetHost, parse_port
+from ccm_tui.fleet.inventory import FleetHost, algorithm_list, parse_port
 
 _IMPLICIT = {"all", "ungrouped"}
 
@@ -104,6 +105,7 @@ class _Tree:
             return ""
 
         port_text = get("ansible_port", "ansible_ssh_port")
+        ssh_args = get("ansible_ssh_common_args") + " " + get("ansible_ssh_extra_args")
         key = get("ansible_ssh_private_key_file", "ansible_private_key_file")
         labels = {k: _scalar(val) for k, val in v.items()
                   if not k.startswith("ansible_") and isinstance(val, str | int | float | bool)}
@@ -115,10 +117,32 @@ class _Tree:
             groups=groups,
             labels=labels,
             identity_files=(key,) if key else (),
-            jump=proxy_jump(get("ansible_ssh_common_args") + " " + get("ansible_ssh_extra_args")),
+            jump=proxy_jump(ssh_args),
+            kex_algs=_algorithms(ssh_args, "kexalgorithms", where),
+            ciphers=_algorithms(ssh_args, "ciphers", where),
             python=get("ansible_python_interpreter") or "python3",
             source=where,
         )
+
+
+def _algorithms(args: str, option: str, where: str) -> str:
+    """``-o KexAlgorithms=…`` / ``-o Ciphers=…`` (or ``-c …``) in ssh arguments, checked."""
+    lowered = args.lower()
+    if option not in lowered and (option != "ciphers" or "-c" not in args):
+        return ""  # the common case, without a shell-style parse per host
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        return ""
+    for i, w in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if option == "ciphers" and w == "-c" and nxt:
+            return algorithm_list(nxt, f"{where}: -c")
+        text = nxt if w == "-o" else w[2:] if w.startswith("-o") else ""
+        m = re.match(r"\s*(\w+)\s*[= ]\s*(.+)", text)
+        if m and m.group(1).lower() == option:
+            return algorithm_list(m.group(2).strip(), f"{where}: -o {m.group(1)}")
+    return ""
 
 
 def _scalar(value: Any) -> str:

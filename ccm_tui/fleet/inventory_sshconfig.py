@@ -2,7 +2,8 @@
 
 Read: ``Host`` blocks (patterns with ``*``, ``?`` and ``!negation``), ``Include``
 (globs, relative to ``~/.ssh``), and ``HostName`` (``%h`` expanded), ``Port``,
-``User``, ``IdentityFile`` (all of them, in order) and ``ProxyJump``. As in ``ssh``,
+``User``, ``IdentityFile`` (all of them, in order), ``ProxyJump``, ``KexAlgorithms``
+and ``Ciphers``. As in ``ssh``,
 the first value obtained for a keyword wins. ``Match`` blocks are skipped: CCM
 cannot evaluate their conditions the way ``ssh`` does.
 
@@ -19,9 +20,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from ccm_tui.core.errors import InventoryError
-from ccm_tui.fleet.inventory import FleetHost, parse_port, with_defaults
+from ccm_tui.fleet.inventory import FleetHost, algorithm_list, parse_port, with_defaults
 
-_KEYS = {"hostname", "port", "user", "identityfile", "proxyjump"}
+_KEYS = {"hostname", "port", "user", "identityfile", "proxyjump", "kexalgorithms", "ciphers"}
 
 
 @dataclass
@@ -100,6 +101,8 @@ class SSHConfig:
             elif key in _KEYS:
                 if key == "port":
                     parse_port(value, f"{path}:{n}")
+                if key in ("kexalgorithms", "ciphers"):
+                    value = algorithm_list(value, f"{path}:{n}: {m.group(1)}")
                 current.options.append((key, value, n))
         return cfg
 
@@ -132,6 +135,8 @@ class SSHConfig:
             "user": user,
             "identity_files": files,
             "jump": None if not jump or jump.lower() == "none" else jump.split(",")[0],
+            "kex_algs": first.get("kexalgorithms", ""),
+            "ciphers": first.get("ciphers", ""),
         }
 
     def hosts(self) -> list[FleetHost]:

@@ -46,7 +46,7 @@ from typing import Any
 import asyncssh
 
 from ccm_tui.core.errors import HostKeyError, LoginRefused, NoCommonAlgorithm, SSHError
-from ccm_tui.fleet.algorithms import resolve
+from ccm_tui.fleet.algorithms import AlgorithmChoice
 from ccm_tui.fleet.inventory import FleetHost, Inventory
 from ccm_tui.fleet.key_sources import ClientKeys, login_refused
 from ccm_tui.fleet.known_hosts import TrustStore
@@ -85,9 +85,11 @@ class SSHPool:
         trust: TrustStore | None = None,
     ) -> None:
         self.options = options or PoolOptions()
-        self._kex_algs, self._ciphers = resolve(self.options)
+        self._algorithms = AlgorithmChoice(self.options)
         self.trust = trust or TrustStore()
         self._inventory: dict[str, FleetHost] = {h.name: h for h in hosts}
+        for h in self._inventory.values():
+            self._algorithms.for_host(h)  # an inventory's bad algorithm list: said now
         self._entries: dict[str, _Entry] = {}
         self._global = asyncio.Semaphore(self.options.max_inflight)
         self._keys = ClientKeys()
@@ -350,10 +352,11 @@ class SSHPool:
             "config": None, "keepalive_interval": o.keepalive_interval,
             "keepalive_count_max": o.keepalive_count_max, "connect_timeout": o.connect_timeout,
             "login_timeout": o.login_timeout, "agent_path": o.agent_path,
-            "encryption_algs": self._ciphers, "compression_algs": None,
+            "compression_algs": None,
         }
-        if self._kex_algs is not None:
-            args["kex_algs"] = self._kex_algs
+        kex, args["encryption_algs"] = self._algorithms.for_host(h)
+        if kex is not None:
+            args["kex_algs"] = kex
         if h.user:
             args["username"] = h.user
         if keys := self._keys.for_host(h.identity_files):

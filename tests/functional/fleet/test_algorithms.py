@@ -119,3 +119,24 @@ def test_a_name_ccm_does_not_know_stops_before_any_connection(
             "supports") in output
     assert "curve25519-sha256" in output  # the hint lists the names that work
     assert sum("Accepted publickey" in line for line in strict_sshd.log) == connections
+
+
+def test_a_hosts_own_list_reaches_that_host_alone(
+        strict_sshd: Sshd, client_key: KeyFiles, isolated_home: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """[ssh] leaves curve25519 out for the fleet; the one host that needs it says so in
+    its ~/.ssh/config block, as with ssh."""
+    monkeypatch.setenv("CCM_SSH__KEX_ALGS", "-curve25519*")
+    write_known_hosts(isolated_home / ".ssh" / "known_hosts",
+                      [(strict_sshd.port, strict_sshd.host_public_line)])
+    (isolated_home / ".ssh" / "config").write_text(
+        "Host legacy\n  KexAlgorithms ^curve25519-sha256\n")
+    inventory = write_ccm_inventory(
+        tmp_path / "inventory.yaml", [("legacy", strict_sshd.port), ("modern", strict_sshd.port)],
+        user=strict_sshd.user, identity=client_key.private)
+    result = CliRunner().invoke(app, [
+        "run", "echo in", "--hosts", "all", "--inventory", str(inventory),
+        "--hub", f"sqlite:///{tmp_path / 'hub.db'}", "--json"])
+    doc = json.loads(result.stdout)
+    outcome = {h["host"]: h["error_kind"] or "ok" for h in doc["hosts"]}
+    assert outcome == {"legacy": "ok", "modern": "algorithms"}, result.output
