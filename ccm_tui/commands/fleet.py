@@ -64,7 +64,8 @@ def stderr_is_tty() -> bool:
 # -- list ------------------------------------------------------------------------------------
 @app.command("list")
 def fleet_list(ctx: typer.Context, hosts: HostsOpt = "all", as_json: JsonOpt = False) -> None:
-    """List the hosts of the inventory: address, user, groups, labels, jump host."""
+    """List the hosts of the inventory: address, user, groups, labels, jump host (and the
+    SSH algorithms of hosts that set their own)."""
     inventory = load_fleet(ctx)
     selected = select_hosts(inventory, hosts) if len(inventory) else []
     if as_json:
@@ -75,13 +76,17 @@ def fleet_list(ctx: typer.Context, hosts: HostsOpt = "all", as_json: JsonOpt = F
     from ccm_tui.commands._render import console
 
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("NAME", "ADDRESS", "USER", "GROUPS", "LABELS", "JUMP"):
+    own_algorithms = any(h.kex_algs or h.ciphers for h in selected)
+    columns = ["NAME", "ADDRESS", "USER", "GROUPS", "LABELS", "JUMP"]
+    for col in columns + ["SSH ALGORITHMS"] * own_algorithms:
         table.add_column(col, no_wrap=col in {"NAME", "ADDRESS"}, overflow="fold")
     for h in selected:
-        table.add_row(
-            h.name, f"{h.target}:{h.port}", h.user or "-", ",".join(h.groups) or "-",
-            " ".join(f"{k}={v}" for k, v in sorted(h.labels.items())) or "-", h.jump or "-",
-        )
+        row = [h.name, f"{h.target}:{h.port}", h.user or "-", ",".join(h.groups) or "-",
+               " ".join(f"{k}={v}" for k, v in sorted(h.labels.items())) or "-", h.jump or "-"]
+        if own_algorithms:  # only hosts that change [ssh]'s lists have any
+            row.append(" ".join(f"{k} {v}" for k, v in (("kex", h.kex_algs),
+                                                         ("ciphers", h.ciphers)) if v) or "-")
+        table.add_row(*row)
     out = console()
     out.print(table)
     src = ", ".join(inventory.sources)

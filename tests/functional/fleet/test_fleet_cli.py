@@ -164,6 +164,22 @@ def test_fleet_list_text_json_and_ansible(tmp_path: Path, inventory: Path, fleet
     rows = json.loads(res.stdout)
     assert [r["name"] for r in rows] == ["host-00", "host-01", "host-02"]
     assert rows[0]["groups"] == ["fleet"] and rows[0]["identity_files"] == [str(client_key.private)]
+    assert "SSH ALGORITHMS" not in ccm("fleet", "list", "--inventory", str(ini)).stdout
+
+
+def test_fleet_list_shows_the_algorithms_of_hosts_that_set_their_own(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("hosts:\n  legacy-db: {kex_algs: '+diffie-hellman-group1-sha1', "
+                   "ciphers: aes256-ctr}\n  web-01: {}\n")
+    res = ccm("fleet", "list", "--inventory", str(inv))
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert "SSH ALGORITHMS" in lines[0]
+    legacy = next(line for line in lines if line.startswith("legacy-db"))
+    assert legacy.endswith("kex +diffie-hellman-group1-sha1 ciphers aes256-ctr")
+    assert next(line for line in lines if line.startswith("web-01")).rstrip().endswith("-")
+    rows = json.loads(ccm("fleet", "list", "--inventory", str(inv), "--json").stdout)
+    assert rows[0]["kex_algs"] == "+diffie-hellman-group1-sha1" and rows[1]["ciphers"] == ""
 
 
 def test_inventory_error_is_one_line_with_file_and_line(tmp_path: Path) -> None:
