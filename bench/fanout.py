@@ -24,7 +24,7 @@ CCM (and for ansible and parallel-ssh here): a checkout run with
 ``PYTHONDONTWRITEBYTECODE=1`` would otherwise compile them on every cold start
 (~200M instructions, ~13% of a one-host ``ccm run``), which no user pays.
 
-Cold ``ccm run`` and parallel-ssh take turns ``--repeat`` times per size (default 5)
+Cold ``ccm run`` and parallel-ssh take turns ``--repeat`` times per size (default 9)
 and their medians are compared: one run of either varies by ±15% on a shared
 machine, more than the difference being measured.
 
@@ -212,7 +212,7 @@ def main() -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 200])
     ap.add_argument("--forks", type=int, default=50, help="parallelism of every tool")
     ap.add_argument("--server-procs", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=5,
+    ap.add_argument("--repeat", type=int, default=9,
                     help="cold ccm run and parallel-ssh runs per size (medians compared)")
     args = ap.parse_args()
     for package in ("ccm_tui", "agent_runtime"):
