@@ -152,4 +152,6 @@ class NoCommonAlgorithm(SSHError):
     (or the host's ``sshd_config``). Retrying cannot help, so it is not retried.
     """
 
-    hint = "offer one it accepts in [ssh] kex_algs or ciphers of CCM's config"
+    hint = ("offer one it accepts: [ssh] kex_algs / ciphers in CCM's config for the fleet, "
+            "or the host's own (kex_algs / ciphers in the inventory, KexAlgorithms / Ciphers "
+            "in its ~/.ssh/config block)")
