@@ -50,6 +50,7 @@ from ccm_tui.fleet.algorithms import AlgorithmChoice
 from ccm_tui.fleet.inventory import FleetHost, Inventory
 from ccm_tui.fleet.key_sources import ClientKeys, login_refused
 from ccm_tui.fleet.known_hosts import TrustStore
+from ccm_tui.fleet.output_cap import CappedOutput
 from ccm_tui.fleet.ssh_types import PoolOptions, RunResult, parse_jump_spec
 from ccm_tui.fleet.warm_shell import ShellGone, ShellSlot
 
@@ -254,7 +255,8 @@ class SSHPool:
             return None  # not connected yet: one exec is cheaper than a shell
         try:
             async with asyncio.timeout_at(_loop_deadline(deadline)):
-                done = await entry.shell.run(entry.conn, cmd, self.options.login_timeout)
+                done = await entry.shell.run(entry.conn, cmd, self.options.login_timeout,
+                                             self.options.max_output)
         except TimeoutError:
             return self._failed(h, start, f"timed out after {time.monotonic() - start:.1f}s",
                                 "timeout")
@@ -263,33 +265,32 @@ class SSHPool:
                                 f"status ({exc})", "lost")
         if done is None:
             return None
-        return RunResult(h.name, done.exit_status, _text(done.stdout), _text(done.stderr),
+        return RunResult(h.name, done.exit_status, *done.texts(self.options.max_output),
                          time.monotonic() - start)
 
     async def _wait(self, h: FleetHost, proc: asyncssh.SSHClientProcess[str],
                     deadline: float | None, start: float) -> RunResult:
+        out, err = CappedOutput(self.options.max_output), CappedOutput(self.options.max_output)
         async with proc:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                done = await proc.wait(timeout=remaining)
-            except asyncssh.TimeoutError as exc:
+                async with asyncio.timeout_at(_loop_deadline(deadline)):
+                    await asyncio.gather(out.drain(proc.stdout), err.drain(proc.stderr))
+                    done = await proc.wait()
+            except TimeoutError:
                 try:
                     proc.send_signal("KILL")
                 except (OSError, asyncssh.Error):
                     pass
-                return RunResult(h.name, None, _text(exc.stdout), _text(exc.stderr),
-                                 time.monotonic() - start,
+                return RunResult(h.name, None, out.text(), err.text(), time.monotonic() - start,
                                  f"timed out after {time.monotonic() - start:.1f}s", "timeout")
             except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
                 return self._failed(h, start, f"{h.name}: connection lost while running: {exc}",
                                     "unreachable")
         status = done.returncode if done.returncode is not None else done.exit_status
         if status is None:
-            return RunResult(h.name, None, _text(done.stdout), _text(done.stderr),
-                             time.monotonic() - start,
+            return RunResult(h.name, None, out.text(), err.text(), time.monotonic() - start,
                              f"{h.name}: the session ended without an exit status", "lost")
-        return RunResult(h.name, status, _text(done.stdout), _text(done.stderr),
-                         time.monotonic() - start)
+        return RunResult(h.name, status, out.text(), err.text(), time.monotonic() - start)
 
     def _drop(self, entry: _Entry, conn: asyncssh.SSHClientConnection) -> None:
         if entry.conn is conn:
@@ -370,14 +371,6 @@ def _loop_deadline(deadline: float | None) -> float | None:
     if deadline is None:
         return None
     return asyncio.get_running_loop().time() + (deadline - time.monotonic())
-
-
-def _text(data: object) -> str:
-    if data is None:
-        return ""
-    if isinstance(data, bytes):
-        return data.decode("utf-8", "replace")
-    return str(data)
 
 
 def _describe(exc: BaseException | None) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ccm_tui.core.model import ACCESS_REFUSED_KINDS
 from ccm_tui.fleet.inventory import FleetHost
+from ccm_tui.fleet.output_cap import DEFAULT_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,9 @@ class PoolOptions:
     backoff_max: float = 30.0
     agent_path: str | None = field(default_factory=lambda: os.environ.get("SSH_AUTH_SOCK"))
     login_timeout: float = 30.0
+    #: Characters of each stream (stdout, stderr) kept per command and host; the rest is
+    #: read and counted, not kept (see :mod:`.output_cap`).
+    max_output: int = DEFAULT_LIMIT
     #: Key exchange algorithms to offer, in OpenSSH's syntax (see :mod:`.algorithms`;
     #: empty: the defaults).
     kex_algs: str = ""

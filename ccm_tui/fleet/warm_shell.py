@@ -13,7 +13,8 @@ to it, framed so that nothing the command does can confuse the framing:
   standard input;
 * then the shell prints a fresh random marker and the exit status on standard output,
   and the marker on standard error; everything before the markers is the command's
-  output. Output without a final newline is returned as it was.
+  output. Output without a final newline is returned as it was; past ``limit`` bytes
+  per stream it is read and counted, not kept (:func:`.output_cap.read_framed`).
 
 Differences from a plain exec, which :meth:`SSHPool.run` accepts for broadcasts
 (``reuse_shell=True``): a command killed by a signal reports the shell's ``128+N``
@@ -35,6 +36,8 @@ from dataclasses import dataclass
 
 import asyncssh
 
+from ccm_tui.fleet.output_cap import DEFAULT_LIMIT, read_framed, with_note
+
 #: Started through the login shell; the case picks a POSIX shell to keep running.
 START = ('case "${SHELL##*/}" in sh|bash|dash|zsh|ksh|ash|mksh) exec "$SHELL" -s;; '
          "esac; exec /bin/sh -s")
@@ -51,6 +54,16 @@ class ShellResult:
     exit_status: int
     stdout: bytes
     stderr: bytes
+    #: Bytes of each stream read past the limit and not kept.
+    stdout_dropped: int = 0
+    stderr_dropped: int = 0
+
+    def texts(self, limit: int) -> tuple[str, str]:
+        """stdout and stderr as text, each saying what was not kept."""
+        return (with_note(self.stdout.decode("utf-8", "replace"), self.stdout_dropped, limit,
+                          "bytes"),
+                with_note(self.stderr.decode("utf-8", "replace"), self.stderr_dropped, limit,
+                          "bytes"))
 
 
 class WarmShell:
@@ -62,6 +75,9 @@ class WarmShell:
         self._process = process
         self._lock = asyncio.Lock()
         self._broken = False
+        #: What was read past a command's markers (a background job's late output):
+        #: the start of the next command's output, as a plain read would have it.
+        self._pending = (b"", b"")
 
     @classmethod
     async def open(cls, conn: asyncssh.SSHClientConnection, timeout: float) -> WarmShell:
@@ -94,14 +110,14 @@ class WarmShell:
         """A command is running in it now."""
         return self._lock.locked()
 
-    async def run(self, command: str) -> ShellResult:
+    async def run(self, command: str, limit: int = DEFAULT_LIMIT) -> ShellResult:
         """Run ``command``; raises :class:`ShellGone` (and closes the shell) if it died.
 
         Cancelling (a timeout, say) kills the shell: a command may still be running in it.
         """
         async with self._lock:
             try:
-                return await self._exchange(shlex.quote(command).encode())
+                return await self._exchange(shlex.quote(command).encode(), limit=limit)
             except BaseException:
                 self.close()
                 raise
@@ -116,27 +132,30 @@ class WarmShell:
         self._process.close()
 
     async def _exchange(self, quoted: bytes, *, drop_output: bool = False,
-                        before: bytes = b"") -> ShellResult:
+                        before: bytes = b"", limit: int = DEFAULT_LIMIT) -> ShellResult:
         if self._broken:
             raise ShellGone("the shell was closed")
         marker = secrets.token_hex(12).encode()
         self._process.stdin.write(
             before + b"( eval " + quoted + b"\n) </dev/null; printf '\\n%s %s\\n' " + marker
             + b' "$?"; printf \'\\n%s\\n\' ' + marker + b" >&2\n")
-        status_sep = re.compile(b"\n" + marker + b" ([0-9]+)\n")
+        status_sep = re.compile(b"\n" + marker + b" ([0-9]{1,3})\n")
+        err_sep = re.compile(re.escape(b"\n" + marker + b"\n"))
+        longest = len(marker) + 6
         try:
-            out, err = await asyncio.gather(
-                self._process.stdout.readuntil(status_sep, len(marker) + 8),
-                self._process.stderr.readuntil(b"\n" + marker + b"\n"))
+            (out, out_dropped, found, out_rest), (err, err_dropped, _, err_rest) = \
+                await asyncio.gather(
+                    read_framed(self._process.stdout, status_sep, longest, limit,
+                                self._pending[0]),
+                    read_framed(self._process.stderr, err_sep, longest, limit,
+                                self._pending[1]))
         except (asyncio.IncompleteReadError, asyncssh.Error, OSError) as exc:
             self._broken = True
             raise ShellGone(f"the shell ended: {exc or type(exc).__name__}") from None
-        found = status_sep.search(out)
-        assert found is not None
+        self._pending = (out_rest, err_rest)
         if drop_output:
             return ShellResult(0, b"", b"")
-        return ShellResult(int(found.group(1)), out[:found.start()],
-                           err[:-len(marker) - 2])
+        return ShellResult(int(found.group(1)), out, err, out_dropped, err_dropped)
 
 
 class ShellSlot:
@@ -155,7 +174,7 @@ class ShellSlot:
         self._opening: asyncio.Task[WarmShell | None] | None = None
 
     async def run(self, conn: asyncssh.SSHClientConnection, command: str,
-                  open_timeout: float) -> ShellResult | None:
+                  open_timeout: float, limit: int = DEFAULT_LIMIT) -> ShellResult | None:
         """``command`` in the warm shell on ``conn``; ``None`` when exec should run it.
 
         ``None`` when the host has no POSIX shell, the shell is busy with another
@@ -172,7 +191,7 @@ class ShellSlot:
                 return None
         if shell.busy:
             return None
-        return await shell.run(command)
+        return await shell.run(command, limit)
 
     def _start(self, conn: asyncssh.SSHClientConnection,
                open_timeout: float) -> asyncio.Task[WarmShell | None]:
