@@ -298,6 +298,12 @@ class SSHSettings(_Section):
         default=3, ge=1, le=100,
         description="Unanswered keepalives after which a connection is closed.",
     )
+    max_output: int = Field(
+        default=1 << 20, ge=1024, le=1 << 30,
+        description="Characters of each host's stdout and of its stderr a command keeps "
+        "(`ccm run`, broadcasts, probes); the rest is read and counted, not kept, so a "
+        "command printing gigabytes on many hosts cannot exhaust this machine's memory.",
+    )
     kex_algs: str = Field(
         default="",
         description="Key exchange algorithms to offer, in OpenSSH's KexAlgorithms syntax "
@@ -340,7 +346,7 @@ class SSHSettings(_Section):
             connect_timeout=self.connect_timeout, login_timeout=self.login_timeout,
             connect_retries=self.connect_retries, keepalive_interval=self.keepalive_interval,
             keepalive_count_max=self.keepalive_count_max, kex_algs=self.kex_algs,
-            encryption_algs=self.ciphers,
+            encryption_algs=self.ciphers, max_output=self.max_output,
         )
 
 

@@ -46,7 +46,7 @@ def test_defaults_are_the_pools_own() -> None:
     options = s.ssh.pool_options()
     default = PoolOptions()
     for name in ("connect_timeout", "login_timeout", "connect_retries", "keepalive_interval",
-                 "keepalive_count_max", "kex_algs", "encryption_algs"):
+                 "keepalive_count_max", "kex_algs", "encryption_algs", "max_output"):
         assert getattr(options, name) == getattr(default, name), name
     assert resolve(options) == (None, DEFAULT_CIPHERS)
 
@@ -59,6 +59,7 @@ login_timeout = 12
 connect_retries = 0
 keepalive_interval = 0
 keepalive_count_max = 5
+max_output = 65536
 kex_algs = ["curve25519-sha256", "mlkem768x25519-sha256"]
 ciphers = "-chacha20*, aes*-ctr"
 """)
@@ -66,6 +67,7 @@ ciphers = "-chacha20*, aes*-ctr"
     assert (options.connect_timeout, options.login_timeout, options.connect_retries) == (
         4.5, 12.0, 0)
     assert (options.keepalive_interval, options.keepalive_count_max) == (0.0, 5)
+    assert options.max_output == 65536
     assert options.kex_algs == "curve25519-sha256,mlkem768x25519-sha256"  # a list is joined
     assert options.encryption_algs == "-chacha20*,aes*-ctr"
     assert resolve(options) == (("curve25519-sha256", "mlkem768x25519-sha256"),
@@ -85,6 +87,7 @@ def test_the_environment_takes_openssh_syntax(monkeypatch: pytest.MonkeyPatch) -
 @pytest.mark.parametrize(("toml", "field", "words"), [
     ("[ssh]\nconnect_timeout = 0\n", "ssh.connect_timeout", "greater than 0"),
     ("[ssh]\nconnect_retries = -1\n", "ssh.connect_retries", "greater than or equal to 0"),
+    ("[ssh]\nmax_output = 10\n", "ssh.max_output", "greater than or equal to 1024"),
     ('[ssh]\nkex_algs = "curve25519-sha256; rm -rf /"\n', "ssh.kex_algs",
      "is not a list of SSH algorithm names"),
     ('[ssh]\nciphers = "aes128-gcm@openssh.com,,x"\n', "ssh.ciphers", "is not a list"),

@@ -5,16 +5,26 @@ against asyncssh servers and a real OpenSSH sshd."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from ccm_tui.cli import app
 from ccm_tui.fleet.inventory import FleetHost
 from ccm_tui.fleet.known_hosts import TrustStore
 from ccm_tui.fleet.output_cap import CappedOutput, read_framed
 from ccm_tui.fleet.ssh import PoolOptions, SSHPool
-from tests.support.ssh import LOOPBACK, AsyncsshFleet, KeyFiles, Sshd, write_known_hosts
+from tests.support.ssh import (
+    LOOPBACK,
+    AsyncsshFleet,
+    KeyFiles,
+    Sshd,
+    write_ccm_inventory,
+    write_known_hosts,
+)
 
 #: 2,000,000 characters on stdout (100,000 lines of 20), 3 lines on stderr, exit 3.
 FLOOD = "yes 0123456789abcdefghi | head -n 100000; echo e1 >&2; echo e2 >&2; echo e3 >&2; exit 3"
@@ -95,3 +105,19 @@ async def test_read_framed_keeps_what_comes_after_the_marker_for_next_time() -> 
     reader.feed_eof()
     with pytest.raises(asyncio.IncompleteReadError):
         await read_framed(reader, end, 12, limit=100)
+
+
+def test_ccm_run_takes_the_limit_from_the_ssh_settings(
+        fleet: AsyncsshFleet, client_key: KeyFiles, isolated_home: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CCM_SSH__MAX_OUTPUT", "2048")
+    write_known_hosts(isolated_home / ".ssh" / "known_hosts", fleet.known_hosts_entries())
+    inventory = write_ccm_inventory(tmp_path / "inventory.yaml", fleet.hosts()[5:7],
+                                    identity=client_key.private)
+    res = CliRunner().invoke(app, [
+        "run", "head -c 10000 /dev/zero | tr '\\0' y", "--hosts", "all", "--inventory",
+        str(inventory), "--hub", f"sqlite:///{tmp_path / 'hub.db'}", "--json"])
+    doc = json.loads(res.stdout)
+    assert res.exit_code == 0 and doc["summary"] == "2 identical", res.output
+    assert doc["groups"][0]["stdout"] == ("y" * 2048 + "\n… 7952 more characters not kept "
+                                          "(CCM keeps the first 2048 of each host's output)\n")
