@@ -136,8 +136,8 @@ def _algorithms(args: str, option: str, where: str) -> str:
         return ""
     for i, w in enumerate(words):
         nxt = words[i + 1] if i + 1 < len(words) else ""
-        if option == "ciphers" and w == "-c" and nxt:
-            return algorithm_list(nxt, f"{where}: -c")
+        if option == "ciphers" and w.startswith("-c") and (w[2:] or nxt):  # -c L, or -cL
+            return algorithm_list(w[2:] or nxt, f"{where}: -c")
         text = nxt if w == "-o" else w[2:] if w.startswith("-o") else ""
         m = re.match(r"\s*(\w+)\s*[= ]\s*(.+)", text)
         if m and m.group(1).lower() == option:

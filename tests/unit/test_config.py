@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,17 +21,11 @@ from ccm_tui.core.model import Risk
 
 
 @pytest.fixture(autouse=True)
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for key in list(os.environ):
-        if key.startswith("CCM_"):
-            monkeypatch.delenv(key)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
-    monkeypatch.setenv("USER", "tester")
-    yield home
+def env(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """conftest's isolated HOME, without XDG folders: the defaults under HOME are tested."""
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    monkeypatch.delenv("XDG_DATA_HOME")
+    yield isolated_env
 
 
 def write(path: Path, text: str) -> Path:

@@ -4,9 +4,7 @@ OpenSSH's syntax for the algorithm lists."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +21,7 @@ from ccm_tui.fleet.algorithms import (
 from ccm_tui.fleet.ssh import SSHPool
 from ccm_tui.fleet.ssh_types import PoolOptions
 
-
-@pytest.fixture(autouse=True)
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for key in list(os.environ):
-        if key.startswith("CCM_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    yield tmp_path
+pytestmark = pytest.mark.usefixtures("isolated_env")  # no user config, no CCM_* variables
 
 
 def config(tmp_path: Path, text: str) -> Path:

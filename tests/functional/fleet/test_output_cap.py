@@ -35,6 +35,15 @@ def trust(tmp_path: Path, entries: list[tuple[int, str]]) -> TrustStore:
                       write_to=tmp_path / "ccm_known_hosts")
 
 
+def capped_pool(fleet: AsyncsshFleet, index: int, key: KeyFiles, tmp_path: Path
+                ) -> tuple[FleetHost, SSHPool]:
+    """One asyncssh host and a pool that keeps 50,000 characters of each stream."""
+    h = FleetHost(f"host-{index}", LOOPBACK, fleet.ports[index],
+                  identity_files=(str(key.private),))
+    return h, SSHPool([h], options=PoolOptions(max_output=50_000, agent_path=None),
+                      trust=trust(tmp_path, fleet.known_hosts_entries()))
+
+
 def test_capped_output_keeps_the_first_part_and_counts_the_rest() -> None:
     out = CappedOutput(10)
     for chunk in ("abc", "defghij", "klm", "nop"):
@@ -49,10 +58,8 @@ def test_capped_output_keeps_the_first_part_and_counts_the_rest() -> None:
 
 async def test_a_flood_is_cut_to_the_limit_and_the_command_still_finishes(
         fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
-    h = FleetHost("flood", LOOPBACK, fleet.ports[3], identity_files=(str(client_key.private),))
-    options = PoolOptions(max_output=50_000, agent_path=None)
-    async with SSHPool([h], options=options,
-                       trust=trust(tmp_path, fleet.known_hosts_entries())) as pool:
+    h, pool = capped_pool(fleet, 3, client_key, tmp_path)
+    async with pool:
         r = await pool.run(h, FLOOD, timeout=60)
         after = await pool.run(h, "echo next", timeout=10)
     kept, note = r.stdout[:50_000], r.stdout[50_000:]
@@ -79,10 +86,8 @@ async def test_the_default_limit_against_a_real_sshd(sshd: Sshd, client_key: Key
 
 async def test_the_warm_shell_cuts_a_flood_too_and_stays_in_step(
         fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
-    h = FleetHost("warm", LOOPBACK, fleet.ports[4], identity_files=(str(client_key.private),))
-    options = PoolOptions(max_output=50_000, agent_path=None)
-    async with SSHPool([h], options=options,
-                       trust=trust(tmp_path, fleet.known_hosts_entries())) as pool:
+    h, pool = capped_pool(fleet, 4, client_key, tmp_path)
+    async with pool:
         await pool.run(h, "true", timeout=10)  # connected: later runs may use the warm shell
         first = await pool.run(h, "echo $$", timeout=10, reuse_shell=True)
         r = await pool.run(h, FLOOD, timeout=60, reuse_shell=True)

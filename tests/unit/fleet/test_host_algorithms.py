@@ -48,6 +48,7 @@ def test_ansible_ssh_arguments_carry_them(tmp_path: Path) -> None:
 legacy ansible_host=10.0.0.9 ansible_ssh_common_args='-o KexAlgorithms=+diffie-hellman-group1-sha1 -c aes256-ctr'
 modern ansible_host=10.0.0.10 ansible_ssh_extra_args="-oCiphers=^aes256-gcm@openssh.com -J gw"
 plain ansible_host=10.0.0.11
+joined ansible_host=10.0.0.12 ansible_ssh_extra_args='-caes128-ctr'
 """)
     hosts = load_inventory(inv, ssh_config=None).hosts
     assert (hosts["legacy"].kex_algs, hosts["legacy"].ciphers) == (
@@ -55,6 +56,7 @@ plain ansible_host=10.0.0.11
     assert (hosts["modern"].kex_algs, hosts["modern"].ciphers, hosts["modern"].jump) == (
         "", "^aes256-gcm@openssh.com", "gw")
     assert (hosts["plain"].kex_algs, hosts["plain"].ciphers) == ("", "")
+    assert hosts["joined"].ciphers == "aes128-ctr"
 
 
 def test_ssh_config_blocks_carry_them_and_fill_in_an_inventory(tmp_path: Path) -> None:
