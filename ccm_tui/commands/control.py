@@ -71,8 +71,10 @@ def status(
     ctx: typer.Context,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show the hub, whether automatic fixes are paused, the fleet's health from the
-    latest probes, and how many tasks are in each state."""
+    """Show the hub, whether fixes are paused, the fleet's health and tasks by state.
+
+    The fleet's health comes from the latest probe of each host.
+    """
     url = settings(ctx).hub
 
     async def fetch(hub: Hub) -> tuple[Control, dict[TaskState, int], list[Silence],

@@ -64,8 +64,10 @@ def stderr_is_tty() -> bool:
 # -- list ------------------------------------------------------------------------------------
 @app.command("list")
 def fleet_list(ctx: typer.Context, hosts: HostsOpt = "all", as_json: JsonOpt = False) -> None:
-    """List the hosts of the inventory: address, user, groups, labels, jump host (and the
-    SSH algorithms of hosts that set their own)."""
+    """List the hosts of the inventory: address, user, groups, labels, jump host.
+
+    Hosts that set their own SSH key exchanges or ciphers show them in an extra column.
+    """
     inventory = load_fleet(ctx)
     selected = select_hosts(inventory, hosts) if len(inventory) else []
     if as_json:

@@ -47,6 +47,9 @@ class Matcher:
             raise DomainError(f"matcher value for {self.name} is longer than {MAX_VALUE}")
         if self.op in (MatchOp.RE, MatchOp.NRE):
             try:
+                # alone first: its own error, with positions in what the user typed, and
+                # no 'a)|(b' that would close the anchoring group early and match prefixes
+                re.compile(self.value)
                 _compiled(self.value)
             except re.error as exc:
                 raise DomainError(f"bad regular expression for {self.name}: {exc}") from None
@@ -69,7 +72,26 @@ class Matcher:
 
     @classmethod
     def from_dict(cls, d: dict[str, str]) -> Matcher:
-        return cls(d["name"], MatchOp(d["op"]), d["value"])
+        """A matcher as stored; one an older CCM accepted still loads, unchanged.
+
+        Before a regular expression had to compile on its own, ``web)|(?:db`` was
+        accepted (it compiles inside the anchoring group). A stored silence with such a
+        value keeps working as it did, rather than making every read of silences fail.
+        """
+        try:
+            return cls(d["name"], MatchOp(d["op"]), d["value"])
+        except DomainError:
+            if d["op"] not in (MatchOp.RE, MatchOp.NRE) or not _NAME.fullmatch(d["name"]):
+                raise
+            try:
+                _compiled(d["value"])  # the older check
+            except re.error:
+                raise DomainError(f"bad regular expression for {d['name']}") from None
+            stored = object.__new__(cls)
+            for key, value in (("name", d["name"]), ("op", MatchOp(d["op"])),
+                               ("value", d["value"])):
+                object.__setattr__(stored, key, value)
+            return stored
 
 
 def parse_matcher(text: str) -> Matcher:

@@ -134,6 +134,13 @@ def test_add_says_what_the_silence_covers_and_warns_of_a_typo(hub_url: str) -> N
     (["add", "host=~(", "--for", "1h"],
      "ccm: error: bad regular expression for host: missing ), unterminated subpattern at "
      "position 0 — quote each matcher: 'host=~web-.*'"),
+    (["add", "host=~web-[", "--for", "1h"],
+     "ccm: error: bad regular expression for host: unterminated character set at position 4 "
+     "— quote each matcher: 'host=~web-.*'"),
+    # would close the anchoring group early, so 'web' matched any host starting with it
+    (["add", "host=~web)|(?:db", "--for", "1h"],
+     "ccm: error: bad regular expression for host: unbalanced parenthesis at position 3 "
+     "— quote each matcher: 'host=~web-.*'"),
     (["add", "host=web-01", "--for", "0m"],
      "ccm: error: --for '0m' must be positive — e.g. --for 2h"),
     (["add", "host=web-01", "--for", "2x"],
