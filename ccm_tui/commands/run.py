@@ -47,7 +47,7 @@ def run(
 ) -> None:
     """Broadcast a command to many hosts, with live progress and a grouped summary.
 
-    Identical outputs (same stdout and exit status) are grouped; the summary reads
+    Identical outputs (same exit status, stdout and stderr) are grouped; the summary reads
     like `47 identical · 2 differ · 1 unreachable` and lists each host's exit code.
     The run is recorded in the hub's audit log. Exits 0 only if every host ran the
     command and exited 0; 1 otherwise.

@@ -9,8 +9,11 @@ The engine behind ``ccm run``, reusable by the TUI::
     report = await broadcast(pool, hosts, "uptime", on_result=progress_cb)
     print(report.summary_line())               # 47 identical · 2 differ · 1 unreachable
 
-Hosts whose command ran are grouped by a hash of (exit status, stdout): the largest
-group is "identical", every other host that ran "differs". Hosts that could not be
+Hosts whose command ran are grouped by a hash of (exit status, stdout, stderr): the
+largest group is "identical", every other host that ran "differs". stderr counts: a
+host that exited 0 with the same stdout but a warning on stderr (a GPG error from
+``apt-get update``, a deprecation notice) is one the engineer needs to see, not one to
+fold into the others under the first host's stderr. Hosts that could not be
 reached (or dropped the session) are "unreachable", those whose host key CCM refused
 "host key refused", those that refused our login "login refused", and those that ran
 out of time "timed out".
@@ -33,15 +36,17 @@ AUDIT_OUTPUT_CHARS = 2000
 
 
 def output_key(result: RunResult) -> str:
-    """The grouping key of a result that ran: sha256 of exit status and stdout (12 hex)."""
-    h = hashlib.sha256(f"{result.exit_status}\0".encode())
+    """The grouping key of a result that ran: sha256 of exit status, stdout, stderr (12 hex)."""
+    h = hashlib.sha256(f"{result.exit_status}\0{len(result.stdout)}\0".encode())
     h.update(result.stdout.encode("utf-8", "replace"))
+    h.update(b"\0")
+    h.update(result.stderr.encode("utf-8", "replace"))
     return h.hexdigest()[:12]
 
 
 @dataclass(frozen=True, slots=True)
 class OutputGroup:
-    """Hosts whose command gave the same exit status and the same stdout."""
+    """Hosts whose command gave the same exit status, stdout and stderr."""
 
     key: str
     exit_status: int | None

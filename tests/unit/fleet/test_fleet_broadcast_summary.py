@@ -35,6 +35,16 @@ def test_exit_status_is_part_of_the_key() -> None:
     assert output_key(ok("a", "x", 0)) == output_key(ok("b", "x", 0))
 
 
+def test_a_warning_on_stderr_sets_a_host_apart() -> None:
+    warned = RunResult("w", 0, "same\n", "W: GPG error: repo not signed\n", 0.1)
+    r = report([ok("a"), ok("b"), warned])
+    assert r.summary_line() == "2 identical · 1 differ"
+    assert [(g.hosts, g.stderr) for g in r.groups] == [
+        (("a", "b"), ""), (("w",), "W: GPG error: repo not signed\n")]
+    # where stdout ends and stderr begins is part of the key, not just their concatenation
+    assert output_key(RunResult("x", 0, "ab", "c")) != output_key(RunResult("y", 0, "a", "bc"))
+
+
 def test_all_different_and_timeouts() -> None:
     r = report([ok("a", "1"), ok("b", "2"),
                 RunResult("c", None, "partial", error="timed out", error_kind="timeout")])
