@@ -52,6 +52,7 @@ from ccm_tui.fleet.key_sources import ClientKeys, login_refused
 from ccm_tui.fleet.known_hosts import TrustStore
 from ccm_tui.fleet.output_cap import CappedOutput
 from ccm_tui.fleet.ssh_types import PoolOptions, RunResult, parse_jump_spec
+from ccm_tui.fleet.stopping import stop, timed_out
 from ccm_tui.fleet.warm_shell import ShellGone, ShellSlot
 
 
@@ -258,8 +259,9 @@ class SSHPool:
                 done = await entry.shell.run(entry.conn, cmd, self.options.login_timeout,
                                              self.options.max_output)
         except TimeoutError:
-            return self._failed(h, start, f"timed out after {time.monotonic() - start:.1f}s",
-                                "timeout")
+            elapsed = time.monotonic() - start
+            stopped = await entry.shell.stopped()
+            return self._failed(h, start, timed_out(elapsed, stopped), "timeout")
         except ShellGone as exc:
             return self._failed(h, start, f"{h.name}: the session ended without an exit "
                                 f"status ({exc})", "lost")
@@ -277,12 +279,10 @@ class SSHPool:
                     await asyncio.gather(out.drain(proc.stdout), err.drain(proc.stderr))
                     done = await proc.wait()
             except TimeoutError:
-                try:
-                    proc.send_signal("KILL")
-                except (OSError, asyncssh.Error):
-                    pass
+                elapsed = time.monotonic() - start
+                stopped = await stop(proc)
                 return RunResult(h.name, None, out.text(), err.text(), time.monotonic() - start,
-                                 f"timed out after {time.monotonic() - start:.1f}s", "timeout")
+                                 timed_out(elapsed, stopped), "timeout")
             except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
                 return self._failed(h, start, f"{h.name}: connection lost while running: {exc}",
                                     "unreachable")

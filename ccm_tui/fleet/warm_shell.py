@@ -19,11 +19,11 @@ to it, framed so that nothing the command does can confuse the framing:
 Differences from a plain exec, which :meth:`SSHPool.run` accepts for broadcasts
 (``reuse_shell=True``): a command killed by a signal reports the shell's ``128+N``
 instead of ``-N``; one command at a time per shell (a second, concurrent command on
-the same host runs the usual way); a timeout kills the shell, and the next command
-starts a new one; an ``errexit`` (``set -e``) left on by an rc file is turned off in
-the long-lived shell (a command may still turn it on for itself). The shell is the
-login shell when it is a POSIX one (sh, bash, dash, zsh, ksh, ash, mksh), ``/bin/sh``
-otherwise.
+the same host runs the usual way); a timeout kills the shell and its process group
+(see :mod:`.stopping`), and the next command starts a new one; an ``errexit``
+(``set -e``) left on by an rc file is turned off in the long-lived shell (a command
+may still turn it on for itself). The shell is the login shell when it is a POSIX one
+(sh, bash, dash, zsh, ksh, ash, mksh), ``/bin/sh`` otherwise.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import asyncssh
 
 from ccm_tui.fleet.output_cap import DEFAULT_LIMIT, read_framed, with_note
+from ccm_tui.fleet.stopping import STOP_GRACE, stop
 
 #: Started through the login shell; the case picks a POSIX shell to keep running.
 START = ('case "${SHELL##*/}" in sh|bash|dash|zsh|ksh|ash|mksh) exec "$SHELL" -s;; '
@@ -78,6 +79,8 @@ class WarmShell:
         #: What was read past a command's markers (a background job's late output):
         #: the start of the next command's output, as a plain read would have it.
         self._pending = (b"", b"")
+        self._stopping: asyncio.Task[bool] | None = None
+        self._pid: int | None = None
 
     @classmethod
     async def open(cls, conn: asyncssh.SSHClientConnection, timeout: float) -> WarmShell:
@@ -90,8 +93,11 @@ class WarmShell:
         try:
             async with asyncio.timeout(timeout):
                 # `set +e`: an rc file's errexit would end the shell at the first failing
-                # command; each command still sets its own options inside its subshell
-                await shell._exchange(b":", drop_output=True, before=b"set +e\n")
+                # command; each command still sets its own options inside its subshell.
+                # `echo $$`: its pid, also its process group's (sshd makes each session
+                # a process group), to kill it whole when the server will not signal it
+                hello = await shell._exchange(b"'echo $$'", before=b"set +e\n")
+                shell._pid = _last_number(hello.stdout)
         except (TimeoutError, ShellGone, asyncssh.Error, OSError) as exc:
             shell.close()
             raise ShellGone(f"no shell answered: {exc or type(exc).__name__}") from None
@@ -123,13 +129,35 @@ class WarmShell:
                 raise
 
     def close(self) -> None:
-        """Kill the shell (and what runs in it) and close its channel."""
+        """Kill the shell (and what runs in it) and close its channel.
+
+        The channel closes when the host confirms the shell ended, or after
+        :data:`~.stopping.STOP_GRACE`; :meth:`stopped` says which.
+        """
         self._broken = True
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop())
+
+    async def _stop(self) -> bool:
+        if await stop(self._process):
+            return True
+        # The server did not act on the signal (OpenSSH, root login): kill the process
+        # group from a session of its own on the same connection, as the same user.
+        if self._pid is None or self.conn.is_closed():
+            return False
         try:
-            self._process.send_signal("KILL")
-        except (OSError, asyncssh.Error):
-            pass
-        self._process.close()
+            async with asyncio.timeout(STOP_GRACE):
+                done = await self.conn.run(f"/bin/kill -s KILL -- -{self._pid}",
+                                           stdin=asyncssh.DEVNULL)
+        except (TimeoutError, asyncssh.Error, OSError):
+            return False
+        return done.exit_status == 0
+
+    async def stopped(self) -> bool:
+        """After :meth:`close`: whether the host confirmed the shell (and its command) ended."""
+        if self._stopping is None:
+            return False
+        return await asyncio.shield(self._stopping)
 
     async def _exchange(self, quoted: bytes, *, drop_output: bool = False,
                         before: bytes = b"", limit: int = DEFAULT_LIMIT) -> ShellResult:
@@ -156,6 +184,13 @@ class WarmShell:
         if drop_output:
             return ShellResult(0, b"", b"")
         return ShellResult(int(found.group(1)), out, err, out_dropped, err_dropped)
+
+
+def _last_number(output: bytes) -> int | None:
+    """The number on the last line of ``output`` (what rc files print comes before it)."""
+    lines = output.strip().splitlines()
+    last = lines[-1].strip() if lines else b""
+    return int(last) if last.isdigit() and 1 < int(last) < 2**22 else None
 
 
 class ShellSlot:
@@ -192,6 +227,10 @@ class ShellSlot:
         if shell.busy:
             return None
         return await shell.run(command, limit)
+
+    async def stopped(self) -> bool:
+        """Whether the host confirmed that the shell last closed (on a timeout) ended."""
+        return self.shell is not None and await self.shell.stopped()
 
     def _start(self, conn: asyncssh.SSHClientConnection,
                open_timeout: float) -> asyncio.Task[WarmShell | None]:
