@@ -273,7 +273,9 @@ class SSHPool:
     async def _wait(self, h: FleetHost, proc: asyncssh.SSHClientProcess[str],
                     deadline: float | None, start: float) -> RunResult:
         out, err = CappedOutput(self.options.max_output), CappedOutput(self.options.max_output)
-        async with proc:
+        # Not `async with proc`: its exit waits for the server to close the channel,
+        # which an OpenSSH root login does only when a command it would not kill ends
+        try:
             try:
                 async with asyncio.timeout_at(_loop_deadline(deadline)):
                     await asyncio.gather(out.drain(proc.stdout), err.drain(proc.stderr))
@@ -286,6 +288,8 @@ class SSHPool:
             except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
                 return self._failed(h, start, f"{h.name}: connection lost while running: {exc}",
                                     "unreachable")
+        finally:
+            proc.close()
         status = done.returncode if done.returncode is not None else done.exit_status
         if status is None:
             return RunResult(h.name, None, out.text(), err.text(), time.monotonic() - start,

@@ -20,9 +20,9 @@ import asyncssh
 STOP_GRACE = 1.0
 
 #: Added to a timeout's error when the host did not confirm the command ended.
-STILL_RUNNING = ("it may still be running on the host: the SSH server did not stop it "
-                 "(OpenSSH does not signal the commands of a root login; log in as another "
-                 "user, or bound the command itself with `timeout`)")
+STILL_RUNNING = ("it may still be running on the host: the SSH server did not confirm that "
+                 "it stopped (OpenSSH, for one, does not signal a root login's commands); "
+                 "to bound it on the host, run it under timeout: 'timeout 30 CMD'")
 
 
 async def stop(process: asyncssh.SSHClientProcess[Any], grace: float = STOP_GRACE) -> bool:

@@ -17,8 +17,10 @@ from ccm_tui.fleet.ssh import SSHPool
 from ccm_tui.fleet.stopping import STILL_RUNNING
 from tests.support.ssh import LOOPBACK, KeyFiles, Sshd, write_known_hosts
 
-#: Long enough past the command's own end (2 s) for its file to have appeared.
-SETTLE = 3.0
+#: The command's own length: longer than a timeout plus CCM's grace to stop it.
+SLEEP = 4
+#: Long enough past the command's own end for its file to have appeared.
+SETTLE = SLEEP + 1.0
 
 
 def _pool(sshd: Sshd, key: KeyFiles, tmp_path: Path) -> SSHPool:
@@ -29,14 +31,15 @@ def _pool(sshd: Sshd, key: KeyFiles, tmp_path: Path) -> SSHPool:
 
 
 def _late_write(marker: Path) -> str:
-    return f"echo started; sleep 2; echo late > {marker}"
+    return f"echo started; sleep {SLEEP}; echo late > {marker}"
 
 
 async def test_a_timed_out_exec_is_reported_stopped_only_if_it_stopped(
         sshd: Sshd, client_key: KeyFiles, tmp_path: Path) -> None:
     marker = tmp_path / "exec-marker"
     async with _pool(sshd, client_key, tmp_path) as pool:
-        r = await pool.run("s", _late_write(marker), timeout=0.8)
+        r = await pool.run("s", _late_write(marker), timeout=0.5)
+        assert not marker.exists(), "the run waited for the command it gave up on"
         assert r.error_kind == "timeout" and r.exit_status is None
         assert r.stdout == "started\n" and (r.error or "").startswith("timed out after ")
         await asyncio.sleep(SETTLE)
@@ -50,7 +53,7 @@ async def test_a_timed_out_warm_shell_command_is_stopped_even_on_a_root_login(
     async with _pool(sshd, client_key, tmp_path) as pool:
         assert (await pool.run("s", "true", timeout=10, reuse_shell=True)).ok
         assert (await pool.run("s", "true", timeout=10, reuse_shell=True)).ok
-        r = await pool.run("s", _late_write(marker), timeout=0.8, reuse_shell=True)
+        r = await pool.run("s", _late_write(marker), timeout=0.5, reuse_shell=True)
         assert r.error_kind == "timeout" and r.exit_status is None
         assert STILL_RUNNING not in (r.error or ""), r.error
         await asyncio.sleep(SETTLE)
