@@ -16,6 +16,11 @@ from ccm_tui.commands._common import (
     service_logging,
     settings,
 )
+from ccm_tui.commands._webhook_hosts import (
+    hosts_note,
+    inventory_for_ingest,
+    sync_when_connected,
+)
 from ccm_tui.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -78,9 +83,7 @@ def webhook(
 ) -> None:
     """Receive alerts from Alertmanager, Grafana, Kibana or any JSON sender.
 
-    POST /alerts/alertmanager, /alerts/grafana, /alerts/kibana and /alerts/generic;
-    GET /healthz and /metrics. An alert is acknowledged only once the hub has stored
-    it; while the hub is down senders get 503 and retry.
+    POST /alerts/alertmanager, /alerts/grafana, /alerts/kibana and /alerts/generic; GET /healthz and /metrics. An alert is acknowledged only once the hub has stored it; while the hub is down senders get 503 and retry.
     """
     from datetime import timedelta
 
@@ -94,6 +97,7 @@ def webhook(
                              insecure_no_auth)
     ingest = IngestSettings(flap_threshold=s.webhook.flap_threshold,
                             flap_window=timedelta(minutes=s.webhook.flap_window_minutes))
+    inventory = inventory_for_ingest(s)
     service_logging("webhook")
     hub = open_hub(s.hub)
 
@@ -103,20 +107,27 @@ def webhook(
         typer.echo(
             f"ccm webhook: receiving on {r.url}/alerts/{{alertmanager,grafana,kibana,generic}}"
             f" · hub {redact_url(s.hub)} · auth {auth.strip() or 'none'}"
-            f"{' · grafana signatures checked' if config.grafana else ''}", err=True)
+            f"{' · grafana signatures checked' if config.grafana else ''}"
+            f" · {hosts_note(s, inventory)}", err=True)
 
     async def main() -> None:
         # A hub that is not up yet (PostgreSQL still booting) is waited for in the
         # background; meanwhile every alert gets a 503, which Alertmanager retries.
         connecting = await connect_or_wait(hub, s.hub, logging.getLogger("ccm.webhook"))
+        syncing = None
+        if inventory is not None and connecting is None:
+            await sync_when_connected(hub, inventory, None)
+        elif inventory is not None:
+            syncing = asyncio.create_task(sync_when_connected(hub, inventory, connecting))
         try:
             await serve_until_stopped(
                 lambda: start_receiver(hub, where, config, settings=ingest), ready)
         finally:
-            if connecting is not None:
-                connecting.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await connecting
+            for pending in (syncing, connecting):
+                if pending is not None:
+                    pending.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await pending
             await hub.close()
 
     asyncio.run(main())
