@@ -69,7 +69,8 @@ def as_markdown(r: MorningReport) -> str:
            f"| closed upstream or cancelled | {r.closed_upstream} |", "",
            f"**Pages**: {r.pages_sent} sent for {r.alerts_received} alerts received "
            "(firing episodes; repeats counted once); "
-           f"{r.pages_without_ccm} without CCM, **{r.pages_avoided} avoided**.", ""]
+           f"{r.pages_without_ccm} without CCM, **{r.pages_avoided} avoided**"
+           f"{_pending(r)}.", ""]
     if r.alerts_silenced or r.alerts_flapping:
         out += [f"**Held back**: {r.alerts_silenced} silenced, {r.alerts_flapping} flapping.",
                 ""]
@@ -136,7 +137,8 @@ def render_rich(r: MorningReport) -> None:
             ("  held by a silence", r.alerts_silenced),
             ("  held as flapping", r.alerts_flapping),
             ("pages without CCM", r.pages_without_ccm),
-            ("pages sent", r.pages_sent), ("pages avoided", r.pages_avoided),
+            ("pages sent", r.pages_sent),
+            ("pages avoided", f"{r.pages_avoided}{_pending(r)}"),
             ("MTTR median", _dur(r.mttr_median_seconds)), ("MTTR p90", _dur(r.mttr_p90_seconds))):
         grid.add_row(label, str(value))
     out.print(grid)
@@ -176,12 +178,16 @@ def render_rich(r: MorningReport) -> None:
            for c in r.mode_changes])
 
 
+def _pending(r: MorningReport) -> str:
+    """The critical episodes still open, which may page yet (nothing when none)."""
+    return f" ({r.pages_pending} still open: they may page)" if r.pages_pending else ""
+
+
 def to_data(r: MorningReport) -> dict[str, Any]:
     """The report as JSON data, with the derived figures included."""
     from ccm_tui.commands._common import to_jsonable
 
     data: dict[str, Any] = to_jsonable(r)
-    data["pages_avoided"] = r.pages_avoided
     data["fixed"] = r.fixed
     return data
 
@@ -200,10 +206,7 @@ def report(
 ) -> None:
     """The morning summary: what was fixed, what waits for you, what was escalated.
 
-    Fixed automatically, waiting, escalated and failed tasks; MTTR per runbook;
-    pages sent versus alerts received; alerts held back and the silences still in
-    force; the noisiest alerts and busiest hosts; disks filling up; runbook success
-    rates and promotions.
+    Fixed automatically, waiting, escalated and failed tasks; MTTR per runbook; pages sent versus alerts received; alerts held back and the silences still in force; the noisiest alerts and busiest hosts; disks filling up; runbook success rates and promotions.
     """
     if markdown and as_json:
         raise typer.BadParameter("choose one of --markdown and --json", param_hint="--json")

@@ -44,7 +44,8 @@ def digest_figures(r: MorningReport) -> tuple[list[tuple[str, str]], list[str]]:
         ("MTTR median / p90", f"{_minutes(r.mttr_median_seconds)} / "
                               f"{_minutes(r.mttr_p90_seconds)}"),
         ("Alerts received", str(r.alerts_received)),
-        ("Pages avoided", f"{r.pages_avoided} (sent {r.pages_sent} of {r.pages_without_ccm})"),
+        ("Pages avoided", f"{r.pages_avoided} (sent {r.pages_sent} of {r.pages_without_ccm}"
+                          f"{f'; {r.pages_pending} still open' if r.pages_pending else ''})"),
     ]
     notes = [f"waiting: {t.host} {t.alertname} ({t.id})" for t in r.waiting[:5]]
     notes += [f"escalated: {t.host} {t.alertname} ({t.id})" for t in r.escalated[:5]]

@@ -15,7 +15,11 @@ typed values. The definitions, so the figures can be checked by hand:
   repeats of one firing episode counted once. **Pages without CCM**: the critical
   ones among them (a pager wired to the sources pages once per critical episode).
   **Pages sent**: PagerDuty ``trigger`` notifications delivered (outbox ``sent``)
-  that were created in the window. **Pages avoided**: without − sent (never < 0).
+  that were created in the window. **Pages avoided**: critical episodes settled
+  without a human: held (silenced, flapping), fixed by CCM, or cleared upstream.
+  **Pages pending**: critical episodes whose task is still open (no daemon ran, or it
+  is at work or waits for approval): not avoided, since they may still page. An
+  escalated or failed one is neither.
 - **Held back**: firing alerts stored in the window that a silence held (``silenced``)
   or that were held as flapping; **silences in force**: those active at ``until``.
 - **Noisy alerts**: (alertname, host) by alerts received, repeats included.
@@ -33,6 +37,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ccm_tui.core.errors import NotFound
 from ccm_tui.core.model import ApprovalKind, Severity, Task, utcnow
 from ccm_tui.core.records import OutboxState
 from ccm_tui.core.states import OPEN_STATES, TaskState
@@ -144,16 +149,15 @@ class MorningReport:
     silences: list[SilenceLine] = field(default_factory=list)
     pages_without_ccm: int = 0
     pages_sent: int = 0
+    #: Critical episodes settled without a human (see the module's definitions).
+    pages_avoided: int = 0
+    #: Critical episodes whose task is still open: they may page yet.
+    pages_pending: int = 0
     noisy_alerts: list[Counted] = field(default_factory=list)
     busiest_hosts: list[Counted] = field(default_factory=list)
     disk_forecasts: list[DiskForecast] = field(default_factory=list)
     runbooks: list[RunbookRate] = field(default_factory=list)
     mode_changes: list[ModeChange] = field(default_factory=list)
-
-    @property
-    def pages_avoided(self) -> int:
-        """Pages a bare pager would have sent that CCM did not."""
-        return max(self.pages_without_ccm - self.pages_sent, 0)
 
     @property
     def fixed(self) -> int:
@@ -190,6 +194,23 @@ def forecast(points: list[tuple[datetime, float]], horizon_hours: float) -> tupl
         return None
     hours = (100.0 - ys[-1]) / slope
     return (slope, max(hours, 0.0)) if hours <= horizon_hours else None
+
+
+async def _page_fate(hub: Hub, task_id: str | None, known: dict[str, Task]) -> str:
+    """``avoided``, ``pending`` or ``needed``: what became of a critical episode's page."""
+    if task_id is None:
+        return "avoided"  # held: silenced or flapping
+    task = known.get(task_id)
+    if task is None:
+        try:
+            task = await hub.get_task(task_id)
+        except NotFound:
+            return "avoided"  # removed by retention: long settled
+    if task.state in OPEN_STATES:
+        return "pending"
+    if task.state in (TaskState.ESCALATED, TaskState.FAILED):
+        return "needed"
+    return "avoided"
 
 
 async def build_report(hub: Hub, *, since: datetime, until: datetime | None = None,
@@ -242,6 +263,11 @@ async def build_report(hub: Hub, *, since: datetime, until: datetime | None = No
         if m.channel == "pagerduty" and m.payload.get("kind") == "trigger"
         and since <= m.created_at < until)
     hosts = Counter(t.host for t in tasks)
+    critical = [a for a in firing if a.severity is Severity.CRITICAL]
+    known = {t.id: t for t in tasks}
+    pages: Counter[str] = Counter()
+    for a in critical:
+        pages[await _page_fate(hub, a.task_id, known)] += 1
 
     forecasts = []
     for host in sorted(await hub.latest_health()):
@@ -266,8 +292,8 @@ async def build_report(hub: Hub, *, since: datetime, until: datetime | None = No
         mttr_p90_seconds=float(p90(every)) if every else None,
         alerts_received=len(firing), alerts_silenced=held["silenced"],
         alerts_flapping=held["flapping"], silences=in_force,
-        pages_without_ccm=sum(1 for a in firing if a.severity is Severity.CRITICAL),
-        pages_sent=pages_sent,
+        pages_without_ccm=len(critical), pages_sent=pages_sent,
+        pages_avoided=pages.get("avoided", 0), pages_pending=pages.get("pending", 0),
         noisy_alerts=[Counted(name, n, host) for (name, host), n in
                       sorted(noisy.items(), key=lambda kv: (-kv[1], kv[0]))[:top]],
         busiest_hosts=[Counted(h, n) for h, n in

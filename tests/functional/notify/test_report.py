@@ -199,3 +199,21 @@ async def test_report_figures_match_the_hand_count(tmp_path: Path,
     text = ccm("--since", "12h")
     assert "pages avoided" in text and "disk-cleanup" in text
     assert any(line.split() == ["web-01", "90%", "10.0%/h", "1h"] for line in text.splitlines())
+
+
+async def test_a_critical_alert_nobody_handled_is_pending_not_avoided(tmp_path: Path) -> None:
+    from ccm_tui.commands.report import as_markdown
+
+    async with open_hub(f"sqlite:///{tmp_path / 'hub.db'}") as hub:
+        out = io.StringIO()
+        w = TraceWriter(out)
+        w.inventory(T0, [Host("web-01"), Host("db-01")])
+        w.write(T0, "alertmanager", body=am("DiskFull", "web-01", "a", "critical"))
+        w.write(T0, "alertmanager", body=am("ReplicationLag", "db-01", "b", "critical"))
+        await replay(hub, parse_trace(out.getvalue().splitlines(), "t"), trace="t")
+        tasks = {t.alertname: t.id for t in await hub.list_tasks(TaskQuery())}
+        await _walk(hub, tasks["DiskFull"], FIX_PATH, 60, runbook="disk-cleanup")
+        r = await build_report(hub, since=NOW - timedelta(hours=12),
+                               until=NOW + timedelta(minutes=5))
+    assert (r.pages_without_ccm, r.pages_sent, r.pages_avoided, r.pages_pending) == (2, 0, 1, 1)
+    assert "**1 avoided** (1 still open: they may page)." in as_markdown(r)
