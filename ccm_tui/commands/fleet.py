@@ -198,10 +198,9 @@ def fleet_trust(
                     "file": rec.file})
         return
     typer.echo(f"trusted {target.name}: {rec.key_type} {rec.fingerprint} → {rec.file}")
-    others = [f for f in store.files if str(f) != rec.file]
-    if status == "changed" and others:
-        typer.echo(f"note: the old key may still be listed in {others[0]}; remove it with "
-                   f"ssh-keygen -R '{rec.name}' -f {others[0]}", err=True)
+    for stale in store.files_with_other_keys(target, key) if status == "changed" else []:
+        typer.echo(f"note: {stale} still lists the old key (CCM does not edit that file); "
+                   f"remove it with ssh-keygen -R '{rec.name}' -f {stale}", err=True)
 
 
 # -- install ---------------------------------------------------------------------------------

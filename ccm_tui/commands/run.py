@@ -56,11 +56,10 @@ def run(
     s = settings(ctx)
     pattern = hosts or "all"
     if retry_failed:
-        command, selected, pattern = _retry_targets(ctx, inventory, command, hosts)
+        command, selected, pattern, why_none = _retry_targets(ctx, inventory, command, hosts)
         if not selected:
-            _say(as_json, {"summary": "nothing to retry: every host succeeded last time",
-                           "ok": True, "hosts": []}, "nothing to retry: every host "
-                           "succeeded last time")
+            _say(as_json, {"summary": f"nothing to retry: {why_none}", "ok": True,
+                           "hosts": []}, f"nothing to retry: {why_none}")
             return
     else:
         if not command:
@@ -91,7 +90,8 @@ def _say(as_json: bool, doc: dict[str, Any], text: str) -> None:
 
 # -- retry -----------------------------------------------------------------------------------
 def _retry_targets(ctx: typer.Context, inventory: Inventory, command: str | None,
-                   pattern: str | None) -> tuple[str, list[FleetHost], str]:
+                   pattern: str | None) -> tuple[str, list[FleetHost], str, str]:
+    """(command, hosts, the pattern to record, why no host is left when none is)."""
     async def last_run(hub: Hub) -> Any:
         for entry in await hub.list_audit(limit=1000):
             if entry.action == AUDIT_ACTION:
@@ -103,12 +103,28 @@ def _retry_targets(ctx: typer.Context, inventory: Inventory, command: str | None
         raise CCMError("no earlier `ccm run` is recorded in the hub",
                        hint='run a command first: ccm run "CMD" --hosts PATTERN')
     detail = entry.detail
-    failed = [h for h in detail.get("failed", []) if h in inventory]
-    chosen = [inventory.get(h) for h in failed]
+    failed_before = [str(h) for h in detail.get("failed", [])]
+    chosen = [inventory.get(h) for h in failed_before if h in inventory]
+    why_none = "every host succeeded last time"
+    if failed_before and not chosen:
+        why_none = (f"{plural(len(failed_before), 'host')} failed last time "
+                    f"({_names(failed_before)}), none of them in the inventory now")
+    base = str(entry.target).removeprefix("retry-failed:")
+    recorded = f"retry-failed:{base}"
     if pattern is not None:
         keep = {h.name for h in inventory.select(pattern)}
+        if chosen and not any(h.name in keep for h in chosen):
+            why_none = (f"none of the {plural(len(chosen), 'host')} that failed last time "
+                        f"({_names([h.name for h in chosen])}) matches {pattern!r}")
         chosen = [h for h in chosen if h.name in keep]
-    return command or str(detail.get("command", "")), chosen, f"retry-failed:{entry.target}"
+        recorded = f"{recorded} ∩ {pattern}"
+    return command or str(detail.get("command", "")), chosen, recorded, why_none
+
+
+def _names(hosts: list[str], most: int = 5) -> str:
+    """``a, b, c`` or ``a, b, c, d, e and 3 more``."""
+    shown = ", ".join(hosts[:most])
+    return shown if len(hosts) <= most else f"{shown} and {len(hosts) - most} more"
 
 
 # -- the broadcast -----------------------------------------------------------------------------

@@ -146,6 +146,23 @@ class TrustStore:
         """Fingerprints of the keys recorded for ``host`` (empty when none)."""
         return [fingerprint(k) for k in self._match(host)[0]]
 
+    def files_with_other_keys(self, host: FleetHost, key: asyncssh.SSHKey) -> list[Path]:
+        """The files other than :attr:`write_to` that list another key for ``host``
+        (after a re-key: stale lines CCM does not edit, for the user to remove)."""
+        found = []
+        for f in self.files:
+            if f == self.write_to:
+                continue
+            try:
+                text = f.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            one = asyncssh.SSHKnownHosts(text)
+            trusted = one.match(host.target, "", host.port if host.port != 22 else None)[0]
+            if any(k.public_data != key.public_data for k in trusted):
+                found.append(f)
+        return found
+
     def record(self, host: FleetHost, key: asyncssh.SSHKey) -> TrustRecord:
         """Trust ``key`` for ``host``: write it to :attr:`write_to` (atomically).
 

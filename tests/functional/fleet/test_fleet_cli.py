@@ -89,6 +89,16 @@ def test_run_groups_identical_outputs_and_records_the_broadcast(inventory: Path,
     assert sorted(h["host"] for h in redo["hosts"]) == ["host-00", "host-01", "host-dead"]
     assert redo["summary"] == "2 differ · 1 unreachable" and again.exit_code == 1
 
+    # narrowed to hosts none of which failed: said so, not "every host succeeded"
+    none = ccm("run", "--retry-failed", "--hosts", "host-1*", "--inventory", str(inventory),
+               "--hub", hub)
+    assert none.exit_code == 0 and none.stdout.strip() == (
+        "nothing to retry: none of the 3 hosts that failed last time (host-00, host-01, "
+        "host-dead) matches 'host-1*'")
+    narrowed = ccm("run", "--retry-failed", "--hosts", "host-0*", "--inventory",
+                   str(inventory), "--hub", hub, "--json", "--timeout", "5")
+    assert json.loads(narrowed.stdout)["pattern"] == "retry-failed:all ∩ host-0*"
+
 
 def test_run_as_a_process_with_its_start_up_trimmed(inventory: Path, hub: str,
                                                     isolated_home: Path) -> None:
@@ -219,6 +229,31 @@ def test_trust_then_run(tmp_path: Path, fleet: AsyncsshFleet, client_key: KeyFil
     assert ok.exit_code == 0 and "1 identical" in ok.stdout
     already = ccm("fleet", "trust", "host-20", *args)
     assert already.exit_code == 0 and "already trusted" in already.stdout
+
+
+def test_trusting_a_re_keyed_host_names_only_files_that_still_list_the_old_key(
+        tmp_path: Path, fleet: AsyncsshFleet, client_key: KeyFiles, hub: str,
+        isolated_home: Path) -> None:
+    import asyncssh
+
+    inv = write_ccm_inventory(tmp_path / "inv.yaml", fleet.hosts()[19:20],
+                              identity=client_key.private)
+    args = ("--inventory", str(inv), "--hub", hub)
+    old = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
+    ccm_file = isolated_home / ".config" / "ccm" / "known_hosts"
+    write_known_hosts(ccm_file, [(fleet.ports[19], old)])  # re-keyed since CCM trusted it
+    first = ccm("fleet", "trust", "host-19", "--yes", *args)
+    assert first.exit_code == 0 and "differs from the key recorded before" in first.stderr
+    assert "note:" not in first.stderr  # CCM's own file was rewritten; ~/.ssh has none
+    assert old.split()[1] not in ccm_file.read_text()
+
+    user_file = isolated_home / ".ssh" / "known_hosts"
+    write_known_hosts(user_file, [(fleet.ports[19], old)])
+    write_known_hosts(ccm_file, [(fleet.ports[19], old)])
+    again = ccm("fleet", "trust", "host-19", "--yes", *args)
+    assert again.exit_code == 0
+    assert f"note: {user_file} still lists the old key" in again.stderr
+    assert f"ssh-keygen -R '[127.0.0.1]:{fleet.ports[19]}' -f {user_file}" in again.stderr
 
 
 def test_fleet_install_on_asyncssh_hosts_defaults_to_the_home_folder(
