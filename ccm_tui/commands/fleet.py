@@ -218,7 +218,7 @@ def _install_table(results: list[InstallResult]) -> Any:
     for col in ("HOST", "STATUS", "PYTHON", "TMUX", "AGENT", "PROBLEMS"):
         table.add_column(col, no_wrap=col != "PROBLEMS", overflow="fold")
     for r in results:
-        table.add_row(r.host, Text(r.status, style=_INSTALL_STYLE.get(r.status, "")),
+        table.add_row(r.host, Text(r.status, style=_INSTALL_STYLE.get(r.status, "red")),
                       r.python or "-", r.tmux or "-", r.agent_version or "-",
                       "; ".join(without_host(r.host, p) for p in r.problems) or "")
     return table

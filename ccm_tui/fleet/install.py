@@ -74,9 +74,10 @@ class InstallResult:
     """What happened on one host.
 
     ``status``: ``installed`` (pushed and verified), ``unchanged`` (the same agent
-    was there; verified), ``failed`` (checks or verify failed; see ``problems``) or
-    ``unreachable`` (``error_kind`` as in :class:`~ccm_tui.fleet.ssh.RunResult`: the
-    host key or the login may have been refused).
+    was there; verified), ``failed`` (checks or verify failed; see ``problems``), or
+    what kept CCM from running anything there, in the words ``ccm run`` uses
+    (``unreachable``, ``host key refused``, ``login refused``, ``timed out`` …;
+    ``error_kind`` as in :class:`~ccm_tui.fleet.ssh.RunResult`).
     """
 
     host: str
@@ -87,7 +88,7 @@ class InstallResult:
     bytes_sent: int = 0
     duration: float = 0.0
     problems: tuple[str, ...] = ()
-    error_kind: str = ""
+    error_kind: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -142,13 +143,13 @@ async def install_one(pool: SSHPool, host: FleetHost, agent: AgentBuild, *,
     remote_path = f"{remote_dir.rstrip('/')}/agent.pyz"
 
     def done(status: str, problems: Sequence[str] = (), **kw: object) -> InstallResult:
-        return InstallResult(host.name, status, duration=time.monotonic() - t0,
+        return InstallResult(host.name, status, duration=round(time.monotonic() - t0, 3),
                              problems=tuple(problems), **kw)  # type: ignore[arg-type]
 
     check = await pool.run(host, ["sh", "-c", _CHECK, "ccm-check", host.python, remote_path],
                            timeout=timeout)
     if check.error:
-        return done("unreachable", [check.error], error_kind=check.error_kind or "")
+        return done(check.error_label, [check.error], error_kind=check.error_kind)
     facts = _parse_check(check.stdout)
     python, tmux = facts.get("python", "missing"), facts.get("tmux", "missing")
     problems: list[str] = []

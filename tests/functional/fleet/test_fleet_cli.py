@@ -272,6 +272,20 @@ def test_fleet_install_on_asyncssh_hosts_defaults_to_the_home_folder(
     assert not list(pyz.parent.glob("*.tmp-*"))
 
 
+def test_fleet_install_names_a_refusal_as_ccm_run_does(
+        tmp_path: Path, fleet: AsyncsshFleet, client_key: KeyFiles, hub: str) -> None:
+    inv = write_ccm_inventory(tmp_path / "inv.yaml", [*fleet.hosts()[18:19],
+                                                      ("gone-01", free_port())],
+                              identity=client_key.private)  # host-18's key: not trusted
+    res = ccm("fleet", "install", "--inventory", str(inv), "--json")
+    assert res.exit_code == 1
+    got = {h["host"]: (h["status"], h["error_kind"]) for h in json.loads(res.stdout)["hosts"]}
+    assert got == {"host-18": ("host key refused", "hostkey"),
+                   "gone-01": ("unreachable", "unreachable")}
+    text = ccm("fleet", "install", "--inventory", str(inv))
+    assert "host key refused" in text.stdout and "ccm fleet trust host-18" in text.stdout
+
+
 def test_fleet_install_against_real_sshd(tmp_path: Path, sshd: Sshd, client_key: KeyFiles,
                                          hub: str) -> None:
     inv = write_ccm_inventory(tmp_path / "inv.yaml", [("real-01", sshd.port)],
