@@ -16,7 +16,7 @@ _HELP = {
     "ccm_ingest_attached_total": ("counter", "Alerts attached to an open task of the same host and alert."),
     "ccm_ingest_suppressed_total": ("counter", "Alerts that made no task, by reason (silenced, flapping)."),
     "ccm_ingest_resolved_total": ("counter", "Resolved alerts, by effect (closed_before_start, noted, none)."),
-    "ccm_ingest_rejected_total": ("counter", "Rejected requests or alerts, by reason."),
+    "ccm_ingest_rejected_total": ("counter", "Refused requests, one count each, by reason; alert_<reason>: one alert refused in an accepted request."),
     "ccm_ingest_truncated_alerts_total": ("counter", "Alerts the sender left out of its notifications (Alertmanager's max_alerts), by endpoint."),
     "ccm_ingest_unmanaged_total": ("counter", "Tasks for hosts outside the inventory."),
     "ccm_ingest_group_commits_total": ("counter", "Hub transactions that stored firing alerts (one per group commit)."),

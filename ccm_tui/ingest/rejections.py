@@ -2,11 +2,11 @@
 
 A sender with a wrong token, a Grafana contact point posting to the wrong path or a
 payload the parser refuses is invisible on CCM's side unless it is logged: the
-sender retries or gives up, and the alerts never become tasks. Each rejection is
-counted in ``/metrics``; here the first of each reason is logged at once, then at
-most one line per reason per :attr:`RejectionLog.interval` seconds, saying how many
-like it were held back, so a misconfigured sender firing 50 requests a second costs
-one line a minute.
+sender retries or gives up, and the alerts never become tasks. Each refused request is
+counted once in ``/metrics`` (and each alert refused inside an accepted one); here the
+first of each reason is logged at once, then at most one line per reason per
+:attr:`RejectionLog.interval` seconds, saying how many like it were held back, so a
+misconfigured sender firing 50 requests a second costs one line a minute.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ HINTS = {
                     "Grafana: the contact point's Authorization header) against --token-file",
     "signature": "check that Grafana's contact point and CCM share the same signing secret",
     "unknown_endpoint": "point the sender at /alerts/{alertmanager,grafana,kibana,generic}",
+    "method": "alerts are sent with POST; check the sender's webhook method",
     "too_large": "split the notification (Alertmanager: max_alerts) or raise the body limit",
     "content_type": "send Content-Type: application/json",
     "encoding": "send the body uncompressed, or gzip/deflate that matches its Content-Encoding",

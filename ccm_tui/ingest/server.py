@@ -23,7 +23,7 @@ from ccm_tui.core.errors import HubError, PayloadError
 from ccm_tui.core.text import plural
 from ccm_tui.ingest.auth import Credentials, GrafanaSigner
 from ccm_tui.ingest.metrics import Metrics
-from ccm_tui.ingest.parsers import SOURCES, parsers
+from ccm_tui.ingest.parsers import SOURCES, ParseResult, parsers
 from ccm_tui.ingest.parsers.common import load_json
 from ccm_tui.ingest.pipeline import Ingestor
 from ccm_tui.ingest.rejections import RejectionLog
@@ -51,16 +51,29 @@ REJECTIONS: web.AppKey[RejectionLog] = web.AppKey("rejections", RejectionLog)
 
 
 def _reply(code: int, /, **body: Any) -> web.Response:
-    return web.Response(body=_ENCODE(body).encode(), status=code, content_type="application/json")
+    return _answer(code, body)
+
+
+def _answer(code: int, body: dict[str, Any], headers: dict[str, str] | None = None
+            ) -> web.Response:
+    return web.Response(body=_ENCODE(body).encode(), status=code, headers=headers,
+                        content_type="application/json")
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _reject(request: web.Request, m: Metrics, endpoint: str, status: int, reason: str,
-            message: str) -> web.Response:
+            message: str, *, headers: dict[str, str] | None = None,
+            outcome: str = "rejected", **extra: Any) -> web.Response:
+    """Count and log a refused request, and answer it.
+
+    Every refusal has the same body: ``status`` (``rejected``, or ``retry`` for a 503),
+    ``reason``, ``error`` and ``endpoint``, then any ``extra`` fields.
+    """
     _rejected(request, m, status, reason, message)
-    return _reply(status, status="rejected", reason=reason, error=message, endpoint=endpoint)
+    body = {"status": outcome, "reason": reason, "error": message, "endpoint": endpoint, **extra}
+    return _answer(status, body, headers)
 
 
 def _rejected(request: web.Request, m: Metrics, status: int, reason: str, message: str,
@@ -93,11 +106,9 @@ async def _handle(request: web.Request, ingestor: Ingestor, cfg: ReceiverConfig,
         return _reject(request, m, endpoint, 404, "unknown_endpoint",
                        f"no /alerts/{endpoint[:40]}; use one of {', '.join(SOURCES)}")
     if not cfg.credentials.check(request.headers.get("Authorization")):
-        _rejected(request, m, 401, "unauthorized", "missing or wrong credentials")
-        return web.json_response(
-            {"status": "rejected", "reason": "unauthorized",
-             "error": "missing or wrong credentials (bearer token or basic auth)"},
-            status=401, headers={"WWW-Authenticate": 'Bearer realm="ccm"'})
+        return _reject(request, m, endpoint, 401, "unauthorized",
+                       "missing or wrong credentials (bearer token or basic auth)",
+                       headers={"WWW-Authenticate": 'Bearer realm="ccm"'})
     ctype = request.content_type
     if ctype not in ("application/json", "text/plain", "application/octet-stream", ""):
         return _reject(request, m, endpoint, 415, "content_type",
@@ -119,32 +130,21 @@ async def _handle(request: web.Request, ingestor: Ingestor, cfg: ReceiverConfig,
     if endpoint == "grafana" and cfg.grafana is not None:
         problem = cfg.grafana.verify(body, request.headers)
         if problem:
-            _rejected(request, m, 401, "signature", problem)
-            return _reply(401, status="rejected", reason="signature", error=problem)
+            return _reject(request, m, endpoint, 401, "signature", problem)
     try:
         result = _PARSERS[endpoint](load_json(body))
     except PayloadError as exc:
         return _reject(request, m, endpoint, exc.status, exc.reason, str(exc))
-    for _index, bad in result.rejected:
-        m.inc("ccm_ingest_rejected_total", reason=f"alert_{bad.reason}")
-    if result.rejected and result.alerts:  # the rest are stored: logged, not refused
-        first = result.rejected[0][1]
-        _rejected(request, m, 200, f"alert_{first.reason}", f"{len(result.rejected)} of "
-                  f"{len(result.rejected) + len(result.alerts)} alerts refused "
-                  f"(the others are stored): {first}", count=False)
     if not result.alerts:
-        errors = [f"{e}" for _, e in result.rejected[:20]] or ["the payload holds no alerts"]
-        reason = "no_alerts" if not result.rejected else "invalid_alerts"
-        _rejected(request, m, 422, reason, errors[0])
-        return _reply(422, status="rejected", reason=reason, error=errors[0], errors=errors)
+        return _refuse_alerts(request, m, endpoint, result)
     try:
         report = await ingestor.ingest(result.alerts)
     except (HubError, OSError) as exc:  # unavailable, schema, or conflicts that kept losing
-        _rejected(request, m, 503, "hub_unavailable", f"the hub could not store the alerts: {exc}")
-        return web.json_response(
-            {"status": "retry", "reason": "hub_unavailable",
-             "error": f"the hub could not store the alerts: {exc}"},
-            status=503, headers={"Retry-After": str(cfg.retry_after_seconds)})
+        return _reject(request, m, endpoint, 503, "hub_unavailable",
+                       f"the hub could not store the alerts: {exc}", outcome="retry",
+                       headers={"Retry-After": str(cfg.retry_after_seconds)})
+    if result.rejected:  # counted once the others are stored: a 503 is retried with them all
+        _note_refused_alerts(request, m, result)
     if result.truncated:  # counted once stored: a retried request (503) counts once
         m.inc("ccm_ingest_truncated_alerts_total", result.truncated, endpoint=endpoint)
         request.app[REJECTIONS].note(
@@ -154,8 +154,33 @@ async def _handle(request: web.Request, ingestor: Ingestor, cfg: ReceiverConfig,
     return _reply(
         200, status="ok", alerts=len(result.alerts), outcomes=report.counts,
         tasks=report.task_ids,
-        rejected=[{"index": i, "reason": e.reason, "error": str(e)} for i, e in result.rejected],
+        rejected=_refused(result),
     )
+
+
+def _refused(result: ParseResult) -> list[dict[str, Any]]:
+    """The alerts a parser refused, as answers list them: index, reason, error."""
+    return [{"index": i, "reason": e.reason, "error": str(e)} for i, e in result.rejected]
+
+
+def _refuse_alerts(request: web.Request, m: Metrics, endpoint: str,
+                   result: ParseResult) -> web.Response:
+    """422 for a document without one valid alert: one count, for the request."""
+    errors = [f"{e}" for _, e in result.rejected[:20]] or ["the payload holds no alerts"]
+    reason = "invalid_alerts" if result.rejected else "no_alerts"
+    return _reject(request, m, endpoint, 422, reason, errors[0], errors=errors,
+                   rejected=_refused(result)[:20])
+
+
+def _note_refused_alerts(request: web.Request, m: Metrics, result: ParseResult) -> None:
+    """Alerts refused in a request whose others are stored (a 200): each is counted as
+    ``alert_<reason>``; the request is logged under its first one's, not counted."""
+    for _index, bad in result.rejected:
+        m.inc("ccm_ingest_rejected_total", reason=f"alert_{bad.reason}")
+    first = result.rejected[0][1]
+    total = len(result.rejected) + len(result.alerts)
+    _rejected(request, m, 200, f"alert_{first.reason}", f"{len(result.rejected)} of {total} "
+              f"alerts refused (the others are stored): {first}", count=False)
 
 
 async def handle_health(request: web.Request) -> web.Response:
@@ -174,8 +199,9 @@ async def handle_metrics(request: web.Request) -> web.Response:
 
 
 async def handle_method(request: web.Request) -> web.Response:
-    return _reply(405, status="rejected", reason="method",
-                  error="POST alerts to /alerts/{alertmanager,grafana,kibana,generic}")
+    return _reject(request, request.app[INGESTOR].metrics, request.match_info["source"], 405,
+                   "method", "POST alerts to /alerts/{alertmanager,grafana,kibana,generic}",
+                   headers={"Allow": "POST"})
 
 
 class HttpErrorLog:

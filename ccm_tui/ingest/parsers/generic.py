@@ -6,7 +6,9 @@ Either one alert object or ``{"alerts": [ … ]}``. An alert::
       "name": "BackupFailed",          # required
       "host": "db-01",                 # the server it concerns
       "status": "firing",              # or "resolved" (default "firing")
-      "severity": "critical",          # critical / warning / info (default warning)
+      "severity": "critical",          # critical / warning / info (default warning);
+                                       # synonyms such as page, P1, error, low are read,
+                                       # any other word is refused
       "summary": "nightly backup failed",
       "description": "pg_dump exited 1",
       "labels": {"job": "backup"},     # extra labels (strings)
@@ -33,6 +35,10 @@ from ccm_tui.ingest.parsers.common import (
     string_map,
 )
 
+#: Words read as warning. Severity.parse takes any word it does not know as warning (right
+#: for free-text labels); this schema documents its values, so an unknown one is refused.
+WARNING_WORDS = frozenset({"warning", "warn", "medium", "p2", "p3"})
+
 FIELDS = {"name", "host", "status", "severity", "summary", "description", "labels",
           "annotations", "starts_at", "startsAt", "ends_at", "endsAt", "fingerprint"}
 
@@ -52,6 +58,7 @@ def parse_one(raw: Any, where: str) -> ParsedAlert:
     severity = need_str(obj.get("severity"), f"{where}.severity", limit=32, required=False)
     if severity:
         labels["severity"] = severity
+    level = parse_severity(severity, f"{where}.severity")
     status_text = need_str(obj.get("status"), f"{where}.status", limit=32,
                            required=False) or "firing"
     try:
@@ -74,9 +81,21 @@ def parse_one(raw: Any, where: str) -> ParsedAlert:
         starts_at=parse_time(obj.get("starts_at", obj.get("startsAt")), f"{where}.starts_at"),
         ends_at=parse_time(obj.get("ends_at", obj.get("endsAt")), f"{where}.ends_at"),
         fingerprint=fp or fingerprint_of(labels),
-        severity=Severity.parse(severity),
+        severity=level,
         hosts=tuple(host_candidates(labels)),
     )
+
+
+def parse_severity(text: str, where: str) -> Severity:
+    """``critical``, ``warning`` or ``info`` (any case, or a synonym :meth:`Severity.parse`
+    knows, such as ``page`` or ``P1``); absent means warning, any other word is refused."""
+    if not text:
+        return Severity.WARNING
+    level = Severity.parse(text)
+    if level is Severity.WARNING and text.strip().lower() not in WARNING_WORDS:
+        raise PayloadError(f"{where}: {text!r} is not a severity; use critical, warning or info",
+                           reason="schema", status=422)
+    return level
 
 
 def parse(doc: Any) -> ParseResult:

@@ -66,7 +66,8 @@ async def test_configured_header_names_are_the_ones_checked(tmp_path: Path,
             configured = await post({"X-Sig": signer.sign(body, ts), "X-Sig-Time": ts})
 
     assert default_names == (401, {"status": "rejected", "reason": "signature",
-                                   "error": "missing X-Sig header"})
+                                   "error": "missing X-Sig header",
+                                   "endpoint": "grafana"})
     assert other_time_name[0] == 401
     assert other_time_name[1]["error"] == (
         "signature does not match the body; the request carries X-Time: if that is the "
