@@ -180,6 +180,8 @@ def fleet_trust(
                            "(`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), then run "
                            "again with --yes")
         if not typer.confirm("Trust this key?", default=False, err=True):
+            typer.echo(f"not trusted: {target.name} stays refused until its key is trusted",
+                       err=True)
             raise typer.Exit(1)
     actor = settings(ctx).actor
 

@@ -221,12 +221,14 @@ class Replayer:
             t.reject(line, exc.reason, str(exc), whole=True)
             return
         self.summary.truncated_by_sender += result.truncated
+        if not result.alerts:  # refused whole, counted once, as the receiver does
+            reason = "invalid_alerts" if result.rejected else "no_alerts"
+            error = str(result.rejected[0][1]) if result.rejected else \
+                "the payload holds no alerts"
+            t.reject(line, reason, error, whole=True)
+            return
         for _index, bad in result.rejected:
             t.reject(line, f"alert_{bad.reason}", str(bad), whole=False)
-        if not result.alerts:
-            reason = "invalid_alerts" if result.rejected else "no_alerts"
-            t.reject(line, reason, "the payload holds no valid alert", whole=True)
-            return
         report = await self.ingestor.ingest(result.alerts, now=line.ts)
         for parsed, res in zip(result.alerts, report.results, strict=True):
             t.count(line, parsed, res)

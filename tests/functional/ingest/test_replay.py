@@ -64,17 +64,21 @@ def small_trace() -> str:
     mixed["alerts"].append({"status": "firing", "labels": {"instance": "web-01"}})  # a bad alert
     mixed["truncatedAlerts"] = 3                                  # and 3 the sender left out
     w.write(at(27), "alertmanager", body=mixed)
+    w.write(at(28), "alertmanager", body={"version": "4", "status": "firing",  # refused whole
+                                          "alerts": [{"labels": {}}]})
     return out.getvalue()
 
 
 async def test_replay_figures_match_the_hand_count(hub: Hub) -> None:
     s = await replay(hub, parse_trace(small_trace().splitlines(), "small"), trace="small")
-    assert (s.requests, s.hosts_registered, s.silences_added) == (16, 3, 1)
+    assert (s.requests, s.hosts_registered, s.silences_added) == (17, 3, 1)
     assert s.alerts_received == 15
     assert s.received_by_source == {"alertmanager": 14, "generic": 1}
     assert s.received_by_status == {"firing": 10, "resolved": 5}
-    assert s.rejected_requests == {"json": 1} and s.rejected_alerts == {"alert_schema": 1}
-    assert [r["line"] for r in s.rejections] == [17, 18]
+    # a request refused whole counts once, not also per alert (as the receiver counts)
+    assert s.rejected_requests == {"json": 1, "invalid_alerts": 1}
+    assert s.rejected_alerts == {"alert_schema": 1}
+    assert [r["line"] for r in s.rejections] == [17, 18, 19]
     assert s.truncated_by_sender == 3
     assert (s.tasks_created, s.attached, s.duplicates) == (5, 1, 2)
     assert (s.resolved_before_start, s.resolved_noted, s.resolved_without_task) == (3, 0, 2)
