@@ -189,6 +189,12 @@ def to_data(r: MorningReport) -> dict[str, Any]:
 
     data: dict[str, Any] = to_jsonable(r)
     data["fixed"] = r.fixed
+    # the field names of the other --json outputs (`ccm tasks`, `ccm silence list`)
+    data["noisy_alerts"] = [{"alertname": c.name, "host": c.host, "count": c.count}
+                            for c in r.noisy_alerts]
+    data["busiest_hosts"] = [{"host": c.name, "count": c.count} for c in r.busiest_hosts]
+    for line in data["silences"]:
+        line["matchers"] = line.pop("each")
     return data
 
 

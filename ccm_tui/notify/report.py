@@ -122,6 +122,8 @@ class SilenceLine:
     ends_at: datetime
     reason: str
     created_by: str
+    #: Each matcher on its own (``matchers`` joins them with spaces, for reading).
+    each: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +255,7 @@ async def build_report(hub: Hub, *, since: datetime, until: datetime | None = No
     firing = [a for a in alerts if a.status.value == "firing"]
     held = Counter((a.suppressed or "").partition(":")[0] for a in firing)
     in_force = [SilenceLine(x.id, " ".join(str(m) for m in x.matchers), x.ends_at, x.reason,
-                            x.created_by)
+                            x.created_by, tuple(str(m) for m in x.matchers))
                 for x in await hub.list_silences(active_at=until)]
     noisy: Counter[tuple[str, str]] = Counter()
     for a in alerts:

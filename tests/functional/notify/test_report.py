@@ -137,6 +137,11 @@ async def test_silences_in_force_and_alerts_held_back(tmp_path: Path) -> None:
     assert (on.matchers, on.reason, on.created_by) == ("host=web-01", "deploy", "jordan")
     md = as_markdown(r)
     assert "**Held back**: 1 silenced, 0 flapping." in md
+    from ccm_tui.commands.report import to_data
+
+    data = to_data(r)  # the names `ccm silence list --json` and `ccm tasks --json` use
+    assert [s["matchers"] for s in data["silences"]] == [["host=web-01"]]
+    assert set(data["noisy_alerts"][0]) == {"alertname", "host", "count"}
     assert "- `host=web-01` until " in md and "— deploy (jordan)" in md
     _, notes = digest_figures(r)
     assert any(n.startswith("silence in force: host=web-01 until ") for n in notes)
@@ -192,6 +197,8 @@ async def test_report_figures_match_the_hand_count(tmp_path: Path,
 
     data = json.loads(ccm("--json"))
     assert (data["fixed"], data["pages_avoided"], data["mttr_p90_seconds"]) == (8, 2, 900.0)
+    assert data["busiest_hosts"][0] == {"host": "db-01", "count": 4}
+    assert data["noisy_alerts"][0] == {"alertname": "DiskFull", "host": "web-01", "count": 2}
     assert len(data["waiting"]) == 1 and data["escalated"][0]["alertname"] == "BackupFailed"
     md = ccm("--markdown")
     assert "| disk-cleanup | 5 | 3m | 15m |" in md and "**2 avoided**" in md
