@@ -384,6 +384,9 @@ def _describe(exc: BaseException | None) -> str:
         return "connection refused"
     if isinstance(exc, asyncio.TimeoutError):
         return "connection timed out"
+    if isinstance(exc, asyncssh.ChannelOpenError):  # the jump host's answer, in its words
+        reason = " ".join(str(exc.reason).split())
+        return f"the jump host could not connect to it ({reason or 'no reason given'})"
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
 

@@ -145,6 +145,17 @@ async def test_jump_host_through_one_server_to_another(
     assert fleet.forwards[before:] == [(7, LOOPBACK, fleet.ports[8])]  # … reached via server 7
 
 
+async def test_a_target_the_jump_host_cannot_reach_says_so(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
+    jump = host("bastion", fleet.ports[7], client_key)
+    target = host("inner", free_port(), client_key, jump="bastion")
+    async with SSHPool(Inventory.of([jump, target]),
+                       trust=trusting(tmp_path, fleet.known_hosts_entries())) as pool:
+        r = await pool.run("inner", "true", timeout=10)
+    assert r.error_kind == "unreachable"
+    assert "unreachable: the jump host could not connect to it (" in (r.error or ""), r.error
+
+
 async def test_login_refused_says_which_key(fleet: AsyncsshFleet, tmp_path: Path) -> None:
     from tests.support.ssh import make_keypair
 
