@@ -44,11 +44,20 @@ _DONE = {
 def _decide(
     ctx: typer.Context, kind: str, task_id: str, note: str, actor: str | None, as_json: bool
 ) -> None:
+    from ccm_tui.commands.tasks import require_task_id
+    from ccm_tui.core.errors import IllegalTransition, InvalidDecision
+
+    require_task_id(task_id)
     who = actor or settings(ctx).actor
 
     async def go(hub: Hub) -> tuple[Approval, Task]:
         task = await hub.get_task(task_id)
-        approval = await hub.decide(task.id, kind, actor=who, note=note)
+        try:
+            approval = await hub.decide(task.id, kind, actor=who, note=note)
+        except (InvalidDecision, IllegalTransition) as exc:
+            # the task is known: point at it, not at a placeholder
+            exc.hint = exc.hint or f"check the task's state with `ccm tasks show {task.id}`"
+            raise
         return approval, await hub.get_task(task.id)
 
     approval, task = with_hub(ctx, go)

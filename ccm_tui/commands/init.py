@@ -17,13 +17,26 @@ if TYPE_CHECKING:
 
     from ccm_tui.hub.base import Hub
 
-#: Example values for settings whose default is "unset".
+#: Example values for settings whose default is "unset" (``None``): the template shows
+#: one of these, marked as an example, so that uncommenting the line gives a value of
+#: the right form to fill in rather than the string "None". Relative paths are relative
+#: to the config file's folder.
 _EXAMPLES: dict[str, Any] = {
-    "token_file": "~/.config/ccm/webhook.token",
+    "token_file": "webhook.token",
+    "basic_auth_file": "webhook.users",
+    "grafana_secret_file": "grafana.secret",
     "slack_webhook_url": "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX",
     "pagerduty_routing_key": "0123456789abcdef0123456789abcdef",
     "quiet_hours": "22:00-07:00",
+    "quiet_timezone": "Europe/Berlin",
+    "grafana_url": "https://grafana.example.com",
+    "grafana_token": "glsa_XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX_0000000",
+    "transcript_url": "https://ccm.example.com/tasks/{task}",
 }
+
+#: What follows the example value of an unset setting (a TOML comment, so the line
+#: still loads once uncommented).
+UNSET_NOTE = "# example (unset by default)"
 
 INVENTORY_EXAMPLE = """\
 # CCM inventory: the servers CCM watches and fixes.
@@ -112,13 +125,21 @@ def _comment(text: str) -> list[str]:
     return ["# " + line for line in textwrap.wrap(text, 86)]
 
 
+def _setting_line(name: str, value: Any) -> str:
+    """The commented line of one setting: its default, or for an unset one an example
+    marked as such (never ``None``, which TOML cannot say and "None" would be a value)."""
+    if value is not None:
+        return f"# {name} = {_toml_value(value)}"
+    if name in _EXAMPLES:
+        return f"# {name} = {_toml_value(_EXAMPLES[name])}  {UNSET_NOTE}"
+    return f"# {name}: unset by default"  # (no example known: nothing to uncomment)
+
+
 def _section_lines(model: type[BaseModel], defaults: BaseModel) -> list[str]:
     lines: list[str] = []
     for name, info in model.model_fields.items():
-        value = getattr(defaults, name)
         lines += _comment(info.description or name)
-        shown = _EXAMPLES.get(name) if value is None else value
-        lines.append(f"# {name} = {_toml_value(shown)}")
+        lines.append(_setting_line(name, getattr(defaults, name)))
         lines.append("")
     return lines
 
@@ -135,7 +156,9 @@ def config_template(*, hub: str, inventory: str, runbook_dirs: list[str]) -> str
         "# CCM configuration, written by `ccm init`.",
         "# Environment variables beat this file (CCM_HUB, CCM_POLICY__AUTO_THRESHOLD=0.95, ...)",
         "# and command-line flags beat both. Relative paths are relative to this file's folder.",
-        "# Lines starting with '#' show the defaults; uncomment one to change it.",
+        "# Lines starting with '#' show the defaults; uncomment one to change it. A setting",
+        "# that is unset by default shows an example value to fill in instead, marked",
+        f"# '{UNSET_NOTE.removeprefix('# ')}'.",
         "",
     ]
     sections: list[str] = []
@@ -150,7 +173,7 @@ def config_template(*, hub: str, inventory: str, runbook_dirs: list[str]) -> str
         elif name == "actor":
             lines.append(f"# actor = {_toml_value(default_actor())}")
         else:
-            lines.append(f"# {name} = {_toml_value(info.get_default(call_default_factory=True))}")
+            lines.append(_setting_line(name, info.get_default(call_default_factory=True)))
         lines.append("")
     for name in sections:
         info = fields[name]
@@ -190,8 +213,7 @@ def init(
 ) -> None:
     """Set CCM up: a config, an example inventory, a runbooks folder, the hub's schema.
 
-    Files go to ~/.config/ccm/ (or next to --config PATH). Nothing is overwritten
-    without --force.
+    Files go to ~/.config/ccm/ (or next to --config PATH). Nothing is overwritten without --force.
     """
     from ccm_tui.config import resolve_config_path
     from ccm_tui.hub import default_hub_url
@@ -244,4 +266,4 @@ def init(
     )
 
 
-__all__ = ["INVENTORY_EXAMPLE", "RUNBOOKS_README", "config_template", "init"]
+__all__ = ["INVENTORY_EXAMPLE", "RUNBOOKS_README", "UNSET_NOTE", "config_template", "init"]

@@ -144,8 +144,25 @@ async def _coverage(hub: Hub, silence: Silence) -> Coverage:
                     [t.id for t in matched if t.state is not TaskState.NEW])
 
 
-def _as_dict(s: Silence) -> dict[str, object]:
+def _state(s: Silence, now: datetime) -> str:
+    """``active``, ``scheduled`` (a maintenance window not begun) or ``expired`` (ended by
+    ``ccm silence expire`` or by reaching its end): the STATE column and ``state`` in JSON."""
+    if s.expired_at or s.ends_at <= now:
+        return "expired"
+    return "active" if s.active_at(now) else "scheduled"
+
+
+def _ended(s: Silence) -> datetime:
+    """When the silence ends or ended: its planned end, or the moment it was expired if
+    that came first."""
+    return min(s.ends_at, s.expired_at) if s.expired_at else s.ends_at
+
+
+def _as_dict(s: Silence, now: datetime | None = None) -> dict[str, object]:
+    from ccm_tui.core.model import utcnow
+
     return {"id": s.id, "matchers": [str(m) for m in s.matchers],
+            "state": _state(s, now or utcnow()),
             "starts_at": s.starts_at.isoformat(), "ends_at": s.ends_at.isoformat(),
             "reason": s.reason, "created_by": s.created_by,
             "expired_at": s.expired_at.isoformat() if s.expired_at else None}
@@ -162,28 +179,28 @@ def list_(
     async def go(hub: Hub) -> list[Silence]:
         return await hub.list_silences(include_expired=show_all)
 
+    from ccm_tui.core.model import utcnow
+
     silences = with_hub(ctx, go)
+    now = utcnow()
     if as_json:
-        print_json([_as_dict(s) for s in silences])
+        print_json([_as_dict(s, now) for s in silences])
         return
     from rich.table import Table
 
     from ccm_tui.commands._render import console
-    from ccm_tui.core.model import utcnow
 
     if not silences:
         typer.echo("no silences")
         return
-    now = utcnow()
     table = Table(box=None, header_style="bold")
     for col in ("ID", "MATCHERS", "STATE", "FROM", "UNTIL", "BY", "REASON"):
         table.add_column(col)
     for s in silences:
-        state = "expired" if s.expired_at or s.ends_at <= now else (
-            "active" if s.active_at(now) else "scheduled")
-        table.add_row(str(s.id), " ".join(str(m) for m in s.matchers), state,
+        # UNTIL: when it ends, or for an expired one when it actually ended
+        table.add_row(str(s.id), " ".join(str(m) for m in s.matchers), _state(s, now),
                       f"{s.starts_at.astimezone():%m-%d %H:%M}",
-                      f"{s.ends_at.astimezone():%m-%d %H:%M}", s.created_by, s.reason)
+                      f"{_ended(s).astimezone():%m-%d %H:%M}", s.created_by, s.reason)
     console().print(table)
 
 
@@ -193,14 +210,26 @@ def expire(
     silence_id: Annotated[int, typer.Argument(metavar="ID", help="The silence to end.")],
     actor: ActorOpt = None,
 ) -> None:
-    """End a silence now (audited)."""
+    """End a silence now (audited). One that has already ended is left as it is."""
+    from ccm_tui.core.model import utcnow
+
     who = actor or settings(ctx).actor
 
-    async def go(hub: Hub) -> Silence:
-        return await hub.expire_silence(silence_id, actor=who)
+    async def go(hub: Hub) -> tuple[Silence, bool]:
+        every = await hub.list_silences(include_expired=True)
+        known = next((s for s in every if s.id == silence_id), None)
+        if known is not None and _state(known, utcnow()) == "expired":
+            return known, False
+        return await hub.expire_silence(silence_id, actor=who), True
 
     try:
-        silence = with_hub(ctx, go)
+        silence, now_expired = with_hub(ctx, go)
     except NotFound as exc:
         raise NotFound(str(exc), hint="list them with `ccm silence list --all`") from None
-    typer.echo(f"silence {silence.id} expired")
+    if now_expired:
+        typer.echo(f"silence {silence.id} expired")
+        return
+    planned = "" if silence.expired_at and silence.expired_at < silence.ends_at \
+        else " (its planned end)"
+    typer.echo(f"silence {silence.id} was already expired at "
+               f"{_ended(silence).astimezone():%Y-%m-%d %H:%M %Z}{planned}")

@@ -7,9 +7,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ccm_tui.commands._common import parse_duration, print_json, to_jsonable, with_hub
+from ccm_tui.core.errors import CCMError
 from ccm_tui.core.states import OPEN_STATES, TaskState
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from ccm_tui.hub.base import Hub
 
 app = typer.Typer(
@@ -74,9 +78,17 @@ def list_tasks(
         since=cutoff,
         limit=limit,
     )
-    found: list[Any] = []
-    if wanted is None or wanted:  # `--open --state resolved` matches nothing
-        found = with_hub(ctx, lambda hub: hub.list_tasks(query))
+    filters = _filters(state, open_, host, alertname, since)
+
+    async def go(hub: Hub) -> tuple[list[Any], bool]:
+        found: list[Any] = []
+        if wanted is None or wanted:  # `--open --state resolved` matches nothing
+            found = await hub.list_tasks(query)
+        # with nothing found, say why: no task at all, or none that passes the filters
+        any_task = bool(found) or (bool(filters) and bool(await hub.count_tasks()))
+        return found, any_task
+
+    found, any_task = with_hub(ctx, go)
     if as_json:
         print_json(found)
         return
@@ -84,12 +96,75 @@ def list_tasks(
 
     out = console()
     if not found:
-        out.print("[dim]no tasks[/] — alerts become tasks once `ccm webhook` or `ccm up` "
-                  "receives them")
+        if any_task:
+            typer.echo(f"no tasks match {' '.join(filters)}")
+        else:
+            out.print("[dim]no tasks[/] — alerts become tasks once `ccm webhook` or `ccm up` "
+                      "receives them")
         return
-    out.print(tasks_table(found))
+    table = tasks_table(found)
+    _fit(table, out)
+    out.print(table)
     more = " (limit reached; --limit shows more)" if len(found) >= limit else ""
     out.print(f"[dim]{len(found)} task{'s' if len(found) != 1 else ''}{more}[/]")
+
+
+def require_task_id(task_id: str) -> str:
+    """``task_id`` as given, or a :class:`CCMError` when it is empty (every id would
+    start with it, so the hub would call it ambiguous)."""
+    if not task_id.strip():
+        raise CCMError("the task id is empty",
+                       hint="give a task id or a unique prefix of one; `ccm tasks list` "
+                       "shows them")
+    return task_id
+
+
+def _filters(state: list[TaskState] | None, open_: bool, host: str | None,
+             alertname: str | None, since: str | None) -> list[str]:
+    """The filters of ``tasks list`` as they were given, e.g. ``["--open", "--host web-01"]``."""
+    from shlex import quote
+
+    given = [f"--state {s.value}" for s in state or []]
+    given += ["--open"] if open_ else []
+    given += [f"{flag} {quote(value)}" for flag, value in
+              (("--host", host), ("--alert", alertname), ("--since", since)) if value is not None]
+    return given
+
+
+#: The columns that give way, in this order, when the table is wider than the terminal,
+#: and the width each keeps at that step (the summary, then the host name, are cut
+#: first; on a narrow terminal the summary goes down to its ellipsis).
+_GIVE_WAY = (("SUMMARY", 10), ("HOST", 12), ("SUMMARY", 1), ("HOST", 6))
+
+
+def _fit(table: Table, out: Console) -> None:
+    """Narrow SUMMARY, then HOST (ellipsised), until ``table`` fits ``out``.
+
+    Every column of the tasks table is ``no_wrap``; rich shrinks all of them evenly when
+    such a table is too wide, so a long host name cut ALERT to ``A…`` and hid ID and
+    STATE. The ids, the state and the alert name are what a row is read for.
+    """
+    from rich.measure import Measurement
+
+    wide = out.options.update_width(100_000)
+
+    def natural() -> int:
+        return Measurement.get(out, wide, table).maximum
+
+    excess = natural() - out.width
+    columns = {str(c.header): c for c in table.columns}
+    for header, floor in _GIVE_WAY:
+        if excess <= 0:
+            break
+        column = columns.get(header)
+        if column is None:
+            continue
+        before, kept = natural(), column.max_width
+        column.max_width = floor if kept is None else min(floor, kept)
+        saved = before - natural()
+        if saved > excess:  # narrower than needed: give back what is not needed
+            column.max_width += saved - excess
+        excess -= min(saved, excess)
 
 
 @app.command("show")
@@ -107,6 +182,7 @@ def show_task(
     ] = False,
 ) -> None:
     """Show one task: its state, the decision and its inputs, approvals and transcript."""
+    require_task_id(task_id)
 
     async def fetch(hub: Hub) -> tuple[Any, list[Any], list[Any]]:
         task = await hub.get_task(task_id)
@@ -138,4 +214,4 @@ def show_task(
                   f"ccm reject {task.id}  ·  ccm escalate {task.id}")
 
 
-__all__ = ["app", "list_tasks", "show_task"]
+__all__ = ["app", "list_tasks", "require_task_id", "show_task"]

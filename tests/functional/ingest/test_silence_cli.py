@@ -174,3 +174,65 @@ def test_status_shows_the_silences(hub_url: str) -> None:
     assert line.startswith("silences 1 active, 1 scheduled — host=~web-.* until ")
     assert line.endswith("(deploy) and 1 more: `ccm silence list`")
     assert json.loads(status("--json").stdout)["silences"] == {"active": 1, "scheduled": 1}
+
+
+def _hhmm(iso: str, fmt: str = "%m-%d %H:%M") -> str:
+    from datetime import datetime
+
+    return f"{datetime.fromisoformat(iso).astimezone():{fmt}}"
+
+
+def test_list_json_has_the_state_the_table_shows(hub_url: str) -> None:
+    ccm(hub_url, "add", "host=web-01", "--for", "2h")
+    ccm(hub_url, "add", "alertname=Backup", "--start", "+6h", "--for", "1h")
+    ccm(hub_url, "add", "host=db-01", "--for", "2h")
+    assert ccm(hub_url, "expire", "3").exit_code == 0
+    doc = json.loads(ccm(hub_url, "list", "--all", "--json").stdout)
+    states = {s["id"]: s["state"] for s in doc}
+    assert states == {1: "active", 2: "scheduled", 3: "expired"}
+    table = ccm(hub_url, "list", "--all").stdout.splitlines()
+    assert table[0].split()[2] == "STATE"
+    assert {int(line.split()[0]): line.split()[2] for line in table[1:]} == states
+    assert [s["state"] for s in json.loads(ccm(hub_url, "list", "--json").stdout)] == \
+        ["active", "scheduled"]
+
+
+def test_an_expired_silence_shows_when_it_ended_not_its_planned_end(hub_url: str) -> None:
+    ccm(hub_url, "add", "host=web-01", "--for", "3h", "--reason", "deploy")
+    assert ccm(hub_url, "expire", "1").exit_code == 0
+    [doc] = json.loads(ccm(hub_url, "list", "--all", "--json").stdout)
+    assert doc["expired_at"] is not None
+    [row] = ccm(hub_url, "list", "--all").stdout.splitlines()[1:]
+    # ID MATCHERS STATE FROM(2 words) UNTIL(2 words) BY REASON
+    until = " ".join(row.split()[5:7])
+    assert until == _hhmm(doc["expired_at"]) != _hhmm(doc["ends_at"])
+
+
+def test_expiring_an_expired_silence_says_so_and_when(hub_url: str) -> None:
+    ccm(hub_url, "add", "host=web-01", "--for", "2h")
+    assert ccm(hub_url, "expire", "1", "--as", "jordan").stdout == "silence 1 expired\n"
+    [doc] = json.loads(ccm(hub_url, "list", "--all", "--json").stdout)
+    again = ccm(hub_url, "expire", "1", "--as", "kim")
+    assert again.exit_code == 0, again.output
+    assert again.stdout == (f"silence 1 was already expired at "
+                            f"{_hhmm(doc['expired_at'], '%Y-%m-%d %H:%M %Z')}\n")
+    assert json.loads(ccm(hub_url, "list", "--all", "--json").stdout) == [doc]
+
+    async def audit() -> list[tuple[str, str]]:
+        async with open_hub(hub_url) as hub:
+            return [(e.action, e.actor) for e in await hub.list_audit(limit=10)
+                    if e.action == "silence.expire"]
+    assert asyncio.run(audit()) == [("silence.expire", "jordan")]  # not expired twice
+
+
+def test_expiring_a_silence_past_its_end_says_when_it_ended(hub_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    start = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
+    assert ccm(hub_url, "add", "host=web-01", "--start", start, "--for", "1h").exit_code == 0
+    [doc] = json.loads(ccm(hub_url, "list", "--all", "--json").stdout)
+    assert doc["state"] == "expired" and doc["expired_at"] is None
+    done = ccm(hub_url, "expire", "1")
+    assert done.exit_code == 0, done.output
+    assert done.stdout == (f"silence 1 was already expired at "
+                           f"{_hhmm(doc['ends_at'], '%Y-%m-%d %H:%M %Z')} (its planned end)\n")

@@ -1,0 +1,77 @@
+"""``ccm tasks list`` on a real SQLite hub: what an empty result says, and a table that
+keeps ids and alert names readable next to a long host name."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ccm_tui.cli import app
+from ccm_tui.core.states import TaskState
+from tests.unit.cli_support import TO_APPROVAL, seed
+
+LONG_HOST = "very-long-hostname-in-a-datacenter-fra1.prod.example.internal"
+EMPTY = "no tasks — alerts become tasks once `ccm webhook` or `ccm up` receives them\n"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in list(os.environ):
+        if key.startswith("CCM_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+    monkeypatch.setenv("COLUMNS", "200")
+    yield
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hub.db'}"
+
+
+def tasks(url: str, *args: str, columns: int = 200) -> Any:
+    result = CliRunner().invoke(app, ["tasks", "list", "--hub", url, *args],
+                                env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_a_filter_that_matches_nothing_is_named(url: str) -> None:
+    seed(url, [("web-01", "DiskFull", ()), ("db-01", "HighMemory", (TaskState.ESCALATED,))])
+    assert tasks(url, "--host", "nosuch").stdout == "no tasks match --host nosuch\n"
+    assert tasks(url, "--alert", "Disk Full", "--state", "new").stdout == \
+        "no tasks match --state new --alert 'Disk Full'\n"
+    # `--open --state escalated` can match nothing whatever the hub holds
+    assert tasks(url, "--open", "--state", "escalated").stdout == \
+        "no tasks match --state escalated --open\n"
+    assert tasks(url, "--host", "web-01").stdout.count("web-01") == 2  # (row and summary)
+
+
+def test_an_empty_hub_says_how_tasks_come(url: str) -> None:
+    assert tasks(url).stdout == EMPTY
+    assert tasks(url, "--host", "nosuch").stdout == EMPTY  # no task at all: not the filter
+    assert tasks(url, "--host", "nosuch", "--json").stdout == "[]\n"
+
+
+@pytest.mark.parametrize("columns", [80, 100, 120])
+def test_a_long_host_name_gives_way_before_the_alert_name(url: str, columns: int) -> None:
+    made = seed(url, [(LONG_HOST, "DiskFull", ()),
+                      ("web-01", "HighMemoryUsageCritical", TO_APPROVAL)])
+    out = tasks(url, columns=columns).stdout
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["ID", "STATE", "HOST", "ALERT"], out
+    if columns >= 100:  # (80: ID, STATE awaiting_approval, ALERT, SEV, AGE take it all)
+        assert all(len(line.rstrip()) <= columns for line in lines), out
+    for task in made:
+        row = next(line for line in lines if line.startswith(task.id))
+        assert f" {task.alertname} " in row, out
+        assert task.state.value in row, out
+    long_row = next(line for line in lines if line.startswith(made[0].id))
+    # the host name is ellipsised (to 5 characters at least), not dropped
+    assert any(f" {LONG_HOST[:n]}…" in long_row for n in range(5, len(LONG_HOST))), out
