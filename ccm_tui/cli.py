@@ -17,6 +17,7 @@ import contextlib
 import copy
 import gc
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
@@ -110,6 +111,35 @@ def _is_group(cmd: Any) -> bool:
     return hasattr(cmd, "commands")
 
 
+def _unwrap_help(cmd: Any) -> None:
+    """Join the source-wrapped lines of each paragraph of a command's help and epilog.
+
+    typer (0.29) joins the lines of a command's first paragraph but prints the later
+    ones as written, so a docstring wrapped at 90 characters broke mid-sentence on an
+    80-column terminal ("...once the hub has stored" / "it; while ..."). Joined, the
+    terminal wraps them. A paragraph that is laid out on purpose stays as written: one
+    starting with ``\b``, or with a line that is a list item or indented.
+    """
+    import inspect
+
+    for attr in ("help", "epilog"):
+        text = getattr(cmd, attr, None)
+        if text:
+            body, cut, rest = inspect.cleandoc(text).partition("\f")
+            setattr(cmd, attr, "\n\n".join(_unwrapped(p) for p in body.split("\n\n"))
+                    + cut + rest)
+
+
+#: A line that is laid out on purpose: indented, a list item or a table row.
+_LAID_OUT = re.compile(r"\s|[-*•|] |\d+[.)] ")
+
+
+def _unwrapped(paragraph: str) -> str:
+    laid_out = paragraph.startswith("\b") or any(
+        _LAID_OUT.match(line) for line in paragraph.split("\n")[1:])
+    return paragraph if laid_out else " ".join(paragraph.split())
+
+
 def _plain_flags(cmd: Any) -> None:
     """List a command's flags in ``--help`` without a value type.
 
@@ -145,6 +175,7 @@ class CCMGroup(TyperGroup):
 
         def add_to(cmd: Any) -> Any:
             _plain_flags(cmd)
+            _unwrap_help(cmd)
             if _is_group(cmd):
                 for sub in cmd.commands.values():
                     add_to(sub)

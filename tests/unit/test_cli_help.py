@@ -57,20 +57,6 @@ def test_every_command_summary_is_one_line_of_prose() -> None:
     assert broken == []
 
 
-#: Commands whose help still has hard line breaks inside a paragraph typer shows as
-#: written, in files outside this change (each is checked to be still broken, so the
-#: entry goes once its docstring is mended: one line per paragraph).
-_WRAPPED_ELSEWHERE = {
-    "ccm daemon": "commands/daemon.py",
-    "ccm demo": "commands/demo.py",
-    "ccm fleet install": "commands/fleet.py",
-    "ccm fleet probe": "commands/fleet.py",
-    "ccm fleet trust": "commands/fleet.py",
-    "ccm ingest replay": "commands/ingest.py",
-    "ccm notify worker": "commands/notify.py",
-    "ccm run": "commands/run.py",
-    "ccm tui": "commands/tui.py",
-}
 
 
 def _verbatim(cmd: Any) -> list[tuple[str, str]]:
@@ -126,10 +112,7 @@ def _help_line_breaks() -> dict[str, list[str]]:
 def test_no_help_text_breaks_a_sentence_where_the_source_was_wrapped() -> None:
     """Every command's full help, epilog and option help: a paragraph typer prints as
     written is one line in the source, and the terminal wraps it."""
-    broken = _help_line_breaks()
-    assert {k: v for k, v in broken.items() if k not in _WRAPPED_ELSEWHERE} == {}
-    # an entry of the list that is mended must leave it
-    assert sorted(set(_WRAPPED_ELSEWHERE) - set(broken)) == []
+    assert _help_line_breaks() == {}
 
 
 def test_the_walk_catches_a_hard_wrapped_paragraph() -> None:
