@@ -261,7 +261,8 @@ def init(
     schema = (f"schema applied ({', '.join(applied)})" if applied else "schema up to date")
     out.print(f"[green]{'hub':<8}[/] {redact_url(url)} — {schema}")
     out.print(
-        f"\nnext: edit {inventory_path}, then `ccm fleet probe`; or try everything on this "
+        f"\nnext: edit {inventory_path}; a host whose key is not in ~/.ssh/known_hosts "
+        "needs `ccm fleet trust HOST`; then `ccm fleet probe`. Or try everything on this "
         "machine with `ccm demo`"
     )
 
