@@ -40,7 +40,7 @@ async def ensure_agent(pool: SSHPool, host: FleetHost, options: DaemonOptions) -
     build = await _agent_build()
     remote_dir = options.agent_path.rsplit("/", 1)[0]
     result = await install_one(pool, host, build, remote_dir=remote_dir)
-    if result.status == "unreachable":  # not the agent's fault: say what the login said
+    if result.error_kind:  # nothing ran there, not the agent's fault: say what SSH said
         refused = result.error_kind in ACCESS_REFUSED_KINDS  # the message names the remedy
         raise SSHError("; ".join(result.problems), hint="" if refused else None)
     if not result.ok:
