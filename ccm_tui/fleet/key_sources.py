@@ -89,9 +89,10 @@ class ClientKeys:
                 try:
                     keys.extend(asyncssh.load_keypairs(path))
                 except (OSError, asyncssh.KeyImportError, ValueError) as exc:
-                    raise SSHError(f"cannot load identity file {path}: {exc}",
-                                   hint="fix the identity file path in the inventory, or "
-                                   "add the key to ssh-agent") from None
+                    # the remedy in the message too: a broadcast shows only the message
+                    raise SSHError(f"cannot load identity file {path}: {exc} (nothing was "
+                                   "sent to the host) — fix identity_file in the inventory, "
+                                   "or add the key to ssh-agent", hint="") from None
             self._files[identity_files] = keys
         return keys
 

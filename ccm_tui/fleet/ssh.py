@@ -135,7 +135,7 @@ class SSHPool:
         except SSHError as exc:
             return self._failed(h, start, str(exc), "unreachable")
         except TimeoutError:
-            return self._failed(h, start, f"timed out after {timeout:g}s while connecting",
+            return self._failed(h, start, f"timed out after {timeout:.1f}s while connecting",
                                 "timeout")
 
     @asynccontextmanager
