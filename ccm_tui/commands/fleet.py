@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ccm_tui.commands._common import print_json, settings, with_hub
-from ccm_tui.core.errors import CCMError, FleetError, InventoryError
+from ccm_tui.core.errors import CCMError, FleetError, InventoryError, SSHError
 from ccm_tui.core.text import plural
 
 if TYPE_CHECKING:
@@ -146,6 +146,12 @@ def fleet_trust(
     async def fetch() -> Any:
         try:
             return await pool.fetch_host_key(target)
+        except SSHError as exc:
+            if target.name in inventory:
+                raise
+            # no inventory entry to check: the address itself is what to look at
+            raise SSHError(str(exc), hint=f"check that {target.target} listens for SSH on "
+                           f"port {target.port} (ADDRESS:PORT for another port)") from None
         finally:
             await pool.close()
 

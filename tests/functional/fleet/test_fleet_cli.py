@@ -227,6 +227,12 @@ def test_trust_then_run(tmp_path: Path, fleet: AsyncsshFleet, client_key: KeyFil
 
     ok = ccm("run", "echo hi", "--hosts", "host-20", *args)
     assert ok.exit_code == 0 and "1 identical" in ok.stdout
+    closed = free_port()  # an address outside the inventory: no inventory advice
+    nobody = ccm("fleet", "trust", f"127.0.0.1:{closed}", "--yes", *args)
+    assert nobody.exit_code == 1 and "connection refused" in nobody.stderr
+    assert nobody.stderr.strip().endswith(
+        f"check that 127.0.0.1 listens for SSH on port {closed} (ADDRESS:PORT for another "
+        "port)")
     already = ccm("fleet", "trust", "host-20", *args)
     assert already.exit_code == 0 and "already trusted" in already.stdout
 
