@@ -204,6 +204,13 @@ async def handle_method(request: web.Request) -> web.Response:
                    headers={"Allow": "POST"})
 
 
+async def handle_read_only(request: web.Request) -> web.Response:
+    """Any method but GET on /healthz and /metrics: refused like the others, not by
+    aiohttp's plain-text 405."""
+    return _reject(request, request.app[INGESTOR].metrics, request.path.strip("/"), 405,
+                   "method", f"{request.path} answers GET only", headers={"Allow": "GET, HEAD"})
+
+
 class HttpErrorLog:
     """The logger aiohttp's request handler writes to, for one receiver.
 
@@ -245,7 +252,9 @@ def make_app(ingestor: Ingestor, config: ReceiverConfig | None = None) -> web.Ap
     app[CONFIG] = cfg
     app[REJECTIONS] = RejectionLog(log)
     app.router.add_post("/alerts/{source}", handle_alerts)
-    app.router.add_get("/alerts/{source}", handle_method)
+    app.router.add_route("*", "/alerts/{source}", handle_method)  # any other method
     app.router.add_get("/healthz", handle_health)
+    app.router.add_route("*", "/healthz", handle_read_only)
     app.router.add_get("/metrics", handle_metrics)
+    app.router.add_route("*", "/metrics", handle_read_only)
     return app

@@ -116,6 +116,14 @@ async def test_every_refusal_has_the_same_shape(client: Client) -> None:
     answer = await _send(client, "alertmanager", method="GET")
     _refusal(answer, 405, "method", "alertmanager")
     assert answer[2]["Allow"] == "POST"
+    _refusal(await _send(client, "generic", doc, {**JSON, **TOKEN}, method="PUT"),
+             405, "method", "generic")
+    base = client.receiver.url
+    for path in ("healthz", "metrics"):  # read-only: not aiohttp's plain-text 405
+        async with client.session.post(f"{base}/{path}", data=b"x") as resp:
+            answer = resp.status, await resp.read(), resp.headers
+        _refusal(answer, 405, "method", path)
+        assert answer[2]["Allow"] == "GET, HEAD"
     _refusal(await _send(client, "kibana", doc, {"Content-Type": "text/xml", **TOKEN}),
              415, "content_type", "kibana")
     _refusal(await _send(client, "grafana", b"{not json", {**JSON, **TOKEN}),
@@ -130,7 +138,7 @@ async def test_every_refusal_has_the_same_shape(client: Client) -> None:
                          {**JSON, **TOKEN}), 422, "schema", "generic")
     _, metrics = await client.get("/metrics")
     assert _rejected_counts(metrics) == {
-        "unauthorized": 1, "unknown_endpoint": 1, "method": 1, "content_type": 1, "json": 1,
+        "unauthorized": 1, "unknown_endpoint": 1, "method": 4, "content_type": 1, "json": 1,
         "no_alerts": 1, "invalid_alerts": 1, "schema": 1}
 
 
