@@ -138,7 +138,7 @@ _GIVE_WAY = (("SUMMARY", 10), ("HOST", 12), ("SUMMARY", 1), ("HOST", 6))
 
 
 def _fit(table: Table, out: Console) -> None:
-    """Narrow SUMMARY, then HOST (ellipsised), until ``table`` fits ``out``.
+    """Narrow SUMMARY, then HOST (ellipsised), then the gaps, until ``table`` fits ``out``.
 
     Every column of the tasks table is ``no_wrap``; rich shrinks all of them evenly when
     such a table is too wide, so a long host name cut ALERT to ``A…`` and hid ID and
@@ -165,6 +165,17 @@ def _fit(table: Table, out: Console) -> None:
         if saved > excess:  # narrower than needed: give back what is not needed
             column.max_width += saved - excess
         excess -= min(saved, excess)
+    summary = columns.get("SUMMARY")
+    if summary is not None and summary.max_width is not None and summary.max_width <= 1:
+        table.columns.remove(summary)  # a lone "…" says nothing; `ccm tasks show` has it
+        excess = natural() - out.width
+    if excess > 0:  # still too wide (80 columns, awaiting_approval): one space between
+        table.collapse_padding = True
+        excess = natural() - out.width
+    alert = columns.get("ALERT")
+    if excess > 0 and alert is not None:  # and last, the alert name, down to 12
+        longest = max((len(str(c)) for c in alert.cells), default=0)
+        alert.max_width = max(12, longest - excess)
 
 
 @app.command("show")
