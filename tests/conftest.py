@@ -96,3 +96,26 @@ async def hub(hub_url: str) -> AsyncIterator[object]:
     h = open_hub(hub_url)
     async with h:
         yield h
+
+
+# -- the command line: an isolated user, a hub file -----------------------------------------
+@pytest.fixture
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """No user config, no user hub: HOME and the XDG folders point into tmp_path."""
+    for key in list(os.environ):
+        if key.startswith("CCM_"):
+            monkeypatch.delenv(key)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("USER", "tester")
+    monkeypatch.setenv("COLUMNS", "200")
+    yield home
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    """A real SQLite hub file (created on first use)."""
+    return f"sqlite:///{tmp_path / 'hub.db'}"

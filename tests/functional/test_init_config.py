@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,20 +12,11 @@ from ccm_tui.cli import app
 from ccm_tui.commands.init import UNSET_NOTE
 from ccm_tui.config import Settings, load_settings
 
+#: HOME, XDG folders and CCM_* settings isolated (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
 #: A commented setting line: ``# name = value``.
 SETTING = re.compile(r"^# (?P<name>[a-z_]+) = (?P<value>.*)$")
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key in list(os.environ):
-        if key.startswith("CCM_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / ".local" / "share"))
-    monkeypatch.setenv("COLUMNS", "200")
-    yield
 
 
 @pytest.fixture

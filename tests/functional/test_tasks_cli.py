@@ -3,9 +3,6 @@ keeps ids and alert names readable next to a long host name."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,24 +12,11 @@ from ccm_tui.cli import app
 from ccm_tui.core.states import TaskState
 from tests.unit.cli_support import TO_APPROVAL, seed
 
+#: HOME, XDG folders and CCM_* settings isolated (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated_env")
+
 LONG_HOST = "very-long-hostname-in-a-datacenter-fra1.prod.example.internal"
 EMPTY = "no tasks — alerts become tasks once `ccm webhook` or `ccm up` receives them\n"
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key in list(os.environ):
-        if key.startswith("CCM_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
-    monkeypatch.setenv("COLUMNS", "200")
-    yield
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'hub.db'}"
 
 
 def tasks(url: str, *args: str, columns: int = 200) -> Any:

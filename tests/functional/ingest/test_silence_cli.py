@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,31 +16,18 @@ from ccm_tui.ingest.outcomes import Outcome
 from ccm_tui.ingest.parsers import parsers
 from ccm_tui.ingest.pipeline import Ingestor
 
-
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key in list(os.environ):
-        if key.startswith("CCM_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
-    monkeypatch.setenv("COLUMNS", "200")
-    yield
+#: HOME, XDG folders and CCM_* settings isolated (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated_env")
 
 
-@pytest.fixture
-def hub_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'hub.db'}"
+def ccm(url: str, *args: str) -> Any:
+    return CliRunner().invoke(app, ["silence", *args, "--hub", url])
 
 
-def ccm(hub_url: str, *args: str) -> Any:
-    return CliRunner().invoke(app, ["silence", *args, "--hub", hub_url])
-
-
-def outcomes(hub_url: str, *hosts: str) -> list[Outcome]:
+def outcomes(url: str, *hosts: str) -> list[Outcome]:
     """Fire one DiskFull alert per host through a fresh receiver pipeline."""
     async def go() -> list[Outcome]:
-        async with open_hub(hub_url) as hub:
+        async with open_hub(url) as hub:
             ingestor = Ingestor(hub)
             result = []
             for host in hosts:
@@ -54,55 +38,55 @@ def outcomes(hub_url: str, *hosts: str) -> list[Outcome]:
     return asyncio.run(go())
 
 
-def test_add_list_expire_and_what_ingest_makes_of_them(hub_url: str) -> None:
-    added = ccm(hub_url, "add", "host=~web-.*", "--for", "2h", "--reason", "deploy",
+def test_add_list_expire_and_what_ingest_makes_of_them(url: str) -> None:
+    added = ccm(url, "add", "host=~web-.*", "--for", "2h", "--reason", "deploy",
                 "--as", "jordan")
     assert added.exit_code == 0, added.output
     assert added.stdout.startswith("silence 1: host=~web-.* until ")
     assert added.stdout.rstrip().endswith("— deploy")
-    window = ccm(hub_url, "add", "alertname=BackupRunning", "--start", "+6h", "--for", "1h",
+    window = ccm(url, "add", "alertname=BackupRunning", "--start", "+6h", "--for", "1h",
                  "--json")
     assert window.exit_code == 0, window.output
     doc = json.loads(window.stdout)
     assert doc["id"] == 2 and doc["matchers"] == ["alertname=BackupRunning"]
 
-    listed = ccm(hub_url, "list")
+    listed = ccm(url, "list")
     assert listed.exit_code == 0
     rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
     assert "active" in rows["1"] and "jordan" in rows["1"] and "deploy" in rows["1"]
     assert "scheduled" in rows["2"]
 
-    assert outcomes(hub_url, "web-01", "db-01") == [Outcome.SILENCED, Outcome.CREATED]
+    assert outcomes(url, "web-01", "db-01") == [Outcome.SILENCED, Outcome.CREATED]
 
-    expired = ccm(hub_url, "expire", "1", "--as", "jordan")
+    expired = ccm(url, "expire", "1", "--as", "jordan")
     assert expired.exit_code == 0 and expired.stdout == "silence 1 expired\n"
-    assert [s["id"] for s in json.loads(ccm(hub_url, "list", "--json").stdout)] == [2]
-    every = json.loads(ccm(hub_url, "list", "--all", "--json").stdout)
+    assert [s["id"] for s in json.loads(ccm(url, "list", "--json").stdout)] == [2]
+    every = json.loads(ccm(url, "list", "--all", "--json").stdout)
     assert [s["id"] for s in every] == [1, 2] or [s["id"] for s in every] == [2, 1]
     assert next(s for s in every if s["id"] == 1)["expired_at"] is not None
-    assert outcomes(hub_url, "web-02") == [Outcome.CREATED]
+    assert outcomes(url, "web-02") == [Outcome.CREATED]
 
     async def audit() -> list[tuple[str, str]]:
-        async with open_hub(hub_url) as hub:
+        async with open_hub(url) as hub:
             return [(e.action, e.actor) for e in await hub.list_audit(limit=10)]
     assert ("silence.expire", "jordan") in asyncio.run(audit())
 
 
-def test_add_says_what_the_silence_covers_and_warns_of_a_typo(hub_url: str) -> None:
+def test_add_says_what_the_silence_covers_and_warns_of_a_typo(url: str) -> None:
     async def await_outcome_tasks() -> list[str]:
-        async with open_hub(hub_url) as hub:
+        async with open_hub(url) as hub:
             ingestor = Ingestor(hub)
             body = {"name": "DiskFull", "host": "web-02", "severity": "critical"}
             report = await ingestor.ingest(parsers()["generic"](body).alerts)
             return [r.task_id for r in report.results if r.task_id]
 
     async def hosts() -> None:
-        async with open_hub(hub_url) as hub:
+        async with open_hub(url) as hub:
             await hub.upsert_hosts([Host("web-01"), Host("web-02"), Host("db-01")])
     asyncio.run(hosts())
     [task_id] = asyncio.run(await_outcome_tasks())
 
-    deploy = ccm(hub_url, "add", "host=~web-.*", "--for", "1h", "--reason", "deploy")
+    deploy = ccm(url, "add", "host=~web-.*", "--for", "1h", "--reason", "deploy")
     assert deploy.exit_code == 0, deploy.output
     lines = deploy.stdout.splitlines()
     assert lines[1] == "  matches 2 of 3 hosts: web-01, web-02"
@@ -110,20 +94,20 @@ def test_add_says_what_the_silence_covers_and_warns_of_a_typo(hub_url: str) -> N
                         "lasts, a fix for it waits for approval")
     assert deploy.stderr == ""
 
-    typo = ccm(hub_url, "add", "host=web-0l", "--for", "1h")
+    typo = ccm(url, "add", "host=web-0l", "--for", "1h")
     assert typo.exit_code == 0  # stored all the same: hosts may join the inventory later
     assert typo.stdout.splitlines()[1] == "  matches 0 of 3 hosts"
     assert typo.stderr == ("ccm silence: warning: no host the hub knows matches host=web-0l — "
                            "a typo? It stays until expired: `ccm silence expire 2`\n")
-    doc = json.loads(ccm(hub_url, "add", "alertname=DiskFull", "--json").stdout)
+    doc = json.loads(ccm(url, "add", "alertname=DiskFull", "--json").stdout)
     assert (doc["hosts_matched"], doc["hosts_known"], doc["open_tasks_matched"]) == \
         (None, 3, [task_id])
 
     async def claim() -> None:
-        async with open_hub(hub_url) as hub:
+        async with open_hub(url) as hub:
             assert (await hub.claim_next_task("d1", lease_seconds=30)) is not None
     asyncio.run(claim())
-    late = ccm(hub_url, "add", "host=web-02", "--for", "1h")
+    late = ccm(url, "add", "host=web-02", "--for", "1h")
     assert late.stdout.splitlines()[2] == (
         f"  matches 1 task already under way ({task_id}): an agent still diagnosing asks "
         "for approval instead; a fix already running goes on — `ccm escalate TASK` hands "
@@ -155,21 +139,21 @@ def test_add_says_what_the_silence_covers_and_warns_of_a_typo(hub_url: str) -> N
     (["expire", "99"],
      "ccm: error: no silence with id 99 — list them with `ccm silence list --all`"),
 ])
-def test_bad_input_is_one_line_and_stores_nothing(hub_url: str, args: list[str],
+def test_bad_input_is_one_line_and_stores_nothing(url: str, args: list[str],
                                                   error: str) -> None:
-    res = ccm(hub_url, *args)
+    res = ccm(url, *args)
     assert res.exit_code == 1 and res.stdout == ""
     assert res.stderr == error + "\n"
-    assert ccm(hub_url, "list").stdout == "no silences\n"
+    assert ccm(url, "list").stdout == "no silences\n"
 
 
-def test_status_shows_the_silences(hub_url: str) -> None:
+def test_status_shows_the_silences(url: str) -> None:
     def status(*args: str) -> Any:
-        return CliRunner().invoke(app, ["status", "--hub", hub_url, *args])
+        return CliRunner().invoke(app, ["status", "--hub", url, *args])
 
     assert not [x for x in status().stdout.splitlines() if x.startswith("silences")]
-    ccm(hub_url, "add", "host=~web-.*", "--for", "2h", "--reason", "deploy")
-    ccm(hub_url, "add", "alertname=Backup", "--start", "+6h", "--for", "1h")
+    ccm(url, "add", "host=~web-.*", "--for", "2h", "--reason", "deploy")
+    ccm(url, "add", "alertname=Backup", "--start", "+6h", "--for", "1h")
     line = next(x for x in status().stdout.splitlines() if x.startswith("silences"))
     assert line.startswith("silences 1 active, 1 scheduled — host=~web-.* until ")
     assert line.endswith("(deploy) and 1 more: `ccm silence list`")
@@ -182,57 +166,57 @@ def _hhmm(iso: str, fmt: str = "%m-%d %H:%M") -> str:
     return f"{datetime.fromisoformat(iso).astimezone():{fmt}}"
 
 
-def test_list_json_has_the_state_the_table_shows(hub_url: str) -> None:
-    ccm(hub_url, "add", "host=web-01", "--for", "2h")
-    ccm(hub_url, "add", "alertname=Backup", "--start", "+6h", "--for", "1h")
-    ccm(hub_url, "add", "host=db-01", "--for", "2h")
-    assert ccm(hub_url, "expire", "3").exit_code == 0
-    doc = json.loads(ccm(hub_url, "list", "--all", "--json").stdout)
+def test_list_json_has_the_state_the_table_shows(url: str) -> None:
+    ccm(url, "add", "host=web-01", "--for", "2h")
+    ccm(url, "add", "alertname=Backup", "--start", "+6h", "--for", "1h")
+    ccm(url, "add", "host=db-01", "--for", "2h")
+    assert ccm(url, "expire", "3").exit_code == 0
+    doc = json.loads(ccm(url, "list", "--all", "--json").stdout)
     states = {s["id"]: s["state"] for s in doc}
     assert states == {1: "active", 2: "scheduled", 3: "expired"}
-    table = ccm(hub_url, "list", "--all").stdout.splitlines()
+    table = ccm(url, "list", "--all").stdout.splitlines()
     assert table[0].split()[2] == "STATE"
     assert {int(line.split()[0]): line.split()[2] for line in table[1:]} == states
-    assert [s["state"] for s in json.loads(ccm(hub_url, "list", "--json").stdout)] == \
+    assert [s["state"] for s in json.loads(ccm(url, "list", "--json").stdout)] == \
         ["active", "scheduled"]
 
 
-def test_an_expired_silence_shows_when_it_ended_not_its_planned_end(hub_url: str) -> None:
-    ccm(hub_url, "add", "host=web-01", "--for", "3h", "--reason", "deploy")
-    assert ccm(hub_url, "expire", "1").exit_code == 0
-    [doc] = json.loads(ccm(hub_url, "list", "--all", "--json").stdout)
+def test_an_expired_silence_shows_when_it_ended_not_its_planned_end(url: str) -> None:
+    ccm(url, "add", "host=web-01", "--for", "3h", "--reason", "deploy")
+    assert ccm(url, "expire", "1").exit_code == 0
+    [doc] = json.loads(ccm(url, "list", "--all", "--json").stdout)
     assert doc["expired_at"] is not None
-    [row] = ccm(hub_url, "list", "--all").stdout.splitlines()[1:]
+    [row] = ccm(url, "list", "--all").stdout.splitlines()[1:]
     # ID MATCHERS STATE FROM(2 words) UNTIL(2 words) BY REASON
     until = " ".join(row.split()[5:7])
     assert until == _hhmm(doc["expired_at"]) != _hhmm(doc["ends_at"])
 
 
-def test_expiring_an_expired_silence_says_so_and_when(hub_url: str) -> None:
-    ccm(hub_url, "add", "host=web-01", "--for", "2h")
-    assert ccm(hub_url, "expire", "1", "--as", "jordan").stdout == "silence 1 expired\n"
-    [doc] = json.loads(ccm(hub_url, "list", "--all", "--json").stdout)
-    again = ccm(hub_url, "expire", "1", "--as", "kim")
+def test_expiring_an_expired_silence_says_so_and_when(url: str) -> None:
+    ccm(url, "add", "host=web-01", "--for", "2h")
+    assert ccm(url, "expire", "1", "--as", "jordan").stdout == "silence 1 expired\n"
+    [doc] = json.loads(ccm(url, "list", "--all", "--json").stdout)
+    again = ccm(url, "expire", "1", "--as", "kim")
     assert again.exit_code == 0, again.output
     assert again.stdout == (f"silence 1 was already expired at "
                             f"{_hhmm(doc['expired_at'], '%Y-%m-%d %H:%M %Z')}\n")
-    assert json.loads(ccm(hub_url, "list", "--all", "--json").stdout) == [doc]
+    assert json.loads(ccm(url, "list", "--all", "--json").stdout) == [doc]
 
     async def audit() -> list[tuple[str, str]]:
-        async with open_hub(hub_url) as hub:
+        async with open_hub(url) as hub:
             return [(e.action, e.actor) for e in await hub.list_audit(limit=10)
                     if e.action == "silence.expire"]
     assert asyncio.run(audit()) == [("silence.expire", "jordan")]  # not expired twice
 
 
-def test_expiring_a_silence_past_its_end_says_when_it_ended(hub_url: str) -> None:
+def test_expiring_a_silence_past_its_end_says_when_it_ended(url: str) -> None:
     from datetime import UTC, datetime, timedelta
 
     start = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
-    assert ccm(hub_url, "add", "host=web-01", "--start", start, "--for", "1h").exit_code == 0
-    [doc] = json.loads(ccm(hub_url, "list", "--all", "--json").stdout)
+    assert ccm(url, "add", "host=web-01", "--start", start, "--for", "1h").exit_code == 0
+    [doc] = json.loads(ccm(url, "list", "--all", "--json").stdout)
     assert doc["state"] == "expired" and doc["expired_at"] is None
-    done = ccm(hub_url, "expire", "1")
+    done = ccm(url, "expire", "1")
     assert done.exit_code == 0, done.output
     assert done.stdout == (f"silence 1 was already expired at "
                            f"{_hhmm(doc['ends_at'], '%Y-%m-%d %H:%M %Z')} (its planned end)\n")

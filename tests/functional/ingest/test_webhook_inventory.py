@@ -8,9 +8,11 @@ escalated), even for a host listed in the inventory ``ccm init`` wrote.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from ccm_tui.hub import open_hub
 from tests.functional.ingest.conftest import sample
@@ -65,3 +67,22 @@ def _config_dir(home: Path) -> Path:
     path = home / "config" / "ccm"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def test_an_inventory_that_does_not_parse_stops_the_receiver_naming_the_file(
+        tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from ccm_tui.cli import app
+
+    for key in [k for k in os.environ if k.startswith("CCM_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    bad = _config_dir(tmp_path) / "inventory.yaml"
+    bad.write_text("hosts:\n  web-01: [unclosed\n")
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    res = CliRunner().invoke(app, ["--hub", sqlite_url, "webhook", "--listen", "127.0.0.1:0",
+                                   "--token-file", str(token)])
+    assert res.exit_code == 1
+    assert res.stderr.startswith("ccm: error: ") and str(bad) in res.stderr, res.stderr
