@@ -11,7 +11,7 @@ from ccm_tui.commands._common import parse_duration, print_json, with_hub
 from ccm_tui.core.text import duration
 
 if TYPE_CHECKING:
-    from ccm_tui.notify.report import MorningReport
+    from ccm_tui.notify.report import ModeChange, MorningReport
 
 
 def _when(text: str, option: str) -> datetime:
@@ -110,9 +110,14 @@ def as_markdown(r: MorningReport) -> str:
         out += [f"| {x.runbook} | {x.host_group} | {x.successes} | {x.failures} | "
                 f"{x.success_rate:.0%} | {x.mode or '-'} |" for x in r.runbooks] + [""]
     if r.mode_changes:
-        out += ["## Promotions and demotions", ""] + [
-            f"- {c.runbook}: {c.change}d {c.from_mode} → {c.to_mode}" for c in r.mode_changes]
+        out += ["## Runbook mode changes", ""] + [
+            f"- {c.runbook}: {_changed(c)} {c.from_mode} → {c.to_mode}" for c in r.mode_changes]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _changed(c: ModeChange) -> str:
+    """``promoted`` / ``demoted`` by the daemon, or ``set by alice,`` by hand."""
+    return f"set by {c.actor}," if c.change == "set" else f"{c.change}d"
 
 
 def render_rich(r: MorningReport) -> None:
@@ -173,8 +178,8 @@ def render_rich(r: MorningReport) -> None:
     table("Runbooks", ("RUNBOOK", "GROUP", "OK", "FAILED", "RATE", "MODE"),
           [(x.runbook, x.host_group, x.successes, x.failures, f"{x.success_rate:.0%}",
             x.mode or "-") for x in r.runbooks])
-    table("Promotions and demotions", ("WHEN", "RUNBOOK", "CHANGE"),
-          [(f"{c.ts:%m-%d %H:%M}", c.runbook, f"{c.from_mode} → {c.to_mode}")
+    table("Runbook mode changes", ("WHEN", "RUNBOOK", "CHANGE"),
+          [(f"{c.ts:%m-%d %H:%M}", c.runbook, f"{_changed(c)} {c.from_mode} → {c.to_mode}")
            for c in r.mode_changes])
 
 

@@ -1,8 +1,10 @@
-"""``ccm runbooks list · show ID · lint [PATHS]``: the knowledge base.
+"""``ccm runbooks list · show ID · lint [PATHS] · stats · mode``: the knowledge base.
 
-Runbooks come from the built-in folder plus any ``--dir`` folders (a user runbook
-with the same id replaces the built-in one).  ``lint`` exits 1 when any file has
-an error and prints ``file:line:column: reason`` for each.
+Runbooks come from the built-in folder, the configured ``runbook_dirs`` (the ones the
+daemon loads) and any ``--dir`` folders (a user runbook with the same id replaces the
+built-in one).  ``lint`` exits 1 when any file has an error and prints
+``file:line:column: reason`` for each.  ``stats`` and ``mode`` (in
+:mod:`ccm_tui.commands.runbook_record`) show and override what the daemon has learned.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ccm_tui.commands._common import print_json
+from ccm_tui.commands._common import print_json, settings
 from ccm_tui.core.errors import CCMError, NotFound
 from ccm_tui.core.text import plural
 
@@ -28,7 +30,8 @@ DirsOption = Annotated[
     list[Path] | None,
     typer.Option(
         "--dir", "-d", metavar="DIR",
-        help="Also load runbooks from this folder (or file); repeat for several.",
+        help="Also load runbooks from this folder (or file), besides the built-in ones and "
+        "the configured runbook_dirs; repeat for several.",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -43,6 +46,13 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False)
 
 
+def runbook_dirs(ctx: typer.Context, extra: list[Path] | None) -> list[Path]:
+    """The user's runbook folders: the configured ``runbook_dirs`` that exist (as the
+    daemon loads them), then the ``--dir`` ones."""
+    configured = [Path(d) for d in settings(ctx).runbook_dirs if Path(d).exists()]
+    return configured + [d for d in (extra or []) if d not in configured]
+
+
 def _summary(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": data.get("id"), "title": data.get("title", ""), "risk": data.get("risk"),
@@ -53,11 +63,16 @@ def _summary(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @app.command("list")
-def list_runbooks(dirs: DirsOption = None, as_json: JsonOption = False) -> None:
-    """List the runbooks in effect: id, title, risk, mode and causes."""
+def list_runbooks(ctx: typer.Context, dirs: DirsOption = None, as_json: JsonOption = False
+                  ) -> None:
+    """List the runbooks in effect: id, title, risk, mode and causes.
+
+    The mode is the one the file sets; `ccm runbooks stats` shows the mode the daemon has
+    learned per host group.
+    """
     from ccm_tui.runbooks import load_catalog
 
-    catalog = load_catalog(dirs or [])
+    catalog = load_catalog(runbook_dirs(ctx, dirs))
     rows = [(rb, _summary(rb.data or {})) for rb in catalog.valid()]
     rows.sort(key=lambda r: str(r[1]["id"]))
     broken = [rb for rb in catalog.runbooks if not rb.ok]
@@ -96,6 +111,7 @@ def list_runbooks(dirs: DirsOption = None, as_json: JsonOption = False) -> None:
 
 @app.command("show")
 def show_runbook(
+    ctx: typer.Context,
     runbook_id: Annotated[str, typer.Argument(metavar="ID", help="The runbook id.")],
     dirs: DirsOption = None,
     as_json: JsonOption = False,
@@ -106,7 +122,7 @@ def show_runbook(
     """Show one runbook: its match rules, steps, causes and verify check."""
     from ccm_tui.runbooks import load_catalog, to_agent_json
 
-    catalog = load_catalog(dirs or [])
+    catalog = load_catalog(runbook_dirs(ctx, dirs))
     rb = catalog.get(runbook_id)
     if rb is None:
         known = ", ".join(sorted(r.id for r in catalog.valid()))
@@ -164,10 +180,12 @@ def show_runbook(
 
 @app.command("lint")
 def lint_runbooks(
+    ctx: typer.Context,
     paths: Annotated[
         list[Path] | None,
         typer.Argument(metavar="[PATHS]...",
-                       help="Runbook files or folders (default: the built-in runbooks)."),
+                       help="Runbook files or folders (default: the built-in runbooks and "
+                       "the configured runbook_dirs)."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -175,9 +193,9 @@ def lint_runbooks(
 
     Exits 1 when any file has an error.
     """
-    from ccm_tui.runbooks import lint_paths
+    from ccm_tui.runbooks import builtin_dir, lint_paths
 
-    report = lint_paths(paths or [])
+    report = lint_paths(paths or [builtin_dir(), *runbook_dirs(ctx, None)])
     if as_json:
         print_json({"ok": report.ok, "files": report.files,
                     "issues": [i.to_dict() for i in report.issues]})
@@ -194,3 +212,13 @@ def lint_runbooks(
             out.print(f"[green]{plural(len(report.files), 'runbook file')} OK[/]")
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _register_track_record() -> None:
+    from ccm_tui.commands.runbook_record import mode, stats
+
+    app.command("stats")(stats)
+    app.command("mode")(mode)
+
+
+_register_track_record()

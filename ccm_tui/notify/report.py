@@ -103,7 +103,7 @@ class RunbookRate:
 
 @dataclass(frozen=True, slots=True)
 class ModeChange:
-    """A runbook promoted or demoted on a host group."""
+    """A runbook promoted or demoted on a host group, or set by hand (``change`` "set")."""
 
     ts: datetime
     runbook: str
@@ -285,7 +285,8 @@ async def build_report(hub: Hub, *, since: datetime, until: datetime | None = No
     changes = [ModeChange(e.ts, e.target, e.action.removeprefix("runbook."),
                           str(e.detail.get("from", "")), str(e.detail.get("to", "")), e.actor)
                for e in await hub.list_audit(since=since, limit=SCAN)
-               if e.action in ("runbook.promote", "runbook.demote") and e.ts < until]
+               if e.action in ("runbook.promote", "runbook.demote", "runbook.set")
+               and e.ts < until]
     return MorningReport(
         since=since, until=until, tasks=len(tasks), fixed_automatically=auto,
         fixed_with_approval=approved, waiting=waiting, escalated=escalated, failed=failed,

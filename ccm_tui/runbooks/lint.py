@@ -56,7 +56,10 @@ def lint_paths(paths: Sequence[Path] = (), actions: Any = None) -> LintReport:
     targets = list(paths) or [builtin_dir()]
     missing = [p for p in targets if not Path(p).exists()]
     files = discover([p for p in targets if Path(p).exists()])
-    loaded = [load_file(f, actions) for f in files]
+    # A user runbook may replace a built-in one of the same id: not a duplicate.
+    shipped = builtin_dir().resolve()
+    loaded = [load_file(f, actions, builtin=Path(f).resolve().is_relative_to(shipped))
+              for f in files]
     issues = [LintIssue(str(p), 0, 0, "no such file or folder") for p in missing]
     for rb in loaded:
         issues.extend(_issue(e) for e in rb.errors)

@@ -14,6 +14,8 @@ from ccm_tui.commands import runbooks as runbooks_cmd
 from ccm_tui.core.errors import NotFound
 from ccm_tui.runbooks import builtin_dir, lint_paths, load_catalog, to_agent_json
 
+pytestmark = pytest.mark.usefixtures("isolated_env")  # no user config, no user runbooks
+
 root_app = typer.Typer()
 root_app.add_typer(runbooks_cmd.app, name="runbooks")
 runner = CliRunner()

@@ -1,0 +1,290 @@
+"""``ccm runbooks stats [ID]`` and ``ccm runbooks mode ID MODE``: what the daemon has
+learned of each runbook, and an operator's override of it.
+
+The daemon keeps a track record per (runbook, host group) in the hub — successes,
+failures, approvals, rejections and the mode it has promoted or demoted the runbook to
+(see :mod:`ccm_tui.daemon.rails`). ``stats`` shows it, with the circuit breakers that
+make a runbook escalate instead of fixing right now; ``mode`` sets the mode by hand
+(``file`` hands it back to the runbook file), audited as ``runbook.set``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ccm_tui.commands._common import print_json, settings, with_hub
+from ccm_tui.core.errors import CCMError, InventoryError, NotFound
+from ccm_tui.core.text import plural
+
+if TYPE_CHECKING:
+    from ccm_tui.core.records import RunbookStats
+    from ccm_tui.hub.base import Hub
+    from ccm_tui.runbooks.loader import Catalog
+
+#: The promotion ladder (as :mod:`ccm_tui.daemon.rails` climbs it) and what ``mode`` takes.
+LADDER = ("shadow", "suggest", "auto")
+MODES = (*LADDER, "file")
+
+GroupOpt = Annotated[
+    list[str] | None,
+    typer.Option("--group", "-g", metavar="GROUP",
+                 help="Only this host group (a host's first group); repeat for several."),
+]
+DirsOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--dir", "-d", metavar="DIR",
+                 help="Also load runbooks from this folder (or file); repeat for several."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@dataclass(frozen=True)
+class Breaker:
+    """A circuit breaker that is open now: the runbook escalates instead of fixing."""
+
+    runbook: str
+    scope: str  # "host" or "fleet"
+    host: str
+    failures: int
+    reason: str
+
+
+@dataclass
+class Record:
+    """``ccm runbooks stats``: the track records and the open breakers."""
+
+    promote_after: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    breakers: list[Breaker] = field(default_factory=list)
+    without_record: list[str] = field(default_factory=list)
+
+
+def _catalog(ctx: typer.Context, dirs: list[Path] | None) -> Catalog:
+    from ccm_tui.commands.runbooks import runbook_dirs
+    from ccm_tui.runbooks import load_catalog
+
+    return load_catalog(runbook_dirs(ctx, dirs))
+
+
+def _file_mode(catalog: Catalog, runbook: str) -> str:
+    rb = catalog.get(runbook)
+    return str((rb.data or {}).get("mode", "suggest")) if rb is not None and rb.data else "suggest"
+
+
+def _unknown(runbook: str, catalog: Catalog) -> NotFound:
+    known = ", ".join(sorted(r.id for r in catalog.valid()))
+    return NotFound(f"no runbook {runbook!r} (known: {known})",
+                    hint="list them with `ccm runbooks list`; a runbook of your own must be in "
+                    "a configured runbook_dirs folder or named with --dir")
+
+
+def _row(s: RunbookStats, file_mode: str, promote_after: int) -> dict[str, Any]:
+    mode = s.mode.value if s.mode else file_mode
+    level = LADDER.index(mode) if mode in LADDER else 1
+    next_mode = LADDER[level + 1] if level + 1 < len(LADDER) else None
+    return {
+        "runbook": s.runbook, "host_group": s.host_group, "mode": mode,
+        "mode_source": "hub" if s.mode else "file", "file_mode": file_mode,
+        "successes": s.successes, "failures": s.failures, "approvals": s.approvals,
+        "rejections": s.rejections, "prior": round(s.success_rate, 4), "streak": s.streak,
+        "promotes_to": next_mode,
+        "successes_to_promotion": max(promote_after - s.streak, 0) if next_mode else None,
+        "updated_at": s.updated_at,
+    }
+
+
+async def _breakers(hub: Hub, runbooks: set[str] | None, now: datetime) -> list[Breaker]:
+    """The breakers :func:`ccm_tui.daemon.rails.open_breakers` would find open now."""
+    from ccm_tui.core.states import TaskState
+    from ccm_tui.daemon.options import DaemonOptions
+    from ccm_tui.hub.base import TaskQuery
+
+    o = DaemonOptions()
+    recent = [t for t in await hub.list_tasks(TaskQuery(since=now - timedelta(hours=24),
+                                                        limit=20_000))
+              if t.runbook and (runbooks is None or t.runbook in runbooks)]
+    out: list[Breaker] = []
+    failed_on: dict[tuple[str, str], int] = {}
+    for t in recent:
+        if t.state is TaskState.FAILED:
+            failed_on[(t.runbook or "", t.host)] = failed_on.get((t.runbook or "", t.host), 0) + 1
+    for (rb, host), n in sorted(failed_on.items()):
+        out.append(Breaker(rb, "host", host, n, f"failed on {host} in the last 24 h: "
+                           f"the next alert there escalates"))
+    window = now - timedelta(hours=o.breaker_window_hours)
+    fleet: dict[str, int] = {}
+    for t in recent:
+        if t.state is TaskState.FAILED and (t.finished_at or t.updated_at) >= window:
+            fleet[t.runbook or ""] = fleet.get(t.runbook or "", 0) + 1
+    for rb, n in sorted(fleet.items()):
+        if n >= o.breaker_failures:
+            out.append(Breaker(rb, "fleet", "", n, f"failed {n} times fleet-wide in the last "
+                               f"{o.breaker_window_hours:g} h: every alert escalates"))
+    return out
+
+
+def stats(
+    ctx: typer.Context,
+    runbook_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="Only this runbook.")] = None,
+    groups: GroupOpt = None,
+    dirs: DirsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what the daemon has learned of each runbook, per host group.
+
+    Successes, failures, approvals and rejections; the prior the agent's confidence is
+    multiplied by; the mode in effect (promoted or demoted by the daemon, or set with
+    `ccm runbooks mode`) and how many successes in a row promote it; and the circuit
+    breakers open now, which make a runbook escalate instead of fixing.
+    """
+    from ccm_tui.core.model import utcnow
+    from ccm_tui.daemon.options import DaemonOptions
+
+    catalog = _catalog(ctx, dirs)
+    promote_after = DaemonOptions().promote_after
+
+    async def fetch(hub: Hub) -> Record:
+        records = await hub.runbook_stats(runbook_id)
+        if runbook_id is not None and not records and catalog.get(runbook_id) is None:
+            raise _unknown(runbook_id, catalog)
+        wanted = set(groups or [])
+        rec = Record(promote_after)
+        rec.rows = [_row(s, _file_mode(catalog, s.runbook), promote_after) for s in records
+                    if not wanted or s.host_group in wanted]
+        rec.rows.sort(key=lambda r: (r["runbook"], r["host_group"]))
+        seen = {r["runbook"] for r in rec.rows}
+        ids = [runbook_id] if runbook_id else sorted(r.id for r in catalog.valid())
+        rec.without_record = [i for i in ids if i not in seen]
+        rec.breakers = await _breakers(hub, {runbook_id} if runbook_id else None, utcnow())
+        return rec
+
+    rec = with_hub(ctx, fetch)
+    if as_json:
+        print_json(rec)
+        return
+    _render(rec)
+
+
+def _render(rec: Record) -> None:
+    from rich.table import Table
+
+    from ccm_tui.commands._render import console
+    from ccm_tui.commands.runbooks import MODE_STYLES
+
+    out = console()
+    if rec.rows:
+        table = Table(title="Runbook track records", title_justify="left")
+        for name, kw in (("runbook", {"style": "bold cyan", "no_wrap": True}),
+                         ("group", {"no_wrap": True}), ("mode", {"no_wrap": True}),
+                         ("ok", {"justify": "right"}), ("fail", {"justify": "right"}),
+                         ("appr", {"justify": "right"}), ("rej", {"justify": "right"}),
+                         ("prior", {"justify": "right"}), ("next", {"no_wrap": True})):
+            table.add_column(name, **kw)
+        for r in rec.rows:
+            style = MODE_STYLES.get(r["mode"], "")
+            mode = f"[{style}]{r['mode']}[/]" + ("" if r["mode_source"] == "hub" else " (file)")
+            nxt = (f"{r['promotes_to']} in {r['successes_to_promotion']}"
+                   if r["promotes_to"] else "-")
+            table.add_row(r["runbook"], r["host_group"], mode, str(r["successes"]),
+                          str(r["failures"]), str(r["approvals"]), str(r["rejections"]),
+                          f"{r['prior']:.0%}", nxt)
+        out.print(table)
+    if rec.without_record:
+        names = ", ".join(rec.without_record)
+        out.print(f"[dim]No outcomes yet for {names}: "
+                  f"{'it runs' if len(rec.without_record) == 1 else 'they run'} in the file's "
+                  "mode with a prior of 95%.[/]")
+    if rec.breakers:
+        out.print("[bold red]Circuit breakers open[/] (escalate instead of fixing):")
+        for b in rec.breakers:
+            out.print(f"  {b.runbook}: {b.reason}")
+    elif rec.rows:
+        out.print("[green]No circuit breaker is open.[/]")
+    out.print(f"[dim]{plural(rec.promote_after, 'success', 'successes')} in a row (automatic or "
+              "approved) promote a runbook one mode on a host group (next: the mode it climbs "
+              "to, in that many successes); one failure demotes it. Override with "
+              "`ccm runbooks mode ID MODE`.[/]")
+
+
+async def _inventory_groups(ctx: typer.Context) -> set[str]:
+    """The host groups of the inventory (a host's first group, as the daemon keys them)."""
+    from ccm_tui.commands.fleet import load_fleet
+
+    try:
+        inventory = load_fleet(ctx)
+    except (InventoryError, OSError):
+        return set()
+    return {h.groups[0] if h.groups else "ungrouped" for h in inventory}
+
+
+def mode(
+    ctx: typer.Context,
+    runbook_id: Annotated[str, typer.Argument(metavar="ID", help="The runbook id.")],
+    new_mode: Annotated[str, typer.Argument(
+        metavar="MODE", help="shadow, suggest, auto, or file (back to the runbook file's mode).")],
+    groups: GroupOpt = None,
+    reason: Annotated[
+        str, typer.Option("--reason", "-r", metavar="TEXT", help="Why; kept in the audit log.")
+    ] = "",
+    actor: Annotated[
+        str | None, typer.Option("--as", metavar="ACTOR",
+                                 help="Record it under this name (default: `actor`).")] = None,
+    dirs: DirsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Set a runbook's mode by hand: shadow (dry run), suggest, auto, or file.
+
+    Without --group it applies to every host group of the inventory and every group the
+    runbook has a track record on; a group added to the inventory later follows the
+    runbook file's mode (edit its `mode:` to change that). The daemon goes on promoting
+    and demoting from here; each change is in the audit log as runbook.set.
+    """
+    from ccm_tui.core.model import RunbookMode
+
+    chosen = new_mode.strip().lower()
+    if chosen not in MODES:
+        raise typer.BadParameter(f"{new_mode!r} is not a mode: use one of {', '.join(MODES)}",
+                                 param_hint="MODE")
+    catalog = _catalog(ctx, dirs)
+    if catalog.get(runbook_id) is None:
+        raise _unknown(runbook_id, catalog)
+    file_mode = _file_mode(catalog, runbook_id)
+    who = actor or settings(ctx).actor
+    target = None if chosen == "file" else RunbookMode(chosen)
+
+    async def apply(hub: Hub) -> list[dict[str, Any]]:
+        before = {s.host_group: s for s in await hub.runbook_stats(runbook_id)}
+        names = sorted(set(groups or []) or (set(before) | await _inventory_groups(ctx)))
+        if not names:
+            raise CCMError(f"no host group to set {runbook_id} on: the inventory has none and "
+                           "the runbook has no track record yet",
+                           hint="name one with --group GROUP, or edit the runbook's `mode:`")
+        changes = []
+        for g in names:
+            old = before.get(g)
+            was = old.mode.value if old is not None and old.mode else f"{file_mode} (file)"
+            after = await hub.set_runbook_mode(runbook_id, g, target)
+            now = after.mode.value if after.mode else f"{file_mode} (file)"
+            await hub.audit(who, "runbook.set", f"{runbook_id}@{g}",
+                            {"from": was, "to": now, "reason": reason})
+            changes.append({"runbook": runbook_id, "host_group": g, "from": was, "to": now})
+        return changes
+
+    changes = with_hub(ctx, apply)
+    if as_json:
+        print_json({"changes": changes, "actor": who, "reason": reason})
+        return
+    from ccm_tui.commands._render import console
+
+    out = console()
+    for c in changes:
+        same = " (unchanged)" if c["from"] == c["to"] else ""
+        out.print(f"{c['runbook']} on [bold]{c['host_group']}[/]: {c['from']} → {c['to']}{same}")
+    out.print(f"[dim]Recorded in the audit log as runbook.set by {who}. "
+              "`ccm runbooks stats` shows the track records.[/]")
