@@ -50,10 +50,16 @@ def _scratch_hub() -> Iterator[str]:
 @app.command("replay")
 def replay(
     ctx: typer.Context,
-    trace: Annotated[Path, typer.Argument(
-        metavar="TRACE", help="The trace: JSON lines of timestamped webhook requests "
+    trace: Annotated[str, typer.Argument(
+        metavar="TRACE", help="The trace: JSON lines of timestamped webhook requests, "
+        "maybe gzip'd; - reads standard input "
         "(format: `python -m pydoc ccm_tui.ingest.trace`).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the summary as JSON (its keys: docs/ingest.md).")] = False,
+    sort: Annotated[bool, typer.Option(
+        "--sort", help="Replay the lines in time order (stable), for a trace whose ts goes "
+        "backwards, e.g. two recordings concatenated; without it such a trace is refused.")
+    ] = False,
     scratch: Annotated[bool, typer.Option(
         "--scratch/--into-hub", help="Replay into a throwaway SQLite hub, removed afterwards "
         "(the default), or into the configured hub (--hub, CCM_HUB, config.toml), where "
@@ -67,16 +73,21 @@ def replay(
     touched. With --into-hub the trace lands in the configured hub instead
     (to seed a test hub; a hub that has seen the trace already counts its
     alerts as duplicates, which make no task).
+
+    The whole trace is checked first: a bad line stops the run, naming the
+    line, and nothing is replayed. A request the receiver would refuse is
+    not a bad line: it is replayed, and listed as rejected.
     """
     from ccm_tui.ingest.replay import replay as run_replay
     from ccm_tui.ingest.trace import read_trace
 
-    lines = read_trace(trace)
+    lines = read_trace(trace, ordered=not sort)
 
     def go(url: str) -> ReplaySummary:
         async def play(hub: Hub) -> ReplaySummary:
             with _progress(len(lines)) as progress:
-                return await run_replay(hub, lines, trace=str(trace), progress=progress)
+                return await run_replay(hub, lines, trace="<stdin>" if trace == "-" else trace,
+                                        progress=progress)
 
         return run_hub(url, play)
 

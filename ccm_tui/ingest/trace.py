@@ -28,15 +28,22 @@ Two control lines put into the hub what the receiver would have found there:
   "duration": "1h", "reason": "deploy"}}`` adds a silence from ``ts`` for
   ``duration`` (``30m``, ``2h``, ``1h30m``…), as ``ccm silence add`` would have.
 
-Blank lines and lines starting with ``#`` are skipped. Errors name the file and
-line: ``trace.jsonl:12: ts is not an RFC 3339 time``.
+Blank lines and lines starting with ``#`` are skipped. A trace may be gzip-compressed
+(``trace.jsonl.gz``; recognised by its content, not its name), and ``-`` reads it from
+standard input. The whole trace is checked before anything is replayed: a bad line
+stops the replay with nothing played, and the error names the file and line
+(``trace.jsonl:12: ts '2am' is not an RFC 3339 time …``) and how many other lines are bad.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import re
-from collections.abc import Iterable
+import sys
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,10 +65,11 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class TraceError(CCMError):
-    """A trace line that cannot be read; the message starts with ``FILE:LINE:``."""
+    """A trace that cannot be read; the message names the file (and the line: ``FILE:LINE:``)."""
 
-    hint = ("fix that line: each line is {\"ts\": RFC 3339, \"endpoint\": …, \"body\": … "
-            "or \"raw\": …} (see `python -m pydoc ccm_tui.ingest.trace`)")
+    hint = ("nothing was replayed; fix that line and run again: each line is {\"ts\": RFC 3339, "
+            "\"endpoint\": …, \"body\": … or \"raw\": …} "
+            "(see `python -m pydoc ccm_tui.ingest.trace`)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +172,8 @@ def parse_line(text: str, lineno: int) -> TraceLine:
     """One line of a trace (``ValueError`` with the reason, without the line number)."""
     try:
         obj = json.loads(text)
+    except json.JSONDecodeError as exc:  # its "line 1" would be confused with the trace's
+        raise ValueError(f"not a JSON object ({exc.msg} at column {exc.colno})") from None
     except ValueError as exc:
         raise ValueError(f"not a JSON object ({exc})") from None
     if not isinstance(obj, dict):
@@ -178,7 +188,8 @@ def parse_line(text: str, lineno: int) -> TraceLine:
     except PayloadError:
         ts = None
     if ts is None:
-        raise ValueError("ts is not an RFC 3339 time")
+        raise ValueError(f"ts {str(obj['ts'])[:40]!r} is not an RFC 3339 time with a zone "
+                         "(e.g. 2026-11-27T02:00:00Z)")
     endpoint = obj.get("endpoint")
     if endpoint not in ENDPOINTS:
         raise ValueError(f"endpoint {str(endpoint)[:40]!r} is not one of {', '.join(ENDPOINTS)}")
@@ -202,36 +213,94 @@ def parse_line(text: str, lineno: int) -> TraceLine:
     return line
 
 
-def parse_trace(lines: Iterable[str], name: str = "trace") -> list[TraceLine]:
-    """Check every line; :class:`TraceError` ``name:LINE: reason`` at the first bad one."""
+def parse_trace(lines: Iterable[str | bytes], name: str = "trace", *,
+                ordered: bool = True) -> list[TraceLine]:
+    """Check every line; :class:`TraceError` ``name:LINE: reason`` naming the first bad one.
+
+    Lines may be ``bytes`` (UTF-8). With ``ordered=False`` lines whose ``ts`` goes
+    backwards are accepted and the result is sorted by ``ts`` (stable: lines with the
+    same ``ts`` keep their order).
+    """
     out: list[TraceLine] = []
-    for lineno, text in enumerate(lines, 1):
-        if not text.strip() or text.lstrip().startswith("#"):
-            continue
+    first: TraceError | None = None
+    others: list[int] = []
+    for lineno, item in enumerate(lines, 1):
         try:
-            line = parse_line(text, lineno)
-        except ValueError as exc:
-            raise TraceError(f"{name}:{lineno}: {exc}") from None
-        if out and line.ts < out[-1].ts:
-            raise TraceError(
-                f"{name}:{lineno}: ts {line.ts:%Y-%m-%dT%H:%M:%SZ} is earlier than line "
-                f"{out[-1].lineno}'s {out[-1].ts:%Y-%m-%dT%H:%M:%SZ}",
-                hint="sort the trace by ts (replay follows the trace's clock)")
-        out.append(line)
+            text = item.decode("utf-8") if isinstance(item, bytes) else item
+        except UnicodeDecodeError as exc:
+            error = TraceError(
+                f"{name}:{lineno}: not UTF-8 text (byte {exc.start + 1} of the line)",
+                hint="nothing was replayed; a trace is UTF-8 JSON lines: put a body that is "
+                     "not JSON in \"raw\" as a string")
+        else:
+            if lineno == 1:
+                text = text.removeprefix("\ufeff")
+            if not text.strip() or text.lstrip().startswith("#"):
+                continue
+            try:
+                line = parse_line(text, lineno)
+            except ValueError as exc:
+                error = TraceError(f"{name}:{lineno}: {exc}")
+            else:
+                if not ordered or not out or line.ts >= out[-1].ts:
+                    out.append(line)
+                    continue
+                error = TraceError(
+                    f"{name}:{lineno}: ts {format_ts(line.ts)} is earlier than line "
+                    f"{out[-1].lineno}'s {format_ts(out[-1].ts)}",
+                    hint="nothing was replayed; replay follows the trace's clock: sort the "
+                         "trace by ts, or pass --sort to have replay do it")
+        if first is None:
+            first = error
+        else:
+            others.append(lineno)
+    if first is not None:
+        if others:
+            shown = ", ".join(map(str, others[:5])) + (", …" if len(others) > 5 else "")
+            first.args = (f"{first} ({len(others)} more bad line"
+                          f"{'' if len(others) == 1 else 's'}: {shown})",)
+        raise first
+    if not ordered:
+        out.sort(key=lambda x: x.ts)
     return out
 
 
-def read_trace(path: Path) -> list[TraceLine]:
-    """Read and check a trace file (UTF-8 JSON lines)."""
+def _binary_lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of ``stream``, gunzipped when it starts with gzip's magic number."""
+    head = stream.peek(2)[:2] if isinstance(stream, io.BufferedReader) else b""
+    if head == b"\x1f\x8b":
+        with gzip.GzipFile(fileobj=stream) as unzipped:
+            yield from unzipped
+    else:
+        yield from stream
+
+
+def read_trace(path: Path | str, *, ordered: bool = True) -> list[TraceLine]:
+    """Read and check a trace: a file (UTF-8 JSON lines, maybe gzip'd) or ``-`` for stdin."""
+    name = "<stdin>" if str(path) == "-" else str(path)
+    if str(path) == "-" and sys.stdin.isatty():
+        raise TraceError("- reads the trace from standard input, which is a terminal",
+                         hint="pipe the trace in (`zcat trace.jsonl.gz | ccm ingest replay -`) "
+                              "or give its path")
     try:
-        with path.open(encoding="utf-8") as f:
-            return parse_trace(f, str(path))
+        if str(path) == "-":
+            lines = parse_trace(_binary_lines(sys.stdin.buffer), name, ordered=ordered)
+        else:
+            with Path(path).open("rb") as f:
+                lines = parse_trace(_binary_lines(f), name, ordered=ordered)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise TraceError(f"{name}: a damaged or incomplete gzip file ({exc})",
+                         hint="nothing was replayed; check the file with `gzip -t` "
+                              "(was it copied while still being written?)") from None
     except OSError as exc:
-        raise TraceError(f"cannot read {path}: {exc.strerror}",
+        raise TraceError(f"cannot read {name}: {exc.strerror or exc}",
                          hint="check the path of the trace file") from None
-    except UnicodeDecodeError as exc:
-        raise TraceError(f"{path}: not UTF-8 text (byte {exc.start})",
-                         hint="a trace is UTF-8 JSON lines; put a non-JSON body in \"raw\"") from None
+    if not lines:
+        raise TraceError(f"{name}: no trace lines (the trace is empty, or holds only blank "
+                         "lines and # comments)",
+                         hint="point at a recorded trace (see docs/ingest.md, "
+                              "\"Replaying a trace\")")
+    return lines
 
 
 def format_ts(when: datetime) -> str:

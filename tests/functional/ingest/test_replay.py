@@ -139,7 +139,8 @@ def test_a_malformed_trace_line_is_one_error_line_with_its_number(tmp_path: Path
     done = ccm("ingest", "replay", str(trace), "--scratch")
     assert done.returncode == 1 and done.stdout == ""
     [line] = done.stderr.splitlines()
-    assert line.startswith(f"ccm: error: {trace}:2: ts is not an RFC 3339 time — fix that line")
+    assert line.startswith(f"ccm: error: {trace}:2: ts '2am' is not an RFC 3339 time with a "
+                           "zone (e.g. 2026-11-27T02:00:00Z) — nothing was replayed; fix that line")
 
 
 def test_replay_leaves_the_configured_hub_alone_unless_told(tmp_path: Path) -> None:
@@ -168,7 +169,7 @@ def test_replay_into_a_hub_leaves_the_tasks_there(hub_url: str, tmp_path: Path) 
 
 @pytest.mark.parametrize(("line", "error"), [
     ('{"ts": "2026-11-27T02:00:00", "endpoint": "generic", "body": {}}',
-     "ts is not an RFC 3339 time"),
+     "is not an RFC 3339 time with a zone"),
     ('{"ts": "2026-11-27T02:00:00Z", "endpoint": "pagerduty", "body": {}}',
      "endpoint 'pagerduty' is not one of"),
     ('{"ts": "2026-11-27T02:00:00Z", "endpoint": "generic", "body": {}, "raw": "x"}',
