@@ -176,7 +176,7 @@ def load_inventory(
     """
     p = Path(path).expanduser()
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # -sig: Notepad starts files with a BOM
     except FileNotFoundError:
         raise InventoryError(
             f"{p}: no such inventory file",

@@ -218,11 +218,23 @@ def expand_range(pattern: str, where: str) -> list[str]:
     return [x for v in values for x in expand_range(head + v + tail, where)]
 
 
+#: Ansible's ``host:port``: no ``:`` in the host outside ``[..]`` ranges, so a bare IPv6
+#: address keeps its last group; an IPv6 address with a port is written ``[ADDR]:PORT``.
+_HOST_PORT = re.compile(r"((?:[^:\[\]]|\[[^\]]*\])+):(\d+)")
+_BRACKETED_PORT = re.compile(r"\[([^\]]+)\]:(\d+)")
+
+
 def _split_host_port(token: str, where: str) -> tuple[str, dict[str, Any]]:
-    m = re.fullmatch(r"(.+?):(\d+)", token)
-    if m and "[" not in m.group(2):
+    m = _BRACKETED_PORT.fullmatch(token) or _HOST_PORT.fullmatch(token)
+    if m:
         return m.group(1), {"ansible_port": parse_port(m.group(2), where)}
     return token, {}
+
+
+def _hosts_of(token: str, where: str) -> list[tuple[str, dict[str, Any]]]:
+    """The hosts a host token names (port split off first, then ranges expanded)."""
+    name, extra = _split_host_port(token, where)
+    return [(h, extra) for h in expand_range(name, where)]
 
 
 # -- INI ---------------------------------------------------------------------------------
@@ -242,8 +254,10 @@ def parse_ansible_ini(text: str, path: Path) -> list[FleetHost]:
         where = f"{path}:{n}"
         if not line or line.startswith(("#", ";")):
             continue
-        if line.startswith("["):
-            m = re.fullmatch(r"\[([^\]:\s]+)(?::(vars|children|hosts))?\]", line)
+        # `[2001:db8::1]:22` is a host, as in Ansible; a header may end in a comment
+        if line.startswith("[") and not _BRACKETED_PORT.fullmatch(line.split()[0]):
+            section_line = re.sub(r"\s*[#;].*$", "", line)
+            m = re.fullmatch(r"\[([^\]:\s]+)(?::(vars|children|hosts))?\]", section_line)
             if not m:
                 raise InventoryError(f"{where}: cannot read section header {line!r}; "
                                      "use [group], [group:vars] or [group:children]")
@@ -279,8 +293,7 @@ def parse_ansible_ini(text: str, path: Path) -> list[FleetHost]:
                 raise InventoryError(f"{where}: expected KEY=VALUE after the host name, got {w!r}")
             k, _, v = w.partition("=")
             hvars[k] = v
-        for host in expand_range(words[0], where):
-            name, extra = _split_host_port(host, where)
+        for name, extra in _hosts_of(words[0], where):
             tree.add_host(section, name, {**extra, **hvars}, n)
     return tree.hosts()
 
@@ -320,8 +333,7 @@ def parse_ansible_yaml(text: str, path: Path) -> list[FleetHost]:
             if hvars is not None and not isinstance(hvars, Mapping):
                 raise InventoryError(f"{path}:{hline}: variables of host {host!r} must be a "
                                      "mapping")
-            for h in expand_range(str(host), f"{path}:{hline}"):
-                hn, extra = _split_host_port(h, f"{path}:{hline}")
+            for hn, extra in _hosts_of(str(host), f"{path}:{hline}"):
                 tree.add_host(name, hn, {**extra, **dict(hvars or {})}, hline)
         tree.group(name).vars.update(dict(node.get("vars") or {}))
         for child, cnode in (node.get("children") or {}).items():

@@ -57,7 +57,7 @@ class SSHConfig:
     def read(cls, path: Path) -> SSHConfig:
         """Parse the file at ``path`` (and what it includes)."""
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise InventoryError(f"{path}: cannot read: {exc}") from None
         return cls.parse(text, path)
@@ -92,7 +92,7 @@ class SSHConfig:
                     if not os.path.isabs(full):
                         full = str(Path("~/.ssh").expanduser() / full)
                     for f in sorted(glob.glob(full)):
-                        sub = cls.parse(Path(f).read_text(encoding="utf-8"), Path(f), _depth + 1)
+                        sub = cls.parse(Path(f).read_text(encoding="utf-8-sig"), Path(f), _depth + 1)
                         for b in sub.blocks:
                             if b.patterns == ["*"] and not b.line:
                                 b.patterns = list(current.patterns)
