@@ -88,10 +88,14 @@ def test_mode_overrides_and_the_daemon_climbs_from_there(url: str, tmp_path: Pat
     assert set_.exit_code == 0, set_.output
     assert json.loads(set_.stdout)["changes"] == [
         {"runbook": "disk-full", "host_group": "web", "from": "auto (file)", "to": "shadow"}]
-    audit = hub_call(url, "list_audit")
-    assert (audit[0].actor, audit[0].action, audit[0].target) == \
-        ("alice", "runbook.set", "disk-full@web")
-    assert audit[0].detail["reason"] == "deploy week"
+    shadow = ccm("--hub", url, "runbooks", "stats", "disk-full")
+    assert "suggest by hand" in shadow.stdout  # dry runs earn no successes
+    assert ccm("--hub", url, "runbooks", "mode", "disk-full", "suggest", "-g", "web",
+               "--as", "bob").exit_code == 0
+    audit = [(e.actor, e.action, e.target, e.detail["to"], e.detail["reason"])
+             for e in reversed(hub_call(url, "list_audit"))]
+    assert audit == [("alice", "runbook.set", "disk-full@web", "shadow", "deploy week"),
+                     ("bob", "runbook.set", "disk-full@web", "suggest", "")]
 
     async def approved_success() -> None:
         async with open_hub(url) as hub:
@@ -110,10 +114,10 @@ def test_mode_overrides_and_the_daemon_climbs_from_there(url: str, tmp_path: Pat
         (web,) = row["rows"]
         assert web["successes"] == n
         assert (web["mode"], web["successes_to_promotion"]) == \
-            (("shadow", 3 - n) if n < 3 else ("suggest", 3))
+            (("suggest", 3 - n) if n < 3 else ("auto", None))
 
     back = ccm("--hub", url, "runbooks", "mode", "disk-full", "FILE", "-g", "web")
-    assert back.exit_code == 0 and "suggest → auto (file)" in back.stdout
+    assert back.exit_code == 0 and "auto → auto (file)" in back.stdout
     stats = hub_call(url, "runbook_stats", "disk-full")
     assert stats[0].mode is None
 
@@ -147,3 +151,26 @@ def test_a_manual_change_reaches_the_morning_report(url: str) -> None:
     ccm("--hub", url, "runbooks", "mode", "disk-full", "shadow", "-g", "web", "--as", "bob")
     md = ccm("--hub", url, "report", "--markdown").stdout
     assert "- disk-full@web: set by bob, auto (file) → shadow" in md, md
+
+
+def test_an_automatic_failure_demotes_and_stats_and_report_say_so(url: str) -> None:
+    from ccm_tui.core.lifecycle import decision_from_agent
+
+    async def fail_automatically() -> None:
+        async with open_hub(url) as hub:
+            t = await hub.create_task(Task(id=new_task_id(), host="db-01", alertname="DiskFull"))
+            auto = decision_from_agent({"verdict": "auto", "confidence": 0.95, "risk": "low",
+                                        "runbook": "disk-full", "mode": "auto"})
+            for state in (TaskState.CLAIMED, TaskState.DIAGNOSING, TaskState.REMEDIATING):
+                t = await hub.transition(t.id, state, runbook="disk-full", decision=auto)
+            t = await hub.transition(t.id, TaskState.FAILED, outcome="verify failed")
+            await learn_from(hub, t, "db", "auto", DaemonOptions(), "daemon d1")
+
+    asyncio.run(fail_automatically())
+    doc = json.loads(ccm("--hub", url, "runbooks", "stats", "disk-full", "--json").stdout)
+    (db,) = doc["rows"]
+    assert (db["mode"], db["mode_source"], db["failures"], db["promotes_to"]) == \
+        ("suggest", "hub", 1, "auto")
+    assert [(b["scope"], b["host"]) for b in doc["breakers"]] == [("host", "db-01")]
+    md = ccm("--hub", url, "report", "--markdown").stdout
+    assert "- disk-full@db: demoted auto → suggest" in md, md
