@@ -46,7 +46,8 @@ def probe_row(snap: HealthSnapshot) -> dict[str, Any]:
     """One host's line of ``ccm fleet probe`` (also its JSON, with the full data)."""
     d = snap.data
     mounts = d.get("mounts") or []
-    worst = max(mounts, key=lambda m: m.get("used_pct") or 0, default=None)
+    worst = max((m for m in mounts if m.get("used_pct") is not None),
+                key=lambda m: m["used_pct"], default=None)
     return {
         "host": snap.host, "reachable": snap.reachable,
         "access_refused": snap.access_refused, "ok": snap.reachable
@@ -54,7 +55,7 @@ def probe_row(snap: HealthSnapshot) -> dict[str, Any]:
         "mem_pct": snap.mem_pct, "disk_pct": snap.disk_pct,
         "disk_mount": worst.get("mount") if worst else None, "load1": snap.load1,
         "failed_units": d.get("failed_units"), "probe_ms": d.get("rtt_ms"),
-        "error": d.get("error"), "data": d,
+        "error": d.get("error"), "invalid": list(d.get("invalid") or ()), "data": d,
     }
 
 
@@ -62,6 +63,7 @@ async def probe_fleet(hub_url: str, inventory: Inventory, hosts: list[FleetHost]
                       forks: int = 50, timeout: float = 20.0, ssh: PoolOptions | None = None,
                       ) -> list[HealthSnapshot]:
     """Probe ``hosts`` in parallel (at most ``forks`` at once) and store the snapshots."""
+    from ccm_tui.core.model import HealthSnapshot, utcnow
     from ccm_tui.daemon.health import probe_host
     from ccm_tui.daemon.options import DaemonOptions
     from ccm_tui.fleet.ssh import SSHPool
@@ -72,7 +74,11 @@ async def probe_fleet(hub_url: str, inventory: Inventory, hosts: list[FleetHost]
     async with SSHPool(inventory, options=ssh) as pool:
         async def one(h: FleetHost) -> HealthSnapshot:
             async with sem:
-                return await probe_host(pool, h, options, timeout=timeout)
+                try:
+                    return await probe_host(pool, h, options, timeout=timeout)
+                except Exception as exc:  # one host's trouble never hides the others'
+                    return HealthSnapshot(h.name, utcnow(), data={
+                        "error": f"probe failed: {type(exc).__name__}: {exc}"[:500]})
 
         snaps = list(await asyncio.gather(*(one(h) for h in hosts)))
     async with open_hub(hub_url) as hub:
@@ -101,6 +107,8 @@ def probe_table(rows: list[dict[str, Any]]) -> Any:
             reach = Text("no", style="red")
         elif r["error"]:
             reach = Text("probe failed", style="yellow")
+        elif r["invalid"]:  # some figures came in the wrong shape: ``--json`` names them
+            reach = Text("yes, partial", style="yellow")
         else:
             reach = Text("yes", style="green")
         disk = r["disk_pct"]
