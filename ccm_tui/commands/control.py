@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ccm_tui.commands._common import print_json, redact_url, settings, with_hub
-from ccm_tui.core.states import TaskState
+from ccm_tui.core.states import ACTIVE_STATES, OPEN_STATES, TaskState
+from ccm_tui.core.text import duration, plural
 
 if TYPE_CHECKING:
-    from ccm_tui.core.model import HealthSnapshot, Silence
+    from ccm_tui.core.model import HealthSnapshot, Silence, Task
     from ccm_tui.core.records import Control
     from ccm_tui.hub.base import Hub
 
@@ -20,7 +23,48 @@ ActorOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
-#: Counting tasks reads at most this many; beyond it the counts say "at least".
+#: An open task no daemon has held for this long means no daemon runs against this hub
+#: (a live one claims new tasks within seconds and renews its leases well before expiry).
+UNHELD_AFTER = timedelta(seconds=60)
+
+
+def _missing_hub(url: str) -> Path | None:
+    """The file of an SQLite hub that does not exist yet (opening it creates it)."""
+    from ccm_tui.hub import sqlite_path
+
+    if not url.strip().lower().startswith("sqlite:"):
+        return None
+    try:
+        path = sqlite_path(url.strip())
+    except Exception:  # a malformed URL: opening the hub says what is wrong with it
+        return None
+    return None if path.exists() else path.resolve()
+
+
+def _warn_new_hub(path: Path, what: str) -> None:
+    typer.echo(f"ccm: warning: there was no hub at {path}; a new, empty one was made, so "
+               f"{what} — if you meant the hub your daemons use, check --hub / CCM_HUB "
+               "(`ccm daemon` and `ccm up` print their hub when they start)", err=True)
+
+
+def unheld_tasks(tasks: list[Task], now: datetime) -> list[Task]:
+    """Open tasks no daemon is working on: new ones left unclaimed (on a host with no
+    task running) and started ones whose lease was released or expired, for longer
+    than :data:`UNHELD_AFTER`. Approvals of these wait until a daemon runs."""
+    held = {t.host for t in tasks if t.state in ACTIVE_STATES
+            and t.lease_expires_at is not None and t.lease_expires_at > now}
+    out = []
+    for t in tasks:
+        if t.state is TaskState.NEW:
+            stale = t.host not in held and now - t.created_at > UNHELD_AFTER
+        elif t.state in ACTIVE_STATES:
+            since = t.lease_expires_at or t.updated_at
+            stale = now - since > UNHELD_AFTER
+        else:
+            stale = False
+        if stale:
+            out.append(t)
+    return sorted(out, key=lambda t: t.created_at)
 
 
 def _describe(c: Control) -> str:
@@ -42,7 +86,10 @@ def pause(
 ) -> None:
     """Stop every automatic fix at once; proposed fixes wait for approval instead."""
     who = actor or settings(ctx).actor
+    missing = _missing_hub(settings(ctx).hub)
     control = with_hub(ctx, lambda hub: hub.set_paused(True, actor=who, reason=reason))
+    if missing is not None:
+        _warn_new_hub(missing, "no daemon on another hub is paused by this")
     if as_json:
         print_json(control)
         return
@@ -58,7 +105,10 @@ def resume(
 ) -> None:
     """Turn automatic fixes back on after `ccm pause`."""
     who = actor or settings(ctx).actor
+    missing = _missing_hub(settings(ctx).hub)
     control = with_hub(ctx, lambda hub: hub.set_paused(False, actor=who))
+    if missing is not None:
+        _warn_new_hub(missing, "no daemon on another hub is resumed by this")
     if as_json:
         print_json(control)
         return
@@ -76,17 +126,24 @@ def status(
     The fleet's health comes from the latest probe of each host.
     """
     url = settings(ctx).hub
+    missing = _missing_hub(url)
 
     async def fetch(hub: Hub) -> tuple[Control, dict[TaskState, int], list[Silence],
-                                       set[str], dict[str, HealthSnapshot]]:
+                                       set[str], dict[str, HealthSnapshot], list[Task]]:
+        from ccm_tui.hub.base import TaskQuery
+
         return (await hub.get_control(), await hub.count_tasks(), await hub.list_silences(),
-                {h.name for h in await hub.list_hosts()}, await hub.latest_health())
+                {h.name for h in await hub.list_hosts()}, await hub.latest_health(),
+                await hub.list_tasks(TaskQuery(states=sorted(OPEN_STATES), limit=10_000)))
 
     from ccm_tui.commands import _fleet_health
     from ccm_tui.core.model import utcnow
 
-    control, counts, silences, hosts, latest = with_hub(ctx, fetch)
+    control, counts, silences, hosts, latest, open_tasks = with_hub(ctx, fetch)
+    if missing is not None:
+        _warn_new_hub(missing, "it holds no tasks")
     now = utcnow()
+    unheld = unheld_tasks(open_tasks, now)
     active = [x for x in silences if x.active_at(now)]
     scheduled = [x for x in silences if x.starts_at > now]
     fleet = _fleet_health.summarise(len(hosts | set(latest)), latest, now)  # probed, unsynced
@@ -98,6 +155,9 @@ def status(
             "fleet": fleet,
             "tasks": {s.value: counts.get(s, 0) for s in TaskState},
             "silences": {"active": len(active), "scheduled": len(scheduled)},
+            "unheld": {"count": len(unheld), "tasks": [t.id for t in unheld[:20]],
+                       "oldest_seconds": round((now - unheld[0].created_at)
+                                               .total_seconds()) if unheld else None},
         }
         print_json(data)
         return
@@ -132,6 +192,12 @@ def status(
     if waiting:
         out.print(f"[yellow]{waiting} waiting for approval[/] — "
                   "`ccm tasks list --state awaiting_approval`")
+    if unheld:
+        ids = ", ".join(t.id for t in unheld[:3]) + (" …" if len(unheld) > 3 else "")
+        out.print(f"[bold yellow]{plural(len(unheld), 'open task')} held by no daemon[/] "
+                  f"({ids}; the oldest {duration((now - unheld[0].created_at).total_seconds())}"
+                  " old) — nothing claims them, and approvals wait, until `ccm up` or "
+                  "`ccm daemon` runs against this hub")
 
 
 __all__ = ["pause", "resume", "status"]
