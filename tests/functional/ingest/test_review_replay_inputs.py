@@ -121,3 +121,14 @@ def test_help_says_what_is_accepted() -> None:
     for words in ("gzip", "- reads standard input", "--sort", "nothing is replayed",
                   "docs/ingest.md"):
         assert words in text, words
+
+
+def test_every_json_key_is_documented() -> None:
+    s = summary(ccm("ingest", "replay", str(OVERNIGHT), "--json"))
+    docs = (ROOT / "docs" / "ingest.md").read_text()
+    table = docs[docs.index("### The `--json` summary"):]
+    table = table[:table.index("\n## ")]
+    pages = s["pages"]
+    assert isinstance(pages, dict)
+    keys = set(s) | set(pages)
+    assert [k for k in sorted(keys) if f"`{k}`" not in table] == []
