@@ -335,7 +335,8 @@ class HealthMonitor:
             history = await self._history_of(snap)
             history.append(snap)
             state = self._rules(name)
-            state.update(evaluate(snap, list(history), self.rules), snap.taken_at)
+            state.update(evaluate(snap, list(history), self.rules, state.firing_keys()),
+                         snap.taken_at)
             await self.deliver(name)
             return snap
 

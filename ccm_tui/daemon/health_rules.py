@@ -16,7 +16,10 @@ alert              holds when                                         key       
 =================  =================================================  ==========  =====
 
 Like Prometheus' ``for:``, a condition must hold for N consecutive probes before it
-fires; it resolves at the first probe where it no longer holds. A rule whose input
+fires; it resolves at the first probe where it no longer holds. A firing threshold
+rule holds until usage falls ``clear_margin`` points below its threshold (a firing
+forecast until the disk is no longer full within ``horizon × forecast_clear``), so a
+disk hovering at 89.9–90.1 % raises one alert, not one per probe. A rule whose input
 a probe lacks (no mounts because the host was unreachable, no systemd) is *unknown*
 for that probe: its episodes neither advance nor resolve.
 
@@ -29,7 +32,7 @@ the command layer turns into the ingest pipeline's alerts (source ``ccm-probe``)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -59,6 +62,11 @@ class HealthRules:
     forecast_window: float = 6 * 3600.0
     forecast_min_points: int = 6
     forecast_min_span: float = 1800.0
+    #: Points below ``disk_pct`` / ``memory_pct`` a firing DiskFull / HighMemory must
+    #: fall before it resolves.
+    clear_margin: float = 2.0
+    #: A firing DiskFillingUp resolves once the forecast says ``horizon × this`` or more.
+    forecast_clear: float = 1.25
     disk_for: int = 1
     forecast_for: int = 1
     service_for: int = 1
@@ -124,9 +132,17 @@ def _pct(value: Any) -> float | None:
 
 
 def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
-             rules: HealthRules) -> Evaluation:
-    """Judge one snapshot (``history``: the host's recent snapshots, this one included)."""
+             rules: HealthRules, firing: Collection[tuple[str, str]] = ()) -> Evaluation:
+    """Judge one snapshot (``history``: the host's recent snapshots, this one included).
+
+    ``firing``: the (rule, key) episodes already firing (:meth:`HostRules.firing_keys`);
+    they hold down to their clearing level rather than their threshold.
+    """
     ev = Evaluation(known={UNREACHABLE, ACCESS_REFUSED})
+
+    def limit(rule: str, key: str, threshold: float) -> float:
+        return threshold - rules.clear_margin if (rule, key) in firing else threshold
+
     host = snap.host
     if not snap.reachable:
         error = str(snap.data.get("error") or "unreachable")
@@ -148,9 +164,8 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
         ev.known.update({DISK_FULL, DISK_FILLING})
         threshold = f"{rules.disk_pct:g}"
         for m in mounts:
-            pct = _pct(m.get("used_pct"))
-            if pct is not None and pct >= rules.disk_pct:
-                mount = str(m.get("mount"))
+            pct, mount = _pct(m.get("used_pct")), str(m.get("mount"))
+            if pct is not None and pct >= limit(DISK_FULL, mount, rules.disk_pct):
                 ev.add(Finding(DISK_FULL, mount, {"mountpoint": mount, "threshold": threshold}, {
                     "summary": f"{mount} on {host} is {pct:g}% full",
                     "description": f"{mount} is {pct:g}% used (threshold {threshold}%); "
@@ -159,7 +174,9 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
         for fc in forecast_disks(history, window=rules.forecast_window,
                                  min_points=rules.forecast_min_points,
                                  min_span=rules.forecast_min_span):
-            if fc.hours_left < rules.horizon_hours:
+            horizon = rules.horizon_hours * (
+                rules.forecast_clear if (DISK_FILLING, fc.mount) in firing else 1.0)
+            if fc.hours_left < horizon:
                 ev.add(Finding(DISK_FILLING, fc.mount, {
                     "mountpoint": fc.mount, "threshold": f"{rules.horizon_hours:g}h"}, {
                     "summary": f"{fc.mount} on {host} will be full in {fc.hours_left:.1f} h",
@@ -170,7 +187,7 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
     mem_pct = _pct(memory.get("used_pct")) if isinstance(memory, dict) else None
     if mem_pct is not None:
         ev.known.add(HIGH_MEMORY)
-        if mem_pct >= rules.memory_pct:
+        if mem_pct >= limit(HIGH_MEMORY, "", rules.memory_pct):
             ev.add(Finding(HIGH_MEMORY, "", {"threshold": f"{rules.memory_pct:g}"}, {
                 "summary": f"memory on {host} is {mem_pct:g}% used"}, Severity.CRITICAL))
     units = snap.data.get("failed_units")
@@ -244,6 +261,11 @@ class HostRules:
             else:
                 self.outbox[a.fingerprint] = a
         return out
+
+    def firing_keys(self) -> set[tuple[str, str]]:
+        """(rule, key) of every firing episode: what :func:`evaluate` holds to its
+        clearing level."""
+        return {k for k, ep in self.episodes.items() if ep.firing}
 
     def firing(self) -> list[str]:
         """``rule`` or ``rule:key`` of every firing episode (for display and tests)."""
