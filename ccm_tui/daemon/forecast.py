@@ -4,7 +4,10 @@ Like Prometheus' ``predict_linear``: an ordinary least-squares line through the
 recent (time, used bytes) samples of one mount, extended to the mount's capacity.
 A flat or shrinking trend has no forecast; so has a history too short (fewer than
 ``min_points`` samples, or spanning less than ``min_span`` seconds) to tell a
-trend from noise.
+trend from noise. A cleanup (usage dropping by ``RESET_SHARE`` of the capacity or
+more between two samples) starts the trend afresh: the growth before it says nothing
+of the disk after it, and a fit across it would still see "full in 5 h" right after
+70 % was freed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from ccm_tui.core.model import HealthSnapshot
 DEFAULT_WINDOW = 6 * 3600.0
 DEFAULT_MIN_POINTS = 6
 DEFAULT_MIN_SPAN = 1800.0
+#: A drop of this share of the capacity between two samples is a cleanup, not noise.
+RESET_SHARE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,17 @@ def hours_until_full(points: Sequence[tuple[float, float]], capacity: float, now
     return remaining / slope / 3600.0
 
 
+def since_last_cleanup(points: Sequence[tuple[float, float]], capacity: float
+                       ) -> list[tuple[float, float]]:
+    """The ``(time, used)`` points from the last cleanup on (all when there was none)."""
+    ordered = sorted(points)
+    start = 0
+    for i in range(1, len(ordered)):
+        if ordered[i - 1][1] - ordered[i][1] >= RESET_SHARE * capacity:
+            start = i
+    return ordered[start:]
+
+
 def _mounts(data: dict[str, Any]) -> dict[str, tuple[int, int]]:
     """mount → (used bytes, capacity = used + free) of one probe's data."""
     out: dict[str, tuple[int, int]] = {}
@@ -116,7 +132,7 @@ def forecast_disks(history: Iterable[HealthSnapshot], *, now: datetime | None = 
             series.setdefault(mount, []).append((t, float(used)))
     out = []
     for mount, (used, capacity) in _mounts(latest.data).items():
-        points = series.get(mount, [])
+        points = since_last_cleanup(series.get(mount, []), capacity)
         hours = hours_until_full(points, capacity, at, min_points=min_points,
                                  min_span=min_span)
         if hours is None:
