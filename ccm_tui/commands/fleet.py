@@ -68,31 +68,69 @@ def fleet_list(ctx: typer.Context, hosts: HostsOpt = "all", as_json: JsonOpt = F
 
     Hosts that set their own SSH key exchanges or ciphers show them in an extra column.
     """
+    from ccm_tui.commands._render import console
+
     inventory = load_fleet(ctx)
     selected = select_hosts(inventory, hosts) if len(inventory) else []
+    for note in inventory.notes:  # on stderr, so --json stays JSON
+        console(stderr=True).print(f"[dim]note: {note}[/]")
     if as_json:
         print_json(selected)
         return
+    out = console()
+    src = ", ".join(inventory.sources)
+    if not len(inventory):
+        out.print(f"no hosts in {src} — add some (see `ccm init` for the format), or pass "
+                  "--inventory with an Ansible inventory or ~/.ssh/config")
+        return
     from rich.table import Table
-
-    from ccm_tui.commands._render import console
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     own_algorithms = any(h.kex_algs or h.ciphers for h in selected)
     columns = ["NAME", "ADDRESS", "USER", "GROUPS", "LABELS", "JUMP"]
     for col in columns + ["SSH ALGORITHMS"] * own_algorithms:
         table.add_column(col, no_wrap=col in {"NAME", "ADDRESS"}, overflow="fold")
+    rows = []
     for h in selected:
         row = [h.name, f"{h.target}:{h.port}", h.user or "-", ",".join(h.groups) or "-",
                " ".join(f"{k}={v}" for k, v in sorted(h.labels.items())) or "-", h.jump or "-"]
         if own_algorithms:  # only hosts that change [ssh]'s lists have any
             row.append(" ".join(f"{k} {v}" for k, v in (("kex", h.kex_algs),
                                                          ("ciphers", h.ciphers)) if v) or "-")
+        rows.append(row)
+    for row in _fit_labels(rows, table.columns, out):
         table.add_row(*row)
-    out = console()
     out.print(table)
-    src = ", ".join(inventory.sources)
     out.print(f"[dim]{len(selected)} of {len(inventory)} hosts · {src}[/]")
+
+
+def _fit_labels(rows: list[list[str]], columns: list[Any], out: Any) -> list[list[str]]:
+    """One line per host. Ansible group vars make long LABELS cells, which wrapped into
+    dozens of lines: on a terminal they are cut to the width left (all of them are in
+    --json); piped, the table is as wide as it needs to be, so grep sees whole labels."""
+    from rich.cells import cell_len
+
+    widths = [max([cell_len(str(c.header))] + [cell_len(r[i]) for r in rows])
+              for i, c in enumerate(columns)]
+    needed = sum(widths) + 2 * (len(widths) - 1)
+    if not out.is_terminal:
+        out.width = max(out.width, needed)
+        return rows
+    if needed <= out.width:
+        return rows
+    # GROUPS may wrap between names (down to the longest name); LABELS get what is left
+    groups_min = max([6] + [cell_len(g) + 1 for r in rows for g in r[3].split(",")])
+    spare = out.width - (needed - widths[4])
+    squeeze = spare < 16
+    if squeeze:
+        spare = out.width - (needed - widths[4] - widths[3] + min(widths[3], groups_min))
+    if spare >= 16:
+        columns[4].no_wrap = True  # rich would otherwise share the width out its own way
+    else:
+        spare = 32  # a narrow terminal: a few wrapped lines, not one per label
+    return [[*r[:3], r[3].replace(",", ", ") if squeeze else r[3],
+             r[4] if cell_len(r[4]) <= spare else r[4][:spare - 1] + "…", *r[5:]]
+            for r in rows]
 
 
 # -- sync ------------------------------------------------------------------------------------

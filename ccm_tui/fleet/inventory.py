@@ -92,6 +92,8 @@ class Inventory:
 
     hosts: dict[str, FleetHost] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
+    #: What was read but not used (``FILE:LINE: why``): Match blocks, non-SSH hosts.
+    notes: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[FleetHost]:
         return iter(self.hosts.values())
@@ -117,16 +119,26 @@ class Inventory:
         """The hosts a pattern matches (see :mod:`ccm_tui.fleet.patterns`), in file order."""
         from ccm_tui.fleet.patterns import select
 
-        return select(self, pattern)
+        try:
+            return select(self, pattern)
+        except InventoryError:
+            for term in pattern.split(","):
+                name = term.strip().lstrip("!&").strip()
+                note = next((n for n in self.notes if f": {name} left out: " in n), None)
+                if name and name not in self.hosts and note:
+                    raise InventoryError(f"host {name!r} is not in the fleet: {note}",
+                                         hint="CCM reaches hosts over SSH only") from None
+            raise
 
     def to_hosts(self) -> list[Host]:
         """Every host as the hub's :class:`~ccm_tui.core.model.Host`."""
         return [h.to_host() for h in self]
 
     @classmethod
-    def of(cls, hosts: Iterable[FleetHost], sources: Iterable[str] = ()) -> Inventory:
+    def of(cls, hosts: Iterable[FleetHost], sources: Iterable[str] = (),
+           notes: Iterable[str] = ()) -> Inventory:
         """An inventory of the given hosts (later duplicates replace earlier ones)."""
-        return cls({h.name: h for h in hosts}, tuple(sources))
+        return cls({h.name: h for h in hosts}, tuple(sources), tuple(notes))
 
 
 class HostSink(Protocol):
@@ -186,20 +198,22 @@ def load_inventory(
     except (OSError, UnicodeDecodeError) as exc:
         raise InventoryError(f"{p}: cannot read: {exc}") from None
     kind = detect_format(p, text)
+    notes: list[str] = []
     if kind == "ssh-config":
         from ccm_tui.fleet.inventory_sshconfig import SSHConfig
 
-        return Inventory.of(SSHConfig.parse(text, p).hosts(), [str(p)])
+        own = SSHConfig.parse(text, p)
+        return Inventory.of(own.hosts(), [str(p)], own.skipped)
     if kind == "ccm":
         hosts = _parse_ccm(text, p)
     elif kind == "ansible-yaml":
         from ccm_tui.fleet.inventory_ansible import parse_ansible_yaml
 
-        hosts = parse_ansible_yaml(text, p)
+        hosts = parse_ansible_yaml(text, p, notes)
     else:
         from ccm_tui.fleet.inventory_ansible import parse_ansible_ini
 
-        hosts = parse_ansible_ini(text, p)
+        hosts = parse_ansible_ini(text, p, notes)
     sources = [str(p)]
     cfg_path = Path(ssh_config).expanduser() if ssh_config is not None else None
     if cfg_path is not None and cfg_path.is_file():
@@ -207,8 +221,9 @@ def load_inventory(
 
         cfg = SSHConfig.read(cfg_path)
         hosts = [cfg.fill_in(h) for h in hosts]
+        notes += cfg.skipped
     _check_jumps(hosts, p)
-    return Inventory.of(hosts, sources)
+    return Inventory.of(hosts, sources, notes)
 
 
 def _check_jumps(hosts: list[FleetHost], path: Path) -> None:

@@ -6,7 +6,8 @@ Understood: hosts (with ``[01:10]`` / ``[a:f]`` ranges and ``host:port``), group
 ``ansible_python_interpreter``, and in ``ansible_ssh_common_args`` /
 ``ansible_ssh_extra_args`` a jump host (``-J``, ``-o ProxyJump=``, ``ProxyCommand="ssh
 -W %h:%p JUMP"``) and the algorithms (``-o KexAlgorithms=``, ``-o Ciphers=``, ``-c``).
-Other scalar variables become labels, so ``label:env=prod`` works.
+Other scalar variables become labels, so ``label:env=prod`` works. Hosts whose
+``ansible_connection`` is not SSH (``local``, ``winrm``, ``docker``…) are left out, with a note.
 
 Variable precedence is Ansible's: ``all`` < parent group < child group < host.
 """
@@ -26,6 +27,11 @@ from ccm_tui.fleet.inventory import FleetHost, algorithm_list, parse_port
 
 _IMPLICIT = {"all", "ungrouped"}
 
+#: ``ansible_connection`` values that mean SSH, the only way CCM reaches a host.
+_SSH_CONNECTIONS = {"ssh", "smart", "paramiko", "paramiko_ssh", "ansible.builtin.ssh",
+                    "ansible.legacy.ssh", "ansible.builtin.paramiko_ssh",
+                    "ansible.legacy.paramiko_ssh"}
+
 
 @dataclass
 class _Group:
@@ -43,6 +49,7 @@ class _Tree:
     groups: dict[str, _Group] = field(default_factory=dict)
     host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
     host_lines: dict[str, int] = field(default_factory=dict)
+    notes: list[str] | None = None
 
     def group(self, name: str) -> _Group:
         return self.groups.setdefault(name, _Group(name))
@@ -90,6 +97,12 @@ class _Tree:
             for gname in sorted(member, key=lambda x: depth[x]):
                 merged.update(self.groups[gname].vars)
             merged.update(hvars)
+            connection = str(merged.get("ansible_connection") or "ssh")
+            if connection not in _SSH_CONNECTIONS:
+                if self.notes is not None:
+                    self.notes.append(f"{self.path}:{self.host_lines.get(host, 1)}: {host} left "
+                                      f"out: ansible_connection={connection} is not SSH")
+                continue
             groups = tuple(g for g in direct[host] if g not in _IMPLICIT) + tuple(
                 g for g in member if g not in _IMPLICIT and g not in direct[host])
             out.append(self._make(host, groups, merged))
@@ -244,9 +257,10 @@ def _ini_value(raw: str) -> Any:
     return raw
 
 
-def parse_ansible_ini(text: str, path: Path) -> list[FleetHost]:
-    """Hosts of an Ansible INI inventory."""
-    tree = _Tree(path)
+def parse_ansible_ini(text: str, path: Path, notes: list[str] | None = None) -> list[FleetHost]:
+    """Hosts of an Ansible INI inventory; hosts left out (not reached over SSH) are
+    described in ``notes``."""
+    tree = _Tree(path, notes=notes)
     tree.group("all")
     section, kind = "ungrouped", "hosts"
     for n, raw in enumerate(text.splitlines(), 1):
@@ -299,8 +313,9 @@ def parse_ansible_ini(text: str, path: Path) -> list[FleetHost]:
 
 
 # -- YAML --------------------------------------------------------------------------------
-def parse_ansible_yaml(text: str, path: Path) -> list[FleetHost]:
-    """Hosts of an Ansible YAML inventory (``all:`` / groups with hosts, vars, children)."""
+def parse_ansible_yaml(text: str, path: Path, notes: list[str] | None = None) -> list[FleetHost]:
+    """Hosts of an Ansible YAML inventory (``all:`` / groups with hosts, vars, children);
+    hosts left out (not reached over SSH) are described in ``notes``."""
     from ccm_tui.fleet.yaml_lines import line_of, load_yaml
 
     data = load_yaml(text, str(path))
@@ -308,7 +323,7 @@ def parse_ansible_yaml(text: str, path: Path) -> list[FleetHost]:
         return []
     if not isinstance(data, Mapping):
         raise InventoryError(f"{path}:1: expected groups at the top level (e.g. `all:`)")
-    tree = _Tree(path)
+    tree = _Tree(path, notes=notes)
     tree.group("all")
 
     def walk(name: str, node: Any, line: int) -> None:

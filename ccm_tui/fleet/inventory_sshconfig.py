@@ -4,8 +4,9 @@ Read: ``Host`` blocks (patterns with ``*``, ``?`` and ``!negation``), ``Include`
 (globs, relative to ``~/.ssh``), and ``HostName`` (``%h`` expanded), ``Port``,
 ``User``, ``IdentityFile`` (all of them, in order), ``ProxyJump``, ``KexAlgorithms``
 and ``Ciphers``. As in ``ssh``,
-the first value obtained for a keyword wins. ``Match`` blocks are skipped: CCM
-cannot evaluate their conditions the way ``ssh`` does.
+the first value obtained for a keyword wins, values may be quoted, and a word
+starting with ``#`` ends the line. ``Match`` blocks are skipped (CCM cannot evaluate
+their conditions the way ``ssh`` does) and listed in :attr:`SSHConfig.skipped`.
 
 Concrete ``Host`` names (no wildcards) are the hosts this source contributes.
 """
@@ -52,6 +53,8 @@ class SSHConfig:
 
     path: Path
     blocks: list[_Block] = field(default_factory=list)
+    #: What was read but not applied (``FILE:LINE: why``), for ``ccm fleet list`` to say.
+    skipped: list[str] = field(default_factory=list)
 
     @classmethod
     def read(cls, path: Path) -> SSHConfig:
@@ -75,36 +78,57 @@ class SSHConfig:
             m = re.match(r"(\S+?)\s*(?:=\s*|\s+)(.*)$", line)
             if not m:
                 raise InventoryError(f"{path}:{n}: expected `Keyword value`, got {line!r}")
-            key, value = m.group(1).lower(), m.group(2).strip()
-            if value.startswith('"') and value.endswith('"') and len(value) > 1:
-                value = value[1:-1]
+            key = m.group(1).lower()
+            if key not in _KEYS | {"host", "match", "include"}:
+                continue  # e.g. ProxyCommand, whose rest of line ssh takes as it is
+            try:
+                args = _words(m.group(2))
+            except ValueError as exc:
+                raise InventoryError(f"{path}:{n}: {exc}") from None
+            if not args:
+                raise InventoryError(f"{path}:{n}: {m.group(1)} needs a value")
+            value = args[0]
             if key == "host":
-                current = _Block(value.split(), n, path=path)
+                current = _Block(args, n, path=path)
                 cfg.blocks.append(current)
             elif key == "match":
                 current = _Block([], n, is_match=True, path=path)
                 cfg.blocks.append(current)
+                cfg.skipped.append(f"{path}:{n}: Match block not applied (CCM cannot evaluate "
+                                   "Match conditions; use a Host block for what CCM needs)")
             elif key == "include":
                 if _depth > 8:
                     raise InventoryError(f"{path}:{n}: Include nested too deeply")
-                for pat in value.split():
-                    full = os.path.expanduser(pat)
-                    if not os.path.isabs(full):
-                        full = str(Path("~/.ssh").expanduser() / full)
-                    for f in sorted(glob.glob(full)):
-                        sub = cls.parse(Path(f).read_text(encoding="utf-8-sig"), Path(f), _depth + 1)
-                        for b in sub.blocks:
-                            if b.patterns == ["*"] and not b.line:
-                                b.patterns = list(current.patterns)
-                                b.is_match = current.is_match
-                            cfg.blocks.append(b)
+                for pat in args:
+                    cfg._include(pat, current, f"{path}:{n}", _depth)
             elif key in _KEYS:
+                if key in ("kexalgorithms", "ciphers"):
+                    value = algorithm_list(" ".join(args), f"{path}:{n}: {m.group(1)}")
+                elif len(args) > 1:  # ssh says "garbage at end of line"
+                    raise InventoryError(f"{path}:{n}: {m.group(1)} takes one value, got "
+                                         f"{' '.join(args)!r} (quote a value with spaces)")
                 if key == "port":
                     parse_port(value, f"{path}:{n}")
-                if key in ("kexalgorithms", "ciphers"):
-                    value = algorithm_list(value, f"{path}:{n}: {m.group(1)}")
                 current.options.append((key, value, n))
         return cfg
+
+    def _include(self, pattern: str, current: _Block, where: str, depth: int) -> None:
+        full = os.path.expanduser(pattern)
+        if not os.path.isabs(full):
+            full = str(Path("~/.ssh").expanduser() / full)
+        for f in sorted(glob.glob(full)):
+            try:
+                text = Path(f).read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InventoryError(f"{where}: cannot read included {f}: "
+                                     f"{getattr(exc, 'strerror', None) or exc}") from None
+            sub = self.parse(text, Path(f), depth + 1)
+            for b in sub.blocks:
+                if b.patterns == ["*"] and not b.line:
+                    b.patterns = list(current.patterns)
+                    b.is_match = current.is_match
+                self.blocks.append(b)
+            self.skipped.extend(sub.skipped)
 
     def lookup(self, name: str) -> dict[str, list[str]]:
         """The options that apply to ``name``: first value wins, IdentityFile accumulates."""
@@ -160,6 +184,38 @@ class SSHConfig:
         if not any(b.matches(host.name) for b in self.blocks if b.options):
             return host
         return with_defaults(host, **self._resolved(host.name))
+
+
+def _words(text: str) -> list[str]:
+    """The arguments of a config line as ``ssh`` splits them: whitespace separates,
+    ``"…"`` / ``'…'`` quote, ``\\`` escapes a quote, space or backslash, and a word
+    starting with ``#`` begins a comment."""
+    words: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        while i < n and text[i] in " \t":
+            i += 1
+        if i >= n or text[i] == "#":
+            break
+        buf: list[str] = []
+        quote = ""
+        while i < n and (quote or text[i] not in " \t"):
+            c = text[i]
+            if c == "\\" and i + 1 < n and text[i + 1] in ("\\" + (quote or "\"' ")):
+                buf.append(text[i + 1])
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+            elif not quote and c in "\"'":
+                quote = c
+            else:
+                buf.append(c)
+            i += 1
+        if quote:
+            raise ValueError(f"unclosed {quote} quote")
+        words.append("".join(buf))
+    return words
 
 
 __all__ = ["SSHConfig"]

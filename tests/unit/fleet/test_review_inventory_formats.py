@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from ccm_tui.core.errors import InventoryError
 from ccm_tui.fleet.inventory import FleetHost, load_inventory
 
 
@@ -74,3 +77,89 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_not_part_of_the_inventory(
     assert yml["a"].target == "10.0.0.2"
     cfg = load(write(tmp_path, "config", b"\xef\xbb\xbfHost box\n  HostName 10.0.0.3\n"))
     assert cfg["box"].target == "10.0.0.3"
+
+
+# -- ~/.ssh/config as ssh reads it -------------------------------------------------------------
+def test_ssh_config_trailing_comments_and_quoted_values(tmp_path: Path) -> None:
+    hosts = load(write(tmp_path, "config", """\
+Host foo bar # the app servers
+  HostName 10.0.0.1 # primary
+  Port 2222 # not the default
+  IdentityFile "~/.ssh/my key"
+  User=deploy
+Host esc
+  IdentityFile ~/.ssh/with\\ space
+  ProxyCommand sh -c "nc %h %p # it's as ssh keeps it
+"""))
+    assert list(hosts) == ["foo", "bar", "esc"]  # not '#', 'the', 'app', 'servers'
+    foo = hosts["foo"]
+    assert (foo.target, foo.port, foo.user) == ("10.0.0.1", 2222, "deploy")
+    assert foo.identity_files[0].endswith("/.ssh/my key")
+    assert hosts["esc"].identity_files[0].endswith("/.ssh/with space")
+
+
+def test_ssh_config_unclosed_quote_is_named_with_its_line(tmp_path: Path) -> None:
+    p = write(tmp_path, "config", 'Host a\n  IdentityFile "~/.ssh/k\n')
+    with pytest.raises(InventoryError) as err:
+        load(p)
+    assert str(err.value) == f'{p}:2: unclosed " quote'
+
+
+def test_match_blocks_are_listed_as_not_applied(tmp_path: Path) -> None:
+    p = write(tmp_path, "config", "Host a\n  User u\nMatch host a exec true\n  User m\n")
+    inv = load_inventory(p, ssh_config=None)
+    assert inv.hosts["a"].user == "u"
+    assert inv.notes == (f"{p}:3: Match block not applied (CCM cannot evaluate Match "
+                         "conditions; use a Host block for what CCM needs)",)
+    # the same when the config only fills in an inventory's hosts
+    ini = write(tmp_path, "hosts", "a\n")
+    assert load_inventory(ini, ssh_config=p).notes == inv.notes
+
+
+def test_an_include_that_matches_a_folder_is_an_error_naming_the_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".ssh" / "conf.d" / "sub").mkdir(parents=True)
+    (tmp_path / ".ssh" / "conf.d" / "a.conf").write_text("Host inc\n  HostName 10.1.1.1\n")
+    p = write(tmp_path, "config", "Include conf.d/a.conf\nInclude conf.d/*\n")
+    with pytest.raises(InventoryError) as err:
+        load(p)
+    assert str(err.value).startswith(f"{p}:2: cannot read included ")
+    assert "Is a directory" in str(err.value)
+    ok = write(tmp_path, "config", "Include conf.d/*.conf\n")
+    assert load(ok)["inc"].target == "10.1.1.1"
+
+
+# -- hosts Ansible does not reach over SSH -------------------------------------------------------
+def test_hosts_with_a_non_ssh_connection_are_left_out_with_a_note(tmp_path: Path) -> None:
+    p = write(tmp_path, "hosts", """\
+localhost ansible_connection=local
+[linux]
+web1 ansible_connection=ssh
+web2
+[windows]
+win1
+[windows:vars]
+ansible_connection=winrm
+""")
+    inv = load_inventory(p, ssh_config=None)
+    assert list(inv.hosts) == ["web1", "web2"]
+    assert inv.notes == (
+        f"{p}:1: localhost left out: ansible_connection=local is not SSH",
+        f"{p}:6: win1 left out: ansible_connection=winrm is not SSH")
+    assert [h.name for h in inv.select("all")] == ["web1", "web2"]
+    with pytest.raises(InventoryError) as err:
+        inv.select("web1,win1")
+    assert str(err.value) == (f"host 'win1' is not in the fleet: {p}:6: win1 left out: "
+                              "ansible_connection=winrm is not SSH")
+    yml = write(tmp_path, "hosts.yml", "all:\n  hosts:\n    local: {ansible_connection: local}\n"
+                "    box: {ansible_connection: paramiko}\n")
+    assert list(load(yml)) == ["box"]
+
+
+def test_ssh_config_value_with_an_unquoted_space_is_refused_as_ssh_does(tmp_path: Path) -> None:
+    p = write(tmp_path, "config", "Host a\n  IdentityFile ~/.ssh/my key\n")
+    with pytest.raises(InventoryError) as err:
+        load(p)
+    assert str(err.value) == (f"{p}:2: IdentityFile takes one value, got '~/.ssh/my key' "
+                              "(quote a value with spaces)")
