@@ -265,21 +265,25 @@ def _n(count: int, noun: str) -> str:
 
 
 def render(s: ReplaySummary) -> None:
-    """The summary as tables, for a person."""
+    """The summary as tables, for a person (alert data is escaped: it is not markup)."""
+    from rich.markup import escape as e
     from rich.table import Table
 
     from ccm_tui.commands._render import console
 
     out = console()
     span = format_duration(s.span)
-    when = f"{s.first_ts:%Y-%m-%d %H:%M}Z → {s.last_ts:%H:%M}Z" if s.first_ts and s.last_ts \
-        else "-"
-    out.print(f"[bold]{s.trace}[/]: {_n(s.requests, 'request')} over {span} ({when}) into "
-              f"{s.hub}; {_n(s.hosts_registered, 'host')} registered, "
+    when = "-"
+    if s.first_ts and s.last_ts:
+        end = "%H:%M" if s.first_ts.date() == s.last_ts.date() else "%Y-%m-%d %H:%M"
+        when = f"{s.first_ts:%Y-%m-%d %H:%M}Z → {s.last_ts.strftime(end)}Z"
+    out.print(f"[bold]{e(s.trace)}[/]: {_n(s.requests, 'request')} over {span} ({when}) into "
+              f"{e(s.hub)}; {_n(s.hosts_registered, 'host')} registered, "
               f"{_n(s.silences_added, 'silence')} added")
-    if not s.hosts_known:
+    if not s.hosts_known and s.alerts_received:
         out.print("[yellow]the hub knows no hosts, so every alert counted as unmanaged: add an "
-                  "inventory line to the trace (see `python -m pydoc ccm_tui.ingest.trace`)[/]")
+                  "inventory line to the trace (`ccm ingest record` writes one from "
+                  "--inventory; see docs/ingest.md)[/]")
 
     def table(title: str, *cols: str, numbers: int = 1) -> Table:
         """A plain table whose last ``numbers`` columns are right-aligned figures."""
@@ -293,7 +297,7 @@ def render(s: ReplaySummary) -> None:
     flow = table("What came in and what became of it", "", "alerts")
     flow.add_row("received", str(s.alerts_received))
     for k, v in s.received_by_source.items():
-        flow.add_row(f"  from {k}", str(v))
+        flow.add_row(f"  from {e(k)}", str(v))
     for k, v in s.received_by_status.items():
         flow.add_row(f"  {k}", str(v))
     flow.add_row("rejected requests", str(sum(s.rejected_requests.values())))
@@ -323,32 +327,37 @@ def render(s: ReplaySummary) -> None:
     if s.silenced or s.flapping:
         held = table("Suppressed, and why", "why", "alerts")
         for x in s.silenced:
-            held.add_row(f"silence {x['id']}: {' '.join(x['matchers'])}"
-                         f"{' — ' + x['reason'] if x['reason'] else ''}", str(x["alerts"]))
+            held.add_row(e(f"silence {x['id']}: {' '.join(x['matchers'])}"
+                           f"{' — ' + x['reason'] if x['reason'] else ''}"), str(x["alerts"]))
         for x in s.flapping:
-            held.add_row(f"flapping: {x['alertname']} on {x['host']}", str(x["alerts"]))
+            held.add_row(e(f"flapping: {x['alertname']} on {x['host']}"), str(x["alerts"]))
         out.print(held, "")
 
-    noisy = table("Noisiest alerts (firing and resolved notifications)", "alert", "host",
-                  "received")
-    for x in s.top_noisy:
-        noisy.add_row(x["alertname"], x["host"], str(x["received"]))
-    out.print(noisy, "")
+    if s.top_noisy:
+        noisy = table("Noisiest alerts (firing and resolved notifications)", "alert", "host",
+                      "received")
+        for x in s.top_noisy:
+            noisy.add_row(e(x["alertname"]), e(x["host"]), str(x["received"]))
+        out.print(noisy, "")
 
-    hosts = table("Tasks per host", "host", "tasks")
-    ranked = list(s.tasks_by_host.items())
-    for host, n in ranked[:HOSTS_SHOWN]:
-        unmanaged = " [yellow](unmanaged)[/]" if host in s.unmanaged_hosts else ""
-        hosts.add_row(host + unmanaged, str(n))
-    if len(ranked) > HOSTS_SHOWN:
-        rest = ranked[HOSTS_SHOWN:]
-        hosts.add_row(f"[dim]… {len(rest)} more hosts[/]", f"[dim]{sum(n for _, n in rest)}[/]")
-    out.print(hosts)
+    if s.tasks_by_host:
+        hosts = table("Tasks per host", "host", "tasks")
+        ranked = list(s.tasks_by_host.items())
+        for host, n in ranked[:HOSTS_SHOWN]:
+            unmanaged = " [yellow](unmanaged)[/]" if host in s.unmanaged_hosts else ""
+            hosts.add_row(e(host) + unmanaged, str(n))
+        if len(ranked) > HOSTS_SHOWN:
+            rest = ranked[HOSTS_SHOWN:]
+            hosts.add_row(f"[dim]… {len(rest)} more hosts[/]",
+                          f"[dim]{sum(n for _, n in rest)}[/]")
+        out.print(hosts, "")
 
     if s.rejections:
-        out.print("")
-        bad = table("Rejected (first 20)" if len(s.rejections) >= 20 else "Rejected",
+        total = sum(s.rejected_requests.values()) + sum(s.rejected_alerts.values())
+        shown = len(s.rejections)
+        bad = table(f"Rejected (the first {shown} of {total}; the counts above have all)"
+                    if total > shown else "Rejected",
                     "line", "endpoint", "reason", "error", numbers=0)
         for r in s.rejections:
-            bad.add_row(str(r["line"]), r["endpoint"], r["reason"], r["error"][:100])
+            bad.add_row(str(r["line"]), e(r["endpoint"]), e(r["reason"]), e(r["error"][:100]))
         out.print(bad)
