@@ -13,14 +13,15 @@ from ccm_tui.daemon.health_rules import PROBE_STALE_SECONDS, HealthRules
 
 def summarise(hosts: int, latest: Mapping[str, HealthSnapshot], now: datetime,
               rules: HealthRules | None = None) -> dict[str, Any]:
-    """Counts of the latest probes: ok, critical (the built-in rules' thresholds),
-    unreachable, no login (login or host key refused), and how old the newest probe is."""
+    """Counts of the latest probes: ok, critical (what the built-in rules alert on: a
+    disk or memory over its threshold, a failed systemd unit), unreachable, no login (login or host key refused), and how old the newest probe is."""
     r = rules or HealthRules()
     counts = {"ok": 0, "critical": 0, "unreachable": 0, "no_login": 0}
     for snap in latest.values():
         if not snap.reachable:
             counts["no_login" if snap.access_refused else "unreachable"] += 1
-        elif (snap.disk_pct or 0) >= r.disk_pct or (snap.mem_pct or 0) >= r.memory_pct:
+        elif (snap.disk_pct or 0) >= r.disk_pct or (snap.mem_pct or 0) >= r.memory_pct \
+                or snap.data.get("failed_units"):
             counts["critical"] += 1
         else:
             counts["ok"] += 1

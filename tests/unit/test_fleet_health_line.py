@@ -25,3 +25,14 @@ def test_critical_means_the_built_in_rules_thresholds() -> None:
              "c": HealthSnapshot("c", now, mem_pct=95.0)}
     s = summarise(3, snaps, now)
     assert (s["ok"], s["critical"]) == (1, 2)
+
+
+def test_a_failed_unit_is_critical_like_the_service_down_rule() -> None:
+    now = utcnow()
+    snaps = {"a": HealthSnapshot("a", now, disk_pct=20.0, data={"failed_units": []}),
+             "b": HealthSnapshot("b", now, disk_pct=20.0,
+                                 data={"failed_units": ["nginx.service"]}),
+             "c": HealthSnapshot("c", now, disk_pct=20.0, data={"failed_units": None})}
+    s = summarise(3, snaps, now)
+    assert (s["ok"], s["critical"]) == (2, 1)
+    assert describe(s).startswith("3 hosts · [green]2 ok[/] · [bold red]1 critical[/]")
