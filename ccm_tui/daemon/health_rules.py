@@ -131,6 +131,20 @@ def _pct(value: Any) -> float | None:
         return None
 
 
+def _size(n: Any) -> str:
+    """``1.5 GB`` for a byte count (decimal units, as ``df -H``); ``? bytes`` when unknown."""
+    value = _pct(n)
+    if value is None:
+        return "? bytes"
+    if abs(value) < 1000:
+        return f"{value:.0f} bytes"
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if abs(value) < 1000:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1000:.1f} TB"
+
+
 def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
              rules: HealthRules, firing: Collection[tuple[str, str]] = ()) -> Evaluation:
     """Judge one snapshot (``history``: the host's recent snapshots, this one included).
@@ -169,7 +183,7 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
                 ev.add(Finding(DISK_FULL, mount, {"mountpoint": mount, "threshold": threshold}, {
                     "summary": f"{mount} on {host} is {pct:g}% full",
                     "description": f"{mount} is {pct:g}% used (threshold {threshold}%); "
-                                   f"{m.get('free_bytes', '?')} bytes free"},
+                                   f"{_size(m.get('free_bytes'))} free"},
                     Severity.CRITICAL))
         for fc in forecast_disks(history, window=rules.forecast_window,
                                  min_points=rules.forecast_min_points,
