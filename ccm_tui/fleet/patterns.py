@@ -12,8 +12,10 @@ A pattern is a comma-separated list of terms::
 
 Plain terms are united; ``&`` terms then intersect; ``!`` terms then subtract. The
 result keeps the inventory's order. A plain host name (no wildcard) that names no
-host is an error, so a typo never silently does nothing; an empty pattern is an
-error too (``--hosts "$HOSTS"`` with the variable unset must not reach every host).
+host is an error, so a typo never silently does nothing; so are a group, a label
+key and a label value (each without wildcards) that no host has, since a typo in
+``all,!group:prod`` would reach the hosts it meant to leave out. An empty pattern is
+an error too (``--hosts "$HOSTS"`` with the variable unset must not reach every host).
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ def _term_matches(term: str, host: FleetHost) -> bool:
     return fnmatchcase(host.name, term)
 
 
+def _some(names: Iterable[str], most: int = 8) -> str:
+    found = sorted(set(names))
+    more = f" and {len(found) - most} more" if len(found) > most else ""
+    return ", ".join(found[:most]) + more if found else "none"
+
+
 def _check_term(term: str, hosts: list[FleetHost]) -> None:
     if not term:
         raise InventoryError("empty term in host pattern",
@@ -51,10 +59,50 @@ def _check_term(term: str, hosts: list[FleetHost]) -> None:
     if term.startswith("label:") and not term[6:].partition("=")[0]:
         raise InventoryError(f"host pattern {term!r} names no label key",
                              hint="write label:KEY=VALUE, e.g. label:env=prod")
+    if term.startswith("group:"):
+        _check_group(term, term[6:], hosts)
+    elif term.startswith("label:"):
+        _check_label(term, hosts)
+    elif ":" in term and not any(fnmatchcase(h.name, term) for h in hosts):
+        raise InventoryError(f"no host matches {term!r}",
+                             hint="join terms with commas, not ':' (e.g. group:web,!web-01,"
+                             "&label:env=prod); groups are group:NAME, labels label:KEY=VALUE")
     plain = not (_WILDCARDS & set(term)) and ":" not in term and term not in {"all", "*"}
     if plain and not any(h.name == term for h in hosts):
+        if any(term in h.groups for h in hosts):
+            raise InventoryError(f"no host named {term!r} in the inventory; {term!r} is a group",
+                                 hint=f"write group:{term} for the hosts in it")
         raise InventoryError(f"no host named {term!r} in the inventory",
                              hint="list the hosts with `ccm fleet list`")
+
+
+def _check_group(term: str, want: str, hosts: list[FleetHost]) -> None:
+    """A group named without wildcards must exist: a typo in ``!group:db`` would
+    otherwise reach the very hosts it was meant to keep out."""
+    if not want:
+        raise InventoryError(f"host pattern {term!r} names no group",
+                             hint="write group:NAME, e.g. group:web")
+    if not (_WILDCARDS & set(want)) and not any(want in h.groups for h in hosts):
+        hint = f"its groups: {_some(g for h in hosts for g in h.groups)}"
+        if ":" in want:
+            hint = "join terms with commas, not ':' (e.g. group:web,group:db); " + hint
+        raise InventoryError(f"no host matches {term!r}: the inventory has no group {want!r}",
+                             hint=hint)
+
+
+def _check_label(term: str, hosts: list[FleetHost]) -> None:
+    """As for groups: a label key, or a value without wildcards, that no host has."""
+    key, eq, value = term[6:].partition("=")
+    if _WILDCARDS & set(key):
+        return
+    if not any(key in h.labels for h in hosts):
+        raise InventoryError(f"no host matches {term!r}: no host has a label {key!r}",
+                             hint=f"the labels: {_some(k for h in hosts for k in h.labels)}")
+    if eq and not (_WILDCARDS & set(value)) and not any(
+            h.labels.get(key) == value for h in hosts):
+        raise InventoryError(
+            f"no host matches {term!r}: no host has {key}={value}",
+            hint=f"values of {key}: {_some(h.labels[key] for h in hosts if key in h.labels)}")
 
 
 def select(hosts: Iterable[FleetHost], pattern: str) -> list[FleetHost]:

@@ -32,7 +32,8 @@ INV = Inventory.of([
     ("!group:web", ["db-01", "worker-01"]),
     ("label:env=prod,!db-*", ["web-01"]),
     ("group:web,&label:env=prod", ["web-01"]),
-    ("group:nosuch", []),
+    ("group:no*", []),
+    ("label:env=x*", []),
     ("nomatch-*", []),
 ])
 def test_patterns(pattern: str, names: list[str]) -> None:
@@ -50,3 +51,22 @@ def test_unknown_host_lookup_names_the_remedy() -> None:
     with pytest.raises(InventoryError) as err:
         INV.get("nope")
     assert "ccm fleet list" in err.value.hint
+
+
+@pytest.mark.parametrize(("pattern", "message", "hint"), [
+    ("group:nosuch", "no host matches 'group:nosuch': the inventory has no group 'nosuch'",
+     "its groups: backup, db, web, worker"),
+    # a typo in an exclusion must not reach the hosts it meant to leave out
+    ("all,!group:bd", "the inventory has no group 'bd'", "its groups:"),
+    ("label:evn=prod", "no host has a label 'evn'", "the labels: dc, env"),
+    ("all,!label:env=prdo", "no host has env=prdo", "values of env: prod, staging"),
+    ("web", "no host named 'web' in the inventory; 'web' is a group", "write group:web"),
+    ("group:web:!web-01", "no group 'web:!web-01'", "join terms with commas, not ':'"),
+    ("web-*:&db-*", "no host matches 'web-*:&db-*'", "join terms with commas, not ':'"),
+    ("group:", "names no group", "group:NAME"),
+])
+def test_a_group_or_label_that_nothing_has_is_an_error_with_what_exists(
+        pattern: str, message: str, hint: str) -> None:
+    with pytest.raises(InventoryError) as err:
+        INV.select(pattern)
+    assert message in str(err.value) and hint in err.value.hint
