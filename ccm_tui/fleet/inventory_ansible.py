@@ -111,9 +111,9 @@ class _Tree:
     def _make(self, name: str, groups: tuple[str, ...], v: dict[str, Any]) -> FleetHost:
         where = f"{self.path}:{self.host_lines.get(name, 1)}"
 
-        def get(*keys: str) -> str:
+        def get(*keys: str) -> str:  # a vault-encrypted value counts as unset
             for k in keys:
-                if v.get(k) not in (None, ""):
+                if isinstance(v.get(k), str | int | float) and v[k] != "":
                     return str(v[k])
             return ""
 

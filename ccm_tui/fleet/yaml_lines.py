@@ -37,7 +37,30 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     return out
 
 
+class Vaulted:
+    """A value Ansible Vault encrypted (``!vault |``): kept out of labels, never decrypted."""
+
+    def __repr__(self) -> str:
+        return "<vault-encrypted>"
+
+
+def _vaulted(loader: _Loader, node: yaml.Node) -> Vaulted:
+    return Vaulted()
+
+
+def _unsafe(loader: _Loader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return _mapping(loader, node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+# Ansible's own tags, found in real YAML inventories
+_Loader.add_constructor("!vault", _vaulted)
+_Loader.add_constructor("!vault-encrypted", _vaulted)
+_Loader.add_constructor("!unsafe", _unsafe)
 
 
 def load_yaml(text: str, source: str) -> Any:
@@ -63,4 +86,4 @@ def line_of(mapping: Any, key: Any, default: int = 1) -> int:
     return default
 
 
-__all__ = ["LineDict", "line_of", "load_yaml"]
+__all__ = ["LineDict", "Vaulted", "line_of", "load_yaml"]

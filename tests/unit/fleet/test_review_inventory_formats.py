@@ -163,3 +163,30 @@ def test_ssh_config_value_with_an_unquoted_space_is_refused_as_ssh_does(tmp_path
         load(p)
     assert str(err.value) == (f"{p}:2: IdentityFile takes one value, got '~/.ssh/my key' "
                               "(quote a value with spaces)")
+
+
+def test_yaml_inventories_with_vault_and_unsafe_values_load(tmp_path: Path) -> None:
+    hosts = load(write(tmp_path, "hosts.yml", """\
+all:
+  hosts:
+    web1:
+      ansible_host: 10.0.0.1
+      ansible_become_password: !vault |
+          $ANSIBLE_VAULT;1.1;AES256
+          6231336539666234306139346433616338376437376461363365363430623138
+      db_password: !vault |
+          $ANSIBLE_VAULT;1.1;AES256
+          6231336539666234306139346433616338376437376461363365363430623138
+    web2:
+      ansible_user: !vault |
+          $ANSIBLE_VAULT;1.1;AES256
+          6231336539666234306139346433616338376437376461363365363430623138
+  vars:
+    ansible_user: ops
+    motd: !unsafe '{{ not a template }}'
+    extra: !unsafe {a: 1}
+"""))
+    web1 = hosts["web1"]
+    assert (web1.target, web1.user) == ("10.0.0.1", "ops")
+    assert web1.labels == {"motd": "{{ not a template }}"}  # secrets never become labels
+    assert hosts["web2"].user == ""  # encrypted: unknown to CCM, not '<vault-encrypted>'
