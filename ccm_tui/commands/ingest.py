@@ -45,6 +45,18 @@ def _progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
 
 
 @contextmanager
+def _reading(name: str) -> Iterator[None]:
+    """A spinner on a terminal while a trace is read and checked (a large one takes a while)."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from ccm_tui.commands._render import console
+
+    with console(stderr=True).status(f"reading {name}…"):
+        yield
+
+
+@contextmanager
 def _scratch_hub() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="ccm-replay-") as tmp:
         yield f"sqlite:///{Path(tmp) / 'hub.db'}"
@@ -84,23 +96,40 @@ def replay(
     from ccm_tui.ingest.replay import replay as run_replay
     from ccm_tui.ingest.trace import read_trace
 
-    lines = read_trace(trace, ordered=not sort)
+    name = "<stdin>" if trace == "-" else trace
+    with _reading(name):
+        lines = read_trace(trace, ordered=not sort)
+    played = [0]
 
     def go(url: str) -> ReplaySummary:
         async def play(hub: Hub) -> ReplaySummary:
-            with _progress(len(lines)) as progress:
-                return await run_replay(hub, lines, trace="<stdin>" if trace == "-" else trace,
-                                        progress=progress)
+            with _progress(len(lines)) as bar:
+                def progress(done: int, total: int) -> None:
+                    played[0] = done
+                    if bar is not None:
+                        bar(done, total)
+
+                return await run_replay(hub, lines, trace=name, progress=progress)
 
         return run_hub(url, play)
 
-    if scratch:
-        with _scratch_hub() as url:
-            summary = go(url)
-        summary.hub = "scratch (removed)"
-    else:
-        summary = go(settings(ctx).hub)
-        summary.hub = redact_url(summary.hub)
+    try:
+        if scratch:
+            with _scratch_hub() as url:
+                summary = go(url)
+            summary.hub = "scratch (removed)"
+        else:
+            summary = go(settings(ctx).hub)
+            summary.hub = redact_url(summary.hub)
+    except KeyboardInterrupt:
+        where = f"after {played[0]} of {len(lines)} trace lines"
+        if played[0]:
+            where += f" (line {lines[played[0] - 1].lineno})"
+        typer.echo(f"ccm: interrupted {where}; " + (
+            "nothing was kept (the replay used a throwaway hub)" if scratch else
+            "the hub keeps what was replayed, and a new replay of this trace into it "
+            "counts those alerts as duplicates"), err=True)
+        raise typer.Exit(130) from None
     if as_json:
         print_json(as_dict(summary))
     else:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -132,3 +136,41 @@ def test_every_json_key_is_documented() -> None:
     assert isinstance(pages, dict)
     keys = set(s) | set(pages)
     assert [k for k in sorted(keys) if f"`{k}`" not in table] == []
+
+
+def long_trace(path: Path, nights: int) -> None:
+    """The overnight trace played ``nights`` times, a day apart."""
+    with path.open("w") as out:
+        for night in range(nights):
+            for text in OVERNIGHT.read_text().splitlines():
+                line = json.loads(text)
+                ts = datetime.fromisoformat(line["ts"].replace("Z", "+00:00"))
+                line["ts"] = (ts + timedelta(days=night)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                out.write(json.dumps(line) + "\n")
+
+
+def test_ctrl_c_says_how_far_the_replay_got_and_what_the_hub_keeps(tmp_path: Path) -> None:
+    trace = tmp_path / "month.jsonl"
+    long_trace(trace, 40)
+    hub = tmp_path / "hub.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ccm_tui", "ingest", "replay", str(trace), "--into-hub",
+         "--hub", f"sqlite:///{hub}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, cwd=ROOT)
+    try:
+        tasks = 0
+        while not tasks and proc.poll() is None:  # interrupt once tasks are in the hub
+            try:
+                with sqlite3.connect(f"file:{hub}?mode=ro", uri=True) as db:
+                    tasks = db.execute("SELECT count(*) FROM ccm_tasks").fetchone()[0]
+            except sqlite3.Error:
+                pass  # not created or migrated yet
+            time.sleep(0.01)  # a poll, not a timing: the replay takes many times longer
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and out == ""
+    total = 40 * len(OVERNIGHT.read_text().splitlines())
+    assert err.startswith("ccm: interrupted after ") and f" of {total} trace lines (line " in err
+    assert "the hub keeps what was replayed" in err
