@@ -11,17 +11,24 @@ from ccm_tui.core.text import duration, plural
 from ccm_tui.daemon.health_rules import PROBE_STALE_SECONDS, HealthRules
 
 
+def _out_of_inodes(snap: HealthSnapshot, rules: HealthRules) -> bool:
+    mounts = snap.data.get("mounts")
+    return isinstance(mounts, list) and any(
+        isinstance(m, dict) and isinstance(m.get("inodes_pct"), int | float)
+        and m["inodes_pct"] >= rules.inodes_pct for m in mounts)
+
+
 def summarise(hosts: int, latest: Mapping[str, HealthSnapshot], now: datetime,
               rules: HealthRules | None = None) -> dict[str, Any]:
     """Counts of the latest probes: ok, critical (what the built-in rules alert on: a
-    disk or memory over its threshold, a failed systemd unit), unreachable, no login (login or host key refused), and how old the newest probe is."""
+    disk, its inodes or memory over the threshold, a failed systemd unit), unreachable, no login (login or host key refused), and how old the newest probe is."""
     r = rules or HealthRules()
     counts = {"ok": 0, "critical": 0, "unreachable": 0, "no_login": 0}
     for snap in latest.values():
         if not snap.reachable:
             counts["no_login" if snap.access_refused else "unreachable"] += 1
         elif (snap.disk_pct or 0) >= r.disk_pct or (snap.mem_pct or 0) >= r.memory_pct \
-                or snap.data.get("failed_units"):
+                or snap.data.get("failed_units") or _out_of_inodes(snap, r):
             counts["critical"] += 1
         else:
             counts["ok"] += 1

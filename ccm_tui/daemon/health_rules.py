@@ -6,6 +6,7 @@ Rules (thresholds in :class:`HealthRules`):
 alert              holds when                                         key         for
 =================  =================================================  ==========  =====
 ``DiskFull``       a mount is ≥ ``disk_pct`` % used                   mountpoint  1
+``InodesExhausted`` a mount's inodes are ≥ ``inodes_pct`` % used      mountpoint  1
 ``DiskFillingUp``  the linear trend fills a mount in < ``horizon`` h  mountpoint  1
 ``ServiceDown``    a systemd unit is failed                           unit        1
 ``HighMemory``     memory is ≥ ``memory_pct`` % used                  —           2
@@ -43,7 +44,10 @@ from ccm_tui.daemon.forecast import forecast_disks
 SOURCE = "ccm-probe"
 DISK_FULL, DISK_FILLING, SERVICE_DOWN = "DiskFull", "DiskFillingUp", "ServiceDown"
 HIGH_MEMORY, UNREACHABLE, ACCESS_REFUSED = "HighMemory", "HostUnreachable", "HostAccessRefused"
-RULES = (DISK_FULL, DISK_FILLING, SERVICE_DOWN, HIGH_MEMORY, UNREACHABLE, ACCESS_REFUSED)
+#: The name the ``inode-exhaustion`` runbook matches first.
+INODES = "InodesExhausted"
+RULES = (DISK_FULL, INODES, DISK_FILLING, SERVICE_DOWN, HIGH_MEMORY, UNREACHABLE,
+         ACCESS_REFUSED)
 #: A fleet whose newest probe is older than this (s) is not being watched: ``ccm up``
 #: probes every 30 s, so the daemon is down or stuck. ``ccm status`` and the TUI say so.
 PROBE_STALE_SECONDS = 300.0
@@ -54,6 +58,7 @@ class HealthRules:
     """Thresholds and hold counts (``*_for``: consecutive probes) of the built-in rules."""
 
     disk_pct: float = 90.0
+    inodes_pct: float = 90.0
     memory_pct: float = 95.0
     #: DiskFillingUp fires when the forecast says full in fewer hours than this.
     horizon_hours: float = 72.0
@@ -75,7 +80,7 @@ class HealthRules:
 
     def hold_for(self, rule: str) -> int:
         """Consecutive probes ``rule`` must hold before it fires."""
-        return max(1, {DISK_FULL: self.disk_for, DISK_FILLING: self.forecast_for,
+        return max(1, {DISK_FULL: self.disk_for, INODES: self.disk_for, DISK_FILLING: self.forecast_for,
                        SERVICE_DOWN: self.service_for, HIGH_MEMORY: self.memory_for,
                        UNREACHABLE: self.unreachable_for,
                        ACCESS_REFUSED: self.unreachable_for}.get(rule, 1))
@@ -175,7 +180,7 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
         return ev  # reachable, but the probe failed: nothing else is known
     mounts = snap.data.get("mounts")
     if isinstance(mounts, list) and mounts:
-        ev.known.update({DISK_FULL, DISK_FILLING})
+        ev.known.update({DISK_FULL, INODES, DISK_FILLING})
         threshold = f"{rules.disk_pct:g}"
         for m in mounts:
             pct, mount = _pct(m.get("used_pct")), str(m.get("mount"))
@@ -184,6 +189,17 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
                     "summary": f"{mount} on {host} is {pct:g}% full",
                     "description": f"{mount} is {pct:g}% used (threshold {threshold}%); "
                                    f"{_size(m.get('free_bytes'))} free"},
+                    Severity.CRITICAL))
+            inodes = _pct(m.get("inodes_pct"))
+            if inodes is not None and inodes >= limit(INODES, mount, rules.inodes_pct):
+                limit_text = f"{rules.inodes_pct:g}"
+                total, used = _pct(m.get("inodes_total")), _pct(m.get("inodes_used"))
+                left = f"{total - used:.0f}" if total is not None and used is not None else "?"
+                ev.add(Finding(INODES, mount, {"mountpoint": mount, "threshold": limit_text}, {
+                    "summary": f"{mount} on {host} has {inodes:g}% of its inodes used",
+                    "description": f"{mount} is out of inodes: {inodes:g}% used (threshold "
+                                   f"{limit_text}%), {left} left; new files fail with 'No "
+                                   "space left on device' whatever the free bytes"},
                     Severity.CRITICAL))
         for fc in forecast_disks(history, window=rules.forecast_window,
                                  min_points=rules.forecast_min_points,

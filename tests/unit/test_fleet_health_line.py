@@ -36,3 +36,11 @@ def test_a_failed_unit_is_critical_like_the_service_down_rule() -> None:
     s = summarise(3, snaps, now)
     assert (s["ok"], s["critical"]) == (2, 1)
     assert describe(s).startswith("3 hosts · [green]2 ok[/] · [bold red]1 critical[/]")
+
+
+def test_a_mount_out_of_inodes_is_critical_like_a_full_one() -> None:
+    now = utcnow()
+    mounts = [{"mount": "/", "used_pct": 12.0, "inodes_pct": 99.0}]
+    s = summarise(1, {"a": HealthSnapshot("a", now, disk_pct=12.0,
+                                           data={"mounts": mounts})}, now)
+    assert (s["ok"], s["critical"]) == (0, 1)
