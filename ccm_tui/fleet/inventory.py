@@ -186,7 +186,7 @@ def load_inventory(
     inventory leaves unset for a host, matching its ``Host`` patterns on the host's
     name. When ``path`` itself is an ssh config, its concrete hosts are the inventory.
     """
-    p = Path(path).expanduser()
+    p = _inventory_file(Path(path).expanduser())
     try:
         text = p.read_text(encoding="utf-8-sig")  # -sig: Notepad starts files with a BOM
     except FileNotFoundError:
@@ -224,6 +224,26 @@ def load_inventory(
         notes += cfg.skipped
     _check_jumps(hosts, p)
     return Inventory.of(hosts, sources, notes)
+
+
+#: What Ansible does not read as an inventory in an inventory folder.
+_NOT_INVENTORY = (".cfg", ".retry", ".pyc", ".pyo", ".md", ".txt", ".orig", "~", ".bak")
+
+
+def _inventory_file(p: Path) -> Path:
+    """``p``, or for an Ansible inventory folder (``-i inventories/prod``) its one file."""
+    if not p.is_dir():
+        return p
+    files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
+                   and not f.name.lower().endswith(_NOT_INVENTORY))
+    if len(files) == 1:
+        return files[0]
+    names = ", ".join(f.name for f in files[:6]) + (" …" if len(files) > 6 else "")
+    raise InventoryError(
+        f"{p} is a folder with {len(files) or 'no'} inventory files"
+        + (f" ({names})" if files else ""),
+        hint="pass one file with --inventory PATH/FILE (its group_vars/ and host_vars/ "
+        "next to it are read too)")
 
 
 def _check_jumps(hosts: list[FleetHost], path: Path) -> None:

@@ -9,7 +9,8 @@ Understood: hosts (with ``[01:10]`` / ``[a:f]`` ranges and ``host:port``), group
 Other scalar variables become labels, so ``label:env=prod`` works. Hosts whose
 ``ansible_connection`` is not SSH (``local``, ``winrm``, ``docker``…) are left out, with a note.
 
-Variable precedence is Ansible's: ``all`` < parent group < child group < host.
+Variable precedence is Ansible's: ``all`` < parent group < child group < host, and
+``group_vars/`` / ``host_vars/`` next to the inventory over the inventory's own.
 """
 
 from __future__ import annotations
@@ -79,7 +80,25 @@ class _Tree:
             yield p
             yield from self._ancestors(p, parents)
 
+    def read_var_files(self) -> None:
+        """Ansible's ``group_vars/`` and ``host_vars/`` next to the inventory: over the
+        inventory's own variables of that group or host, as in Ansible."""
+        from ccm_tui.fleet.yaml_lines import load_vars
+
+        base = self.path.parent
+        targets: dict[str, dict[str, dict[str, Any]]] = {
+            "group_vars": {g.name: g.vars for g in self.groups.values()},
+            "host_vars": self.host_vars}
+        for folder, by_name in targets.items():
+            if not (base / folder).is_dir():
+                continue
+            for name, variables in by_name.items():
+                for f in (base / folder / (name + ext) for ext in ("", ".yml", ".yaml", ".json")):
+                    if f.exists():
+                        variables.update(load_vars(f, self.notes))
+
     def hosts(self) -> list[FleetHost]:
+        self.read_var_files()
         parents = self._parents()
         depth = {g: self._depth(g, parents, frozenset()) for g in self.groups}
         direct: dict[str, list[str]] = {h: [] for h in self.host_vars}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -79,6 +80,32 @@ def load_yaml(text: str, source: str) -> Any:
         raise InventoryError(f"{source}:1: {' '.join(str(exc).split())}") from None
 
 
+def load_vars(path: Path, notes: list[str] | None = None) -> dict[str, Any]:
+    """The variables in an Ansible ``group_vars`` / ``host_vars`` file or folder (its
+    YAML/JSON files in name order, later ones winning). A vault-encrypted file is
+    skipped, with a note: CCM never decrypts."""
+    files = sorted(f for f in path.iterdir() if f.is_file() and not f.name.startswith(".")
+                   and f.suffix.lower() in {".yml", ".yaml", ".json", ""}) \
+        if path.is_dir() else [path]
+    out: dict[str, Any] = {}
+    for f in files:
+        try:
+            text = f.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InventoryError(f"{f}: cannot read: {exc}") from None
+        if text.startswith("$ANSIBLE_VAULT"):
+            if notes is not None:
+                notes.append(f"{f}: vault-encrypted, its variables are not used")
+            continue
+        data = load_yaml(text, str(f))
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise InventoryError(f"{f}:1: expected a mapping of variable names to values")
+        out.update(data)
+    return out
+
+
 def line_of(mapping: Any, key: Any, default: int = 1) -> int:
     """The line of ``key`` in a loaded mapping (``default`` when unknown)."""
     if isinstance(mapping, LineDict):
@@ -86,4 +113,4 @@ def line_of(mapping: Any, key: Any, default: int = 1) -> int:
     return default
 
 
-__all__ = ["LineDict", "Vaulted", "line_of", "load_yaml"]
+__all__ = ["LineDict", "Vaulted", "line_of", "load_vars", "load_yaml"]

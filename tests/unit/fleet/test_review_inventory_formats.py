@@ -190,3 +190,50 @@ all:
     assert (web1.target, web1.user) == ("10.0.0.1", "ops")
     assert web1.labels == {"motd": "{{ not a template }}"}  # secrets never become labels
     assert hosts["web2"].user == ""  # encrypted: unknown to CCM, not '<vault-encrypted>'
+
+
+# -- group_vars/ and host_vars/, and inventory folders ------------------------------------------
+def test_group_vars_and_host_vars_next_to_the_inventory_apply_as_in_ansible(
+        tmp_path: Path) -> None:
+    inv = tmp_path / "prod"
+    (inv / "group_vars" / "web").mkdir(parents=True)
+    (inv / "host_vars").mkdir()
+    write(inv, "hosts", "[web]\nweb1 ansible_host=10.0.0.1\nweb2 ansible_user=inline\n"
+          "[db]\ndb1\n[web:vars]\ntier=frontend\nansible_port=2200\n")
+    write(inv, "group_vars/all.yml", "ansible_user: deploy\nansible_ssh_private_key_file: "
+          "~/.ssh/deploy\nenv: prod\n")
+    write(inv, "group_vars/web/main.yml", "ansible_port: 2222\n")
+    write(inv, "group_vars/web/other.yaml", "tier: web\n")
+    write(inv, "group_vars/db.yml", "$ANSIBLE_VAULT;1.1;AES256\n6231\n")
+    write(inv, "host_vars/web2.yml", "---\nansible_host: 10.0.0.2\n")
+    write(inv, "host_vars/db1", "ansible_host: 10.0.0.9\n")
+    loaded = load_inventory(inv, ssh_config=None)  # the folder, as `ansible -i prod`
+    hosts = loaded.hosts
+    # what `ansible-inventory -i prod --list` gives
+    assert [(h.name, h.target, h.port, h.user) for h in hosts.values()] == [
+        ("web1", "10.0.0.1", 2222, "deploy"), ("web2", "10.0.0.2", 2222, "inline"),
+        ("db1", "10.0.0.9", 22, "deploy")]
+    assert hosts["web1"].labels == {"env": "prod", "tier": "web"}
+    assert hosts["db1"].identity_files == ("~/.ssh/deploy",)
+    assert loaded.notes == (f"{inv}/group_vars/db.yml: vault-encrypted, its variables are "
+                            "not used",)
+    assert loaded.sources == (str(inv / "hosts"),)
+
+
+def test_a_bad_vars_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "group_vars").mkdir()
+    write(tmp_path, "group_vars/all.yml", "- a list\n")
+    with pytest.raises(InventoryError) as err:
+        load(write(tmp_path, "hosts", "web1\n"))
+    assert str(err.value) == f"{tmp_path}/group_vars/all.yml:1: expected a mapping of variable " \
+        "names to values"
+
+
+def test_a_folder_with_several_inventories_asks_for_one(tmp_path: Path) -> None:
+    write(tmp_path, "hosts", "a\n")
+    write(tmp_path, "staging", "b\n")
+    write(tmp_path, "ansible.cfg", "[defaults]\n")
+    with pytest.raises(InventoryError) as err:
+        load(tmp_path)
+    assert str(err.value) == f"{tmp_path} is a folder with 2 inventory files (hosts, staging)"
+    assert "--inventory PATH/FILE" in err.value.hint
