@@ -9,7 +9,8 @@ Understood: hosts (with ``[01:10]`` / ``[a:f]`` ranges and ``host:port``), group
 Other scalar variables become labels, so ``label:env=prod`` works. Hosts whose
 ``ansible_connection`` is not SSH (``local``, ``winrm``, ``docker``…) are left out, with a note.
 
-Variable precedence is Ansible's: ``all`` < parent group < child group < host, and
+Variable precedence is Ansible's: ``all`` < parent group < child group < host (groups
+of one depth by ``ansible_group_priority``, then name), and
 ``group_vars/`` / ``host_vars/`` next to the inventory over the inventory's own.
 """
 
@@ -97,6 +98,12 @@ class _Tree:
                     if f.exists():
                         variables.update(load_vars(f, self.notes))
 
+    def _priority(self, name: str) -> int:
+        try:
+            return int(self.groups[name].vars.get("ansible_group_priority", 1))
+        except (TypeError, ValueError):
+            return 1
+
     def hosts(self) -> list[FleetHost]:
         self.read_var_files()
         parents = self._parents()
@@ -113,7 +120,7 @@ class _Tree:
                     if x not in member:
                         member.append(x)
             merged: dict[str, Any] = dict(self.groups["all"].vars) if "all" in self.groups else {}
-            for gname in sorted(member, key=lambda x: depth[x]):
+            for gname in sorted(member, key=lambda x: (depth[x], self._priority(x), x)):
                 merged.update(self.groups[gname].vars)
             merged.update(hvars)
             connection = str(merged.get("ansible_connection") or "ssh")

@@ -237,3 +237,12 @@ def test_a_folder_with_several_inventories_asks_for_one(tmp_path: Path) -> None:
         load(tmp_path)
     assert str(err.value) == f"{tmp_path} is a folder with 2 inventory files (hosts, staging)"
     assert "--inventory PATH/FILE" in err.value.hint
+
+
+def test_groups_of_one_depth_apply_their_vars_in_name_order_as_ansible_does(
+        tmp_path: Path) -> None:
+    text = ("[alpha]\nh1\n[zeta]\nh1\n[zeta:vars]\nansible_user=zeta\n"
+            "[alpha:vars]\nansible_user=alpha\n")
+    assert load(write(tmp_path, "hosts", text))["h1"].user == "zeta"  # zeta sorts last
+    text += "ansible_group_priority=10\n"
+    assert load(write(tmp_path, "hosts", text))["h1"].user == "alpha"
