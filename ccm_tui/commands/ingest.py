@@ -93,9 +93,15 @@ def replay(
     line, and nothing is replayed. A request the receiver would refuse is
     not a bad line: it is replayed, and listed as rejected.
     """
+    from datetime import timedelta
+
+    from ccm_tui.ingest.pipeline import IngestSettings
     from ccm_tui.ingest.replay import replay as run_replay
     from ccm_tui.ingest.trace import read_trace
 
+    hook = settings(ctx).webhook  # replay as the configured receiver would
+    noise = IngestSettings(flap_threshold=hook.flap_threshold,
+                           flap_window=timedelta(minutes=hook.flap_window_minutes))
     name = "<stdin>" if trace == "-" else trace
     with _reading(name):
         lines = read_trace(trace, ordered=not sort)
@@ -109,7 +115,8 @@ def replay(
                     if bar is not None:
                         bar(done, total)
 
-                return await run_replay(hub, lines, trace=name, progress=progress)
+                return await run_replay(hub, lines, trace=name, settings=noise,
+                                        max_body=hook.max_body_bytes, progress=progress)
 
         return run_hub(url, play)
 
@@ -130,10 +137,19 @@ def replay(
             "the hub keeps what was replayed, and a new replay of this trace into it "
             "counts those alerts as duplicates"), err=True)
         raise typer.Exit(130) from None
+    used = {"flap_threshold": hook.flap_threshold,
+            "flap_window_minutes": hook.flap_window_minutes,
+            "max_body_bytes": hook.max_body_bytes}
     if as_json:
-        print_json(as_dict(summary))
+        print_json({**as_dict(summary), "settings": used})
     else:
         render(summary)
+        from ccm_tui.commands._render import console
+
+        console().print(f"\n[dim]as the configured receiver: held as flapping above "
+                        f"{used['flap_threshold']} firings in {used['flap_window_minutes']} min, "
+                        f"bodies over {used['max_body_bytes']} bytes refused (webhook.* in the "
+                        "config)[/]")
 
 
 #: Request headers a recording keeps; others may hold credentials (custom API-key headers).

@@ -172,9 +172,11 @@ class Replayer:
     """Plays trace lines into a hub, one at a time, through an :class:`Ingestor`."""
 
     def __init__(self, hub: Hub, *, settings: IngestSettings | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, max_body: int | None = None) -> None:
         self.hub = hub
         self.settings = settings or IngestSettings()
+        #: The receiver's ``webhook.max_body_bytes``: a larger body is refused (413).
+        self.max_body = max_body
         self.metrics = metrics or Metrics()
         self.ingestor = Ingestor(hub, settings=self.settings, metrics=self.metrics)
         self.summary = ReplaySummary(hub=getattr(hub, "url", ""))
@@ -215,8 +217,13 @@ class Replayer:
 
     async def _request(self, line: TraceLine) -> None:
         t = self._tally
+        payload = line.payload()
+        if self.max_body is not None and len(payload) > self.max_body:
+            t.reject(line, "too_large", f"body of {len(payload)} bytes exceeds {self.max_body}",
+                     whole=True)
+            return
         try:
-            result = parsers()[line.endpoint](load_json(line.payload()))
+            result = parsers()[line.endpoint](load_json(payload))
         except PayloadError as exc:
             t.reject(line, exc.reason, str(exc), whole=True)
             return
@@ -291,10 +298,14 @@ class Replayer:
 
 
 async def replay(hub: Hub, lines: list[TraceLine], *, trace: str = "",
-                 settings: IngestSettings | None = None,
+                 settings: IngestSettings | None = None, max_body: int | None = None,
                  progress: Progress | None = None) -> ReplaySummary:
-    """Replay checked trace ``lines`` into ``hub`` and summarise; ``progress(done, total)``."""
-    player = Replayer(hub, settings=settings)
+    """Replay checked trace ``lines`` into ``hub`` and summarise; ``progress(done, total)``.
+
+    ``settings`` and ``max_body`` should be the receiver's (``webhook.*``), so that the
+    replay refuses and holds what that receiver would.
+    """
+    player = Replayer(hub, settings=settings, max_body=max_body)
     player.summary.trace = trace
     total = len(lines)
     for done, line in enumerate(lines, 1):

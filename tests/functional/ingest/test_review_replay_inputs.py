@@ -134,7 +134,9 @@ def test_every_json_key_is_documented() -> None:
     table = table[:table.index("\n## ")]
     pages = s["pages"]
     assert isinstance(pages, dict)
-    keys = set(s) | set(pages)
+    used = s["settings"]
+    assert isinstance(used, dict)
+    keys = set(s) | set(pages) | set(used)
     assert [k for k in sorted(keys) if f"`{k}`" not in table] == []
 
 
