@@ -24,7 +24,8 @@ HostsOpt = Annotated[
     typer.Option(
         "--hosts", "-H", metavar="PATTERN",
         help="Which hosts: a name glob (web-*), group:NAME, label:KEY=VALUE or all; "
-        "join with commas, exclude with !PATTERN.",
+        "join with commas, exclude with !PATTERN, intersect with &PATTERN "
+        "(e.g. group:web,&label:env=prod,!web-03).",
     ),
 ]
 
@@ -66,7 +67,11 @@ def stderr_is_tty() -> bool:
 def fleet_list(ctx: typer.Context, hosts: HostsOpt = "all", as_json: JsonOpt = False) -> None:
     """List the hosts of the inventory: address, user, groups, labels, jump host.
 
+    Reads CCM's inventory.yaml, an Ansible inventory (INI or YAML, with its group_vars/
+    and host_vars/) or an ssh config; ~/.ssh/config fills in what a host leaves unset.
     Hosts that set their own SSH key exchanges or ciphers show them in an extra column.
+    What was read but not used (Match blocks, hosts Ansible reaches other than by SSH)
+    is noted on stderr.
     """
     from ccm_tui.commands._render import console
 
