@@ -10,6 +10,7 @@ the command layer hands it :func:`health_alert_sink`: health alerts become
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -88,40 +89,80 @@ async def probe_fleet(hub_url: str, inventory: Inventory, hosts: list[FleetHost]
 
 
 def _fmt(v: float | None, suffix: str = "%") -> str:
-    return "-" if v is None else f"{v:.0f}{suffix}"
+    # Whole percent, rounded down: 89.6 % reads "89%" — rounded it read "90%" beside
+    # disks at 90 % that are red (the rule fires at ≥ 90, not at 89.6).
+    return "-" if v is None else f"{math.floor(v):.0f}{suffix}"
+
+
+_HEADERS = ("HOST", "REACHABLE", "CPU", "MEM", "WORST DISK", "FAILED UNITS", "PROBE MS")
+_RIGHT = {"CPU", "MEM", "PROBE MS"}
+#: What gives way on a narrow terminal, in turn, and how far: FAILED UNITS wraps,
+#: HOST and WORST DISK are cut with an ellipsis.
+_GIVE_WAY = (("FAILED UNITS", 24), ("HOST", 20), ("WORST DISK", 20), ("FAILED UNITS", 14),
+             ("HOST", 12), ("WORST DISK", 12), ("FAILED UNITS", 8), ("HOST", 8),
+             ("WORST DISK", 8))
+
+
+def _cells(r: dict[str, Any]) -> list[Any]:
+    from rich.text import Text
+
+    if r["access_refused"]:
+        reach = Text("no login", style="yellow")  # it answered; CCM's access is refused
+    elif not r["reachable"]:
+        reach = Text("no", style="red")
+    elif r["error"]:
+        reach = Text("probe failed", style="yellow")
+    elif r["invalid"]:  # some figures came in the wrong shape: ``--json`` names them
+        reach = Text("yes, partial", style="yellow")
+    else:
+        reach = Text("yes", style="green")
+    disk = r["disk_pct"]
+    disk_text = Text(f"{_fmt(disk)} {r['disk_mount']}" if disk is not None else "-",
+                     style="red" if disk is not None and disk >= 90 else "")
+    units = r["failed_units"]
+    units_text = Text(", ".join(units) if units else ("-" if units is None else "none"),
+                      style="red" if units else "")
+    if r["error"]:
+        units_text = Text("-")  # the error follows the table, in full
+    mem = r["mem_pct"]
+    return [Text(r["host"]), reach, Text(_fmt(r["cpu_pct"])),
+            Text(_fmt(mem), style="red" if mem is not None and mem >= 95 else ""),
+            disk_text, units_text,
+            Text("-" if r["probe_ms"] is None else f"{r['probe_ms']:.0f}")]
+
+
+class _ProbeTable:
+    """Sized when printed: every figure column keeps its width on an 80-column terminal
+    (rich would drop CPU, MEM and FAILED UNITS whole for one long host name)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.cells = [_cells(r) for r in rows]
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.table import Table
+
+        widths = {h: len(h) for h in _HEADERS}
+        for row in self.cells:
+            for h, cell in zip(_HEADERS, row, strict=True):
+                widths[h] = max(widths[h], cell.cell_len)
+        excess = sum(widths.values()) + 2 * (len(_HEADERS) - 1) - options.max_width
+        for col, floor in _GIVE_WAY:
+            if excess <= 0:
+                break
+            cut = min(excess, max(0, widths[col] - floor))
+            widths[col] -= cut
+            excess -= cut
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for h in _HEADERS:
+            wraps = h == "FAILED UNITS"
+            table.add_column(h, width=widths[h], no_wrap=not wraps,
+                             overflow="fold" if wraps else "ellipsis",
+                             justify="right" if h in _RIGHT else "left")
+        for row in self.cells:
+            table.add_row(*row)
+        yield table
 
 
 def probe_table(rows: list[dict[str, Any]]) -> Any:
-    """The rich table of ``ccm fleet probe``."""
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for col in ("HOST", "REACHABLE", "CPU", "MEM", "WORST DISK", "FAILED UNITS", "PROBE MS"):
-        table.add_column(col, no_wrap=col != "FAILED UNITS", overflow="fold",
-                         justify="right" if col in {"CPU", "MEM", "PROBE MS"} else "left")
-    for r in rows:
-        if r["access_refused"]:
-            reach = Text("no login", style="yellow")  # it answered; CCM's access is refused
-        elif not r["reachable"]:
-            reach = Text("no", style="red")
-        elif r["error"]:
-            reach = Text("probe failed", style="yellow")
-        elif r["invalid"]:  # some figures came in the wrong shape: ``--json`` names them
-            reach = Text("yes, partial", style="yellow")
-        else:
-            reach = Text("yes", style="green")
-        disk = r["disk_pct"]
-        disk_text = Text(f"{_fmt(disk)} {r['disk_mount']}" if disk is not None else "-",
-                         style="red" if disk is not None and disk >= 90 else "")
-        units = r["failed_units"]
-        units_text = Text(", ".join(units) if units else ("-" if units is None else "none"),
-                          style="red" if units else "")
-        if r["error"]:
-            units_text = Text("-")  # the error follows the table, in full
-        mem = r["mem_pct"]
-        table.add_row(r["host"], reach, _fmt(r["cpu_pct"]),
-                      Text(_fmt(mem), style="red" if mem is not None and mem >= 95 else ""),
-                      disk_text, units_text,
-                      "-" if r["probe_ms"] is None else f"{r['probe_ms']:.0f}")
-    return table
+    """The rich table of ``ccm fleet probe`` (a renderable sized to the terminal)."""
+    return _ProbeTable(rows)
