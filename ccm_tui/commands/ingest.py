@@ -68,7 +68,7 @@ def replay(
     trace: Annotated[str, typer.Argument(
         metavar="TRACE", help="The trace: JSON lines of timestamped webhook requests, "
         "maybe gzip'd; - reads standard input "
-        "(format: `python -m pydoc ccm_tui.ingest.trace`).")],
+        "(format: docs/ingest.md, \"The trace format\").")],
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the summary as JSON (its keys: docs/ingest.md).")] = False,
     sort: Annotated[bool, typer.Option(

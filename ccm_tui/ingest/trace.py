@@ -69,7 +69,7 @@ class TraceError(CCMError):
 
     hint = ("nothing was replayed; fix that line and run again: each line is {\"ts\": RFC 3339, "
             "\"endpoint\": …, \"body\": … or \"raw\": …} "
-            "(see `python -m pydoc ccm_tui.ingest.trace`)")
+            "(docs/ingest.md, \"The trace format\")")
 
 
 @dataclass(frozen=True, slots=True)
