@@ -62,20 +62,29 @@ def _unescape(field: str) -> str:
     return field
 
 
-def real_mounts() -> List[Tuple[str, str, str]]:
-    """``(device, mount point, fs type)`` of every non-pseudo mount, one per device."""
+def real_mounts(table: Optional[str] = None) -> List[Tuple[str, str, str]]:
+    """``(device, mount point, fs type)`` of every non-pseudo mount, one per device.
+
+    *table* is the text of ``/proc/self/mounts`` (read when not given). A container's
+    root (an ``overlay`` mounted anywhere but ``/``, one per running container on a
+    Docker or Kubernetes host) reports the host disk it lives on again: it is left out,
+    or one full disk would be a DiskFull alert per container.
+    """
     out: List[Tuple[str, str, str]] = []
     seen = set()
-    try:
-        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return [("", "/", "")]
-    for line in lines:
+    if table is None:
+        try:
+            with open("/proc/self/mounts", encoding="utf-8", errors="replace") as fh:
+                table = fh.read()
+        except OSError:
+            return [("", "/", "")]
+    for line in table.splitlines():
         parts = line.split()
         if len(parts) < 3 or parts[2] in PSEUDO_FS or parts[2].startswith("fuse."):
             continue
         dev, mnt = parts[0], _unescape(parts[1])
+        if parts[2] == "overlay" and mnt != "/":
+            continue
         if dev in seen and dev.startswith("/"):
             continue
         seen.add(dev)

@@ -117,3 +117,27 @@ def test_a_simulated_root_reports_the_cpu_it_declares(
         quota.write_text(json.dumps({"mounts": mounts, "cpu": bad}))
         assert main(["--root", str(tmp_path)]) == 1
         assert json.loads(capsys.readouterr().err) == {"error": f".ccm-host.json: {reason}"}
+
+
+DOCKER_HOST_MOUNTS = """\
+/dev/nvme0n1p1 / ext4 rw,relatime,discard,errors=remount-ro 0 0
+proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0
+tmpfs /run tmpfs rw,nosuid,nodev,size=1599112k,mode=755 0 0
+/dev/nvme1n1 /var/lib/docker ext4 rw,relatime 0 0
+overlay /var/lib/docker/overlay2/5f0c1e/merged overlay rw,relatime,lowerdir=/var/lib/docker/overlay2/l/A:/var/lib/docker/overlay2/l/B,upperdir=/var/lib/docker/overlay2/5f0c1e/diff,workdir=/var/lib/docker/overlay2/5f0c1e/work 0 0
+overlay /var/lib/docker/overlay2/9ab3d2/merged overlay rw,relatime,lowerdir=/var/lib/docker/overlay2/l/C,upperdir=/var/lib/docker/overlay2/9ab3d2/diff,workdir=/var/lib/docker/overlay2/9ab3d2/work 0 0
+nsfs /run/docker/netns/1c2d3e nsfs rw 0 0
+shm /var/lib/docker/containers/5f0c1e/mounts/shm tmpfs rw,nosuid,nodev,noexec,relatime,size=65536k 0 0
+/dev/nvme1n1 /srv/data\\040backups ext4 rw,relatime 0 0
+server:/export /mnt/nfs nfs4 rw,relatime 0 0
+"""
+
+
+def test_a_docker_host_reports_each_disk_once_not_once_per_container() -> None:
+    from agent_runtime.probe import real_mounts
+
+    assert real_mounts(DOCKER_HOST_MOUNTS) == [
+        ("/dev/nvme0n1p1", "/", "ext4"), ("/dev/nvme1n1", "/var/lib/docker", "ext4"),
+        ("server:/export", "/mnt/nfs", "nfs4")]
+    # A host (or a container) whose root itself is an overlay keeps it.
+    assert real_mounts("overlay / overlay rw,relatime 0 0\n") == [("overlay", "/", "overlay")]
