@@ -265,10 +265,21 @@ def parse_trace(lines: Iterable[str | bytes], name: str = "trace", *,
     return out
 
 
-def _binary_lines(stream: IO[bytes]) -> Iterator[bytes]:
+#: Other compressors' magic numbers, to say what to do rather than "not UTF-8".
+_OTHER_COMPRESSION = {b"BZh": ("bzip2", "bzcat"), b"\xfd7zXZ\x00": ("xz", "xzcat"),
+                      b"\x28\xb5\x2f\xfd": ("zstd", "zstdcat")}
+
+
+def _binary_lines(stream: IO[bytes], name: str) -> Iterator[bytes]:
     """The lines of ``stream``, gunzipped when it starts with gzip's magic number."""
-    head = stream.peek(2)[:2] if isinstance(stream, io.BufferedReader) else b""
-    if head == b"\x1f\x8b":
+    head = stream.peek(6)[:6] if isinstance(stream, io.BufferedReader) else b""
+    for magic, (kind, cat) in _OTHER_COMPRESSION.items():
+        if head.startswith(magic):
+            shown = "trace" if name == "<stdin>" else name
+            raise TraceError(f"{name}: compressed with {kind}; only gzip is read",
+                             hint=f"decompress it on the way in: {cat} {shown} | "
+                                  "ccm ingest replay -")
+    if head[:2] == b"\x1f\x8b":
         with gzip.GzipFile(fileobj=stream) as unzipped:
             yield from unzipped
     else:
@@ -284,10 +295,10 @@ def read_trace(path: Path | str, *, ordered: bool = True) -> list[TraceLine]:
                               "or give its path")
     try:
         if str(path) == "-":
-            lines = parse_trace(_binary_lines(sys.stdin.buffer), name, ordered=ordered)
+            lines = parse_trace(_binary_lines(sys.stdin.buffer, name), name, ordered=ordered)
         else:
             with Path(path).open("rb") as f:
-                lines = parse_trace(_binary_lines(f), name, ordered=ordered)
+                lines = parse_trace(_binary_lines(f, name), name, ordered=ordered)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise TraceError(f"{name}: a damaged or incomplete gzip file ({exc})",
                          hint="nothing was replayed; check the file with `gzip -t` "

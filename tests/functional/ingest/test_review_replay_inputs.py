@@ -176,3 +176,15 @@ def test_ctrl_c_says_how_far_the_replay_got_and_what_the_hub_keeps(tmp_path: Pat
     total = 40 * len(OVERNIGHT.read_text().splitlines())
     assert err.startswith("ccm: interrupted after ") and f" of {total} trace lines (line " in err
     assert "the hub keeps what was replayed" in err
+
+
+def test_other_compressors_are_named_with_the_command_that_reads_them(tmp_path: Path) -> None:
+    import bz2
+    import lzma
+
+    for suffix, pack, cat in [(".xz", lzma.compress, "xzcat"), (".bz2", bz2.compress, "bzcat")]:
+        trace = tmp_path / f"night.jsonl{suffix}"
+        trace.write_bytes(pack(OVERNIGHT.read_bytes()))
+        line = error(ccm("ingest", "replay", str(trace)))
+        assert f"{trace}: compressed with " in line and "only gzip is read" in line
+        assert f"{cat} {trace} | ccm ingest replay -" in line
