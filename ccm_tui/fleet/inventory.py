@@ -270,7 +270,10 @@ _CCM_HOST_KEYS = {"address", "port", "user", "groups", "labels", "jump", "identi
 def _parse_ccm(text: str, path: Path) -> list[FleetHost]:
     from ccm_tui.fleet.yaml_lines import line_of, load_yaml
 
-    data = load_yaml(text, str(path))
+    twice: list[str] = []
+    data = load_yaml(text, str(path), twice)
+    if twice:  # in CCM's own file, a host or setting written twice is a copy-paste slip
+        raise InventoryError(twice[0].replace("the later one wins", "remove one"))
     if not isinstance(data, Mapping):
         raise InventoryError(f"{path}:1: expected a mapping with `hosts:`")
     defaults = data.get("defaults") or {}

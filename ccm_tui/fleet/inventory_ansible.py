@@ -344,7 +344,7 @@ def parse_ansible_yaml(text: str, path: Path, notes: list[str] | None = None) ->
     hosts left out (not reached over SSH) are described in ``notes``."""
     from ccm_tui.fleet.yaml_lines import line_of, load_yaml
 
-    data = load_yaml(text, str(path))
+    data = load_yaml(text, str(path), notes)
     if data is None:
         return []
     if not isinstance(data, Mapping):

@@ -18,14 +18,18 @@ class LineDict(dict[Any, Any]):
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    #: (key, line, line of the first) of keys written twice in one mapping
+    duplicates: list[tuple[Any, int, int]]
 
 
 def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
-    loader.flatten_mapping(node)
+    own = {id(k) for k, _ in node.value if not (isinstance(k, yaml.ScalarNode)
+                                                and k.tag == "tag:yaml.org,2002:merge")}
+    loader.flatten_mapping(node)  # `<<: *base` keys come first; own ones may override them
     out = LineDict()
     out.line = node.start_mark.line + 1
     out.key_lines = {}
+    own_lines: dict[Any, int] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         try:
@@ -35,6 +39,10 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
                 None, None, "a mapping key must be a plain value", key_node.start_mark) from None
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[key] = key_node.start_mark.line + 1
+        if id(key_node) in own:
+            if key in own_lines:
+                loader.duplicates.append((key, out.key_lines[key], own_lines[key]))
+            own_lines[key] = out.key_lines[key]
     return out
 
 
@@ -64,13 +72,22 @@ _Loader.add_constructor("!vault-encrypted", _vaulted)
 _Loader.add_constructor("!unsafe", _unsafe)
 
 
-def load_yaml(text: str, source: str) -> Any:
+def load_yaml(text: str, source: str, duplicates: list[str] | None = None) -> Any:
     """Parse YAML; mappings come back as :class:`LineDict`.
 
-    A syntax error raises :class:`InventoryError` as ``SOURCE:LINE: reason``.
+    A syntax error raises :class:`InventoryError` as ``SOURCE:LINE: reason``. A key
+    written twice in one mapping (the later wins, as in Ansible) is described in
+    ``duplicates`` when given.
     """
+    loader = _Loader(text)
+    loader.duplicates = []
     try:
-        return yaml.load(text, Loader=_Loader)
+        data = loader.get_single_data()
+        if duplicates is not None:
+            duplicates.extend(f"{source}:{line}: {key!r} is written twice (also on line "
+                              f"{first}); the later one wins"
+                              for key, line, first in loader.duplicates)
+        return data
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -78,6 +95,8 @@ def load_yaml(text: str, source: str) -> Any:
         raise InventoryError(f"{source}:{line}: {reason}") from None
     except yaml.YAMLError as exc:
         raise InventoryError(f"{source}:1: {' '.join(str(exc).split())}") from None
+    finally:
+        loader.dispose()
 
 
 def load_vars(path: Path, notes: list[str] | None = None) -> dict[str, Any]:

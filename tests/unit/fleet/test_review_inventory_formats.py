@@ -246,3 +246,22 @@ def test_groups_of_one_depth_apply_their_vars_in_name_order_as_ansible_does(
     assert load(write(tmp_path, "hosts", text))["h1"].user == "zeta"  # zeta sorts last
     text += "ansible_group_priority=10\n"
     assert load(write(tmp_path, "hosts", text))["h1"].user == "alpha"
+
+
+def test_a_host_written_twice_is_an_error_in_ccm_yaml_and_a_note_in_ansible_yaml(
+        tmp_path: Path) -> None:
+    ccm = write(tmp_path, "inv.yaml", "hosts:\n  web-01: {address: 10.0.0.1}\n  web-02: {}\n"
+                "  web-01: {address: 10.0.0.3}\n")
+    with pytest.raises(InventoryError) as err:
+        load(ccm)
+    assert str(err.value) == f"{ccm}:4: 'web-01' is written twice (also on line 2); remove one"
+    ansible = write(tmp_path, "hosts.yml", "all:\n  hosts:\n    web-01: {ansible_host: 10.0.0.1}"
+                    "\n    web-01: {ansible_port: 2222}\n")
+    inv = load_inventory(ansible, ssh_config=None)
+    assert (inv.hosts["web-01"].target, inv.hosts["web-01"].port) == ("web-01", 2222)  # Ansible's
+    assert inv.notes == (f"{ansible}:4: 'web-01' is written twice (also on line 3); the later "
+                         "one wins",)
+    # overriding what `<<: *anchor` brings in is not writing a key twice
+    merged = write(tmp_path, "inv.yaml", "hosts:\n  base: &b {user: ops, port: 2222}\n"
+                   "  web-01:\n    <<: *b\n    port: 22\n")
+    assert (load(merged)["web-01"].user, load(merged)["web-01"].port) == ("ops", 22)
