@@ -150,6 +150,13 @@ def _size(n: Any) -> str:
     return f"{value / 1000:.1f} TB"
 
 
+def _when(hours: float) -> str:
+    """``in 5.2 h``, ``in 40 min``; ``any minute now`` when the trend is past full."""
+    if hours <= 0:
+        return "any minute now"
+    return f"in {hours * 60:.0f} min" if hours < 1 else f"in {hours:.1f} h"
+
+
 def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
              rules: HealthRules, firing: Collection[tuple[str, str]] = ()) -> Evaluation:
     """Judge one snapshot (``history``: the host's recent snapshots, this one included).
@@ -209,10 +216,11 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
             if fc.hours_left < horizon:
                 ev.add(Finding(DISK_FILLING, fc.mount, {
                     "mountpoint": fc.mount, "threshold": f"{rules.horizon_hours:g}h"}, {
-                    "summary": f"{fc.mount} on {host} will be full in {fc.hours_left:.1f} h",
+                    "summary": f"{fc.mount} on {host} will be full {_when(fc.hours_left)}",
                     "hours_left": f"{fc.hours_left:.1f}",
-                    "description": f"growing {fc.rate_bytes_per_hour / 1e6:.1f} MB/h over "
-                                   f"{fc.points} samples"}, Severity.WARNING))
+                    "description": f"growing {_size(fc.rate_bytes_per_hour)}/h over "
+                                   f"{fc.points} samples; {_size(fc.capacity_bytes - fc.used_bytes)}"
+                                   " free"}, Severity.WARNING))
     memory = snap.data.get("memory")
     mem_pct = _pct(memory.get("used_pct")) if isinstance(memory, dict) else None
     if mem_pct is not None:

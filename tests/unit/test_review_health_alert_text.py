@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from ccm_tui.core.model import HealthSnapshot, utcnow
 from ccm_tui.daemon.health_rules import HealthRules, evaluate
 
@@ -17,3 +19,23 @@ def test_disk_full_says_how_much_is_free_in_readable_units() -> None:
     assert text == {"/": "/ is 95% used (threshold 90%); 5.3 GB free",
                     "/boot": "/boot is 99.2% used (threshold 90%); 524.3 kB free",
                     "/srv": "/srv is 91% used (threshold 90%); ? bytes free"}
+
+
+def _filling(per_10_min: int, start: int, total: int = 100 * 10**9) -> list[HealthSnapshot]:
+    t0 = utcnow()
+    return [HealthSnapshot("web-01", t0 + timedelta(minutes=10 * i), data={"mounts": [
+        {"mount": "/var", "used_pct": 100 * (start + per_10_min * i) / total,
+         "used_bytes": start + per_10_min * i, "free_bytes": total - start - per_10_min * i}]})
+        for i in range(7)]
+
+
+def test_disk_filling_up_says_when_and_how_fast_in_readable_units() -> None:
+    history = _filling(2 * 10**9, 60 * 10**9)  # 12 GB/h, 72 GB used: 28 GB in 2.3 h
+    [f] = [f for (rule, _), f in evaluate(history[-1], history, HealthRules()).findings.items()
+           if rule == "DiskFillingUp"]
+    assert f.annotations["summary"] == "/var on web-01 will be full in 2.3 h"
+    assert f.annotations["description"] == "growing 12.0 GB/h over 7 samples; 28.0 GB free"
+    soon = _filling(2 * 10**9, 82 * 10**9)  # 94 GB used: 6 GB in 30 min
+    [f] = [f for (rule, _), f in evaluate(soon[-1], soon, HealthRules()).findings.items()
+           if rule == "DiskFillingUp"]
+    assert f.annotations["summary"] == "/var on web-01 will be full in 30 min"
