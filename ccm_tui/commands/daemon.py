@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Coroutine
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -58,11 +60,33 @@ def daemon_options(s: Settings, owner: str | None, tmux_socket: str | None) -> D
     )
 
 
-def _stop_on_signals(stop: asyncio.Event) -> None:
+def _stop_on_signals(stop: asyncio.Event, banner: str) -> None:
+    """SIGINT/SIGTERM set ``stop`` (a clean stop: leases handed back); a second one
+    cancels the service at once, leaving its leases to expire."""
     loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            typer.echo(f"{banner}: {sig.name}: stopping — handing running tasks back "
+                       "(again to stop at once)", err=True)
+            stop.set()
+        elif main is not None:
+            typer.echo(f"{banner}: {sig.name} again: stopping now; leases not handed back "
+                       "expire and the next daemon takes the tasks over", err=True)
+            main.cancel()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a service until it stops; one cancelled by a second signal exits with 130."""
+    try:
+        asyncio.run(coro)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise typer.Exit(130) from None
 
 
 async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
@@ -73,6 +97,7 @@ async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
     from ccm_tui.fleet.ssh import SSHPool
     from ccm_tui.hub import open_hub
     from ccm_tui.hub.patience import connect_patiently
+    from ccm_tui.ingest.pipeline import IngestSettings
     from ccm_tui.ingest.server import ReceiverConfig
     from ccm_tui.ingest.service import start_receiver
 
@@ -80,17 +105,33 @@ async def _serve(ctx: typer.Context, owner: str | None, tmux_socket: str | None,
     inventory = load_inventory(s.inventory)
     options = daemon_options(s, owner, tmux_socket)
     trust = TrustStore([str(p) for p in known_hosts] if known_hosts else None)
+    name = "ccm up" if receiver is not None else "ccm daemon"
     stop = asyncio.Event()
-    _stop_on_signals(stop)
+    _stop_on_signals(stop, name)
     hub = open_hub(s.hub)
     running = None
     try:
         if receiver is not None:  # first: it answers 503 until the hub is reachable
             listen, config = receiver
             assert isinstance(config, ReceiverConfig)
-            running = await start_receiver(hub, listen, config)
-        if not await connect_patiently(hub, stop, log=log, shown=redact_url(s.hub)):
-            return  # stopped while waiting for a hub that is not up yet
+            # the same duplicate/flap handling as `ccm webhook`, from the same settings
+            ingest = IngestSettings(
+                flap_threshold=s.webhook.flap_threshold,
+                flap_window=timedelta(minutes=s.webhook.flap_window_minutes))
+            running = await start_receiver(hub, listen, config, settings=ingest)
+            auth = " ".join(k for k, on in (("bearer", config.credentials.tokens),
+                                            ("basic", config.credentials.basic)) if on)
+            typer.echo(f"ccm up: receiving on {running.url}/alerts/"
+                       "{alertmanager,grafana,kibana,generic} · auth "
+                       f"{auth or 'none'}"
+                       f"{' · grafana signatures checked' if config.grafana else ''}",
+                       err=True)
+        if not await connect_patiently(hub, stop, log=log, shown=redact_url(s.hub),
+                                       meanwhile="alerts get 503 until then"
+                                       if running else ""):
+            typer.echo(f"{name}: stopped before the hub answered; no task was claimed",
+                       err=True)
+            return
         async with SSHPool(inventory, trust=trust, options=s.ssh.pool_options()) as pool:
             await _dispatch(hub, pool, inventory, options, s, stop, running, notifications)
     finally:
@@ -111,10 +152,15 @@ async def _dispatch(hub: Hub, pool: SSHPool, inventory: Inventory, options: Daem
                notifier=task_notifier(hub, s.notify))
     notifier = asyncio.create_task(run_notifications(hub, s.notify, stop)) \
         if notifications else None
-    typer.echo(f"ccm daemon {options.owner}: {plural(len(inventory), 'host')} · hub "
+    typer.echo(f"ccm daemon {options.owner}: {plural(len(inventory), 'host')} from "
+               f"{s.inventory} · {plural(len(d.knowledge.catalog.valid()), 'runbook')} · hub "
                f"{redact_url(s.hub)}"
-               + (f" · receiving alerts on {running.url}/alerts/…" if running else ""),
+               + (f" · alerts on {running.url}/alerts/…" if running else ""),
                err=True)
+    if not len(inventory):
+        log.warning("the inventory %s lists no hosts: every task will escalate without an "
+                    "agent; add hosts to it (`ccm fleet list` shows what it holds)",
+                    s.inventory)
     try:
         await d.run(stop)
     finally:
@@ -122,6 +168,11 @@ async def _dispatch(hub: Hub, pool: SSHPool, inventory: Inventory, options: Daem
         if notifier is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(notifier, 10)
+    back = d.handed_back
+    typer.echo(f"ccm daemon {options.owner}: stopped"
+               + (f"; handed back {plural(len(back), 'running task')} ({', '.join(back)}): "
+                  "the agents keep running on their hosts and the next daemon re-attaches"
+                  if back else "; no task was running"), err=True)
 
 def daemon(
     ctx: typer.Context,
@@ -138,7 +189,7 @@ def daemon(
     their hosts and the next daemon re-attaches.
     """
     service_logging("daemon")
-    asyncio.run(_serve(ctx, owner, tmux_socket, known_hosts, None, not no_notify))
+    _run(_serve(ctx, owner, tmux_socket, known_hosts, None, not no_notify))
 
 
 def up(
@@ -159,4 +210,4 @@ def up(
     config = receiver_config(ctx, token_file, basic_auth_file, grafana_secret_file, where,
                              insecure_no_auth)
     service_logging("up")
-    asyncio.run(_serve(ctx, owner, tmux_socket, known_hosts, (where, config), not no_notify))
+    _run(_serve(ctx, owner, tmux_socket, known_hosts, (where, config), not no_notify))

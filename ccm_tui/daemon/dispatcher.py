@@ -56,6 +56,8 @@ class Daemon:
         self.notifier = notifier
         #: Every task this daemon claimed, in order (for status and tests).
         self.claimed: list[str] = []
+        #: The tasks still running when the daemon stopped, whose leases it released.
+        self.handed_back: list[str] = []
         self._runners: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._paused = False
@@ -68,13 +70,18 @@ class Daemon:
         from ccm_tui.fleet.inventory import sync_to_hub
 
         await sync_to_hub(self.hub, self.hosts.values())
-        self._paused = (await self.hub.get_control()).paused
+        control = await self.hub.get_control()
+        self._paused = control.paused
+        if control.paused:  # said at start: the operator may have forgotten a pause
+            log.warning("automatic fixes are paused by %s%s: fixes wait for approval until "
+                        "`ccm resume`", control.actor or "someone",
+                        f" ({control.reason})" if control.reason else "")
         feed = asyncio.create_task(self._follow_feed(), name="ccm-daemon-feed")
         health = asyncio.create_task(self.health.run(stop), name="ccm-daemon-health") \
             if self.options.health_interval else None
         self.started.set()
-        log.info("daemon %s: %s, %s", self.options.owner, plural(len(self.hosts), "host"),
-                 plural(len(self.knowledge.catalog.valid()), "runbook"))
+        log.debug("daemon %s: %s, %s", self.options.owner, plural(len(self.hosts), "host"),
+                  plural(len(self.knowledge.catalog.valid()), "runbook"))
         try:
             while not stop.is_set():
                 try:
@@ -189,9 +196,13 @@ class Daemon:
     async def _on_control(self) -> None:
         control = await self.hub.get_control()
         if control.paused and not self._paused:
-            log.info("paused by %s: holding automatic fixes", control.actor or "someone")
+            log.info("paused by %s%s: holding automatic fixes", control.actor or "someone",
+                     f" ({control.reason})" if control.reason else "")
             await asyncio.gather(*(s.hold(control.actor or "ccm pause")
                                    for s in list(self.sessions.values())))
+        elif self._paused and not control.paused:
+            log.info("resumed by %s: automatic fixes are on again for new decisions",
+                     control.actor or "someone")
         self._paused = control.paused
 
     async def _on_silence(self) -> None:
@@ -223,5 +234,12 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await r
         for task_id in ids:
-            with contextlib.suppress(LeaseLost, HubUnavailable, ConflictError):
+            try:
                 await self.hub.release_lease(task_id, self.options.owner)
+            except (LeaseLost, ConflictError):
+                continue  # no longer ours: nothing to hand back
+            except HubUnavailable as exc:
+                log.warning("%s: could not release its lease (%s); it expires within %gs "
+                            "and the next daemon takes the task over", task_id, exc,
+                            self.options.lease_seconds)
+            self.handed_back.append(task_id)
