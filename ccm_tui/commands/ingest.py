@@ -158,8 +158,8 @@ KEPT_HEADERS = ("User-Agent", "Content-Type")
 RECORD_MAX_BODY = 16 * 1024 * 1024
 
 
-def _recorder(writer: TraceWriter) -> web.Application:
-    """POST /alerts/<source> → one trace line, answered 200; nothing else is stored."""
+def _recorder(writer: TraceWriter, recorded: list[int]) -> web.Application:
+    """POST /alerts/<source> → one trace line, answered 200 (counted in ``recorded[0]``)."""
     import json
     from datetime import UTC, datetime
 
@@ -190,8 +190,15 @@ def _recorder(writer: TraceWriter) -> web.Application:
             body, raw = None, data.decode("utf-8", "replace")
         # a clock stepped back by NTP must not make a trace that replay refuses
         last[0] = max(datetime.now(UTC), last[0])
-        writer.write(last[0], endpoint, body=body, raw=raw, headers=headers)
-        writer.out.flush()
+        try:
+            writer.write(last[0], endpoint, body=body, raw=raw, headers=headers)
+            writer.out.flush()
+        except OSError as exc:  # e.g. the disk is full: the sender retries later
+            typer.echo(f"cannot write the trace: {exc.strerror or exc}; answered 503", err=True)
+            return web.json_response({"status": "retry", "reason": "trace_unwritable",
+                                      "error": str(exc.strerror or exc)}, status=503,
+                                     headers={"Retry-After": "60"})
+        recorded[0] += 1
         return web.json_response({"status": "recorded"})
 
     app = web.Application(client_max_size=RECORD_MAX_BODY)
@@ -223,6 +230,7 @@ def record(
     User-Agent and Content-Type are not written.
     """
     import asyncio
+    import contextlib
     import signal
     from datetime import UTC, datetime
 
@@ -242,7 +250,7 @@ def record(
     err = typer.echo
 
     async def serve(writer: TraceWriter) -> None:
-        runner = web.AppRunner(_recorder(writer), access_log=None)
+        runner = web.AppRunner(_recorder(writer, recorded), access_log=None)
         await runner.setup()
         try:
             site = web.TCPSite(runner, host, port)
@@ -272,21 +280,29 @@ def record(
     except OSError as exc:
         raise CCMError(f"cannot write {out}: {exc.strerror or exc}",
                        hint="check the folder exists and is writable") from None
-    with f:
-        writer = TraceWriter(f)
-        if inventory is not None:
-            writer.inventory(datetime.now(UTC), inventory.to_hosts())
-        else:
+    writer = TraceWriter(f)
+    recorded = [0]
+    try:
+        if inventory is None:
             err(f"no inventory at {settings(ctx).inventory}: the trace has no inventory line, "
                 "so its replay counts every host as unmanaged (--inventory FILE)", err=True)
-        f.flush()
+        try:
+            if inventory is not None:
+                writer.inventory(datetime.now(UTC), inventory.to_hosts())
+                f.flush()
+        except OSError as exc:
+            raise CCMError(f"cannot write {out}: {exc.strerror or exc}",
+                           hint="free some space, or record somewhere else") from None
         try:
             asyncio.run(serve(writer))
         except CCMError:
             if created:  # nothing was recorded: leave no file behind
                 out.unlink(missing_ok=True)
             raise
-    requests = writer.count - (inventory is not None)
+    finally:
+        with contextlib.suppress(OSError):  # a line that could not be written was reported
+            f.close()
+    requests = recorded[0]
     err(f"recorded {requests} request{'' if requests == 1 else 's'} to {out}; "
         f"replay it: ccm ingest replay {out}", err=True)
 

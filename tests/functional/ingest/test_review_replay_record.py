@@ -120,3 +120,18 @@ def test_an_existing_trace_is_kept_unless_append_is_asked(tmp_path: Path) -> Non
         stop(proc)
     assert trace.read_text().startswith(before) and len(trace.read_text().splitlines()) == 2
 
+
+
+def test_a_trace_that_cannot_be_written_is_answered_503_so_the_sender_retries() -> None:
+    proc, base = start(Path("/dev/full"))  # every write: No space left on device
+    try:
+        request = urllib.request.Request(f"{base}/alerts/generic", method="POST",
+                                         data=b'{"name": "BackupFailed", "host": "db-01"}')
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=30)
+        assert caught.value.code == 503 and caught.value.headers["Retry-After"] == "60"
+        assert json.loads(caught.value.read())["reason"] == "trace_unwritable"
+    finally:
+        err = stop(proc)
+    assert "cannot write the trace: No space left on device; answered 503" in err
+    assert "recorded 0 requests to /dev/full" in err
