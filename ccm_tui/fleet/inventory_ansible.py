@@ -233,6 +233,8 @@ def proxy_jump(args: str) -> str | None:
 
 
 # -- host ranges -------------------------------------------------------------------------
+#: The most hosts one ``[START:END]`` range may make.
+MAX_RANGE = 10_000
 _RANGE = re.compile(r"\[([0-9a-zA-Z]+):([0-9a-zA-Z]+)(?::(\d+))?\]")
 
 
@@ -240,12 +242,21 @@ def expand_range(pattern: str, where: str) -> list[str]:
     """``web-[01:03]`` → ``web-01, web-02, web-03``; ``db-[a:c]`` → ``db-a, db-b, db-c``."""
     m = _RANGE.search(pattern)
     if not m:
+        if "[" in pattern or "]" in pattern:
+            raise InventoryError(f"{where}: cannot read the host range in {pattern!r}; write "
+                                 "[START:END] or [START:END:STEP], e.g. web[01:20]")
         return [pattern]
     lo, hi, step_s = m.group(1), m.group(2), m.group(3)
     step = int(step_s) if step_s else 1
     head, tail = pattern[: m.start()], pattern[m.end():]
+    if step < 1:
+        raise InventoryError(f"{where}: the step of the host range {m.group(0)} must be 1 or more")
     if lo.isdigit() and hi.isdigit():
         width = len(lo) if lo.startswith("0") else 0
+        count = len(range(int(lo), int(hi) + 1, step))
+        if count > MAX_RANGE:  # checked before building: web[1:10000000] is a typo
+            raise InventoryError(f"{where}: the host range {m.group(0)} makes {count} hosts; "
+                                 f"more than {MAX_RANGE} in one range is taken for a typo")
         values = [str(i).zfill(width) for i in range(int(lo), int(hi) + 1, step)]
     elif len(lo) == 1 and len(hi) == 1 and lo.isalpha() and hi.isalpha():
         letters = string.ascii_letters

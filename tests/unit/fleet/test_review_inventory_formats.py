@@ -265,3 +265,16 @@ def test_a_host_written_twice_is_an_error_in_ccm_yaml_and_a_note_in_ansible_yaml
     merged = write(tmp_path, "inv.yaml", "hosts:\n  base: &b {user: ops, port: 2222}\n"
                    "  web-01:\n    <<: *b\n    port: 22\n")
     assert (load(merged)["web-01"].user, load(merged)["web-01"].port) == ("ops", 22)
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ("web[1:3:0]", "the step of the host range [1:3:0] must be 1 or more"),  # was a traceback
+    ("web[01:1000000]", "the host range [01:1000000] makes 1000000 hosts; more than 10000"),
+    ("web[1:]", "cannot read the host range in 'web[1:]'; write [START:END]"),
+])
+def test_host_ranges_that_cannot_be_meant_are_refused_with_the_line(
+        tmp_path: Path, line: str, reason: str) -> None:
+    p = write(tmp_path, "hosts", f"[web]\n{line}\n")
+    with pytest.raises(InventoryError) as err:
+        load(p)
+    assert str(err.value).startswith(f"{p}:2: {reason}")
