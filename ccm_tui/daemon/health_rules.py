@@ -14,6 +14,9 @@ alert              holds when                                         key       
 ``HostAccessRefused`` the host answered but refused CCM's login or     —           2
                    CCM refused its host key (severity info: CCM's
                    access, not the host, is at fault; never a page)
+``HealthProbeFailed`` CCM logged in but the probe gave no figures      —           2
+                   (no python3, a broken agent): the host is not
+                   watched (severity info, like HostAccessRefused)
 =================  =================================================  ==========  =====
 
 Like Prometheus' ``for:``, a condition must hold for N consecutive probes before it
@@ -46,8 +49,9 @@ DISK_FULL, DISK_FILLING, SERVICE_DOWN = "DiskFull", "DiskFillingUp", "ServiceDow
 HIGH_MEMORY, UNREACHABLE, ACCESS_REFUSED = "HighMemory", "HostUnreachable", "HostAccessRefused"
 #: The name the ``inode-exhaustion`` runbook matches first.
 INODES = "InodesExhausted"
+PROBE_FAILED = "HealthProbeFailed"
 RULES = (DISK_FULL, INODES, DISK_FILLING, SERVICE_DOWN, HIGH_MEMORY, UNREACHABLE,
-         ACCESS_REFUSED)
+         ACCESS_REFUSED, PROBE_FAILED)
 #: A fleet whose newest probe is older than this (s) is not being watched: ``ccm up``
 #: probes every 30 s, so the daemon is down or stuck. ``ccm status`` and the TUI say so.
 PROBE_STALE_SECONDS = 300.0
@@ -83,7 +87,8 @@ class HealthRules:
         return max(1, {DISK_FULL: self.disk_for, INODES: self.disk_for, DISK_FILLING: self.forecast_for,
                        SERVICE_DOWN: self.service_for, HIGH_MEMORY: self.memory_for,
                        UNREACHABLE: self.unreachable_for,
-                       ACCESS_REFUSED: self.unreachable_for}.get(rule, 1))
+                       ACCESS_REFUSED: self.unreachable_for,
+                       PROBE_FAILED: self.unreachable_for}.get(rule, 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +188,12 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
                 "summary": f"{host} cannot be reached by the health probe",
                 "description": error[:500]}, Severity.CRITICAL))
         return ev
-    if snap.data.get("error"):
-        return ev  # reachable, but the probe failed: nothing else is known
+    ev.known.add(PROBE_FAILED)
+    if snap.data.get("error"):  # reachable, but the probe failed: nothing else is known
+        ev.add(Finding(PROBE_FAILED, "", {}, {
+            "summary": f"CCM reaches {host} but cannot read its health: the probe failed",
+            "description": str(snap.data["error"])[:500]}, Severity.INFO))
+        return ev
     mounts = snap.data.get("mounts")
     if isinstance(mounts, list) and mounts:
         ev.known.update({DISK_FULL, INODES, DISK_FILLING})
