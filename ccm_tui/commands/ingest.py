@@ -137,19 +137,10 @@ def replay(
             "the hub keeps what was replayed, and a new replay of this trace into it "
             "counts those alerts as duplicates"), err=True)
         raise typer.Exit(130) from None
-    used = {"flap_threshold": hook.flap_threshold,
-            "flap_window_minutes": hook.flap_window_minutes,
-            "max_body_bytes": hook.max_body_bytes}
     if as_json:
-        print_json({**as_dict(summary), "settings": used})
+        print_json(as_dict(summary))
     else:
         render(summary)
-        from ccm_tui.commands._render import console
-
-        console().print(f"\n[dim]as the configured receiver: held as flapping above "
-                        f"{used['flap_threshold']} firings in {used['flap_window_minutes']} min, "
-                        f"bodies over {used['max_body_bytes']} bytes refused (webhook.* in the "
-                        "config)[/]")
 
 
 #: Request headers a recording keeps; others may hold credentials (custom API-key headers).
@@ -412,7 +403,6 @@ def render(s: ReplaySummary) -> None:
             hosts.add_row(f"[dim]… {len(rest)} more hosts[/]",
                           f"[dim]{sum(n for _, n in rest)}[/]")
         out.print(hosts, "")
-
     if s.rejections:
         total = sum(s.rejected_requests.values()) + sum(s.rejected_alerts.values())
         shown = len(s.rejections)
@@ -421,4 +411,11 @@ def render(s: ReplaySummary) -> None:
                     "line", "endpoint", "reason", "error", numbers=0)
         for r in s.rejections:
             bad.add_row(str(r["line"]), e(r["endpoint"]), e(r["reason"]), e(r["error"][:100]))
-        out.print(bad)
+        out.print(bad, "")
+    if s.settings:
+        used = s.settings
+        limit = f", bodies over {used['max_body_bytes']} bytes refused" \
+            if used.get("max_body_bytes") else ""
+        out.print(f"[dim]as the configured receiver: held as flapping above "
+                  f"{used['flap_threshold']} firings in {used['flap_window_minutes']} min"
+                  f"{limit} (webhook.* in the config)[/]")

@@ -112,6 +112,9 @@ class ReplaySummary:
     #: The alerts received most often: alertname, host, received (firing and resolved).
     top_noisy: list[dict[str, Any]] = field(default_factory=list)
     pages: Pages = field(default_factory=Pages)
+    #: What the replay assumed: ``flap_threshold``, ``flap_window_minutes``,
+    #: ``max_body_bytes`` (0: no limit).
+    settings: dict[str, int] = field(default_factory=dict)
 
     @property
     def suppressed(self) -> int:
@@ -307,6 +310,10 @@ async def replay(hub: Hub, lines: list[TraceLine], *, trace: str = "",
     """
     player = Replayer(hub, settings=settings, max_body=max_body)
     player.summary.trace = trace
+    noise = player.settings
+    player.summary.settings = {"flap_threshold": noise.flap_threshold,
+                               "flap_window_minutes": int(noise.flap_window.total_seconds() // 60),
+                               "max_body_bytes": max_body or 0}
     total = len(lines)
     for done, line in enumerate(lines, 1):
         await player.play(line)
