@@ -160,7 +160,7 @@ def detect_format(path: Path, text: str) -> str:
         return "ssh-config"
     meaningful = [ln for ln in text.splitlines()
                   if ln.strip() and not ln.lstrip().startswith(("#", ";"))]
-    has_host = any(re.match(r"\s*Host\s+\S", ln, re.I) for ln in meaningful)
+    has_host = any(re.match(r"\s*Host(\s*=\s*|\s+)\S", ln, re.I) for ln in meaningful)
     ini_or_yaml = any(ln.lstrip().startswith("[") or re.match(r"\s*[^\s:=]+:(\s|$)", ln)
                       or "ansible_" in ln for ln in meaningful)
     if has_host and not ini_or_yaml:

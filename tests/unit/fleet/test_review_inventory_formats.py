@@ -278,3 +278,8 @@ def test_host_ranges_that_cannot_be_meant_are_refused_with_the_line(
     with pytest.raises(InventoryError) as err:
         load(p)
     assert str(err.value).startswith(f"{p}:2: {reason}")
+
+
+def test_an_ssh_config_written_with_equals_signs_is_read_as_one(tmp_path: Path) -> None:
+    hosts = load(write(tmp_path, "work.conf", "Host=db1\n  Hostname=10.0.0.5\n  User = dba\n"))
+    assert [(h.name, h.target, h.user) for h in hosts.values()] == [("db1", "10.0.0.5", "dba")]
