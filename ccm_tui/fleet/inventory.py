@@ -203,7 +203,11 @@ def load_inventory(
         from ccm_tui.fleet.inventory_sshconfig import SSHConfig
 
         own = SSHConfig.parse(text, p)
-        return Inventory.of(own.hosts(), [str(p)], own.skipped)
+        found = own.hosts()
+        if not found and any(b.patterns and b.line for b in own.blocks):
+            own.skipped.append(f"{p}: its Host lines are all patterns (*, ?, !), which name "
+                               "no host to list")
+        return Inventory.of(found, [str(p)], own.skipped)
     if kind == "ccm":
         hosts = _parse_ccm(text, p)
     elif kind == "ansible-yaml":

@@ -87,3 +87,15 @@ def test_an_empty_inventory_says_so(tmp_path: Path, isolated_env: Path) -> None:
     assert res.returncode == 0
     assert res.stdout.startswith(f"no hosts in {empty} — add some")
     assert json.loads(ccm("fleet", "list", "--inventory", str(empty), "--json").stdout) == []
+
+
+def test_the_ssh_config_fallback_with_only_patterns_says_why_it_lists_nothing(
+        isolated_env: Path) -> None:
+    (isolated_env / ".ssh").mkdir()
+    cfg = isolated_env / ".ssh" / "config"
+    cfg.write_text("Host *\n  User me\nHost *.prod !db.prod\n  User p\n")
+    env = {k: v for k, v in os.environ.items() if k != "CCM_INVENTORY"}
+    res = ccm("fleet", "list", env=env)  # no inventory.yaml: ~/.ssh/config is the fleet
+    assert res.returncode == 0 and res.stdout.startswith(f"no hosts in {cfg}")
+    assert res.stderr == (f"note: {cfg}: its Host lines are all patterns (*, ?, !), which "
+                          "name no host to list\n")
