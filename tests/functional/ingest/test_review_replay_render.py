@@ -60,3 +60,39 @@ def test_the_rejected_table_says_when_it_shows_only_some(tmp_path: Path) -> None
     # no alert reached ingest: no empty tables, and no warning about unmanaged hosts
     assert "Noisiest alerts" not in text and "Tasks per host" not in text
     assert "counted as unmanaged" not in text
+
+
+def test_progress_goes_to_a_terminal_on_stderr_and_never_into_json(tmp_path: Path) -> None:
+    import json
+    import os
+    import pty
+    import threading
+
+    overnight = ROOT / "bench" / "traces" / "overnight.jsonl"
+    master, slave = pty.openpty()
+    seen: list[bytes] = []
+
+    def drain() -> None:  # a terminal that is not read would block the writer
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the other end closed
+                return
+            if not chunk:
+                return
+            seen.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "ccm_tui", "ingest", "replay", str(overnight), "--json"],
+            stdout=subprocess.PIPE, stderr=slave, cwd=ROOT, timeout=120)
+    finally:
+        os.close(slave)
+    reader.join(timeout=30)
+    os.close(master)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["requests"] == 535
+    terminal = b"".join(seen).decode(errors="replace")
+    assert "replaying" in terminal and "537/537" in terminal
