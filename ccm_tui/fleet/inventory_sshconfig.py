@@ -130,11 +130,13 @@ class SSHConfig:
                 self.blocks.append(b)
             self.skipped.extend(sub.skipped)
 
-    def lookup(self, name: str) -> dict[str, list[str]]:
-        """The options that apply to ``name``: first value wins, IdentityFile accumulates."""
+    def lookup(self, name: str, also: str = "") -> dict[str, list[str]]:
+        """The options that apply to ``name`` (or to ``also``, the address an inventory
+        gives it, which is what ``ssh`` is handed): first value wins in file order,
+        IdentityFile accumulates."""
         out: dict[str, list[str]] = {}
         for block in self.blocks:
-            if not block.matches(name):
+            if not (block.matches(name) or (also and block.matches(also))):
                 continue
             for key, value, _ in block.options:
                 if key == "identityfile":
@@ -143,8 +145,8 @@ class SSHConfig:
                     out[key] = [value]
         return out
 
-    def _resolved(self, name: str) -> dict[str, object]:
-        opts = self.lookup(name)
+    def _resolved(self, name: str, also: str = "") -> dict[str, object]:
+        opts = self.lookup(name, also)
         first = {k: v[0] for k, v in opts.items()}
         address = first.get("hostname", "").replace("%h", name).replace("%%", "%")
         jump = first.get("proxyjump")
@@ -180,10 +182,14 @@ class SSHConfig:
         return list(seen.values())
 
     def fill_in(self, host: FleetHost) -> FleetHost:
-        """``host`` with what this config says for its name where the inventory says nothing."""
-        if not any(b.matches(host.name) for b in self.blocks if b.options):
+        """``host`` with what this config says for its name or its address (as Ansible's
+        ``ssh ADDRESS`` would find: ``Host 10.20.*`` with a ProxyJump) where the
+        inventory says nothing."""
+        also = host.address if host.address != host.name else ""
+        if not any(b.matches(host.name) or (also and b.matches(also))
+                   for b in self.blocks if b.options):
             return host
-        return with_defaults(host, **self._resolved(host.name))
+        return with_defaults(host, **self._resolved(host.name, also))
 
 
 def _words(text: str) -> list[str]:

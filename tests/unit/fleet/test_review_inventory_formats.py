@@ -283,3 +283,14 @@ def test_host_ranges_that_cannot_be_meant_are_refused_with_the_line(
 def test_an_ssh_config_written_with_equals_signs_is_read_as_one(tmp_path: Path) -> None:
     hosts = load(write(tmp_path, "work.conf", "Host=db1\n  Hostname=10.0.0.5\n  User = dba\n"))
     assert [(h.name, h.target, h.user) for h in hosts.values()] == [("db1", "10.0.0.5", "dba")]
+
+
+def test_ssh_config_blocks_for_the_address_apply_as_ansibles_ssh_would(tmp_path: Path) -> None:
+    cfg = write(tmp_path, "ssh_config", "Host 10.20.*\n  ProxyJump bastion\n  User ops\n"
+                "Host web1\n  Port 2222\nHost *\n  User default\n")
+    inv = write(tmp_path, "hosts", "web1 ansible_host=10.20.0.5\nweb2 ansible_host=10.20.0.6 "
+                "ansible_user=me\nweb3 ansible_host=192.0.2.7\n")
+    hosts = load_inventory(inv, ssh_config=cfg).hosts
+    assert (hosts["web1"].jump, hosts["web1"].user, hosts["web1"].port) == ("bastion", "ops", 2222)
+    assert (hosts["web2"].jump, hosts["web2"].user) == ("bastion", "me")  # the inventory's wins
+    assert (hosts["web3"].jump, hosts["web3"].user) == (None, "default")
