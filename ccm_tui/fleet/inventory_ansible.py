@@ -140,7 +140,13 @@ class _Tree:
         def get(*keys: str) -> str:  # a vault-encrypted value counts as unset
             for k in keys:
                 if isinstance(v.get(k), str | int | float) and v[k] != "":
-                    return str(v[k])
+                    text = _INVENTORY_HOSTNAME.sub(
+                        lambda m: name.split(".")[0] if m.group(1) else name, str(v[k]))
+                    said = f"{k}={text} is a template CCM does not evaluate; left unset"
+                    if "{{" in text and self.notes is not None and not any(
+                            n.endswith(said) for n in self.notes):  # once, not per host
+                        self.notes.append(f"{where}: {name}: {said}")
+                    return "" if "{{" in text else text
             return ""
 
         port_text = get("ansible_port", "ansible_ssh_port")
@@ -159,9 +165,13 @@ class _Tree:
             jump=proxy_jump(ssh_args),
             kex_algs=_algorithms(ssh_args, "kexalgorithms", where),
             ciphers=_algorithms(ssh_args, "ciphers", where),
-            python=get("ansible_python_interpreter") or "python3",
+            python=python if (python := get("ansible_python_interpreter")) and not
+            python.startswith("auto") else "python3",  # auto*: Ansible's discovery modes
             source=where,
         )
+
+
+_INVENTORY_HOSTNAME = re.compile(r"\{\{\s*inventory_hostname(_short)?\s*\}\}")
 
 
 def _algorithms(args: str, option: str, where: str) -> str:

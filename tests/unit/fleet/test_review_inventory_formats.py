@@ -294,3 +294,24 @@ def test_ssh_config_blocks_for_the_address_apply_as_ansibles_ssh_would(tmp_path:
     assert (hosts["web1"].jump, hosts["web1"].user, hosts["web1"].port) == ("bastion", "ops", 2222)
     assert (hosts["web2"].jump, hosts["web2"].user) == ("bastion", "me")  # the inventory's wins
     assert (hosts["web3"].jump, hosts["web3"].user) == (None, "default")
+
+
+def test_ansible_templates_and_interpreter_discovery(tmp_path: Path) -> None:
+    p = write(tmp_path, "hosts.yml", """\
+all:
+  vars:
+    ansible_python_interpreter: auto_silent
+    ansible_user: "{{ lookup('env', 'USER') }}"
+  hosts:
+    web1:
+      ansible_host: "{{ inventory_hostname }}.example.com"
+    db1.corp.example.com:
+      ansible_host: "{{inventory_hostname_short}}.internal"
+      ansible_python_interpreter: /usr/bin/python3.11
+""")
+    inv = load_inventory(p, ssh_config=None)
+    web, db = inv.hosts["web1"], inv.hosts["db1.corp.example.com"]
+    assert (web.target, web.user, web.python) == ("web1.example.com", "", "python3")
+    assert (db.target, db.python) == ("db1.internal", "/usr/bin/python3.11")
+    assert inv.notes == (f"{p}:6: web1: ansible_user={{{{ lookup('env', 'USER') }}}} is a "
+                         "template CCM does not evaluate; left unset",)  # once, not per host
