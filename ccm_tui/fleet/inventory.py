@@ -184,7 +184,9 @@ def load_inventory(
 
     ``ssh_config`` (default ``~/.ssh/config``; ``None`` to skip) fills in what the
     inventory leaves unset for a host, matching its ``Host`` patterns on the host's
-    name. When ``path`` itself is an ssh config, its concrete hosts are the inventory.
+    name or address. When ``path`` itself is an ssh config, its concrete hosts are the
+    inventory; when it is a folder, the one inventory file in it. What was read but
+    not used is described in :attr:`Inventory.notes`.
     """
     p = _inventory_file(Path(path).expanduser())
     try:
