@@ -73,7 +73,8 @@ def _check_term(term: str, hosts: list[FleetHost]) -> None:
             raise InventoryError(f"no host named {term!r} in the inventory; {term!r} is a group",
                                  hint=f"write group:{term} for the hosts in it")
         raise InventoryError(f"no host named {term!r} in the inventory",
-                             hint="list the hosts with `ccm fleet list`")
+                             hint="separate terms with commas, not spaces (web-01,web-02)"
+                             if len(term.split()) > 1 else "list the hosts with `ccm fleet list`")
 
 
 def _check_group(term: str, want: str, hosts: list[FleetHost]) -> None:

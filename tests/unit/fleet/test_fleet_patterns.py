@@ -64,6 +64,7 @@ def test_unknown_host_lookup_names_the_remedy() -> None:
     ("group:web:!web-01", "no group 'web:!web-01'", "join terms with commas, not ':'"),
     ("web-*:&db-*", "no host matches 'web-*:&db-*'", "join terms with commas, not ':'"),
     ("group:", "names no group", "group:NAME"),
+    ("web-01 web-02", "no host named 'web-01 web-02'", "commas, not spaces"),
 ])
 def test_a_group_or_label_that_nothing_has_is_an_error_with_what_exists(
         pattern: str, message: str, hint: str) -> None:
