@@ -6,7 +6,8 @@ Each request line is decoded and parsed as ``POST /alerts/<endpoint>`` would be
 :meth:`Ingestor.ingest <ccm_tui.ingest.pipeline.Ingestor.ingest>` with ``now`` set to
 the line's ``ts`` — so flap windows and silences follow the trace's clock. Nothing
 is simulated: the tasks, alerts and silences end up in the hub replayed into.
-Credentials and Grafana signatures are not checked (a trace holds no secrets).
+Credentials and Grafana signatures are not checked (a trace holds no secrets); a
+``Content-Type`` header in the trace is, as the receiver checks it.
 
 **Pages.** Both figures count notifications that would wake someone up:
 
@@ -48,6 +49,8 @@ from ccm_tui.ingest.pipeline import AlertResult, Ingestor, IngestSettings, Outco
 from ccm_tui.ingest.trace import TraceLine
 
 REPLAY_ACTOR = "ccm ingest replay"
+#: The Content-Types the receiver reads (others get 415); no header reads as JSON.
+JSON_TYPES = ("application/json", "text/plain", "application/octet-stream", "")
 TOP = 10
 MAX_REJECTIONS = 20
 
@@ -220,6 +223,12 @@ class Replayer:
 
     async def _request(self, line: TraceLine) -> None:
         t = self._tally
+        ctype = next((v for k, v in line.headers.items() if k.lower() == "content-type"), "")
+        mime = ctype.split(";", 1)[0].strip().lower()
+        if mime not in JSON_TYPES:  # as the receiver answers it: 415
+            t.reject(line, "content_type",
+                     f"Content-Type {mime[:60]!r} is not JSON; send application/json", whole=True)
+            return
         payload = line.payload()
         if self.max_body is not None and len(payload) > self.max_body:
             t.reject(line, "too_large", f"body of {len(payload)} bytes exceeds {self.max_body}",

@@ -14,8 +14,9 @@ A trace line is a request the receiver got (or would get)::
 - ``body``: the decoded JSON document as sent (any JSON value: a wrong one is
   replayed and rejected just as the receiver would reject it), **or** ``raw``: the
   body as a string, for a request that was not JSON. Exactly one of the two.
-- ``headers`` (optional): request headers, string to string, for the record.
-  Replay does not check credentials or signatures, and :class:`TraceWriter` never
+- ``headers`` (optional): request headers, string to string. Replay refuses a
+  ``Content-Type`` that is not JSON as the receiver does (415), but does not check
+  credentials or signatures, and :class:`TraceWriter` never
   writes ``Authorization``, cookies or signature headers.
 
 Two control lines put into the hub what the receiver would have found there:

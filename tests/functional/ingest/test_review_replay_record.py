@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
+JSON = {"Content-Type": "application/json"}
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -73,15 +74,19 @@ def test_recorded_requests_replay_with_the_inventory_and_without_secrets(tmp_pat
         assert post(f"{base}/alerts/alertmanager", body, Authorization="Bearer s3cret",
                     **{"X-Api-Key": "k3y", "Content-Type": "application/json"}) == \
             (200, {"status": "recorded"})
-        assert post(f"{base}/alerts/alertmanager", body)[0] == 200  # a re-send
+        assert post(f"{base}/alerts/alertmanager", body, **JSON)[0] == 200  # a re-send
         assert post(f"{base}/alerts/alertmanager",
-                    json.dumps(notification("Down", "legacy-01:9100", "b")).encode())[0] == 200
-        assert post(f"{base}/alerts/generic", b"not json")[0] == 200  # replay will reject it
+                    json.dumps(notification("Down", "legacy-01:9100", "b")).encode(),
+                    **JSON)[0] == 200
+        # recorded, and refused on replay as the receiver refuses them: 400 json, 415
+        assert post(f"{base}/alerts/generic", b"not json", **JSON)[0] == 200
+        assert post(f"{base}/alerts/generic", b'{"name": "Form", "host": "web-01"}',
+                    **{"Content-Type": "application/x-www-form-urlencoded"})[0] == 200
         status, answer = post(f"{base}/alerts/pagerduty", b"{}")
         assert (status, answer["reason"]) == (404, "unknown_endpoint")
     finally:
         err = stop(proc)
-    assert f"recorded 4 requests to {trace}" in err
+    assert f"recorded 5 requests to {trace}" in err
     text = trace.read_text()
     assert "s3cret" not in text and "k3y" not in text
     first = json.loads(text.splitlines()[0])
@@ -92,8 +97,8 @@ def test_recorded_requests_replay_with_the_inventory_and_without_secrets(tmp_pat
                            "--json"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     s = json.loads(done.stdout)
-    assert (s["requests"], s["hosts_registered"], s["duplicates"]) == (4, 2, 1)
-    assert s["rejected_requests"] == {"json": 1}
+    assert (s["requests"], s["hosts_registered"], s["duplicates"]) == (5, 2, 1)
+    assert s["rejected_requests"] == {"json": 1, "content_type": 1}
     assert {(t["host"], t["managed"]) for t in s["tasks"]} == {("web-01", True),
                                                                ("legacy-01", False)}
 
