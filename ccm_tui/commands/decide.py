@@ -67,8 +67,14 @@ def _decide(
     from rich.text import Text
 
     from ccm_tui.commands._render import console, state_text
+    from ccm_tui.core.model import is_endorsable
 
     done, effect = _DONE[kind]
+    if kind == "approve" and is_endorsable(task):
+        done, effect = "endorsed", (
+            f"the plan {task.runbook}'s shadow run would have applied was right; the daemon "
+            f"counts it toward taking {task.runbook} out of shadow mode "
+            "(`ccm runbooks stats` shows how many more it needs)")
     console().print(Text.assemble(
         ("✓ ", "green"), f"{done} ", (task.id, "bold"),
         f" ({task.host} · {task.alertname}) as {approval.actor}; now ", state_text(task.state),
@@ -94,7 +100,9 @@ def _command(kind: str, doc: str) -> Callable[..., None]:
 
 
 approve = _command(
-    "approve", "Approve the fix a task proposes (the task must be awaiting_approval).")
+    "approve", "Approve the fix a task proposes (the task must be awaiting_approval).\n\n"
+    "On a task a shadow-mode runbook escalated, it endorses the plan the dry run shows: "
+    "enough endorsements take the runbook out of shadow (see `ccm runbooks stats`).")
 reject = _command(
     "reject", "Reject the fix a task proposes; the task is cancelled (must be awaiting_approval).")
 escalate = _command(

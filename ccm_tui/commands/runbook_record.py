@@ -87,8 +87,8 @@ def _row(s: RunbookStats, file_mode: str, promote_after: int) -> dict[str, Any]:
     mode = s.mode.value if s.mode else file_mode
     level = LADDER.index(mode) if mode in LADDER else 1
     next_mode = LADDER[level + 1] if level + 1 < len(LADDER) else None
-    # A shadow run only dry-runs (its task escalates): it earns no success, so only an
-    # operator moves a runbook out of shadow.
+    # A shadow run only dry-runs (its task escalates): it earns no success; endorsements
+    # of its plans (`ccm approve` on those tasks) take it out of shadow instead.
     earned = next_mode is not None and mode != "shadow"
     return {
         "runbook": s.runbook, "host_group": s.host_group, "mode": mode,
@@ -97,6 +97,7 @@ def _row(s: RunbookStats, file_mode: str, promote_after: int) -> dict[str, Any]:
         "rejections": s.rejections, "prior": round(s.success_rate, 4), "streak": s.streak,
         "promotes_to": next_mode,
         "successes_to_promotion": max(promote_after - s.streak, 0) if earned else None,
+        "endorsements_to_promotion": promote_after if mode == "shadow" else None,
         "updated_at": s.updated_at,
     }
 
@@ -194,7 +195,8 @@ def _render(rec: Record) -> None:
             mode = f"[{style}]{r['mode']}[/]" + ("" if r["mode_source"] == "hub" else " (file)")
             nxt = ("-" if not r["promotes_to"] else
                    f"{r['promotes_to']} in {r['successes_to_promotion']}"
-                   if r["successes_to_promotion"] is not None else f"{r['promotes_to']} by hand")
+                   if r["successes_to_promotion"] is not None else
+                   f"{r['promotes_to']}: {r['endorsements_to_promotion']} endorsed")
             table.add_row(r["runbook"], r["host_group"], mode, str(r["successes"]),
                           str(r["failures"]), str(r["approvals"]), str(r["rejections"]),
                           f"{r['prior']:.0%}", nxt)
@@ -213,7 +215,8 @@ def _render(rec: Record) -> None:
     out.print(f"[dim]{plural(rec.promote_after, 'success', 'successes')} in a row (automatic or "
               "approved) promote a runbook one mode on a host group (next: the mode it climbs "
               "to, in that many successes); one failure demotes it. A shadow runbook only "
-              "dry-runs, so it leaves shadow by hand: `ccm runbooks mode ID suggest`.[/]")
+              "dry-runs and escalates: `ccm approve TASK` on such a task endorses its plan, "
+              "and that many endorsements since its last mode change promote it.[/]")
 
 
 async def _inventory_groups(ctx: typer.Context) -> set[str]:

@@ -310,16 +310,26 @@ class Approval:
     relayed_at: datetime | None = None
 
 
+def is_endorsable(task: Task) -> bool:
+    """Whether ``task`` is a shadow run's escalation, whose dry-run plan may be endorsed."""
+    return (task.state is TaskState.ESCALATED and task.decision is not None
+            and task.decision.kind is DecisionKind.SHADOW and bool(task.runbook))
+
+
 def check_approval(task: Task, kind: ApprovalKind | str) -> ApprovalKind:
     """Validate an operator decision against the task's state.
 
     Approve and reject only make sense while a fix waits for approval; escalate
-    is allowed on any task that is not finished.
+    is allowed on any task that is not finished. Approving a task a shadow-mode
+    runbook escalated with its dry-run plan *endorses* that plan (see
+    :mod:`ccm_tui.daemon.endorse`): enough endorsements take the runbook out of shadow.
     """
     k = ApprovalKind(kind)
     if k is ApprovalKind.ESCALATE:
         if task.state.is_terminal:
             raise InvalidDecision(f"task {task.id} is already {task.state}; nothing to escalate")
+    elif k is ApprovalKind.APPROVE and is_endorsable(task):
+        pass
     elif task.state is not TaskState.AWAITING_APPROVAL:
         raise InvalidDecision(
             f"task {task.id} is {task.state}, not awaiting_approval; only a proposed fix "

@@ -89,7 +89,7 @@ def test_mode_overrides_and_the_daemon_climbs_from_there(url: str, tmp_path: Pat
     assert json.loads(set_.stdout)["changes"] == [
         {"runbook": "disk-full", "host_group": "web", "from": "auto (file)", "to": "shadow"}]
     shadow = ccm("--hub", url, "runbooks", "stats", "disk-full")
-    assert "suggest by hand" in shadow.stdout  # dry runs earn no successes
+    assert "suggest: 3 endorsed" in shadow.stdout  # dry runs earn no successes
     assert ccm("--hub", url, "runbooks", "mode", "disk-full", "suggest", "-g", "web",
                "--as", "bob").exit_code == 0
     audit = [(e.actor, e.action, e.target, e.detail["to"], e.detail["reason"])
