@@ -2,22 +2,22 @@
 
 Rules (thresholds in :class:`HealthRules`):
 
-=================  =================================================  ==========  =====
-alert              holds when                                         key         for
-=================  =================================================  ==========  =====
-``DiskFull``       a mount is ≥ ``disk_pct`` % used                   mountpoint  1
-``InodesExhausted`` a mount's inodes are ≥ ``inodes_pct`` % used      mountpoint  1
-``DiskFillingUp``  the linear trend fills a mount in < ``horizon`` h  mountpoint  1
-``ServiceDown``    a systemd unit is failed                           unit        1
-``HighMemory``     memory is ≥ ``memory_pct`` % used                  —           2
-``HostUnreachable`` the probe could not reach the host                —           2
-``HostAccessRefused`` the host answered but refused CCM's login or     —           2
-                   CCM refused its host key (severity info: CCM's
-                   access, not the host, is at fault; never a page)
-``HealthProbeFailed`` CCM logged in but the probe gave no figures      —           2
-                   (no python3, a broken agent): the host is not
-                   watched (severity info, like HostAccessRefused)
-=================  =================================================  ==========  =====
+=====================  ================================================  ==========  ===
+alert                  holds when                                        key         for
+=====================  ================================================  ==========  ===
+``DiskFull``           a mount is ≥ ``disk_pct`` % used                  mountpoint  1
+``InodesExhausted``    a mount's inodes are ≥ ``inodes_pct`` % used      mountpoint  1
+``DiskFillingUp``      the trend fills a mount in < ``horizon_hours``    mountpoint  1
+``ServiceDown``        a systemd unit is failed                          unit        1
+``HighMemory``         memory is ≥ ``memory_pct`` % used                 —           2
+``HostUnreachable``    the probe could not reach the host                —           2
+``HostAccessRefused``  the host answered but refused CCM's login or CCM  —           2
+                       refused its host key (severity info: CCM's
+                       access, not the host, is at fault; never a page)
+``HealthProbeFailed``  CCM logged in but the probe gave no figures (no   —           2
+                       python3, a broken agent): the host is not
+                       watched (severity info, like HostAccessRefused)
+=====================  ================================================  ==========  ===
 
 Like Prometheus' ``for:``, a condition must hold for N consecutive probes before it
 fires; it resolves at the first probe where it no longer holds. A firing threshold
