@@ -192,7 +192,9 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
     if snap.data.get("error"):  # reachable, but the probe failed: nothing else is known
         ev.add(Finding(PROBE_FAILED, "", {}, {
             "summary": f"CCM reaches {host} but cannot read its health: the probe failed",
-            "description": str(snap.data["error"])[:500]}, Severity.INFO))
+            "description": "; ".join(
+                str(snap.data[k]) for k in ("error", "install_error") if snap.data.get(k)
+            )[:700]}, Severity.INFO))
         return ev
     mounts = snap.data.get("mounts")
     if isinstance(mounts, list) and mounts:

@@ -39,3 +39,12 @@ def test_disk_filling_up_says_when_and_how_fast_in_readable_units() -> None:
     [f] = [f for (rule, _), f in evaluate(soon[-1], soon, HealthRules()).findings.items()
            if rule == "DiskFillingUp"]
     assert f.annotations["summary"] == "/var on web-01 will be full in 30 min"
+
+
+def test_a_failed_probe_says_why_pushing_the_agent_failed_too() -> None:
+    snap = HealthSnapshot("web-01", utcnow(), data={
+        "error": "probe exited 2: python3: can't open file 'agent.pyz'",
+        "install_error": "web-01: tmux is not installed"})
+    [f] = evaluate(snap, [snap], HealthRules()).findings.values()
+    assert f.rule == "HealthProbeFailed" and f.annotations["description"] == (
+        "probe exited 2: python3: can't open file 'agent.pyz'; web-01: tmux is not installed")
