@@ -34,7 +34,7 @@ from ccm_tui.app.widgets.incidents.timeline import IncidentTimeline
 from ccm_tui.app.widgets.topbar import TopBar
 from ccm_tui.app.widgets.transcript.view import TranscriptView
 from ccm_tui.core.errors import CCMError
-from ccm_tui.core.model import ApprovalKind, Host, Task
+from ccm_tui.core.model import ApprovalKind, Host, Task, is_endorsable
 from ccm_tui.daemon.remote import session_name
 from ccm_tui.hub.base import Hub
 
@@ -307,6 +307,9 @@ class MainScreen(Screen[None]):
         """Confirm a stored decision."""
         a = message.approval
         verb = {"approve": "approved", "reject": "rejected", "escalate": "escalated"}[a.kind]
+        task = self.snap.tasks.get(a.task_id)
+        if a.kind == "approve" and task is not None and is_endorsable(task):
+            verb = "endorsed (its shadow run's plan, toward leaving shadow mode)"
         self.notify(f"{a.task_id} {verb} by {a.actor}", title="decision")
 
     def on_decision_failed(self, message: m.DecisionFailed) -> None:
