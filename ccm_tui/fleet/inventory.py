@@ -166,7 +166,7 @@ def detect_format(path: Path, text: str) -> str:
     if has_host and not ini_or_yaml:
         return "ssh-config"
     if path.suffix.lower() in {".yml", ".yaml", ".json"} or (
-            meaningful and re.match(r"^[^\s=\[]+:\s*$|^---", meaningful[0])):
+            meaningful and re.match(r"^[^\s=\[]+:\s*$|^---|^\{", meaningful[0])):
         from ccm_tui.fleet.yaml_lines import load_yaml
 
         data = load_yaml(text, str(path))

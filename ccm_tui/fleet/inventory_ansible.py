@@ -1,6 +1,7 @@
 """Ansible inventories, INI and YAML, read as they are.
 
-Understood: hosts (with ``[01:10]`` / ``[a:f]`` ranges and ``host:port``), groups,
+Also read: what ``ansible-inventory --list`` prints (JSON), so dynamic inventories
+(plugins, scripts) can be exported once and passed in. Understood: hosts (with ``[01:10]`` / ``[a:f]`` ranges and ``host:port``), groups,
 ``children``, ``[group:vars]`` / ``vars:``, and the connection variables
 ``ansible_host``, ``ansible_port``, ``ansible_user``, ``ansible_ssh_private_key_file``,
 ``ansible_python_interpreter``, and in ``ansible_ssh_common_args`` /
@@ -152,7 +153,8 @@ class _Tree:
         port_text = get("ansible_port", "ansible_ssh_port")
         ssh_args = get("ansible_ssh_common_args") + " " + get("ansible_ssh_extra_args")
         key = get("ansible_ssh_private_key_file", "ansible_private_key_file")
-        labels = {k: _scalar(val) for k, val in v.items()
+        labels = {k: str(val).lower() if isinstance(val, bool) else str(val)
+                  for k, val in v.items()
                   if not k.startswith("ansible_") and isinstance(val, str | int | float | bool)}
         return FleetHost(
             name=name,
@@ -192,12 +194,6 @@ def _algorithms(args: str, option: str, where: str) -> str:
         if m and m.group(1).lower() == option:
             return algorithm_list(m.group(2).strip(), f"{where}: -o {m.group(1)}")
     return ""
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 #: Characters after which ``str.split`` and ``shlex`` could disagree (quotes, escapes,
@@ -363,13 +359,14 @@ def parse_ansible_ini(text: str, path: Path, notes: list[str] | None = None) -> 
 def parse_ansible_yaml(text: str, path: Path, notes: list[str] | None = None) -> list[FleetHost]:
     """Hosts of an Ansible YAML inventory (``all:`` / groups with hosts, vars, children);
     hosts left out (not reached over SSH) are described in ``notes``."""
-    from ccm_tui.fleet.yaml_lines import line_of, load_yaml
+    from ccm_tui.fleet.yaml_lines import from_list_output, line_of, load_yaml
 
     data = load_yaml(text, str(path), notes)
     if data is None:
         return []
     if not isinstance(data, Mapping):
         raise InventoryError(f"{path}:1: expected groups at the top level (e.g. `all:`)")
+    data = from_list_output(data, str(path))
     tree = _Tree(path, notes=notes)
     tree.group("all")
 

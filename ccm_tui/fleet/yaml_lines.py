@@ -1,7 +1,9 @@
-"""YAML loading that remembers line numbers, for one-line inventory errors."""
+"""YAML loading that remembers line numbers, for one-line inventory errors; Ansible's
+tags, its vars files and its ``--list`` JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,40 @@ def load_vars(path: Path, notes: list[str] | None = None) -> dict[str, Any]:
     return out
 
 
+def from_list_output(data: Mapping[Any, Any], source: str) -> Mapping[Any, Any]:
+    """What ``ansible-inventory --list`` prints (``_meta.hostvars``, and each group's
+    ``hosts``, ``vars`` and ``children`` as lists) in the shape of a YAML inventory;
+    any other YAML inventory as it is. An inventory plugin's config is refused."""
+    if isinstance(data.get("plugin"), str):
+        raise InventoryError(
+            f"{source}:{line_of(data, 'plugin')}: this configures the Ansible inventory "
+            f"plugin {data['plugin']!r}, which CCM cannot run",
+            hint=f"export its hosts with `ansible-inventory -i {source} --list > fleet.json` "
+            "and pass --inventory fleet.json")
+    if "_meta" not in data:
+        return data
+    meta = data.get("_meta")
+    hostvars = meta.get("hostvars") if isinstance(meta, dict) else None
+    hostvars = hostvars if isinstance(hostvars, dict) else {}
+    out: dict[str, Any] = {}
+    for name, node in data.items():
+        if name == "_meta":
+            continue
+        if isinstance(node, list):  # an inventory script's short form: group: [hosts]
+            node = {"hosts": node}
+        if not isinstance(node, dict):
+            raise InventoryError(f"{source}:{line_of(data, name)}: group {name!r} must be a "
+                                 "mapping of hosts/vars/children, as ansible-inventory --list "
+                                 "prints")
+        out[name] = {
+            "hosts": {str(h): dict(hostvars.get(h) or {}) for h in node.get("hosts") or []}
+            or None,
+            "vars": node.get("vars") or None,
+            "children": {str(c): None for c in node.get("children") or []} or None,
+        }
+    return out
+
+
 def line_of(mapping: Any, key: Any, default: int = 1) -> int:
     """The line of ``key`` in a loaded mapping (``default`` when unknown)."""
     if isinstance(mapping, LineDict):
@@ -132,4 +168,4 @@ def line_of(mapping: Any, key: Any, default: int = 1) -> int:
     return default
 
 
-__all__ = ["LineDict", "Vaulted", "line_of", "load_vars", "load_yaml"]
+__all__ = ["LineDict", "Vaulted", "from_list_output", "line_of", "load_vars", "load_yaml"]

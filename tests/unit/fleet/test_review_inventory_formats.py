@@ -315,3 +315,38 @@ all:
     assert (db.target, db.python) == ("db1.internal", "/usr/bin/python3.11")
     assert inv.notes == (f"{p}:6: web1: ansible_user={{{{ lookup('env', 'USER') }}}} is a "
                          "template CCM does not evaluate; left unset",)  # once, not per host
+
+
+# -- dynamic inventories, exported -----------------------------------------------------------
+def test_ansible_inventory_list_output_is_an_inventory(tmp_path: Path) -> None:
+    """`ansible-inventory -i aws_ec2.yml --list > fleet.json`: the way in for plugins."""
+    listed = """{
+    "_meta": {"hostvars": {
+        "web1": {"ansible_host": "10.0.0.1", "ansible_user": "ops", "env": "prod"},
+        "db1": {"ansible_port": 2222},
+        "local": {"ansible_connection": "local"}}},
+    "all": {"children": ["ungrouped", "prod"]},
+    "prod": {"children": ["web"]},
+    "web": {"hosts": ["web1"], "vars": {"tier": "front"}},
+    "ungrouped": {"hosts": ["db1", "local"]}
+}"""
+    for name in ("fleet.json", "fleet"):  # with or without the suffix
+        inv = load_inventory(write(tmp_path, name, listed), ssh_config=None)
+        web, db = inv.hosts["web1"], inv.hosts["db1"]
+        assert list(inv.hosts) == ["web1", "db1"]
+        assert (web.target, web.user, web.groups) == ("10.0.0.1", "ops", ("web", "prod"))
+        assert web.labels == {"env": "prod", "tier": "front"} and db.port == 2222
+    script = load(write(tmp_path, "old.json", '{"web": ["a", "b"], "_meta": {"hostvars": {}}}'))
+    assert [(h.name, h.groups) for h in script.values()] == [("a", ("web",)), ("b", ("web",))]
+
+
+def test_an_inventory_plugin_config_says_how_to_export_it(tmp_path: Path) -> None:
+    p = write(tmp_path, "aws_ec2.yml", "plugin: amazon.aws.aws_ec2\nregions: [eu-west-1]\n")
+    with pytest.raises(InventoryError) as err:
+        load(p)
+    assert str(err.value) == (f"{p}:1: this configures the Ansible inventory plugin "
+                              "'amazon.aws.aws_ec2', which CCM cannot run")
+    assert f"ansible-inventory -i {p} --list > fleet.json" in err.value.hint
+    bad = write(tmp_path, "bad.json", '{"_meta": {}, "web": 5}')
+    with pytest.raises(InventoryError, match=r"bad.json:1: group 'web' must be a mapping"):
+        load(bad)
