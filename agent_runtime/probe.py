@@ -16,8 +16,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from agent_runtime.actions.disk import mount_usage
 from agent_runtime.actions.processes import (
@@ -92,6 +93,33 @@ def real_mounts(table: Optional[str] = None) -> List[Tuple[str, str, str]]:
     return out
 
 
+#: Seconds every mount together has to answer ``statvfs``; one that has not is
+#: reported as not answering (a hung NFS server) instead of stalling the probe until
+#: CCM gives up on the whole host as unreachable.
+STATVFS_SECONDS = 2.0
+
+
+def statvfs_all(paths: Sequence[str], timeout: float = STATVFS_SECONDS,
+                stat: Callable[[str], Any] = os.statvfs) -> Dict[str, Any]:
+    """``stat(path)`` of each path, asked in parallel: the result, the ``OSError``, or
+    ``None`` for a path that did not answer within *timeout* seconds."""
+    box: Dict[str, Any] = {}
+
+    def ask(path: str) -> None:
+        try:
+            box[path] = stat(path)
+        except OSError as exc:
+            box[path] = exc
+
+    threads = [threading.Thread(target=ask, args=(p,), daemon=True) for p in paths]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:  # a thread stuck in the kernel ends with the process
+        t.join(max(0.0, deadline - time.monotonic()))
+    return {p: box.get(p) for p in paths}
+
+
 def _mounts(root: HostRoot) -> List[Dict[str, Any]]:
     quota = root.quota()
     if quota is not None:
@@ -101,13 +129,17 @@ def _mounts(root: HostRoot) -> List[Dict[str, Any]]:
             data["fstype"] = "simulated"
             out.append(data)
         return out
-    result = []
-    for dev, mnt, fstype in real_mounts():
-        try:
-            sv = os.statvfs(mnt)
-        except OSError:
+    result: List[Dict[str, Any]] = []
+    mounts = real_mounts()
+    answers = statvfs_all([mnt for _dev, mnt, _fs in mounts])
+    for dev, mnt, fstype in mounts:
+        sv = answers[mnt]
+        if sv is None:
+            result.append({"mount": mnt, "device": dev, "fstype": fstype,
+                           "error": "not answering: statvfs took over "
+                                    f"{STATVFS_SECONDS:g} s (a hung network filesystem?)"})
             continue
-        if sv.f_blocks == 0:
+        if isinstance(sv, OSError) or sv.f_blocks == 0:
             continue
         total = sv.f_blocks * sv.f_frsize
         used = (sv.f_blocks - sv.f_bfree) * sv.f_frsize
