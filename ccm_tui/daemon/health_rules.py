@@ -155,6 +155,15 @@ def _size(n: Any) -> str:
     return f"{value / 1000:.1f} TB"
 
 
+def _top_memory(top: Any) -> str:
+    """``largest: java (pid 812) 5.1 GB, …`` from the probe's ``top_mem``."""
+    procs = [p for p in top or () if isinstance(p, dict) and p.get("name")]
+    if not procs:
+        return "the probe listed no processes"
+    return "largest: " + ", ".join(
+        f"{p['name']} (pid {p.get('pid', '?')}) {_size(p.get('rss_bytes'))}" for p in procs)
+
+
 def _when(hours: float) -> str:
     """``in 5.2 h``, ``in 40 min``; ``any minute now`` when the trend is past full."""
     if hours <= 0:
@@ -238,7 +247,8 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
         ev.known.add(HIGH_MEMORY)
         if mem_pct >= limit(HIGH_MEMORY, "", rules.memory_pct):
             ev.add(Finding(HIGH_MEMORY, "", {"threshold": f"{rules.memory_pct:g}"}, {
-                "summary": f"memory on {host} is {mem_pct:g}% used"}, Severity.CRITICAL))
+                "summary": f"memory on {host} is {mem_pct:g}% used",
+                "description": _top_memory(snap.data.get("top_mem"))}, Severity.CRITICAL))
     units = snap.data.get("failed_units")
     if isinstance(units, list):
         ev.known.add(SERVICE_DOWN)

@@ -48,3 +48,14 @@ def test_a_failed_probe_says_why_pushing_the_agent_failed_too() -> None:
     [f] = evaluate(snap, [snap], HealthRules()).findings.values()
     assert f.rule == "HealthProbeFailed" and f.annotations["description"] == (
         "probe exited 2: python3: can't open file 'agent.pyz'; web-01: tmux is not installed")
+
+
+def test_high_memory_names_the_processes_holding_it() -> None:
+    top = [{"pid": 812, "name": "java", "rss_bytes": 5_100_000_000},
+           {"pid": 90, "name": "postgres", "rss_bytes": 1_200_000_000}]
+    snap = HealthSnapshot("web-01", utcnow(), data={"memory": {"used_pct": 97.0},
+                                                    "top_mem": top})
+    [f] = evaluate(snap, [snap], HealthRules()).findings.values()
+    assert f.annotations == {"summary": "memory on web-01 is 97% used",
+                             "description": "largest: java (pid 812) 5.1 GB, "
+                                            "postgres (pid 90) 1.2 GB"}
