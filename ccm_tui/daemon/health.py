@@ -151,7 +151,8 @@ def _clean(data: dict[str, Any]) -> list[str]:
         bad.append("failed_units")
         data["failed_units"] = None  # unknown: a ServiceDown episode neither fires nor clears
     for key in ("top_cpu", "top_mem"):
-        if key in data and not isinstance(data[key], list):
+        if key in data and not (isinstance(data[key], list)
+                                and all(isinstance(p, dict) for p in data[key])):
             bad.append(key)
             del data[key]
     return bad
@@ -181,8 +182,8 @@ def snapshot_of(host: str, res: RunResult, rtt_ms: float, install_error: str = "
             **base, "error": "the probe printed no health figures (cpu_pct, memory, mounts): "
                              f"{res.stdout.strip()[:200]} — is its agent current? "
                              "`ccm fleet install` pushes this version"})
-    invalid = _clean(data)
-    if invalid:
+    data.pop("invalid", None)  # only CCM says what was invalid
+    if invalid := _clean(data):
         data["invalid"] = invalid
     if data.get("error") is not None:
         data["error"] = str(data["error"])[:500]

@@ -129,3 +129,14 @@ def test_figures_in_the_right_shape_are_kept_as_they_are() -> None:
     snap = snapshot_of("web-01", RunResult("web-01", 0, json.dumps(good)), 5.0)
     assert (snap.cpu_pct, snap.mem_pct, snap.disk_pct, snap.load1) == (1.0, 50.0, 91.0, 0.5)
     assert "invalid" not in snap.data and snap.data["failed_units"] == []
+
+
+def test_process_lists_in_the_wrong_shape_and_a_stray_invalid_key_are_dropped() -> None:
+    out = json.dumps({"cpu_pct": 3.0, "top_mem": ["java"], "top_cpu": [{"pid": 1}],
+                      "invalid": "yes"})
+    snap = snapshot_of("web-01", RunResult("web-01", 0, out), 5.0)
+    assert "top_mem" not in snap.data and snap.data["top_cpu"] == [{"pid": 1}]
+    assert snap.data["invalid"] == ["top_mem"]
+    clean = snapshot_of("web-01", RunResult("web-01", 0, json.dumps(
+        {"cpu_pct": 3.0, "invalid": ["made", "up"]})), 5.0)
+    assert "invalid" not in clean.data
