@@ -7,7 +7,8 @@ Also read: what ``ansible-inventory --list`` prints (JSON), so dynamic inventori
 ``ansible_python_interpreter``, and in ``ansible_ssh_common_args`` /
 ``ansible_ssh_extra_args`` a jump host (``-J``, ``-o ProxyJump=``, ``ProxyCommand="ssh
 -W %h:%p JUMP"``) and the algorithms (``-o KexAlgorithms=``, ``-o Ciphers=``, ``-c``).
-Other scalar variables become labels, so ``label:env=prod`` works. Hosts whose
+Other scalar variables become labels, so ``label:env=prod`` works, except those
+named like secrets (``*password*``, ``*token*``…). Hosts whose
 ``ansible_connection`` is not SSH (``local``, ``winrm``, ``docker``…) are left out, with a note.
 
 Variable precedence is Ansible's: ``all`` < parent group < child group < host (groups
@@ -154,8 +155,8 @@ class _Tree:
         ssh_args = get("ansible_ssh_common_args") + " " + get("ansible_ssh_extra_args")
         key = get("ansible_ssh_private_key_file", "ansible_private_key_file")
         labels = {k: str(val).lower() if isinstance(val, bool) else str(val)
-                  for k, val in v.items()
-                  if not k.startswith("ansible_") and isinstance(val, str | int | float | bool)}
+                  for k, val in v.items() if not k.startswith("ansible_")
+                  and isinstance(val, str | int | float | bool) and not _SECRET.search(k)}
         return FleetHost(
             name=name,
             address=get("ansible_host", "ansible_ssh_host"),
@@ -173,6 +174,9 @@ class _Tree:
         )
 
 
+#: Variables never made labels: labels are shown, and stored in the hub.
+_SECRET = re.compile(r"(?i)passw(or)?d|(^|_)pass($|_)|secret|(^|_)tokens?($|_)|credential"
+                     r"|api_?key|private_?key")
 _INVENTORY_HOSTNAME = re.compile(r"\{\{\s*inventory_hostname(_short)?\s*\}\}")
 
 

@@ -350,3 +350,19 @@ def test_an_inventory_plugin_config_says_how_to_export_it(tmp_path: Path) -> Non
     bad = write(tmp_path, "bad.json", '{"_meta": {}, "web": 5}')
     with pytest.raises(InventoryError, match=r"bad.json:1: group 'web' must be a mapping"):
         load(bad)
+
+
+def test_variables_named_like_secrets_never_become_labels(tmp_path: Path) -> None:
+    hosts = load(write(tmp_path, "hosts", """\
+[db]
+db1 mysql_root_password=hunter2 env=prod
+[db:vars]
+api_key=abc123
+github_token=ghp_x
+aws_secret_access_key=s3cr3t
+tls_private_key=/etc/ssl/k.pem
+passenger_workers=4
+private_ip=10.0.0.1
+"""))
+    assert hosts["db1"].labels == {"env": "prod", "passenger_workers": "4",
+                                   "private_ip": "10.0.0.1"}
