@@ -97,7 +97,8 @@ def fleet_list(ctx: typer.Context, hosts: HostsOpt = "all", as_json: JsonOpt = F
         table.add_column(col, no_wrap=col in {"NAME", "ADDRESS"}, overflow="fold")
     rows = []
     for h in selected:
-        row = [h.name, f"{h.target}:{h.port}", h.user or "-", ",".join(h.groups) or "-",
+        address = f"[{h.target}]" if ":" in h.target else h.target  # IPv6: [addr]:port
+        row = [h.name, f"{address}:{h.port}", h.user or "-", ",".join(h.groups) or "-",
                " ".join(f"{k}={v}" for k, v in sorted(h.labels.items())) or "-", h.jump or "-"]
         if own_algorithms:  # only hosts that change [ssh]'s lists have any
             row.append(" ".join(f"{k} {v}" for k, v in (("kex", h.kex_algs),

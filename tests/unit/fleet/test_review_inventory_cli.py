@@ -99,3 +99,11 @@ def test_the_ssh_config_fallback_with_only_patterns_says_why_it_lists_nothing(
     assert res.returncode == 0 and res.stdout.startswith(f"no hosts in {cfg}")
     assert res.stderr == (f"note: {cfg}: its Host lines are all patterns (*, ?, !), which "
                           "name no host to list\n")
+
+
+def test_ipv6_addresses_are_listed_in_brackets(tmp_path: Path, isolated_env: Path) -> None:
+    inv = tmp_path / "hosts"
+    inv.write_text("[v6]\n[2001:db8::2]:2222\nv4 ansible_host=192.0.2.1\n")
+    lines = ccm("fleet", "list", "--inventory", str(inv)).stdout.splitlines()
+    assert lines[1].split()[:2] == ["2001:db8::2", "[2001:db8::2]:2222"]
+    assert lines[2].split()[:2] == ["v4", "192.0.2.1:22"]
