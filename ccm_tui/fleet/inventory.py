@@ -322,7 +322,7 @@ def _ccm_fields(spec: Mapping[str, Any], path: Path, what: str, line: int) -> di
         if key in spec and spec[key] is not None:
             if not isinstance(spec[key], str | int):
                 raise InventoryError(f"{where(key)}: `{key}` of {what} must be a string")
-            out[key] = str(spec[key])
+            out[key] = first_hop(str(spec[key])) if key == "jump" else str(spec[key])
     if "port" in spec:
         out["port"] = parse_port(spec["port"], where("port"))
     if "groups" in spec:
@@ -370,6 +370,12 @@ def algorithm_list(value: Any, what: str) -> str:
     return text
 
 
+def first_hop(jump: str) -> str:
+    """The first jump host of an OpenSSH ``ProxyJump`` value (``a,b`` → ``a``), without
+    the ``ssh://`` that its URI form (``ssh://user@host:port``) starts with."""
+    return jump.split(",")[0].strip().removeprefix("ssh://").rstrip("/")
+
+
 def parse_port(value: Any, where: str) -> int:
     """A TCP port from an inventory value; :class:`InventoryError` at ``where`` if invalid."""
     try:
@@ -397,6 +403,7 @@ __all__ = [
     "Inventory",
     "algorithm_list",
     "detect_format",
+    "first_hop",
     "load_inventory",
     "parse_port",
     "sync_to_hub",

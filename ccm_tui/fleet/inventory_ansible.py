@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ccm_tui.core.errors import InventoryError
-from ccm_tui.fleet.inventory import FleetHost, algorithm_list, parse_port
+from ccm_tui.fleet.inventory import FleetHost, algorithm_list, first_hop, parse_port
 
 _IMPLICIT = {"all", "ungrouped"}
 
@@ -225,13 +225,13 @@ def proxy_jump(args: str) -> str | None:
     for i, w in enumerate(words):
         opt = words[i + 1] if i + 1 < len(words) else ""
         if w == "-J" and opt:
-            return opt.split(",")[0]
+            return first_hop(opt)
         if w.startswith("-J") and len(w) > 2:
-            return w[2:].split(",")[0]
+            return first_hop(w[2:])
         text = w[2:] if w.startswith("-o") and len(w) > 2 else opt if w == "-o" else ""
         m = re.match(r"(?i)\s*(ProxyJump|ProxyCommand)\s*[= ]\s*(.+)", text)
         if m and m.group(1).lower() == "proxyjump":
-            return m.group(2).split(",")[0].strip()
+            return first_hop(m.group(2))
         if m:
             inner = shlex.split(m.group(2))
             if inner and inner[0].endswith("ssh") and "-W" in inner:

@@ -21,7 +21,13 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from ccm_tui.core.errors import InventoryError
-from ccm_tui.fleet.inventory import FleetHost, algorithm_list, parse_port, with_defaults
+from ccm_tui.fleet.inventory import (
+    FleetHost,
+    algorithm_list,
+    first_hop,
+    parse_port,
+    with_defaults,
+)
 
 _KEYS = {"hostname", "port", "user", "identityfile", "proxyjump", "kexalgorithms", "ciphers"}
 
@@ -160,7 +166,7 @@ class SSHConfig:
             "port": int(first["port"]) if "port" in first else 22,
             "user": user,
             "identity_files": files,
-            "jump": None if not jump or jump.lower() == "none" else jump.split(",")[0],
+            "jump": None if not jump or jump.lower() == "none" else first_hop(jump),
             "kex_algs": first.get("kexalgorithms", ""),
             "ciphers": first.get("ciphers", ""),
         }

@@ -366,3 +366,10 @@ private_ip=10.0.0.1
 """))
     assert hosts["db1"].labels == {"env": "prod", "passenger_workers": "4",
                                    "private_ip": "10.0.0.1"}
+
+
+def test_proxyjump_in_its_uri_form_names_the_user_and_port(tmp_path: Path) -> None:
+    cfg = load(write(tmp_path, "config", "Host app\n  ProxyJump ssh://ops@bastion:2222\n"))
+    ini = load(write(tmp_path, "hosts", "app ansible_ssh_common_args='-J ssh://ops@bastion:2222'\n"))
+    ccm = load(write(tmp_path, "inv.yaml", "hosts:\n  app: {jump: 'ssh://ops@bastion:2222'}\n"))
+    assert cfg["app"].jump == ini["app"].jump == ccm["app"].jump == "ops@bastion:2222"
