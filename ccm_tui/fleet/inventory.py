@@ -197,8 +197,14 @@ def load_inventory(
             hint="create one with `ccm init`, or pass --inventory PATH (CCM, Ansible INI/YAML "
             "or ~/.ssh/config)",
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(f"{p}: cannot read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raw = p.read_bytes()
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise InventoryError(f"{p}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                             hint="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+    except OSError as exc:
+        raise InventoryError(f"{p}: cannot read: {exc.strerror or exc}",
+                             hint="check the path and its permissions") from None
     kind = detect_format(p, text)
     notes: list[str] = []
     if kind == "ssh-config":
@@ -397,15 +403,6 @@ def with_defaults(host: FleetHost, **fields: Any) -> FleetHost:
 
 
 __all__ = [
-    "ALGORITHM_LIST",
-    "DEFAULT_SSH_CONFIG",
-    "FleetHost",
-    "Inventory",
-    "algorithm_list",
-    "detect_format",
-    "first_hop",
-    "load_inventory",
-    "parse_port",
-    "sync_to_hub",
-    "with_defaults",
+    "ALGORITHM_LIST", "DEFAULT_SSH_CONFIG", "FleetHost", "Inventory", "algorithm_list",
+    "detect_format", "first_hop", "load_inventory", "parse_port", "sync_to_hub", "with_defaults",
 ]

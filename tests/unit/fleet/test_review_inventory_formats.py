@@ -373,3 +373,11 @@ def test_proxyjump_in_its_uri_form_names_the_user_and_port(tmp_path: Path) -> No
     ini = load(write(tmp_path, "hosts", "app ansible_ssh_common_args='-J ssh://ops@bastion:2222'\n"))
     ccm = load(write(tmp_path, "inv.yaml", "hosts:\n  app: {jump: 'ssh://ops@bastion:2222'}\n"))
     assert cfg["app"].jump == ini["app"].jump == ccm["app"].jump == "ops@bastion:2222"
+
+
+def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
+    p = write(tmp_path, "hosts", b"[web]\nweb1 owner=Ren\xe9\n")
+    with pytest.raises(InventoryError) as err:
+        load(p)
+    assert str(err.value) == f"{p}:2: not UTF-8 text (byte 0xe9)"
+    assert "save the file as UTF-8" in err.value.hint
