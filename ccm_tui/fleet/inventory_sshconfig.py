@@ -172,7 +172,8 @@ class SSHConfig:
         }
 
     def hosts(self) -> list[FleetHost]:
-        """One host per concrete ``Host`` name, with its options resolved."""
+        """One host per concrete ``Host`` name, with its options resolved; git hosting
+        services (``Host github.com``) are left out, with a note: they are no servers."""
         seen: dict[str, FleetHost] = {}
         for block in self.blocks:
             if block.is_match:
@@ -181,11 +182,16 @@ class SSHConfig:
                 if any(c in pattern for c in "*?!") or pattern in seen:
                     continue
                 fields = self._resolved(pattern)
+                if _GIT_HOSTS.search(f"{pattern} {fields['address']}"):
+                    self.skipped.append(f"{block.path or self.path}:{block.line}: {pattern} "
+                                        "left out: a git hosting service, not a server")
+                    seen[pattern] = FleetHost(pattern)  # dropped below; keeps it out once
+                    continue
                 seen[pattern] = FleetHost(
                     name=pattern, source=f"{block.path or self.path}:{block.line}",
                     **fields,  # type: ignore[arg-type]
                 )
-        return list(seen.values())
+        return [h for h in seen.values() if h.source]
 
     def fill_in(self, host: FleetHost) -> FleetHost:
         """``host`` with what this config says for its name or its address (as Ansible's
@@ -196,6 +202,11 @@ class SSHConfig:
                    for b in self.blocks if b.options):
             return host
         return with_defaults(host, **self._resolved(host.name, also))
+
+
+_GIT_HOSTS = re.compile(r"(?i)(^|[\s.])(github\.com|gitlab\.com|bitbucket\.org|codeberg\.org"
+                        r"|ssh\.dev\.azure\.com|vs-ssh\.visualstudio\.com|git-codecommit\.\S+)"
+                        r"(\s|$)")
 
 
 def _words(text: str) -> list[str]:

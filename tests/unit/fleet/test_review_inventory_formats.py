@@ -381,3 +381,24 @@ def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
         load(p)
     assert str(err.value) == f"{p}:2: not UTF-8 text (byte 0xe9)"
     assert "save the file as UTF-8" in err.value.hint
+
+
+def test_git_hosting_services_in_an_ssh_config_are_not_fleet_hosts(tmp_path: Path) -> None:
+    p = write(tmp_path, "config", """\
+Host github.com
+  IdentityFile ~/.ssh/gh
+Host gh-work
+  HostName ssh.github.com
+Host gitlab.com
+Host web-01
+  HostName 10.0.0.1
+Host github.com
+  User git
+""")
+    inv = load_inventory(p, ssh_config=None)
+    assert list(inv.hosts) == ["web-01"]
+    assert inv.notes == tuple(f"{p}:{n}: {name} left out: a git hosting service, not a server"
+                              for n, name in ((1, "github.com"), (3, "gh-work"),
+                                              (5, "gitlab.com")))
+    with pytest.raises(InventoryError, match=r"host 'gitlab\.com' is not in the fleet"):
+        inv.select("gitlab.com")
