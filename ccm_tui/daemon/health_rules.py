@@ -21,9 +21,11 @@ alert                  holds when                                        key    
 
 Like Prometheus' ``for:``, a condition must hold for N consecutive probes before it
 fires; it resolves at the first probe where it no longer holds. A firing threshold
-rule holds until usage falls ``clear_margin`` points below its threshold (a firing
-forecast until the disk is no longer full within ``horizon × forecast_clear``), so a
-disk hovering at 89.9–90.1 % raises one alert, not one per probe. A rule whose input
+rule resolves at once when usage falls ``clear_margin`` points below its threshold (a
+firing forecast when the disk is no longer full within ``horizon × forecast_clear``);
+between the two it resolves only after ``clear_for`` such probes in a row. A disk
+hovering at 89.9–90.1 % raises one alert, not one per probe, and one a fix brought to
+89 % still resolves (and fires afresh if it fills again). A rule whose input
 a probe lacks (no mounts because the host was unreachable, no systemd) is *unknown*
 for that probe: its episodes neither advance nor resolve.
 
@@ -76,6 +78,9 @@ class HealthRules:
     clear_margin: float = 2.0
     #: A firing DiskFillingUp resolves once the forecast says ``horizon × this`` or more.
     forecast_clear: float = 1.25
+    #: Probes in a row a firing rule must sit between its clearing level and its
+    #: threshold to resolve there.
+    clear_for: int = 3
     disk_for: int = 1
     forecast_for: int = 1
     service_for: int = 1
@@ -124,6 +129,8 @@ class Evaluation:
 
     findings: dict[tuple[str, str], Finding] = field(default_factory=dict)
     known: set[str] = field(default_factory=set)
+    #: Firing findings that hold only above their clearing level, below the threshold.
+    settling: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, f: Finding) -> None:
         self.findings[(f.rule, f.key)] = f
@@ -176,12 +183,17 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
     """Judge one snapshot (``history``: the host's recent snapshots, this one included).
 
     ``firing``: the (rule, key) episodes already firing (:meth:`HostRules.firing_keys`);
-    they hold down to their clearing level rather than their threshold.
+    they hold down to their clearing level rather than their threshold, and
+    ``ev.settling`` names those that hold only that way (:meth:`HostRules.update`
+    resolves them after ``clear_for`` such probes in a row).
     """
     ev = Evaluation(known={UNREACHABLE, ACCESS_REFUSED})
 
-    def limit(rule: str, key: str, threshold: float) -> float:
-        return threshold - rules.clear_margin if (rule, key) in firing else threshold
+    def holds(rule: str, key: str, value: float, threshold: float) -> bool:
+        if (rule, key) in firing and threshold - rules.clear_margin <= value < threshold:
+            ev.settling.add((rule, key))
+            return True
+        return value >= threshold
 
     host = snap.host
     if not snap.reachable:
@@ -211,14 +223,14 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
         threshold = f"{rules.disk_pct:g}"
         for m in mounts:
             pct, mount = _pct(m.get("used_pct")), str(m.get("mount"))
-            if pct is not None and pct >= limit(DISK_FULL, mount, rules.disk_pct):
+            if pct is not None and holds(DISK_FULL, mount, pct, rules.disk_pct):
                 ev.add(Finding(DISK_FULL, mount, {"mountpoint": mount, "threshold": threshold}, {
                     "summary": f"{mount} on {host} is {pct:g}% full",
                     "description": f"{mount} is {pct:g}% used (threshold {threshold}%); "
                                    f"{_size(m.get('free_bytes'))} free"},
                     Severity.CRITICAL))
             inodes = _pct(m.get("inodes_pct"))
-            if inodes is not None and inodes >= limit(INODES, mount, rules.inodes_pct):
+            if inodes is not None and holds(INODES, mount, inodes, rules.inodes_pct):
                 limit_text = f"{rules.inodes_pct:g}"
                 total, used = _pct(m.get("inodes_total")), _pct(m.get("inodes_used"))
                 left = f"{total - used:.0f}" if total is not None and used is not None else "?"
@@ -231,9 +243,11 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
         for fc in forecast_disks(history, window=rules.forecast_window,
                                  min_points=rules.forecast_min_points,
                                  min_span=rules.forecast_min_span):
-            horizon = rules.horizon_hours * (
-                rules.forecast_clear if (DISK_FILLING, fc.mount) in firing else 1.0)
-            if fc.hours_left < horizon:
+            key = (DISK_FILLING, fc.mount)
+            if key in firing and rules.horizon_hours <= fc.hours_left \
+                    < rules.horizon_hours * rules.forecast_clear:
+                ev.settling.add(key)
+            if key in ev.settling or fc.hours_left < rules.horizon_hours:
                 ev.add(Finding(DISK_FILLING, fc.mount, {
                     "mountpoint": fc.mount, "threshold": f"{rules.horizon_hours:g}h"}, {
                     "summary": f"{fc.mount} on {host} will be full {_when(fc.hours_left)}",
@@ -245,7 +259,7 @@ def evaluate(snap: HealthSnapshot, history: Sequence[HealthSnapshot],
     mem_pct = _pct(memory.get("used_pct")) if isinstance(memory, dict) else None
     if mem_pct is not None:
         ev.known.add(HIGH_MEMORY)
-        if mem_pct >= limit(HIGH_MEMORY, "", rules.memory_pct):
+        if holds(HIGH_MEMORY, "", mem_pct, rules.memory_pct):
             ev.add(Finding(HIGH_MEMORY, "", {"threshold": f"{rules.memory_pct:g}"}, {
                 "summary": f"memory on {host} is {mem_pct:g}% used",
                 "description": _top_memory(snap.data.get("top_mem"))}, Severity.CRITICAL))
@@ -266,6 +280,8 @@ class _Episode:
     firing: bool = False
     starts_at: datetime | None = None
     finding: Finding | None = None
+    #: Probes in a row the firing episode sat between its clearing level and threshold.
+    settle: int = 0
 
 
 class HostRules:
@@ -301,8 +317,15 @@ class HostRules:
         out: list[HealthAlert] = []
         for key, finding in ev.findings.items():
             ep = self.episodes.setdefault(key, _Episode(starts_at=now))
-            ep.count += 1
             ep.finding = finding
+            if ep.firing and key in ev.settling:  # between clearing level and threshold
+                ep.settle += 1
+                if ep.settle >= self.rules.clear_for:
+                    out.append(self._alert(ep, AlertStatus.RESOLVED, now))
+                    del self.episodes[key]
+                continue
+            ep.settle = 0
+            ep.count += 1
             if not ep.firing and ep.count >= self.rules.hold_for(key[0]):
                 ep.firing = True
                 out.append(self._alert(ep, AlertStatus.FIRING, None))

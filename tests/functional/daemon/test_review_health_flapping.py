@@ -88,3 +88,32 @@ def test_a_rule_not_yet_firing_still_needs_its_threshold() -> None:
         snap = _mem(i, 94.0)  # above the clearing level, below the threshold: never fires
         assert state.update(evaluate(snap, [snap], rules, state.firing_keys()),
                             snap.taken_at) == []
+
+
+def _disk(i: int, pct: float) -> HealthSnapshot:
+    return HealthSnapshot("web-01", utcnow() + timedelta(seconds=30 * i), disk_pct=pct,
+                          data={"mounts": [{"mount": "/", "used_pct": pct}]})
+
+
+def test_a_fix_that_leaves_the_disk_at_89_percent_resolves_and_a_refill_fires_again() -> None:
+    """The disk-full runbook verifies < 90 %: its fix must not leave the alert firing
+    (and a later refill unannounced) because 89 % is above the clearing level."""
+    rules, state = HealthRules(), HostRules("web-01", HealthRules())
+    sent = []
+    for i, pct in enumerate((92.0, 89.0, 89.2, 89.1, 89.3, 91.0)):
+        snap = _disk(i, pct)
+        ev = evaluate(snap, [snap], rules, state.firing_keys())
+        sent += [(a.status.value, pct) for a in state.update(ev, snap.taken_at)]
+    assert sent == [("firing", 92.0), ("resolved", 89.1), ("firing", 91.0)]
+
+
+def test_a_forecast_just_past_the_horizon_settles_the_same_way() -> None:
+    gb, t0 = 10**9, utcnow()
+    # +1 GB/h, 20 GB of 100 used: full in 80 h — past the 72 h horizon, under 72 × 1.25.
+    history = [HealthSnapshot("web-01", t0 + timedelta(minutes=10 * i), data={"mounts": [
+        {"mount": "/", "used_pct": 19 + i / 6, "used_bytes": int(19 * gb + i * gb / 6),
+         "free_bytes": int(81 * gb - i * gb / 6)}]}) for i in range(7)]
+    rules, key = HealthRules(), ("DiskFillingUp", "/")
+    assert key not in evaluate(history[-1], history, rules).findings  # would not fire
+    ev = evaluate(history[-1], history, rules, {key})
+    assert key in ev.findings and ev.settling == {key}  # a firing one holds, settling
