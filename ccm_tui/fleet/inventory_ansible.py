@@ -299,9 +299,11 @@ def _hosts_of(token: str, where: str) -> list[tuple[str, dict[str, Any]]]:
 
 # -- INI ---------------------------------------------------------------------------------
 def _ini_value(raw: str) -> Any:
+    """As Ansible reads an INI value (a Python literal where it is one): quotes go,
+    ``True``/``False`` are booleans (so the label reads ``true`` as from YAML)."""
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
         return raw[1:-1]
-    return raw
+    return raw == "True" if raw in ("True", "False") else raw
 
 
 def parse_ansible_ini(text: str, path: Path, notes: list[str] | None = None) -> list[FleetHost]:
@@ -353,7 +355,7 @@ def parse_ansible_ini(text: str, path: Path, notes: list[str] | None = None) -> 
             if "=" not in w:
                 raise InventoryError(f"{where}: expected KEY=VALUE after the host name, got {w!r}")
             k, _, v = w.partition("=")
-            hvars[k] = v
+            hvars[k] = _ini_value(v)
         for name, extra in _hosts_of(words[0], where):
             tree.add_host(section, name, {**extra, **hvars}, n)
     return tree.hosts()

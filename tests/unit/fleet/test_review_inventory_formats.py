@@ -402,3 +402,11 @@ Host github.com
                                               (5, "gitlab.com")))
     with pytest.raises(InventoryError, match=r"host 'gitlab\.com' is not in the fleet"):
         inv.select("gitlab.com")
+
+
+def test_ini_booleans_read_as_ansible_reads_them(tmp_path: Path) -> None:
+    ini = load(write(tmp_path, "hosts", "[web]\nweb1 canary=True flag=true q=\"'x'\"\n"
+                     "[web:vars]\nenabled=False\n"))
+    yml = load(write(tmp_path, "hosts.yml", "web:\n  hosts:\n    web1: {canary: yes}\n"))
+    assert ini["web1"].labels == {"canary": "true", "flag": "true", "q": "x", "enabled": "false"}
+    assert yml["web1"].labels["canary"] == ini["web1"].labels["canary"]  # label:canary=true
