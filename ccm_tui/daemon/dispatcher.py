@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
@@ -20,7 +21,7 @@ from ccm_tui.core.lifecycle import Effect
 from ccm_tui.core.model import Task, covering_silence, utcnow
 from ccm_tui.core.records import ChangeKind
 from ccm_tui.core.states import TaskState
-from ccm_tui.core.text import plural
+from ccm_tui.core.text import duration, plural
 from ccm_tui.daemon.health import AlertSink, HealthMonitor
 from ccm_tui.daemon.options import DaemonOptions, Notifier
 from ccm_tui.daemon.rails import window_reason
@@ -61,6 +62,7 @@ class Daemon:
         self._runners: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._paused = False
+        self._hub_down_since: float | None = None
         self.started = asyncio.Event()
         #: Probes hosts and raises health alerts into ``health_sink`` (the ingest path).
         self.health = HealthMonitor(hub, pool, self.hosts.values(), self.options, health_sink)
@@ -88,7 +90,9 @@ class Daemon:
                     await self._claim_available()
                     await self._relay_all()
                 except HubUnavailable as exc:
-                    log.warning("hub unavailable: %s", exc)
+                    self._hub_lost(exc)
+                else:
+                    self._hub_back()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wait_wake_or_stop(stop),
@@ -103,6 +107,22 @@ class Daemon:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(health, 10)
             await self._hand_back()
+
+    def _hub_lost(self, exc: HubUnavailable) -> None:
+        """Say once that the hub is gone (not at every poll of an outage)."""
+        if self._hub_down_since is not None:
+            log.debug("hub still unavailable: %s", exc)
+            return
+        self._hub_down_since = time.monotonic()
+        log.warning("hub unavailable: %s; retrying every %gs, and saying so once it is back "
+                    "(agents already started go on; their events wait on the hosts)",
+                    exc, self.options.poll_interval)
+
+    def _hub_back(self) -> None:
+        if self._hub_down_since is not None:
+            log.info("hub reachable again after %s",
+                     duration(time.monotonic() - self._hub_down_since))
+            self._hub_down_since = None
 
     async def _wait_wake_or_stop(self, stop: asyncio.Event) -> None:
         waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
