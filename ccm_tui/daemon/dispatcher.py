@@ -71,8 +71,18 @@ class Daemon:
         """Dispatch until ``stop`` is set; then hand running tasks back (agents go on)."""
         from ccm_tui.fleet.inventory import sync_to_hub
 
-        await sync_to_hub(self.hub, self.hosts.values())
-        control = await self.hub.get_control()
+        while True:  # a hub lost at this very moment is waited for, as later on
+            try:
+                await sync_to_hub(self.hub, self.hosts.values())
+                control = await self.hub.get_control()
+                break
+            except HubUnavailable as exc:
+                self._hub_lost(exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.options.poll_interval)
+                if stop.is_set():
+                    return
+        self._hub_back()
         self._paused = control.paused
         if control.paused:  # said at start: the operator may have forgotten a pause
             log.warning("automatic fixes are paused by %s%s: fixes wait for approval until "
@@ -89,6 +99,7 @@ class Daemon:
                 try:
                     await self._claim_available()
                     await self._relay_all()
+                    await self._on_control()  # a pause the feed missed (lost mid-outage)
                 except HubUnavailable as exc:
                     self._hub_lost(exc)
                 else:

@@ -310,6 +310,7 @@ class AgentSession:
     # -- the lease ------------------------------------------------------------------------
     async def _renew(self) -> None:
         every = max(self.options.lease_seconds / 3, 0.05)
+        failing = False  # said once per outage, not at every renewal
         while not self.finished:
             await asyncio.sleep(every)
             if self.finished:
@@ -317,6 +318,9 @@ class AgentSession:
             try:
                 await self.hub.renew_lease(self.task_id, self.options.owner,
                                            lease_seconds=self.options.lease_seconds)
+                if failing:
+                    log.info("%s: lease renewed again", self.task_id)
+                failing = False
             except LeaseLost:
                 if self.finished:
                     return
@@ -325,4 +329,6 @@ class AgentSession:
                     self._worker.cancel()
                 return
             except HubUnavailable as exc:
-                log.warning("%s: could not renew the lease: %s", self.task_id, exc)
+                log.log(logging.DEBUG if failing else logging.WARNING,
+                        "%s: could not renew the lease: %s", self.task_id, exc)
+                failing = True

@@ -36,10 +36,11 @@ async def lite_env(sqlite_hub_url: str, tmp_path: Path) -> AsyncIterator[FleetEn
             await e.close()
 
 
-def start_ccm(tmp: Path, *args: str, log: Path) -> subprocess.Popen[bytes]:
+def start_ccm(tmp: Path, *args: str, log: Path,
+              extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CCM_")},
            "HOME": str(tmp), "XDG_CONFIG_HOME": str(tmp / "config"),
-           "XDG_DATA_HOME": str(tmp / "data")}
+           "XDG_DATA_HOME": str(tmp / "data"), **(extra_env or {})}
     with log.open("wb") as out:
         return subprocess.Popen([sys.executable, "-m", "ccm_tui", *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=out,

@@ -10,7 +10,13 @@ import signal
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ccm_tui.core.states import TaskState
+from ccm_tui.daemon.dispatcher import Daemon
+from ccm_tui.daemon.options import DaemonOptions
+from ccm_tui.fleet.inventory import load_inventory
+from ccm_tui.fleet.ssh import SSHPool
 from ccm_tui.hub import open_hub
+from tests.functional.daemon.conftest import full_disk, make_env
 from tests.functional.daemon.test_review_daemon_cli import start_ccm, stopped, wait_for_line
 from tests.support.postgres import free_port
 
@@ -98,3 +104,71 @@ async def test_a_hub_lost_mid_run_is_said_once_then_its_return(pg_url: str,
     assert all(a != b for a, b in itertools.pairwise(said_of_hub)), said
     assert "Traceback" not in said, said
     assert "ccm daemon outage: stopped; no task was running" in said
+
+
+async def test_a_running_task_says_once_that_its_lease_cannot_be_renewed(
+        pg_url: str, tmp_path: Path) -> None:
+    async with open_hub(pg_url) as hub:
+        await hub.migrate()
+        env = make_env(tmp_path, hub, hosts=1)
+        try:
+            full_disk(env.roots["web-01"])
+            await hub.set_paused(True, actor="sam")
+            task = await env.alert("web-01")
+            real_port = urlsplit(pg_url).port or 5432
+            async with Cable(real_port) as cable:
+                url = pg_url.replace(f":{real_port}/", f":{cable.port}/")
+                log = tmp_path / "daemon.log"
+                proc = start_ccm(tmp_path, "--hub", url, "--inventory", str(env.inventory_path),
+                                 "daemon", "--owner", "renewer", "--tmux-socket",
+                                 env.tmux_socket, "--known-hosts", str(env.known_hosts),
+                                 "--no-notify", log=log,
+                                 extra_env={"CCM_POLICY__LEASE_SECONDS": "3"})
+                try:
+                    await env.wait_state(task.id, TaskState.AWAITING_APPROVAL, timeout=60)
+                    cable.sever()
+                    await wait_for_line(proc, log, rf"{task.id}: could not renew the lease")
+                    for _ in range(600):  # renewals every second keep failing meanwhile
+                        if cable.refused >= 12:
+                            break
+                        await asyncio.sleep(0.1)
+                    assert cable.refused >= 12, log.read_text()
+                    cable.cut = False
+                    await wait_for_line(proc, log, rf"{task.id}: lease renewed again")
+                    assert await stopped(proc, signal.SIGTERM) == 0, log.read_text()
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+        finally:
+            await env.close()
+    said = log.read_text()
+    assert said.count(f"{task.id}: could not renew the lease") == 1, said
+    assert f"handed back 1 running task ({task.id})" in said
+
+
+async def test_a_hub_lost_as_the_daemon_starts_is_waited_for(pg_url: str,
+                                                             tmp_path: Path) -> None:
+    """It used to stop with 'ccm: error: lost the PostgreSQL hub' when the hub dropped
+    between connecting and the first sync of the inventory."""
+    async with open_hub(pg_url) as hub:
+        await hub.migrate()
+    real_port = urlsplit(pg_url).port or 5432
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("hosts: {}\n")
+    async with Cable(real_port) as cable:
+        hub = open_hub(pg_url.replace(f":{real_port}/", f":{cable.port}/"))
+        async with hub, SSHPool(load_inventory(inventory, ssh_config=None)) as pool:
+            cable.sever()
+            d = Daemon(hub, pool, [], DaemonOptions(owner="early", poll_interval=0.2,
+                                                    health_interval=None))
+            stop = asyncio.Event()
+            running = asyncio.create_task(d.run(stop))
+            for _ in range(600):
+                if cable.refused >= 5 or running.done():
+                    break
+                await asyncio.sleep(0.1)
+            assert not running.done(), running.exception()
+            cable.cut = False
+            await asyncio.wait_for(d.started.wait(), 60)
+            stop.set()
+            await asyncio.wait_for(running, 30)
