@@ -123,7 +123,9 @@ def status(
 ) -> None:
     """Show the hub, whether fixes are paused, the fleet's health and tasks by state.
 
-    The fleet's health comes from the latest probe of each host.
+    The fleet's health comes from the latest probe of each host. Open tasks that no
+    daemon has held for over a minute are named: nothing works on them, and their
+    approvals wait, until `ccm up` or `ccm daemon` runs against this hub.
     """
     url = settings(ctx).hub
     missing = _missing_hub(url)
