@@ -18,10 +18,18 @@ from typing import Any
 
 from ccm_tui.core.errors import CCMError, ConflictError, HubUnavailable, LeaseLost
 from ccm_tui.core.lifecycle import Effect
-from ccm_tui.core.model import Task, covering_silence, utcnow
+from ccm_tui.core.model import (
+    Approval,
+    ApprovalKind,
+    Task,
+    covering_silence,
+    is_endorsable,
+    utcnow,
+)
 from ccm_tui.core.records import ChangeKind
 from ccm_tui.core.states import TaskState
 from ccm_tui.core.text import duration, plural
+from ccm_tui.daemon.endorse import learn_endorsement
 from ccm_tui.daemon.health import AlertSink, HealthMonitor
 from ccm_tui.daemon.options import DaemonOptions, Notifier
 from ccm_tui.daemon.rails import window_reason
@@ -250,9 +258,33 @@ class Daemon:
             log.info("%s: %s — held its automatic fix", session.task_id, window_reason(found))
 
     async def _relay_all(self) -> None:
-        pending = {a.task_id for a in await self.hub.list_approvals(unrelayed_only=True)}
-        for task_id in pending & set(self.sessions):
+        pending = await self.hub.list_approvals(unrelayed_only=True)
+        for task_id in {a.task_id for a in pending} & set(self.sessions):
             await self.sessions[task_id].relay()
+        for a in pending:
+            if a.kind is ApprovalKind.APPROVE and a.task_id not in self.sessions:
+                await self._approval_without_session(a)
+
+    async def _approval_without_session(self, approval: Approval) -> None:
+        """An approve no session of this daemon can relay: on a shadow run's escalation it
+        endorses the plan (:mod:`ccm_tui.daemon.endorse`); on a finished task there is no
+        one left to tell; another daemon's live task is left to that daemon."""
+        task = await self.hub.get_task(approval.task_id)
+        if not task.state.is_terminal or approval.id is None:
+            return
+        host = self.hosts.get(task.host)
+        if is_endorsable(task) and host is not None:
+            group = _group(host)
+            result = await learn_endorsement(
+                self.hub, task, group, {h.name for h in self.hosts.values() if _group(h) == group},
+                self.knowledge.file_mode(task.runbook or ""), self.options.promote_after,
+                actor=f"daemon {self.options.owner}")
+            if result is not None:
+                log.info("%s: %s endorsed the plan of %s's shadow run on %s (%d of %d)%s",
+                         task.id, approval.actor, result.runbook, group, result.endorsed,
+                         result.needed, f"; {result.runbook} promoted to suggest on {group}"
+                         if result.promoted else "")
+        await self.hub.mark_relayed(approval.id)
 
     # -- stopping -------------------------------------------------------------------------
     async def _hand_back(self) -> None:
@@ -274,3 +306,8 @@ class Daemon:
                             "and the next daemon takes the task over", task_id, exc,
                             self.options.lease_seconds)
             self.handed_back.append(task_id)
+
+
+def _group(host: FleetHost) -> str:
+    """The host group a runbook's track record is kept on: the host's first group."""
+    return host.groups[0] if host.groups else "ungrouped"

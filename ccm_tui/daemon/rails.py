@@ -13,6 +13,8 @@ and runbook promotion (shadow → suggest → auto) and demotion.
   fleet-wide within ``breaker_window_hours``.
 - **Promotion**: ``promote_after`` successes in a row (automatic, or approved by an
   operator) move a runbook one mode up on that host group; one failure moves it down.
+  A shadow run earns no success (it only dry-runs); ``promote_after`` endorsements of
+  its plans take it to suggest instead (:mod:`ccm_tui.daemon.endorse`).
 """
 
 from __future__ import annotations
