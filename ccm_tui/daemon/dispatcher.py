@@ -33,7 +33,7 @@ from ccm_tui.daemon.endorse import learn_endorsement
 from ccm_tui.daemon.health import AlertSink, HealthMonitor
 from ccm_tui.daemon.options import DaemonOptions, Notifier
 from ccm_tui.daemon.rails import window_reason
-from ccm_tui.daemon.session import AgentSession
+from ccm_tui.daemon.session import FOREIGN_GRACE_LEASES, AgentSession
 from ccm_tui.daemon.spec import Knowledge
 from ccm_tui.fleet.inventory import FleetHost
 from ccm_tui.fleet.ssh import SSHPool
@@ -74,6 +74,11 @@ class Daemon:
         self.started = asyncio.Event()
         #: Probes hosts and raises health alerts into ``health_sink`` (the ingest path).
         self.health = HealthMonitor(hub, pool, self.hosts.values(), self.options, health_sink)
+
+    @property
+    def foreign_grace(self) -> float:
+        """Seconds a task on a host outside this inventory waits for another daemon."""
+        return FOREIGN_GRACE_LEASES * self.options.lease_seconds
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set; then hand running tasks back (agents go on)."""
@@ -154,8 +159,9 @@ class Daemon:
     # -- claiming -------------------------------------------------------------------------
     async def _claim_available(self) -> None:
         while len(self.sessions) < self.options.max_sessions:
-            task = await self.hub.claim_next_task(self.options.owner,
-                                                  lease_seconds=self.options.lease_seconds)
+            task = await self.hub.claim_next_task(
+                self.options.owner, lease_seconds=self.options.lease_seconds,
+                hosts=list(self.hosts), others_after=self.foreign_grace)
             if task is None:
                 return
             if task.attempts > MAX_ATTEMPTS:

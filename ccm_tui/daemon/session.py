@@ -27,6 +27,7 @@ from ccm_tui.core.errors import (
 from ccm_tui.core.lifecycle import Effect, effect_of, path_to
 from ccm_tui.core.model import Event, Task
 from ccm_tui.core.states import TaskState
+from ccm_tui.core.text import duration
 from ccm_tui.daemon.options import DaemonOptions, Notifier
 from ccm_tui.daemon.rails import (
     auto_block_reason,
@@ -45,6 +46,10 @@ log = logging.getLogger("ccm.daemon")
 _HOST_TROUBLE = (FleetError, asyncssh.Error, OSError, EOFError)
 #: Outcomes whose tmux pane is removed at once; others stay for a human to read.
 _CLEAN_STATES = {TaskState.RESOLVED, TaskState.CANCELLED, TaskState.RESOLVED_UPSTREAM}
+
+#: A task on a host this daemon's inventory lacks is left for a daemon that has it;
+#: after this many lease lengths with no daemon holding it, this one escalates it.
+FOREIGN_GRACE_LEASES = 4
 
 
 class AgentSession:
@@ -93,9 +98,7 @@ class AgentSession:
     async def _work(self) -> None:
         task = self.task
         if self.host is None:  # the daemon's inventory decides, not the flag ingest set
-            await self._apply(Effect(TaskState.ESCALATED, {
-                "outcome": "escalated: host not in the inventory; no agent was started",
-                "note": "unmanaged host: CCM has no SSH access to it"}))
+            await self._apply(Effect(TaskState.ESCALATED, self._no_host_fields()))
             await self._notify("finished")
             return
         self.remote = RemoteAgent(self.pool, self.host, task.id, self.options)
@@ -119,6 +122,20 @@ class AgentSession:
         await self._follow()
         if self.finished:
             await self._finish()
+
+    def _no_host_fields(self) -> dict[str, str]:
+        """Why a task on a host this daemon does not know is escalated."""
+        task, owner = self.task, self.options.owner
+        if not task.managed:  # ingest found no inventory with the host: escalated at once
+            return {"outcome": "escalated: host not in the inventory; no agent was started",
+                    "note": "unmanaged host: CCM has no SSH access to it"}
+        # A host some inventory had: claimed only after no daemon held it for a while.
+        waited = duration(FOREIGN_GRACE_LEASES * self.options.lease_seconds)
+        return {"outcome": f"escalated: no daemon took it for {waited}; daemon {owner} "
+                           f"saw it, but its inventory lacks host {task.host}; no agent "
+                           "was started",
+                "note": f"check that a daemon whose inventory has {task.host} is running "
+                        f"(`ccm status`), or add {task.host} to the inventory of {owner}"}
 
     async def _start(self) -> str:
         assert self.remote is not None and self.host is not None

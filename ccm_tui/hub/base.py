@@ -14,7 +14,7 @@ All methods are coroutines. Errors are those of :mod:`ccm_tui.core.errors`:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -288,12 +288,23 @@ class Hub(ABC):
 
     # -- leases -----------------------------------------------------------------------
     @abstractmethod
-    async def claim_next_task(self, owner: str, *, lease_seconds: float = 30.0) -> Task | None:
+    async def claim_next_task(
+        self, owner: str, *, lease_seconds: float = 30.0, hosts: Collection[str] | None = None,
+        others_after: float | None = None,
+    ) -> Task | None:
         """Claim the most urgent claimable task for ``owner`` with a lease, or ``None``.
 
         Claimable: a ``new`` task whose host has no active task, or an active task
-        whose lease expired (a dead daemon's task, taken over as it is). A ``new``
-        task moves to ``claimed``. Concurrent claimers never get the same task.
+        whose lease expired or was released (a dead or stopped daemon's task, taken
+        over as it is). A ``new`` task moves to ``claimed``. Concurrent claimers never
+        get the same task.
+
+        ``hosts`` (default: any host) limits the claim to the hosts a daemon can reach:
+        tasks on other hosts are left for a daemon whose inventory has them. Tasks
+        ingest marked unmanaged (``managed`` false) stay claimable by anyone, to be
+        escalated at once. With ``others_after``, a task on another host becomes
+        claimable too once no daemon has held it, and none has finished a task on its
+        host, for that many seconds (no daemon that knows the host is there).
         """
 
     @abstractmethod

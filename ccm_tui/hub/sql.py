@@ -6,7 +6,7 @@ transactions (:class:`Tx`), its row-locking clause, and realtime delivery.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -141,26 +141,31 @@ class SqlHub(SqlAlerts):
             return await self._update_task(tx, current, expected_version, fields)
 
     # -- leases -------------------------------------------------------------------------
-    async def claim_next_task(self, owner: str, *, lease_seconds: float = 30.0) -> Task | None:
+    async def claim_next_task(
+        self, owner: str, *, lease_seconds: float = 30.0, hosts: Collection[str] | None = None,
+        others_after: float | None = None,
+    ) -> Task | None:
         active = _marks(len(_ACTIVE))
         async with self._tx() as tx:
             if self.claim_lock:
                 await tx.execute(self.claim_lock)
             now = await self._lease_clock(tx)
+            scope, scope_args = _claim_scope(hosts, others_after, now)
             r = await tx.fetchrow(
                 "UPDATE ccm_tasks SET"
                 " state = CASE WHEN state = 'new' THEN 'claimed' ELSE state END,"
                 " lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1,"
                 " version = version + 1, updated_at = ?, started_at = COALESCE(started_at, ?)"
                 " WHERE id = (SELECT t.id FROM ccm_tasks t WHERE"
-                f" (t.state = 'new' AND NOT EXISTS (SELECT 1 FROM ccm_tasks o WHERE"
+                f" ((t.state = 'new' AND NOT EXISTS (SELECT 1 FROM ccm_tasks o WHERE"
                 f"   o.host = t.host AND o.state IN ({active})))"
                 f" OR (t.state IN ({active}) AND (t.lease_expires_at IS NULL"
-                "   OR t.lease_expires_at < ?))"
+                f"   OR t.lease_expires_at < ?))){scope}"
                 " ORDER BY CASE WHEN t.state = 'new' THEN 1 ELSE 0 END,"
                 " CASE t.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,"
                 f" t.created_at, t.id LIMIT 1{self.skip_locked}) RETURNING *",
                 owner, now + timedelta(seconds=lease_seconds), now, now, *_ACTIVE, *_ACTIVE, now,
+                *scope_args,
             )
         return rows.task_from_row(r) if r else None
 
@@ -281,3 +286,25 @@ class SqlHub(SqlAlerts):
             if not await tx.execute(
                     "UPDATE ccm_approvals SET relayed_at = ? WHERE id = ?", utcnow(), approval_id):
                 raise NotFound(f"no approval with id {approval_id}")
+
+
+def _claim_scope(hosts: Collection[str] | None, others_after: float | None,
+                 now: datetime) -> tuple[str, list[Any]]:
+    """The claim's host filter (see :meth:`Hub.claim_next_task`) as SQL and its arguments."""
+    if hosts is None:
+        return "", []
+    parts, args = ["NOT t.managed"], list[Any]()
+    names = sorted(set(hosts))
+    if names:
+        parts.append(f"t.host IN ({_marks(len(names))})")
+        args.extend(names)
+    if others_after is not None:
+        # Held last: its lease's end, else when it was released (a task never claimed:
+        # when it was raised, so repeats of its alert do not put the escalation off).
+        cutoff = now - timedelta(seconds=others_after)
+        parts.append(
+            "(COALESCE(t.lease_expires_at, CASE WHEN t.attempts = 0 THEN t.created_at"
+            " ELSE t.updated_at END) < ? AND NOT EXISTS (SELECT 1 FROM ccm_tasks f"
+            " WHERE f.host = t.host AND f.finished_at >= ?))")
+        args.extend([cutoff, cutoff])
+    return f" AND ({' OR '.join(parts)})", args

@@ -150,6 +150,43 @@ async def test_expired_lease_is_taken_over(hub: Hub) -> None:
         await hub.renew_lease(t.id, "dead-daemon")
 
 
+async def test_claim_limited_to_the_daemons_hosts(hub: Hub) -> None:
+    mine = await hub.create_task(task("web-01"))
+    theirs = await hub.create_task(task("db-01"))
+    unmanaged = await hub.create_task(task("x-99", managed=False))
+    got = [await hub.claim_next_task("d-web", hosts=["web-01"]) for _ in range(2)]
+    assert {t.id for t in got if t} == {mine.id, unmanaged.id}  # unmanaged: anyone's
+    assert await hub.claim_next_task("d-web", hosts=["web-01"], others_after=60) is None
+    assert await hub.claim_next_task("d-empty", hosts=[], others_after=60) is None
+    # Handed back by the daemon that knows db-01: still not for one that does not.
+    held = await hub.claim_next_task("d-db", hosts=["db-01"])
+    assert held is not None and held.id == theirs.id
+    await to_state(hub, held, TaskState.DIAGNOSING, TaskState.AWAITING_APPROVAL)
+    await hub.release_lease(theirs.id, "d-db")
+    assert await hub.claim_next_task("d-empty", hosts=[], others_after=60) is None
+    back = await hub.claim_next_task("d-db2", hosts=["db-01"])
+    assert back is not None and back.state is TaskState.AWAITING_APPROVAL
+
+
+async def test_claim_of_another_hosts_task_after_the_grace(hub: Hub) -> None:
+    hour_ago = utcnow() - timedelta(hours=1)
+    stale = await hub.create_task(task("db-02", created_at=hour_ago, updated_at=hour_ago))
+    # db-03's old task waits: another task just ended there (a daemon is about).
+    await hub.create_task(task("db-03", created_at=hour_ago, updated_at=hour_ago))
+    done = await hub.create_task(task("db-03", "ServiceDown", created_at=hour_ago))
+    await to_state(hub, done, TaskState.RESOLVED_UPSTREAM)
+    got = await hub.claim_next_task("d-empty", hosts=[], others_after=60)
+    assert got is not None and got.id == stale.id
+    assert await hub.claim_next_task("d-empty", hosts=[], others_after=60) is None
+    # An expired lease counts from its end.
+    expired = await hub.create_task(task("db-04"))
+    assert (await hub.claim_next_task("dead", hosts=["db-04"], lease_seconds=0.05)) is not None
+    await asyncio.sleep(0.2)
+    assert await hub.claim_next_task("d-empty", hosts=[], others_after=60) is None
+    late = await hub.claim_next_task("d-empty", hosts=[], others_after=0.1)
+    assert late is not None and late.id == expired.id
+
+
 # -- events -------------------------------------------------------------------------------
 async def test_events_append_idempotent_and_ordered(hub: Hub) -> None:
     t = await hub.create_task(task())

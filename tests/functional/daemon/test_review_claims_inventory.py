@@ -1,0 +1,75 @@
+"""Two daemons on one hub whose inventories disagree: a daemon that does not know a host
+leaves its tasks to one that does, escalates them only when none has taken them for a
+while, and still escalates an unmanaged host's task at once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ccm_tui.core.model import TaskState
+from ccm_tui.daemon.dispatcher import Daemon
+from ccm_tui.fleet.inventory import FleetHost
+from ccm_tui.hub import Hub
+from tests.functional.daemon.conftest import FleetEnv, full_disk
+
+
+async def start_with(env: FleetEnv, hosts: list[FleetHost], **kw: Any) -> Daemon:
+    """A daemon whose inventory is ``hosts`` (the test fleet's pool and known hosts)."""
+    pool = env.pool()
+    d = Daemon(env.hub, pool, hosts, env.options(health_interval=None, **kw))
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        try:
+            await d.run(stop)
+        finally:
+            await pool.close()
+
+    env.daemons.append((asyncio.create_task(run()), stop))
+    await asyncio.wait_for(d.started.wait(), 20)
+    return d
+
+
+async def test_a_daemon_without_the_host_leaves_its_tasks_to_one_that_has_it(
+        env: FleetEnv, hub: Hub) -> None:
+    full_disk(env.roots["web-01"])
+    await hub.set_paused(True, actor="jordan", reason="change freeze")
+    first = await env.start_daemon(health_interval=None)
+    task = await env.alert("web-01")
+    await env.wait_state(task.id, TaskState.AWAITING_APPROVAL)
+    await env.stop_daemons()  # hands the waiting task back: its lease is released
+    assert first.handed_back == [task.id]
+
+    empty = await start_with(env, [], lease_seconds=3.0)
+    stranger = await env.alert("x-99")  # a host no inventory has: escalated at once
+    assert not stranger.managed
+    done = await env.wait_state(stranger.id, TaskState.ESCALATED)
+    assert done.outcome == "escalated: host not in the inventory; no agent was started"
+    # The empty daemon has claimed since the hand-back, yet left the waiting task alone.
+    waiting = await hub.get_task(task.id)
+    assert waiting.state is TaskState.AWAITING_APPROVAL and waiting.lease_owner is None
+    assert empty.claimed == [stranger.id]
+
+    await hub.decide(task.id, "approve", actor="jordan")
+    second = await env.start_daemon(health_interval=None)
+    fixed = await env.wait_state(task.id, TaskState.RESOLVED, TaskState.FAILED,
+                                 TaskState.ESCALATED)
+    assert fixed.state is TaskState.RESOLVED, fixed.outcome
+    assert fixed.attempts == 2 and second.claimed == [task.id]
+    assert empty.claimed == [stranger.id]
+
+
+async def test_a_task_no_daemon_takes_is_escalated_after_the_grace(
+        env: FleetEnv, hub: Hub) -> None:
+    knows = await env.start_daemon(health_interval=None)  # puts web-0x in the hub
+    await env.stop_daemons()
+    assert knows.claimed == []
+    empty = await start_with(env, [], lease_seconds=1.0, owner="night-daemon")
+    task = await env.alert("web-02", "Unknown")
+    assert task.managed
+    done = await env.wait_state(task.id, TaskState.ESCALATED, timeout=60)
+    assert done.outcome == ("escalated: no daemon took it for 4s; daemon night-daemon saw it, "
+                            "but its inventory lacks host web-02; no agent was started")
+    assert "add web-02 to the inventory of night-daemon" in (done.note or "")
+    assert empty.claimed == [task.id] and await hub.list_events(task.id) == []
