@@ -176,8 +176,12 @@ class Session:
                 ctx = self._context_vars()
                 if step.get("when") and not all(r["ok"] for r in check_all(step["when"], ctx)):
                     continue
+                params = render(step.get("params", {}), ctx)
+                vet = ACTIONS[step["action"]].vet
+                if vet is not None:
+                    vet(params)
                 steps.append({"id": step["id"], "action": step["action"],
-                              "params": render(step.get("params", {}), ctx),
+                              "params": params,
                               "description": step.get("description", ""),
                               "read_only": bool(ACTIONS[step["action"]].read_only),
                               **({"timeout": step["timeout"]} if "timeout" in step else {})})
@@ -313,7 +317,7 @@ class Session:
         if decision["verdict"] != "escalate":
             try:
                 plans = self.plan(runbook, decision["causes"])
-            except TemplateError as exc:
+            except (TemplateError, ActionError) as exc:
                 decision["verdict"] = "escalate"
                 decision["reasons"].append("cannot build the fix: %s" % exc)
         decision["plan"] = plans

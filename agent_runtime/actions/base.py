@@ -80,6 +80,9 @@ class ActionSpec:
     read_only: bool
     params: Dict[str, str]
     doc: str
+    #: Checks the rendered params before a fix is planned (raises :class:`ActionError`),
+    #: so a value the action will refuse escalates up front instead of failing midway.
+    vet: Optional[Callable[[Dict[str, Any]], None]] = None
 
 
 #: Every action declared with :func:`action`, by name.
@@ -105,8 +108,13 @@ def parse_param_type(decl: str) -> Tuple[str, bool, Optional[List[str]], Any]:
             choices.split("|") if choices else None, default)
 
 
-def action(name: str, *, read_only: bool, params: Dict[str, str]) -> Callable[[ActionFunc], ActionFunc]:
-    """Register ``func`` as action *name*; its docstring becomes the spec's doc."""
+def action(name: str, *, read_only: bool, params: Dict[str, str],
+           vet: Optional[Callable[[Dict[str, Any]], None]] = None,
+           ) -> Callable[[ActionFunc], ActionFunc]:
+    """Register ``func`` as action *name*; its docstring becomes the spec's doc.
+
+    *vet*, when given, checks rendered params at planning time (see :attr:`ActionSpec.vet`).
+    """
     for decl in params.values():
         parse_param_type(decl)
 
@@ -114,7 +122,7 @@ def action(name: str, *, read_only: bool, params: Dict[str, str]) -> Callable[[A
         if name in REGISTRY:
             raise ValueError(f"action {name!r} registered twice")
         doc = (func.__doc__ or "").strip()
-        REGISTRY[name] = ActionSpec(name, func, read_only, dict(params), doc)
+        REGISTRY[name] = ActionSpec(name, func, read_only, dict(params), doc, vet)
         return func
 
     return register

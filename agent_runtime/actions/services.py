@@ -9,16 +9,44 @@ from typing import Any, Dict, List, Optional
 from agent_runtime.actions._exec import CommandResult, run_command, which
 from agent_runtime.actions.base import ActionContext, ActionResult, action, require
 
-__all__ = ["check_unit_name", "service_restart", "service_status", "unit_state"]
+__all__ = ["check_restartable", "check_unit_name", "service_restart", "service_status", "unit_state"]
 
-_UNIT_RE = re.compile(r"^[A-Za-z0-9@_:.\\-]+$")
+_UNIT_RE = re.compile(r"[A-Za-z0-9@_:.\\-]{1,255}")
 _NO_SYSTEMD = ("not been booted with systemd", "Failed to connect to bus", "System has not been booted")
+
+
+#: Unit types other than services: restarting one (``poweroff.target``, a ``.mount``,
+#: a ``.socket``) is never the fix for "a service is down".
+_OTHER_TYPES = (".target", ".socket", ".mount", ".automount", ".swap", ".timer", ".path",
+                ".slice", ".scope", ".device")
+#: Services a remediation never (re)starts, whatever an alert's label says: systemd's
+#: own (``systemd-reboot``, ``systemd-poweroff``, ``systemd-journald`` ...), the system
+#: bus, and the ones that end the system or open a root console.
+_NEVER_RESTART = re.compile(
+    r"(systemd-.*|dbus|dbus-broker|debug-shell|emergency|rescue|init|"
+    r".*(poweroff|reboot|halt|kexec|shutdown|suspend|hibernate|hybrid-sleep).*)")
 
 
 def check_unit_name(name: str, param: str = "name") -> None:
     """Reject anything that is not a plain unit name (no option, no path, no space)."""
-    require(bool(_UNIT_RE.match(name)) and not name.startswith("-"),
+    require(isinstance(name, str) and bool(_UNIT_RE.fullmatch(name))
+            and not name.startswith(("-", ".")),
             f"param {param!r}: {name!r} is not a valid unit name")
+
+
+def check_restartable(name: str, param: str = "name") -> None:
+    """Reject a unit a remediation must not restart: not a ``.service`` (a target such as
+    ``poweroff.target``, a mount, a socket ...), or a system service such as
+    ``systemd-reboot.service``, ``dbus`` or ``debug-shell``. The name usually comes from
+    an alert's label, which anyone who can post an alert controls."""
+    check_unit_name(name, param)
+    lower = name.lower()
+    require(not lower.endswith(_OTHER_TYPES),
+            f"param {param!r}: {name!r} is not a service; only .service units are restarted")
+    base = lower[:-len(".service")] if lower.endswith(".service") else lower
+    require(not _NEVER_RESTART.fullmatch(base.split("@", 1)[0]),
+            f"param {param!r}: refusing to restart {name!r}, a system unit a remediation "
+            "never restarts")
 
 
 def _systemd_usable(res: CommandResult) -> bool:
@@ -84,14 +112,19 @@ def _restart_argv(name: str, ctx: ActionContext) -> Optional[List[str]]:
     return None
 
 
-@action("service_restart", read_only=False, params={"name": "str", "settle_seconds": "float=5"})
+def _vet_restart(params: Dict[str, Any]) -> None:
+    check_restartable(str(params.get("name", "")))
+
+
+@action("service_restart", read_only=False, params={"name": "str", "settle_seconds": "float=5"},
+        vet=_vet_restart)
 def service_restart(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
     """Restart a service (``systemctl restart``, else ``service NAME restart``) and report if it is active after.
 
     Waits up to ``settle_seconds`` for the unit to become active.
     """
     name = params["name"]
-    check_unit_name(name)
+    check_restartable(name)
     argv = _restart_argv(name, ctx)
     if argv is None:
         return ActionResult(False, "no usable systemctl or service command",
