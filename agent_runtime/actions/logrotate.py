@@ -6,6 +6,7 @@ import glob
 import os
 import re
 import shlex
+import stat
 import tempfile
 import time
 from typing import Any, Dict, List, Optional, Set, Tuple
@@ -22,7 +23,7 @@ from agent_runtime.actions.base import (
 from agent_runtime.hostroot import HostRoot, PathEscape
 
 __all__ = [
-    "logrotate_check", "logrotate_force", "parse_config", "parse_state", "real_glob",
+    "config_path", "logrotate_check", "logrotate_force", "parse_config", "parse_state", "real_glob",
     "simulated_config",
 ]
 
@@ -101,6 +102,42 @@ def parse_state(path: str) -> Dict[str, float]:
     return out
 
 
+def config_path(ctx: ActionContext, params: Dict[str, Any]) -> str:
+    """The real path of the ``config`` param, or :class:`ActionError` when it is not one
+    logrotate may be pointed at: it must lie under ``/etc`` (symlinks resolved) and, when
+    it exists, be a regular file readable by everyone and writable only by its owner
+    (root, on a real host), as logrotate's own configs are.
+
+    The name often comes from an alert's ``config`` label: without this, an alert could
+    have ``logrotate -f`` run any file as a config (its scripts run as root) or copy
+    the lines of a private file such as ``/etc/shadow`` into the task's evidence.
+    """
+    config = resolve_path(ctx, params, "config")
+    etc = os.path.realpath(ctx.root.resolve("/etc"))
+    real = os.path.realpath(config)
+    require(real.startswith(etc + os.sep),
+            f"param 'config': {params['config']!r} is not a logrotate config under /etc")
+    try:
+        st = os.stat(real)
+    except OSError:
+        return config
+    mode = stat.S_IMODE(st.st_mode)
+    require(stat.S_ISREG(st.st_mode), f"param 'config': {params['config']!r} is not a file")
+    require(bool(mode & stat.S_IROTH) and not mode & (stat.S_IWGRP | stat.S_IWOTH),
+            f"param 'config': {params['config']!r} has mode {mode:04o}; a logrotate config "
+            "is readable by all and writable only by its owner")
+    require(not ctx.root.is_real_host or st.st_uid == 0,
+            f"param 'config': {params['config']!r} is not owned by root")
+    return config
+
+
+def _vet_config(params: Dict[str, Any]) -> None:
+    config = params.get("config", "/etc/logrotate.conf")
+    require(isinstance(config, str) and "\x00" not in config
+            and os.path.normpath("/" + config.lstrip("/")).startswith("/etc/"),
+            f"param 'config': {config!r} is not a logrotate config under /etc")
+
+
 def real_glob(root: HostRoot, pattern: str) -> str:
     """A config's log glob as a real path.
 
@@ -163,7 +200,7 @@ def logrotate_check(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
     """Is log rotation working? Runs ``logrotate -d`` when present, checks the state file's age,
     and flags logs over ``max_mb`` MB not rotated within ``max_state_age_days``."""
     issues: List[str] = []
-    config = resolve_path(ctx, params, "config")
+    config = config_path(ctx, params)
     state = resolve_path(ctx, params, "state")
     now = time.time()
     blocks: List[Tuple[List[str], List[str]]] = []
@@ -207,14 +244,14 @@ def logrotate_check(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
 
 @action("logrotate_force", read_only=False, params={
     "config": 'str="/etc/logrotate.conf"', "state": "str?=null",
-})
+}, vet=_vet_config)
 def logrotate_force(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
     """Force a rotation: ``logrotate -f -v CONFIG`` (dry-run: ``logrotate -d -f``).
 
     On a simulated root, logrotate runs on a copy of the config whose host paths
     are mapped under the root (scripts dropped), with the root's state file.
     """
-    config = resolve_path(ctx, params, "config")
+    config = config_path(ctx, params)
     require(os.path.isfile(config), f"param 'config': {params['config']!r} is not a file")
     simulated = not ctx.root.is_real_host
     text_config = simulated_config(ctx.root, params["config"]) if simulated else ""

@@ -1,0 +1,167 @@
+"""Hostile alert labels against the built-in runbooks, run by the real agent process.
+
+Anyone who can post an alert (or set a label in Prometheus) controls its labels. These
+tests feed such labels to the agent on a sandboxed root with stand-in ``systemctl`` and
+``logrotate`` scripts that log every call, and check that nothing is run, restarted or
+read outside what the runbook means to touch.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from runtime_helpers import builtin, events, finished, of_type, put, run_agent, sandbox, spec
+from test_builtin_runbooks import FAKE_LOGROTATE, fake_systemctl
+
+from agent_runtime.actions import ActionContext, ActionError, HostRoot, run_action
+
+INJECTIONS = ["$(touch {canary})", "`touch {canary}`", "x; touch {canary}",
+              "x\ntouch {canary}", "x\x00y"]
+
+
+def run(tmp_path: Path, rid: str, root: Path, labels: dict[str, str], **extra: Any) -> list[dict[str, Any]]:
+    s = spec("t-" + rid, root, [builtin(rid)], labels, tmp_path / "journal", **extra)
+    res = run_agent(s, tmp_path)
+    assert res.returncode == 0, res.stderr
+    return events(res.stdout)
+
+
+def systemctl_calls(tmp_path: Path) -> list[str]:
+    log = tmp_path / "units" / "calls.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.mark.parametrize("unit", [
+    "poweroff.target", "reboot.target", "Halt.Target", "rescue.target", "emergency.target",
+    "local-fs.mount", "sshd.socket", "systemd-reboot.service", "systemd-poweroff",
+    "systemd-kexec.service", "systemd-journald", "debug-shell.service", "dbus",
+    "kexec.target", "nginx\n", ".hidden", "--force",
+])
+def test_service_down_never_restarts_a_unit_that_is_not_a_plain_service(
+        tmp_path: Path, unit: str) -> None:
+    env = fake_systemctl(tmp_path)
+    evts = run(tmp_path, "service-down", sandbox(tmp_path / "host"),
+               {"alertname": "ServiceDown", "service": unit}, env=env)
+    done = finished(evts)
+    assert done["outcome"] == "escalated", done
+    assert not [c for c in systemctl_calls(tmp_path) if c.startswith("restart")]
+    assert not of_type(evts, "action")  # nothing was even tried
+    assert not any(e["data"].get("phase") == "remediate" for e in of_type(evts, "step"))
+
+
+def test_service_down_refusal_says_why(tmp_path: Path) -> None:
+    env = fake_systemctl(tmp_path)
+    evts = run(tmp_path, "service-down", sandbox(tmp_path / "host"),
+               {"alertname": "ServiceDown", "service": "poweroff.target"}, env=env)
+    reasons = " ".join(finished(evts)["reasons"])
+    assert "'poweroff.target' is not a service; only .service units are restarted" in reasons
+
+
+@pytest.mark.parametrize("unit", ["nginx", "nginx.service", "sshd", "php7.4-fpm",
+                                  "getty@tty1.service", "queue-worker.service"])
+def test_service_down_still_restarts_a_real_service(tmp_path: Path, unit: str) -> None:
+    env = fake_systemctl(tmp_path, **{unit: {"active": False, "restarts": 0}})
+    evts = run(tmp_path, "service-down", sandbox(tmp_path / "host"),
+               {"alertname": "ServiceDown", "service": unit}, env=env)
+    assert finished(evts)["outcome"] == "resolved"
+    assert f"restart {unit}" in systemctl_calls(tmp_path)
+
+
+@pytest.mark.parametrize("template", INJECTIONS)
+def test_shell_syntax_in_a_service_label_runs_nothing(tmp_path: Path, template: str) -> None:
+    canary = tmp_path / "pwned"
+    env = fake_systemctl(tmp_path)
+    evts = run(tmp_path, "service-down", sandbox(tmp_path / "host"),
+               {"alertname": "ServiceDown", "service": template.format(canary=canary)}, env=env)
+    assert finished(evts)["outcome"] == "escalated"
+    assert not canary.exists()
+    assert systemctl_calls(tmp_path) == []
+
+
+def test_direct_restart_refuses_what_a_plan_would(tmp_path: Path) -> None:
+    """The action refuses on its own too (a user runbook could call it any way)."""
+    ctx = ActionContext(root=HostRoot(str(sandbox(tmp_path / "host"))),
+                        env=fake_systemctl(tmp_path))
+    with pytest.raises(ActionError, match=r"refusing to restart 'systemd-halt\.service'"):
+        run_action("service_restart", {"name": "systemd-halt.service"}, ctx)
+    assert systemctl_calls(tmp_path) == []
+
+
+# -- disk full: a mountpoint label is only ever read, never a place to delete ---------------
+@pytest.mark.parametrize("mountpoint", ["/etc", "../../..", "/../../etc", "$(touch {canary})",
+                                        "/var/log\x00/etc", "/" + "a" * 5000])
+def test_disk_full_mountpoint_label_cannot_widen_the_clean_up(
+        tmp_path: Path, mountpoint: str) -> None:
+    canary = tmp_path / "pwned"
+    outside = tmp_path / "outside.log"
+    outside.write_bytes(b"x" * 10)
+    root = sandbox(tmp_path / "host", total_bytes=10_000_000)
+    keep = [put(root, "/etc/app.log.1", size=1_200_000, age_days=30),
+            put(root, "/home/me/old.log", size=1_200_000, age_days=30)]
+    for i in range(6):
+        put(root, f"/var/log/app.log.{i}", size=1_200_000, age_days=10)
+    evts = run(tmp_path, "disk-full", root,
+               {"alertname": "DiskFull", "mountpoint": mountpoint.format(canary=canary)})
+    finished(evts)
+    deleted = [d["path"] for a in of_type(evts, "action") if a["data"]["action"] == "clean_files"
+               for d in a["data"]["data"].get("deleted", [])]
+    assert all(p.startswith(("/var/log/", "/tmp/", "/var/tmp/")) for p in deleted), deleted
+    assert all(p.exists() for p in keep) and outside.exists() and not canary.exists()
+
+
+# -- log rotation: the config label names a file logrotate runs as root -------------------
+def _logrotate_host(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    root = sandbox(tmp_path / "host", total_bytes=100_000_000)
+    put(root, "/var/log/app.log", size=2 * 1024 * 1024)
+    put(root, "/etc/logrotate.conf",
+        content=b"%s/var/log/app.log {\n  daily\n  missingok\n}\n" % str(root).encode())
+    put(root, "/var/lib/logrotate/status", content=b"logrotate state -- version 2\n", age_days=9)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "logrotate-calls.log"
+    (bindir / "logrotate").write_text(FAKE_LOGROTATE.replace(
+        "config = sys.argv[-1]",
+        f"config = sys.argv[-1]\nopen({str(log)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')"))
+    (bindir / "logrotate").chmod(0o755)
+    return root, {"PATH": f"{bindir}:{os.environ['PATH']}", "SANDBOX_ROOT": str(root)}
+
+
+@pytest.mark.parametrize("config", ["/tmp/evil.conf", "/var/log/evil.conf",
+                                    "/etc/../tmp/evil.conf", "/etc/link.conf"])
+def test_logrotate_config_label_outside_etc_is_refused(tmp_path: Path, config: str) -> None:
+    root, env = _logrotate_host(tmp_path)
+    evil = b"%s/var/log/app.log {\n  postrotate\n    touch /tmp/pwned\n  endscript\n}\n" % (
+        str(root).encode())
+    put(root, "/tmp/evil.conf", content=evil)
+    put(root, "/var/log/evil.conf", content=evil)
+    (root / "etc" / "link.conf").symlink_to(root / "tmp" / "evil.conf")
+    evts = run(tmp_path, "logrotate-broken", root,
+               {"alertname": "LogrotateStale", "config": config}, env=env)
+    assert finished(evts)["outcome"] == "escalated"
+    assert not (tmp_path / "logrotate-calls.log").exists()
+    check = next(e for e in of_type(evts, "evidence") if e["data"]["step"] == "check")
+    assert "is not a logrotate config under /etc" in check["data"]["error"]
+
+
+def test_logrotate_config_label_naming_a_private_file_leaks_nothing(tmp_path: Path) -> None:
+    root, env = _logrotate_host(tmp_path)
+    shadow = put(root, "/etc/shadow", content=b"root:$6$SECRETHASH:19000:0:99999:7:::\n")
+    shadow.chmod(0o640)
+    evts = run(tmp_path, "logrotate-broken", root,
+               {"alertname": "LogrotateStale", "config": "/etc/shadow"}, env=env)
+    assert finished(evts)["outcome"] == "escalated"
+    assert not any("SECRETHASH" in str(e) for e in evts)
+    assert not (tmp_path / "logrotate-calls.log").exists()
+
+
+def test_logrotate_default_config_still_rotates(tmp_path: Path) -> None:
+    root, env = _logrotate_host(tmp_path)
+    evts = run(tmp_path, "logrotate-broken", root, {"alertname": "LogrotateStale"}, env=env)
+    assert finished(evts)["outcome"] == "resolved"
+    assert (root / "var/log/app.log.1").exists()
