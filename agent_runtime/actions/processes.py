@@ -21,6 +21,7 @@ __all__ = [
     "read_stat",
     "sample_processes",
     "top_processes",
+    "unit_from_cgroup",
     "unit_of",
     "zombie_processes",
 ]
@@ -75,18 +76,29 @@ def cmdline(pid: int, limit: int = 512) -> str:
     return raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")[:limit]
 
 
-def unit_of(pid: int) -> str:
-    """The systemd ``.service`` named in ``/proc/PID/cgroup`` (deepest one), or ""."""
-    try:
-        with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
-    except OSError:
-        return ""
+def unit_from_cgroup(text: str) -> str:
+    """The system service a ``/proc/PID/cgroup`` text names, or "".
+
+    That is the first ``.service`` of the path: deeper ones belong to a delegated manager
+    (a user's own systemd, a container), whose units a user names at will — a user unit
+    called ``postgresql.service`` must not make a fix restart the system's PostgreSQL.
+    A process under a user's manager (``user@1000.service``) belongs to no system
+    service a fix may restart either.
+    """
     for line in text.splitlines():
         parts = [p for p in line.split(":", 2)[-1].split("/") if p.endswith(".service")]
         if parts:
-            return parts[-1]
+            return "" if parts[0].startswith("user@") else parts[0]
     return ""
+
+
+def unit_of(pid: int) -> str:
+    """The system service *pid* runs in (see :func:`unit_from_cgroup`), or ""."""
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="replace") as fh:
+            return unit_from_cgroup(fh.read())
+    except OSError:
+        return ""
 
 
 def read_meminfo() -> Dict[str, int]:

@@ -20,6 +20,7 @@ from runtime_helpers import builtin, events, finished, of_type, put, run_agent, 
 from test_builtin_runbooks import FAKE_LOGROTATE, fake_systemctl
 
 from agent_runtime.actions import ActionContext, ActionError, HostRoot, run_action
+from agent_runtime.actions.processes import unit_from_cgroup, unit_of
 
 INJECTIONS = ["$(touch {canary})", "`touch {canary}`", "x; touch {canary}",
               "x\ntouch {canary}", "x\x00y"]
@@ -165,3 +166,22 @@ def test_logrotate_default_config_still_rotates(tmp_path: Path) -> None:
     evts = run(tmp_path, "logrotate-broken", root, {"alertname": "LogrotateStale"}, env=env)
     assert finished(evts)["outcome"] == "resolved"
     assert (root / "var/log/app.log.1").exists()
+
+
+# -- high memory: the unit to restart comes from /proc/PID/cgroup ---------------------------
+@pytest.mark.parametrize(("cgroup", "unit"), [
+    ("0::/system.slice/nginx.service\n", "nginx.service"),
+    ("0::/system.slice/docker.service/inner.service\n", "docker.service"),
+    # a user's own systemd names its units at will: not the system's postgresql
+    ("0::/user.slice/user-1000.slice/user@1000.service/app.slice/postgresql.service\n", ""),
+    ("0::/user.slice/user-1000.slice/session-3.scope\n", ""),
+    ("12:memory:/\n1:name=systemd:/system.slice/cron.service\n0::/\n", "cron.service"),
+    ("0::/init.scope\n", ""),
+])
+def test_memory_hog_unit_is_the_system_service_it_runs_in(cgroup: str, unit: str) -> None:
+    assert unit_from_cgroup(cgroup) == unit
+
+
+def test_memory_hog_unit_of_this_process_is_read_from_proc() -> None:
+    text = Path(f"/proc/{os.getpid()}/cgroup").read_text()
+    assert unit_of(os.getpid()) == unit_from_cgroup(text)
