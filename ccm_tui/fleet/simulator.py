@@ -15,8 +15,10 @@ too) and a small stand-in service manager: ``systemctl`` and ``journalctl`` over
     <base>/ssh/                   the host key, the client key and known_hosts
     <base>/inventory.yaml         a CCM inventory of the fleet (groups = roles)
 
-The servers run on the caller's event loop; :meth:`SimulatedFleet.stop` closes them
-and kills every process a session started.
+SFTP paths are relative to the host's ``home/`` (as on a real host), where commands
+start too. The servers run on the caller's event loop; a command still running when
+its session closes is killed (as sshd does), and :meth:`SimulatedFleet.stop` closes
+the servers and kills every command left; what a command started in tmux lives on.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import contextlib
 import getpass
 import json
 import os
+import posixpath
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,6 +70,11 @@ class SimHost:
     @property
     def bin(self) -> Path:
         return self.dir / "bin"
+
+    @property
+    def home(self) -> Path:
+        """The login user's home: where commands start and relative SFTP paths land."""
+        return self.dir / "home"
 
     @property
     def units(self) -> Path:
@@ -174,7 +182,8 @@ class SimulatedFleet:
     def __post_init__(self) -> None:
         self._acceptors: list[asyncssh.SSHAcceptor] = []
         self._conns: set[asyncssh.SSHServerConnection] = set()
-        self._procs: set[asyncio.subprocess.Process] = set()
+        #: The commands running, one set per session (killed when it closes, or at stop).
+        self._procs: list[set[asyncio.subprocess.Process]] = []
         self._wander: asyncio.Task[None] | None = None
         self.inventory_path = self.base / "inventory.yaml"
         self.known_hosts = self.base / "ssh" / "known_hosts"
@@ -210,7 +219,7 @@ class SimulatedFleet:
                 lambda index=index: _Server(self, index), LOOPBACK, 0,
                 server_host_keys=[host_key], authorized_client_keys=keys,
                 process_factory=self._session, encoding=None, allow_scp=False,
-                sftp_factory=asyncssh.SFTPServer,
+                sftp_factory=lambda chan, home=host.home: _HomeSFTP(chan, home),
                 keepalive_interval=0, login_timeout=30)
             self._acceptors.append(acceptor)
             host.port = int(acceptor.sockets[0].getsockname()[1])
@@ -224,7 +233,7 @@ class SimulatedFleet:
         self._write_inventory()
 
     def _lay_out(self, host: SimHost) -> None:
-        for d in (host.root, host.bin, host.units, host.dir / "home"):
+        for d in (host.root, host.bin, host.units, host.home):
             d.mkdir(parents=True, exist_ok=True)
         (host.root / ".ccm-host.json").write_text(json.dumps(
             {"mounts": [{"mount": "/", "total_bytes": self.disk_bytes,
@@ -268,9 +277,10 @@ class SimulatedFleet:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(acceptor.wait_closed(), 5)
         self._acceptors.clear()
-        for proc in list(self._procs):
+        procs = [proc for running in self._procs for proc in running]
+        for proc in procs:
             kill_group(proc)
-        for proc in list(self._procs):
+        for proc in procs:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(proc.wait(), 5)
         self._procs.clear()
@@ -283,10 +293,40 @@ class SimulatedFleet:
             return
         host = self.hosts[process.get_extra_info("ccm_index", 0)]
         env = {"PATH": f"{host.bin}:{_BASE_PATH}", "LANG": "C.UTF-8",
-               "HOME": str(host.dir / "home"), "USER": getpass.getuser(),
+               "HOME": str(host.home), "USER": getpass.getuser(),
                "CCM_SIM_HOST": host.name}
-        await serve_in_shell(process, command, env=env, cwd=str(host.dir / "home"),
-                             running=self._procs)
+        running: set[asyncio.subprocess.Process] = set()
+        self._procs.append(running)
+        serve = asyncio.ensure_future(serve_in_shell(process, command, env=env,
+                                                     cwd=str(host.home), running=running))
+        closed = asyncio.ensure_future(process.channel.wait_closed())
+        try:
+            await asyncio.wait({serve, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if not serve.done():
+                # The client closed the session (or the connection dropped) while the
+                # command ran, e.g. an `agent.pyz tail` waiting for lines: end it, as a
+                # real host's sshd does. What it started in tmux lives on (own session).
+                for proc in list(running):
+                    kill_group(proc)
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError, asyncssh.Error,
+                                     OSError):
+                await asyncio.wait_for(serve, 10)
+        finally:
+            closed.cancel()
+            serve.cancel()  # done already, unless this session itself was cancelled
+            self._procs.remove(running)
+
+
+class _HomeSFTP(asyncssh.SFTPServer):
+    """SFTP as on a real host: relative paths from the login user's home (not from this
+    process's directory), absolute paths as they are (the commands see the same)."""
+
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], home: Path) -> None:
+        super().__init__(chan)
+        self._home = os.fsencode(home)
+
+    def map_path(self, path: bytes) -> bytes:
+        return path if path.startswith(b"/") else posixpath.join(self._home, path)
 
 
 class _Server(asyncssh.SSHServer):
