@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ccm_tui.core.model import TaskState
+from ccm_tui.core.states import TaskState
 from ccm_tui.daemon.dispatcher import Daemon
 from ccm_tui.fleet.inventory import FleetHost
 from ccm_tui.hub import Hub
