@@ -274,11 +274,15 @@ class Daemon:
     async def _approval_without_session(self, approval: Approval) -> None:
         """An approve no session of this daemon can relay: on a shadow run's escalation it
         endorses the plan (:mod:`ccm_tui.daemon.endorse`); on a finished task there is no
-        one left to tell; another daemon's live task is left to that daemon."""
+        one left to tell; another daemon's live task is left to that daemon, and so is a
+        shadow run on a host this daemon does not know (for :attr:`foreign_grace`)."""
         task = await self.hub.get_task(approval.task_id)
         if not task.state.is_terminal or approval.id is None:
             return
         host = self.hosts.get(task.host)
+        if is_endorsable(task) and host is None and task.managed \
+                and (utcnow() - approval.created_at).total_seconds() < self.foreign_grace:
+            return  # left for a daemon whose inventory has the host (it knows the group)
         if is_endorsable(task) and host is not None:
             group = _group(host)
             result = await learn_endorsement(
