@@ -117,5 +117,17 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 
 @pytest.fixture
 def url(tmp_path: Path) -> str:
-    """A real SQLite hub file (created on first use)."""
-    return f"sqlite:///{tmp_path / 'hub.db'}"
+    """A real SQLite hub file, made (and migrated) here: commands that read or act on a
+    hub refuse one that does not exist, as they do for a user."""
+    import asyncio
+
+    from ccm_tui.hub.sqlite import SqliteHub
+
+    path = tmp_path / "hub.db"
+
+    async def make() -> None:
+        async with SqliteHub(path):
+            pass
+
+    asyncio.run(make())
+    return f"sqlite:///{path}"

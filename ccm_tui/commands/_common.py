@@ -124,11 +124,15 @@ def settings(ctx: typer.Context) -> Settings:
 
 
 # -- the hub ----------------------------------------------------------------------------
-def run_hub(url: str, fn: Callable[[Hub], Awaitable[T]]) -> T:
-    """Open the hub at ``url``, run ``fn(hub)`` inside ``async with hub``, return its result."""
+def run_hub(url: str, fn: Callable[[Hub], Awaitable[T]], *, create: bool = True) -> T:
+    """Open the hub at ``url``, run ``fn(hub)`` inside ``async with hub``, return its result.
+
+    ``create``: whether a missing SQLite file may be made (set-up and services); see
+    :func:`with_hub` for the commands that read or act on an existing hub.
+    """
     from ccm_tui.hub import open_hub
 
-    hub = open_hub(url)
+    hub = open_hub(url, create=create)
 
     async def _run() -> T:
         async with hub:
@@ -138,9 +142,64 @@ def run_hub(url: str, fn: Callable[[Hub], Awaitable[T]]) -> T:
 
 
 def with_hub(ctx: typer.Context, fn: Callable[[Hub], Awaitable[T]]) -> T:
-    """Run ``fn(hub)`` against the hub the settings name (``--hub``, ``CCM_HUB``, config)."""
-    return run_hub(settings(ctx).hub, fn)
+    """Run ``fn(hub)`` against the hub the settings name (``--hub``, ``CCM_HUB``, config).
 
+    The hub must exist: an SQLite file that does not is an error naming the file, where
+    its name came from and what to do (:func:`require_hub`), never a new, empty hub that
+    no daemon uses.
+    """
+    url = settings(ctx).hub
+    require_hub(ctx, url)
+    return run_hub(url, fn, create=False)
+
+
+def hub_origin(ctx: typer.Context) -> str | None:
+    """Where the hub's URL came from: ``--hub``, ``CCM_HUB`` or the config file (named);
+    ``None`` for the default hub under the XDG data folder."""
+    import os
+
+    from ccm_tui.hub import default_hub_url
+
+    st = state(ctx)
+    if hub_from_command_line(ctx):
+        return "--hub"
+    if os.environ.get("CCM_HUB", "").strip():
+        return "CCM_HUB"
+    if settings(ctx).hub.strip() == default_hub_url():
+        return None
+    from ccm_tui.config import resolve_config_path
+
+    return f"`hub` in {resolve_config_path(st.config)[0]}"
+
+
+def require_hub(ctx: typer.Context, url: str) -> None:
+    """Stop with a clear error when ``url`` is an SQLite hub whose file does not exist.
+
+    Opening it would make a new, empty hub: ``ccm tasks list`` would show nothing and
+    ``ccm pause`` would pause no daemon. The error names the file, where its name came
+    from, and how to make a hub or find the right one. Other URLs pass.
+    """
+    from ccm_tui.core.errors import HubError, HubURLError
+    from ccm_tui.hub import sqlite_path
+
+    text = url.strip()
+    if not text.lower().startswith("sqlite:"):
+        return
+    try:
+        path = sqlite_path(text)
+    except HubURLError:
+        return  # opening the hub says what is wrong with the URL
+    if path.exists():
+        return
+    origin = hub_origin(ctx)
+    if origin is None:
+        raise HubError(f"there is no hub yet: {path} does not exist",
+                       hint="run `ccm init` to set CCM up and make it (`ccm up` also makes "
+                       "it when it starts); if your hub is elsewhere, name it with --hub or "
+                       "CCM_HUB")
+    raise HubError(f"there is no hub at {path} (from {origin})",
+                   hint="check the path (`ccm up` and `ccm daemon` print their hub when "
+                   f"they start), or make a new hub there with `ccm --hub {text} db migrate`")
 
 
 def redact_url(url: str) -> str:
@@ -220,9 +279,11 @@ __all__ = [
     "CLIState",
     "format_duration",
     "hub_from_command_line",
+    "hub_origin",
     "parse_duration",
     "print_json",
     "redact_url",
+    "require_hub",
     "run_hub",
     "settings",
     "state",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,25 +25,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tex
 #: An open task no daemon has held for this long means no daemon runs against this hub
 #: (a live one claims new tasks within seconds and renews its leases well before expiry).
 UNHELD_AFTER = timedelta(seconds=60)
-
-
-def _missing_hub(url: str) -> Path | None:
-    """The file of an SQLite hub that does not exist yet (opening it creates it)."""
-    from ccm_tui.hub import sqlite_path
-
-    if not url.strip().lower().startswith("sqlite:"):
-        return None
-    try:
-        path = sqlite_path(url.strip())
-    except Exception:  # a malformed URL: opening the hub says what is wrong with it
-        return None
-    return None if path.exists() else path.resolve()
-
-
-def _warn_new_hub(path: Path, what: str) -> None:
-    typer.echo(f"ccm: warning: there was no hub at {path}; a new, empty one was made, so "
-               f"{what} — if you meant the hub your daemons use, check --hub / CCM_HUB "
-               "(`ccm daemon` and `ccm up` print their hub when they start)", err=True)
 
 
 def unheld_tasks(tasks: list[Task], now: datetime) -> list[Task]:
@@ -86,10 +66,7 @@ def pause(
 ) -> None:
     """Stop every automatic fix at once; proposed fixes wait for approval instead."""
     who = actor or settings(ctx).actor
-    missing = _missing_hub(settings(ctx).hub)
     control = with_hub(ctx, lambda hub: hub.set_paused(True, actor=who, reason=reason))
-    if missing is not None:
-        _warn_new_hub(missing, "no daemon on another hub is paused by this")
     if as_json:
         print_json(control)
         return
@@ -105,10 +82,7 @@ def resume(
 ) -> None:
     """Turn automatic fixes back on after `ccm pause`."""
     who = actor or settings(ctx).actor
-    missing = _missing_hub(settings(ctx).hub)
     control = with_hub(ctx, lambda hub: hub.set_paused(False, actor=who))
-    if missing is not None:
-        _warn_new_hub(missing, "no daemon on another hub is resumed by this")
     if as_json:
         print_json(control)
         return
@@ -128,7 +102,6 @@ def status(
     approvals wait, until `ccm up` or `ccm daemon` runs against this hub.
     """
     url = settings(ctx).hub
-    missing = _missing_hub(url)
 
     async def fetch(hub: Hub) -> tuple[Control, dict[TaskState, int], list[Silence],
                                        set[str], dict[str, HealthSnapshot], list[Task]]:
@@ -142,8 +115,6 @@ def status(
     from ccm_tui.core.model import utcnow
 
     control, counts, silences, hosts, latest, open_tasks = with_hub(ctx, fetch)
-    if missing is not None:
-        _warn_new_hub(missing, "it holds no tasks")
     now = utcnow()
     unheld = unheld_tasks(open_tasks, now)
     active = [x for x in silences if x.active_at(now)]

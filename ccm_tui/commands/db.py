@@ -11,6 +11,7 @@ from ccm_tui.commands._common import (
     redact_url,
     run_hub,
     settings,
+    with_hub,
 )
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             "open_tasks": sum(n for s, n in counts.items() if s in OPEN_STATES),
         }
 
-    info = run_hub(url, go)
+    info = with_hub(ctx, go)  # checking a hub must not make one
     if as_json:
         print_json(info)
         return

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ccm_tui.hub.sqlite import SqliteHub
 
 __all__ = ["SQLITE_SYNCHRONOUS", "AlertHead", "AlertRecord", "FiringRecord", "Hub", "TaskQuery",
-           "default_hub_path", "default_hub_url", "open_hub"]
+           "default_hub_path", "default_hub_url", "open_hub", "sqlite_path"]
 
 
 def default_hub_path() -> Path:
@@ -46,6 +46,8 @@ def sqlite_path(url: str) -> Path:
         if rest and not rest.startswith("/"):
             raise HubURLError(f"{url!r}: a sqlite URL has no host; write sqlite:///{rest}")
     path = unquote(rest.split("?", 1)[0])
+    if path.startswith("//"):  # sqlite:////abs/path, the four-slash spelling of a full path
+        path = "/" + path.lstrip("/")
     if not path or path == "/":
         raise HubURLError(f"{url!r} names no database file")
     return Path(path).expanduser()
@@ -73,14 +75,20 @@ def _sqlite_sync(url: str) -> str:
     return value
 
 
-def open_hub(url: str | None = None) -> SqliteHub | PostgresHub:
-    """An adapter for ``url`` (not yet connected: ``async with open_hub(url) as hub:``)."""
+def open_hub(url: str | None = None, *, create: bool = True) -> SqliteHub | PostgresHub:
+    """An adapter for ``url`` (not yet connected: ``async with open_hub(url) as hub:``).
+
+    ``create=False``: an SQLite file that does not exist is an error when connecting
+    (:class:`~ccm_tui.core.errors.HubError`) instead of a new, empty hub. A PostgreSQL
+    database is never created here, so the flag changes nothing for it.
+    """
     url = (url or default_hub_url()).strip()
     scheme = urlsplit(url).scheme.lower() if "://" in url else url.split(":", 1)[0].lower()
     if scheme == "sqlite":
         from ccm_tui.hub.sqlite import SqliteHub
 
-        return SqliteHub(sqlite_path(url), url=url, synchronous=_sqlite_sync(url))
+        return SqliteHub(sqlite_path(url), url=url, synchronous=_sqlite_sync(url),
+                         create=create)
     if scheme in {"postgresql", "postgres"}:
         parts = urlsplit(url)
         if not parts.hostname and "host=" not in parts.query:

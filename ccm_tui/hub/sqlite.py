@@ -26,8 +26,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
-from ccm_tui.core.errors import ConflictError, HubUnavailable, NotFound, SchemaError
+from ccm_tui.core.errors import ConflictError, HubError, HubUnavailable, NotFound, SchemaError
 from ccm_tui.core.model import utcnow
 from ccm_tui.core.records import Change, ChangeKind
 from ccm_tui.hub import SQLITE_SYNCHRONOUS
@@ -151,15 +152,21 @@ class _SqliteWrite(_OnHub):
 
 
 class SqliteHub(SqlHub):
-    """A hub in one SQLite file (``sqlite:///path/to/hub.db``)."""
+    """A hub in one SQLite file (``sqlite:///path/to/hub.db``).
+
+    ``create``: whether connecting may make the file (and its folder) when it does not
+    exist. Services and set-up commands do; a command that reads or acts on the hub
+    does not, so a mistyped path is an error rather than a new, empty hub.
+    """
 
     def __init__(self, path: str | Path, *, url: str | None = None,
-                 synchronous: str = "normal") -> None:
+                 synchronous: str = "normal", create: bool = True) -> None:
         if synchronous not in SQLITE_SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
         self.path = Path(path).expanduser()
         self.url = url or f"sqlite:///{self.path}"
         self.synchronous = synchronous
+        self.create = create
         self._conn: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
         self._fanout = Fanout()
@@ -183,10 +190,19 @@ class SqliteHub(SqlHub):
     async def connect(self) -> None:
         if self._conn is not None:
             return
+        if not self.create and not self.path.exists():
+            raise HubError(f"there is no hub at {self.path}",
+                           hint="make it with `ccm init` or `ccm db migrate`, or check the "
+                           "hub's path")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=0,
-                                   check_same_thread=False)
+            if self.create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, isolation_level=None, timeout=0,
+                                       check_same_thread=False)
+            else:  # mode=rw: a file removed since the check above is an error, not a new hub
+                conn = sqlite3.connect(f"file:{quote(str(self.path.absolute()))}?mode=rw",
+                                       uri=True, isolation_level=None, timeout=0,
+                                       check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise HubUnavailable(f"cannot open SQLite hub {self.path}: {exc}") from exc
         conn.row_factory = sqlite3.Row

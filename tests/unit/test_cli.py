@@ -72,6 +72,7 @@ def test_a_command_builds_only_itself() -> None:
 def test_collection_paused_for_start_up_is_back_on_when_the_command_runs(url: str) -> None:
     import gc
 
+    seed(url, [])  # a hub to read: reading never makes one
     gc.disable()
     try:
         result = ccm("tasks", "list", "--hub", url, "--json")
@@ -105,7 +106,8 @@ def test_tui_without_a_terminal_says_so_instead_of_drawing_into_a_pipe(url: str)
 
 
 # -- db and init ---------------------------------------------------------------------------
-def test_db_migrate_twice(url: str) -> None:
+def test_db_migrate_twice(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
     first = ccm("db", "migrate", "--hub", url, "--json")
     assert first.exit_code == 0, first.stderr
     assert json.loads(first.stdout)["applied"]  # a fresh file gets the schema
@@ -185,6 +187,7 @@ def test_init_with_an_unreachable_hub_writes_nothing(isolated_env: Path) -> None
 def test_global_options_work_before_and_after_the_subcommand(tmp_path: Path) -> None:
     a, b = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
     (task,) = seed(a, [("web-01", "DiskFull", ())])
+    seed(b, [])
     assert task.id in ccm("--hub", a, "tasks", "list", "--json").stdout
     assert task.id in ccm("tasks", "list", "--json", "--hub", a).stdout
     assert task.id in ccm("tasks", "list", "--json", env={"CCM_HUB": a}).stdout
@@ -260,7 +263,7 @@ def test_unexpected_errors_are_one_line_with_a_debug_hint(url: str) -> None:
 
     from ccm_tui.hub import sqlite_path
 
-    ccm("--hub", url, "tasks", "list")  # creates the schema
+    ccm("--hub", url, "db", "migrate")  # creates the schema
     conn = sqlite3.connect(sqlite_path(url))
     conn.execute("INSERT INTO ccm_tasks (id, host, alertname, spec, created_at, updated_at)"
                  " VALUES ('t-broken', 'web-01', 'DiskFull', '{not json', '2026-11-27T00:00:00+00:00',"

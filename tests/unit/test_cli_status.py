@@ -17,6 +17,7 @@ pytestmark = pytest.mark.usefixtures("isolated_env")
 
 # -- pause / resume / status ---------------------------------------------------------------
 def test_pause_resume_round_trip(url: str) -> None:
+    seed(url, [])
     result = ccm("--hub", url, "pause", "--reason", "incident 42", "--as", "dave")
     assert result.exit_code == 0, result.stderr
     assert "PAUSED" in result.stdout and "incident 42" in result.stdout

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.usefixtures("isolated_env")
 
 # -- tasks ---------------------------------------------------------------------------------
 def test_tasks_list_json_on_an_empty_hub_prints_exactly_brackets(url: str) -> None:
+    seed(url, [])
     proc = ccm_proc("--hub", url, "tasks", "list", "--json")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "[]\n"
@@ -23,12 +24,14 @@ def test_tasks_list_json_on_an_empty_hub_prints_exactly_brackets(url: str) -> No
 
 
 def test_tasks_list_json_empty_in_process(url: str) -> None:
+    seed(url, [])
     result = ccm("tasks", "list", "--json", "--hub", url)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "[]\n"
 
 
 def test_tasks_list_human_on_an_empty_hub(url: str) -> None:
+    seed(url, [])
     result = ccm("--hub", url, "tasks", "list")
     assert result.exit_code == 0
     assert "no tasks" in result.stdout
@@ -111,6 +114,7 @@ def test_tasks_show_with_decision_events_and_prefix(url: str) -> None:
 
 
 def test_tasks_show_unknown_id_is_one_line(url: str) -> None:
+    seed(url, [])
     result = ccm("--hub", url, "tasks", "show", "t-nope")
     assert result.exit_code == 1
     line = one_line(result.stderr)

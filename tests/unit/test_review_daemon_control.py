@@ -14,35 +14,31 @@ from ccm_tui.commands.control import unheld_tasks
 from ccm_tui.core.model import Task, new_task_id, utcnow
 from ccm_tui.core.states import TaskState
 from ccm_tui.hub import open_hub
-from tests.unit.cli_support import ccm, hub_call, seed
+from tests.unit.cli_support import ccm, hub_call, one_line, seed
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
 
-def test_pausing_a_hub_that_did_not_exist_warns_that_no_daemon_is_paused(
+def test_pausing_a_hub_that_does_not_exist_is_an_error_and_makes_no_hub(
         tmp_path: Path, url: str) -> None:
     seed(url, [("web-01", "DiskFull", ())])  # the hub the daemons use
     typo = tmp_path / "hub-typo.db"
     result = ccm("--hub", f"sqlite:///{typo}", "pause", "--reason", "deploy")
-    assert result.exit_code == 0, result.stderr
-    assert f"there was no hub at {typo}" in result.stderr
-    assert "no daemon on another hub is paused" in result.stderr
-    assert "check --hub / CCM_HUB" in result.stderr
+    assert result.exit_code == 1
+    assert f"there is no hub at {typo} (from --hub)" in one_line(result.stderr)
+    assert not typo.exists()
     assert hub_call(url, "get_control").paused is False  # the real hub: untouched
 
-    again = ccm("--hub", f"sqlite:///{typo}", "resume")  # it exists now: no warning
-    assert again.exit_code == 0 and again.stderr == ""
     ok = ccm("--hub", url, "pause", "--json")
     assert ok.exit_code == 0 and ok.stderr == "" and json.loads(ok.stdout)["paused"] is True
 
 
-def test_status_of_a_hub_that_did_not_exist_says_so(tmp_path: Path) -> None:
+def test_status_of_a_hub_that_does_not_exist_says_so(tmp_path: Path) -> None:
     typo = tmp_path / "nothere" / "hub.db"
     result = ccm("--hub", f"sqlite:///{typo}", "status", "--json")
-    assert result.exit_code == 0, result.stderr
-    assert f"there was no hub at {typo}" in result.stderr and "it holds no tasks" in result.stderr
-    assert json.loads(result.stdout)["unheld"] == {"count": 0, "tasks": [],
-                                                   "oldest_seconds": None}
+    assert result.exit_code == 1 and result.stdout == ""
+    assert f"there is no hub at {typo}" in one_line(result.stderr)
+    assert not typo.parent.exists()
 
 
 def test_status_names_open_tasks_no_daemon_holds(url: str) -> None:

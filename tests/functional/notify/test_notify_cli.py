@@ -28,7 +28,8 @@ def ccm(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Completed
 
 
 async def test_a_test_message_reaches_each_configured_channel(
-        tmp_path: Path, fake_slack: FakeSlack, fake_pd: FakePagerDuty) -> None:
+        tmp_path: Path, url: str, fake_slack: FakeSlack, fake_pd: FakePagerDuty) -> None:
+    # url: the hub file ccm() names, made by the fixture
     env = {"CCM_NOTIFY__SLACK_WEBHOOK_URL": fake_slack.webhook_url,
            "CCM_NOTIFY__PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
            "CCM_NOTIFY__PAGERDUTY_URL": fake_pd.enqueue_url}
@@ -56,8 +57,9 @@ async def test_a_test_message_reaches_each_configured_channel(
                                                    "LAST", "ERROR"]
 
 
-async def test_a_failing_or_unknown_channel_says_so(tmp_path: Path,
+async def test_a_failing_or_unknown_channel_says_so(tmp_path: Path, url: str,
                                                     fake_slack: FakeSlack) -> None:
+    # url: the hub file ccm() names, made by the fixture
     env = {"CCM_NOTIFY__SLACK_WEBHOOK_URL": fake_slack.webhook_url}
     unset = await asyncio.to_thread(ccm, tmp_path, env, "test", "grafana")
     assert unset.returncode == 1 and unset.stdout == ""
