@@ -218,11 +218,29 @@ class _Checker:
         if name == "shell" and "{{" in str(params.get("command", "")):
             self.err((*path, "params", "command"), "a shell command must not contain "
                      "templates: put '{}' slots in it and the values in 'args' (shell-quoted)")
+        argv = params.get("argv") if name == "shell" else None
+        if isinstance(argv, list) and argv and _runs_a_shell(argv) \
+                and "{{" in str(argv[1:]):
+            self.err((*path, "params", "argv"), "argv runs a shell (%s): its arguments must "
+                     "not contain templates, or a value would be read as shell code; use "
+                     "'command' with '{}' slots and the values in 'args' (shell-quoted)"
+                     % (argv[0],))
         if "when" in step:
             self.conditions(step["when"], (*path, "when"), steps)
         timeout = step.get("timeout", 1)
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
             self.err((*path, "timeout"), "timeout must be a positive number of seconds")
+
+
+#: Programs whose arguments may be shell code: a template there would paste a value
+#: (an alert label) into a script.
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "fish",
+                     "csh", "tcsh", "env", "sudo", "su", "xargs", "ssh", "eval"})
+
+
+def _runs_a_shell(argv: List[Any]) -> bool:
+    """True when ``argv[0]`` is a shell, or a program that hands its arguments to one."""
+    return str(argv[0]).rsplit("/", 1)[-1] in _SHELLS
 
 
 def validate(doc: Any, actions: Optional[Mapping[str, Any]] = None) -> List[Issue]:

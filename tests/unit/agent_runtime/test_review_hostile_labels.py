@@ -185,3 +185,53 @@ def test_memory_hog_unit_is_the_system_service_it_runs_in(cgroup: str, unit: str
 def test_memory_hog_unit_of_this_process_is_read_from_proc() -> None:
     text = Path(f"/proc/{os.getpid()}/cgroup").read_text()
     assert unit_of(os.getpid()) == unit_from_cgroup(text)
+
+
+# -- the shell action in a user's runbook -----------------------------------------------------
+def _shell_runbook(params: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "custom", "title": "custom", "risk": "low", "mode": "auto",
+            "match": {"labels": ['alertname="Custom"']},
+            "diagnose": [{"id": "d", "action": "disk_usage", "params": {"path": "/"}}],
+            "classify": [{"cause": "c", "when": ["evidence.d.used_pct >= 0"], "weight": 0.99,
+                          "remediate": ["fix"]}],
+            "remediate": [{"id": "fix", "action": "shell", "params": params}],
+            "verify": {"action": "disk_usage", "params": {"path": "/"},
+                       "expect": ["result.used_pct >= 0"]}}
+
+
+def _run_custom(tmp_path: Path, params: dict[str, Any], value: str) -> list[dict[str, Any]]:
+    s = spec("t-custom", sandbox(tmp_path / "host"), [_shell_runbook(params)],
+             {"alertname": "Custom", "x": value}, tmp_path / "journal")
+    res = run_agent(s, tmp_path)
+    assert res.returncode == 0, res.stderr
+    return events(res.stdout)
+
+
+@pytest.mark.parametrize("argv0", ["/bin/sh", "bash", "/usr/bin/env", "sudo"])
+def test_a_label_templated_into_a_shell_script_argv_is_refused(
+        tmp_path: Path, argv0: str) -> None:
+    canary = tmp_path / "pwned"
+    evts = _run_custom(tmp_path, {"argv": [argv0, "-c", "echo {{ alert.labels.x }}"]},
+                       f"hi; touch {canary}")
+    [rejected] = evts[0]["data"]["rejected"]
+    assert "argv runs a shell" in rejected["issues"][0]
+    assert finished(evts)["outcome"] == "escalated" and not canary.exists()
+
+
+def test_a_label_in_a_command_slot_is_one_quoted_word(tmp_path: Path) -> None:
+    canary = tmp_path / "pwned"
+    value = f"hi'; touch {canary}; echo '$(id)`id`"
+    evts = _run_custom(tmp_path, {"command": "printf '%s\\n' {}",
+                                  "args": ["{{ alert.labels.x }}"]}, value)
+    assert finished(evts)["outcome"] == "resolved" and not canary.exists()
+    [ran] = [a for a in of_type(evts, "action") if a["data"]["action"] == "shell"]
+    assert ran["data"]["data"]["stdout"] == value + "\n"
+
+
+def test_a_label_as_a_plain_program_argument_is_data(tmp_path: Path) -> None:
+    canary = tmp_path / "pwned"
+    value = f"$(touch {canary})"
+    evts = _run_custom(tmp_path, {"argv": ["printf", "%s", "{{ alert.labels.x }}"]}, value)
+    assert finished(evts)["outcome"] == "resolved" and not canary.exists()
+    [ran] = [a for a in of_type(evts, "action") if a["data"]["action"] == "shell"]
+    assert ran["data"]["data"]["stdout"] == value
