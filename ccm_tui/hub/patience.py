@@ -39,8 +39,8 @@ async def connect_patiently(hub: Hub, stop: asyncio.Event, *, log: logging.Logge
             if hub.url.startswith("sqlite"):
                 raise
             waited = True
-            log.warning("hub %s unreachable (%s); retrying in %.0fs%s", shown, exc, delay,
-                        f", {meanwhile}" if meanwhile else "")
+            log.warning("hub %s unreachable (%s); retrying in %.0fs%s", shown, _why(exc),
+                        delay, f", {meanwhile}" if meanwhile else "")
         else:
             if waited:
                 log.info("hub %s connected", shown)
@@ -50,6 +50,16 @@ async def connect_patiently(hub: Hub, stop: asyncio.Event, *, log: logging.Logge
             return False
         except TimeoutError:
             delay = min(max_delay, delay * 2)
+
+
+def _why(exc: HubUnavailable) -> str:
+    """The reason of a failed connection without the hub's URL, which the adapter's
+    message repeats (the log line names the hub once, as ``shown``)."""
+    cause = exc.__cause__
+    if cause is None:
+        return str(exc)
+    text = str(cause).strip()
+    return text.splitlines()[0] if text else type(cause).__name__
 
 
 __all__ = ["FIRST_DELAY", "MAX_DELAY", "connect_patiently"]
