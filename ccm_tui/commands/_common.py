@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import enum
 import json
+import logging
 import re
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -24,8 +25,6 @@ import typer
 from ccm_tui.core.text import duration
 
 if TYPE_CHECKING:
-    import logging
-
     from ccm_tui.config import Settings
     from ccm_tui.hub.base import Hub
 
@@ -68,15 +67,37 @@ CHATTY_LOGGERS = ("asyncssh",)
 def service_logging(name: str) -> None:
     """Log lines of a long-running command (``ccm up``, ``daemon``, ``webhook``) on stderr.
 
-    CCM's own INFO lines are shown; the chatty libraries' only from WARNING up, unless
-    ``CCM_DEBUG=1``.
+    CCM's own INFO lines are shown; the chatty libraries' only from WARNING up, and the
+    database driver's warnings in one line each, a repeat not at all (while a PostgreSQL
+    hub is down, asyncpg's pool logs a 30-line traceback every few seconds) — unless
+    ``CCM_DEBUG=1``, which keeps everything.
     """
-    import logging
-
     logging.basicConfig(level=logging.INFO, format=f"ccm {name}: %(message)s")
     if not debug_enabled():
         for lib in CHATTY_LOGGERS:
             logging.getLogger(lib).setLevel(logging.WARNING)
+        for handler in logging.getLogger().handlers:
+            if not any(isinstance(f, _DriverTracebacks) for f in handler.filters):
+                handler.addFilter(_DriverTracebacks())
+
+
+class _DriverTracebacks(logging.Filter):
+    """The database driver's own warnings in one line, and a repeat not at all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("asyncpg"):
+            return True
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"hub connection: {record.getMessage()}: {record.exc_info[1]}"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        said, self._last = self._last, record.getMessage()
+        return said != self._last
 
 
 async def connect_or_wait(hub: Hub, url: str, log: logging.Logger,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ccm_tui.commands._common import debug_enabled, redact_url, service_logging, settings
+from ccm_tui.commands._common import redact_url, service_logging, settings
 from ccm_tui.commands.webhook import (
     BasicFileOpt,
     GrafanaOpt,
@@ -44,33 +44,6 @@ NoNotifyOpt = Annotated[bool, typer.Option(
 KnownHostsOpt = Annotated[list[Path] | None, typer.Option(
     "--known-hosts", metavar="FILE",
     help="known_hosts files to trust (default ~/.ssh/known_hosts and CCM's own).")]
-
-
-class _LibraryTracebacks(logging.Filter):
-    """The database driver's own warnings in one line, and a repeat not at all: while a
-    PostgreSQL hub is down, asyncpg's pool logs a full traceback every few seconds."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._last = ""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not record.name.startswith("asyncpg"):
-            return True
-        if record.exc_info and record.exc_info[1] is not None:
-            record.msg = f"hub connection: {record.getMessage()}: {record.exc_info[1]}"
-            record.args = ()
-            record.exc_info = None
-            record.exc_text = None
-        said, self._last = self._last, record.getMessage()
-        return said != self._last
-
-
-def _service_logging(name: str) -> None:
-    service_logging(name)
-    if not debug_enabled():  # CCM_DEBUG=1 keeps the tracebacks
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(_LibraryTracebacks())
 
 
 def daemon_options(s: Settings, owner: str | None, tmux_socket: str | None) -> DaemonOptions:
@@ -215,7 +188,7 @@ def daemon(
     approvals, and stores the outcome. Stop it with Ctrl-C: agents keep running on
     their hosts and the next daemon re-attaches.
     """
-    _service_logging("daemon")
+    service_logging("daemon")
     _run(_serve(ctx, owner, tmux_socket, known_hosts, None, not no_notify))
 
 
@@ -236,5 +209,5 @@ def up(
     where = listen or s.webhook.listen
     config = receiver_config(ctx, token_file, basic_auth_file, grafana_secret_file, where,
                              insecure_no_auth)
-    _service_logging("up")
+    service_logging("up")
     _run(_serve(ctx, owner, tmux_socket, known_hosts, (where, config), not no_notify))
