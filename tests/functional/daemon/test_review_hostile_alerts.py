@@ -122,3 +122,19 @@ async def test_hostile_host_name_reaches_no_shell(env: FleetEnv, hub: Hub) -> No
     done = await env.wait_state(task.id, TaskState.ESCALATED)
     assert "not in the inventory" in (done.outcome or "")
     assert not canary.exists()
+
+
+async def test_line_breaking_and_control_characters_lose_no_event(
+        env: FleetEnv, hub: Hub) -> None:
+    """U+2028, NEL, CR and escapes in labels travel inside JSON lines over SSH: every
+    event of the transcript arrives, in order, with the labels intact."""
+    full_disk(env.roots["web-01"])
+    await env.start_daemon()
+    odd = "a\u2028b\u0085c\rd\x1b[31me\u202ef\u00a0g\ufeffh"
+    task = await env.alert("web-01", team=odd, instance=odd)
+    done = await env.wait_state(task.id, *DONE)
+    assert done.state is TaskState.RESOLVED, done.outcome
+    events = await hub.list_events(task.id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert events[0].type == "started" and events[-1].type == "finished"
+    assert events[0].data["alert"]["labels"]["team"] == odd

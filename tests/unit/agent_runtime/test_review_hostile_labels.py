@@ -42,7 +42,8 @@ def systemctl_calls(tmp_path: Path) -> list[str]:
     "poweroff.target", "reboot.target", "Halt.Target", "rescue.target", "emergency.target",
     "local-fs.mount", "sshd.socket", "systemd-reboot.service", "systemd-poweroff",
     "systemd-kexec.service", "systemd-journald", "debug-shell.service", "dbus",
-    "kexec.target", "nginx\n", ".hidden", "--force",
+    "kexec.target", "nginx\n", ".hidden", "--force", "ngin\u0445", "nginx\u200b",
+    "a" * 300, "../../usr/lib/systemd/system/poweroff.target",
 ])
 def test_service_down_never_restarts_a_unit_that_is_not_a_plain_service(
         tmp_path: Path, unit: str) -> None:
