@@ -10,7 +10,7 @@ Three sources, one result (:class:`Inventory` of :class:`FleetHost`):
           address: 192.0.2.11
           groups: [web]
           labels: {env: prod}
-          jump: bastion            # another inventory host, or user@host:port
+          jump: bastion            # inventory hosts or user@host:port specs: a,b (none: no jump)
           identity_file: ~/.ssh/ops_ed25519
           python: /usr/bin/python3
         legacy-db:
@@ -48,7 +48,8 @@ class FleetHost:
     """One inventory host with everything needed to reach it over SSH.
 
     ``address`` is what to connect to (the name when the inventory gives none);
-    ``jump`` names another inventory host or is a ``[user@]host[:port]`` spec;
+    ``jump`` is a chain of hops as in OpenSSH's ``ProxyJump`` (``bastion`` or ``a,b``),
+    each another inventory host or a ``[user@]host[:port]`` spec (see :mod:`.jump`);
     ``python`` is the interpreter that runs the agent on the host. ``kex_algs`` and
     ``ciphers`` (OpenSSH's list syntax: ``a,b``, ``+a``, ``-a*``, ``^a``) change the
     pool's ``[ssh]`` lists for this host alone, as ``KexAlgorithms`` in a ``Host``
@@ -234,7 +235,7 @@ def load_inventory(
         cfg = SSHConfig.read(cfg_path)
         hosts = [cfg.fill_in(h) for h in hosts]
         notes += cfg.skipped
-    _check_jumps(hosts, p)
+    hosts = _check_jumps(hosts, p)
     return Inventory.of(hosts, sources, notes)
 
 
@@ -258,20 +259,23 @@ def _inventory_file(p: Path) -> Path:
         "next to it are read too)")
 
 
-def _check_jumps(hosts: list[FleetHost], path: Path) -> None:
-    names = {h.name for h in hosts}
+def _check_jumps(hosts: list[FleetHost], path: Path) -> list[FleetHost]:
+    """``hosts`` with ``jump: none`` made no jump (kept until now so that ~/.ssh/config
+    filled in none); :class:`InventoryError` when a host's hops lead back to it."""
+    from ccm_tui.core.errors import SSHError
+    from ccm_tui.fleet.jump import NO_JUMP, route
+
+    hosts = [replace(h, jump=None) if h.jump == NO_JUMP else h for h in hosts]
+    by_name = {h.name: h for h in hosts}
     for h in hosts:
         if h.jump == h.name:
             raise InventoryError(f"{path}: host {h.name!r} names itself as its jump host")
-        if h.jump and h.jump in names:
-            seen = {h.name}
-            j: str | None = h.jump
-            by_name = {x.name: x for x in hosts}
-            while j and j in by_name:
-                if j in seen:
-                    raise InventoryError(f"{path}: jump hosts of {h.name!r} form a loop")
-                seen.add(j)
-                j = by_name[j].jump
+        if h.jump:
+            try:
+                route(h, by_name)
+            except SSHError as exc:
+                raise InventoryError(f"{path}: {exc}") from None
+    return hosts
 
 
 # -- CCM's own format ----------------------------------------------------------------------
@@ -328,7 +332,11 @@ def _ccm_fields(spec: Mapping[str, Any], path: Path, what: str, line: int) -> di
         if key in spec and spec[key] is not None:
             if not isinstance(spec[key], str | int):
                 raise InventoryError(f"{where(key)}: `{key}` of {what} must be a string")
-            out[key] = first_hop(str(spec[key])) if key == "jump" else str(spec[key])
+            out[key] = str(spec[key])
+    if out.get("jump"):
+        from ccm_tui.fleet.jump import jump_chain
+
+        out["jump"] = jump_chain(out["jump"], f"{where('jump')}: `jump` of {what}")
     if "port" in spec:
         out["port"] = parse_port(spec["port"], where("port"))
     if "groups" in spec:
@@ -376,12 +384,6 @@ def algorithm_list(value: Any, what: str) -> str:
     return text
 
 
-def first_hop(jump: str) -> str:
-    """The first jump host of an OpenSSH ``ProxyJump`` value (``a,b`` → ``a``), without
-    the ``ssh://`` that its URI form (``ssh://user@host:port``) starts with."""
-    return jump.split(",")[0].strip().removeprefix("ssh://").rstrip("/")
-
-
 def parse_port(value: Any, where: str) -> int:
     """A TCP port from an inventory value; :class:`InventoryError` at ``where`` if invalid."""
     try:
@@ -404,5 +406,5 @@ def with_defaults(host: FleetHost, **fields: Any) -> FleetHost:
 
 __all__ = [
     "ALGORITHM_LIST", "DEFAULT_SSH_CONFIG", "FleetHost", "Inventory", "algorithm_list",
-    "detect_format", "first_hop", "load_inventory", "parse_port", "sync_to_hub", "with_defaults",
+    "detect_format", "load_inventory", "parse_port", "sync_to_hub", "with_defaults",
 ]

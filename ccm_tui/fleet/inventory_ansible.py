@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ccm_tui.core.errors import InventoryError
-from ccm_tui.fleet.inventory import FleetHost, algorithm_list, first_hop, parse_port
+from ccm_tui.fleet.inventory import FleetHost, algorithm_list, parse_port
+from ccm_tui.fleet.jump import jump_chain
 
 _IMPLICIT = {"all", "ungrouped"}
 
@@ -165,7 +166,7 @@ class _Tree:
             groups=groups,
             labels=labels,
             identity_files=(key,) if key else (),
-            jump=proxy_jump(ssh_args),
+            jump=proxy_jump(ssh_args, where),
             kex_algs=_algorithms(ssh_args, "kexalgorithms", where),
             ciphers=_algorithms(ssh_args, "ciphers", where),
             python=python if (python := get("ansible_python_interpreter")) and not
@@ -213,8 +214,10 @@ def _split(line: str) -> list[str]:
     return shlex.split(line, comments=True)
 
 
-def proxy_jump(args: str) -> str | None:
-    """The jump host in ssh arguments (``-J``, ``ProxyJump=``, ``ProxyCommand=ssh -W``)."""
+def proxy_jump(args: str, where: str = "ssh arguments") -> str | None:
+    """The jump hosts in ssh arguments (``-J a,b``, ``ProxyJump=``, ``ProxyCommand=ssh
+    -W``), as :func:`~.jump.jump_chain` keeps them; :class:`InventoryError` at ``where``
+    for a hop that is not one."""
     lowered = args.lower()
     if "-j" not in lowered and "proxy" not in lowered:
         return None  # the common case, without a shell-style parse per host
@@ -225,13 +228,13 @@ def proxy_jump(args: str) -> str | None:
     for i, w in enumerate(words):
         opt = words[i + 1] if i + 1 < len(words) else ""
         if w == "-J" and opt:
-            return first_hop(opt)
+            return jump_chain(opt, f"{where}: -J")
         if w.startswith("-J") and len(w) > 2:
-            return first_hop(w[2:])
+            return jump_chain(w[2:], f"{where}: -J")
         text = w[2:] if w.startswith("-o") and len(w) > 2 else opt if w == "-o" else ""
         m = re.match(r"(?i)\s*(ProxyJump|ProxyCommand)\s*[= ]\s*(.+)", text)
         if m and m.group(1).lower() == "proxyjump":
-            return first_hop(m.group(2))
+            return jump_chain(m.group(2), f"{where}: -o ProxyJump")
         if m:
             inner = shlex.split(m.group(2))
             if inner and inner[0].endswith("ssh") and "-W" in inner:

@@ -24,10 +24,10 @@ from ccm_tui.core.errors import InventoryError
 from ccm_tui.fleet.inventory import (
     FleetHost,
     algorithm_list,
-    first_hop,
     parse_port,
     with_defaults,
 )
+from ccm_tui.fleet.jump import NO_JUMP, jump_chain
 
 _KEYS = {"hostname", "port", "user", "identityfile", "proxyjump", "kexalgorithms", "ciphers"}
 
@@ -115,6 +115,8 @@ class SSHConfig:
                                          f"{' '.join(args)!r} (quote a value with spaces)")
                 if key == "port":
                     parse_port(value, f"{path}:{n}")
+                elif key == "proxyjump":  # the whole chain, a,b, as ssh goes through it
+                    value = jump_chain(value, f"{path}:{n}: ProxyJump") or NO_JUMP
                 current.options.append((key, value, n))
         return cfg
 
@@ -166,7 +168,7 @@ class SSHConfig:
             "port": int(first["port"]) if "port" in first else 22,
             "user": user,
             "identity_files": files,
-            "jump": None if not jump or jump.lower() == "none" else first_hop(jump),
+            "jump": None if not jump or jump == NO_JUMP else jump,
             "kex_algs": first.get("kexalgorithms", ""),
             "ciphers": first.get("ciphers", ""),
         }

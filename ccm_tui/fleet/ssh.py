@@ -26,8 +26,9 @@ What it guarantees:
   :class:`~ccm_tui.core.errors.HostKeyError` naming the remedy, ``ccm fleet trust
   HOST``. There is no switch to turn checking off.
 * **Keys** come from the inventory's identity files (loaded once), else the
-  ssh-agent (``SSH_AUTH_SOCK``) and the default ``~/.ssh/id_*``. Jump hosts are
-  inventory hosts (pooled too) or ``[user@]host[:port]`` specs.
+  ssh-agent (``SSH_AUTH_SOCK``) and the default ``~/.ssh/id_*``.
+* **Jump hosts** (a chain, as ``ProxyJump a,b``: see :mod:`.jump`) are pooled like any
+  host, their keys checked alike; an error on the way names the hop that failed.
 
 Commands given as an argv list are quoted with :func:`shlex.join`; a string is sent
 to the remote shell as is — pass strings only when a human typed them (``ccm run``).
@@ -48,10 +49,11 @@ import asyncssh
 from ccm_tui.core.errors import HostKeyError, LoginRefused, NoCommonAlgorithm, SSHError
 from ccm_tui.fleet.algorithms import AlgorithmChoice
 from ccm_tui.fleet.inventory import FleetHost, Inventory
+from ccm_tui.fleet.jump import as_reached, hop_count, parse_jump_spec, pool_key, tunnel_to
 from ccm_tui.fleet.key_sources import ClientKeys, login_refused
 from ccm_tui.fleet.known_hosts import TrustStore
 from ccm_tui.fleet.output_cap import CappedOutput
-from ccm_tui.fleet.ssh_types import PoolOptions, RunResult, parse_jump_spec
+from ccm_tui.fleet.ssh_types import PoolOptions, RunResult
 from ccm_tui.fleet.stopping import stop, timed_out
 from ccm_tui.fleet.warm_shell import ShellGone, ShellSlot
 
@@ -151,14 +153,12 @@ class SSHPool:
     async def fetch_host_key(self, host: str | FleetHost) -> asyncssh.SSHKey:
         """The key ``host`` presents, fetched WITHOUT checking it (for ``ccm fleet trust``).
 
-        No login happens. A jump host, if any, is reached through the pool (and
-        its own key checked). Raises :class:`SSHError` when unreachable.
+        No login happens. Jump hosts, if any, are reached through the pool (and
+        their own keys checked); a host that is a later hop of some host's chain is
+        reached through the hops before it. Raises :class:`SSHError` when unreachable.
         """
-        h = self.resolve(host)
-        tunnel = None
-        if h.jump:
-            jump = self._inventory.get(h.jump) or parse_jump_spec(h.jump)
-            tunnel = await self._ensure(self._entry(jump))
+        h = as_reached(self.resolve(host), self._inventory)
+        tunnel = await self._tunnel(h)
         try:
             key = await asyncio.wait_for(asyncssh.get_server_host_key(
                 h.target, h.port, tunnel=tunnel or (), config=None,
@@ -174,9 +174,9 @@ class SSHPool:
         """Close every connection (targets before their jump hosts)."""
         self._closed = True
         entries = list(self._entries.values())
-        for group in (
-            [e for e in entries if e.host.jump], [e for e in entries if not e.host.jump]
-        ):
+        depth = {id(e): hop_count(e.host, self._inventory) for e in entries}
+        for level in sorted(set(depth.values()), reverse=True):
+            group = [e for e in entries if depth[id(e)] == level]
             conns = [e.conn for e in group if e.conn is not None]
             for c in conns:
                 c.close()
@@ -206,21 +206,27 @@ class SSHPool:
         """How many connections were opened (to one host, or in total): for tests and stats."""
         if host is None:
             return sum(e.connects for e in self._entries.values())
-        name = host.name if isinstance(host, FleetHost) else host
-        e = self._entries.get(name)
+        e = self._entries.get(self._key(host))
         return e.connects if e else 0
 
     def is_connected(self, host: str | FleetHost) -> bool:
         """Whether an open connection to ``host`` is pooled now."""
-        e = self._entries.get(host.name if isinstance(host, FleetHost) else host)
+        e = self._entries.get(self._key(host))
         return bool(e and e.conn is not None and not e.conn.is_closed())
 
     # -- internals ------------------------------------------------------------------
+    def _key(self, host: str | FleetHost) -> str:
+        return host if isinstance(host, str) else pool_key(host, self._inventory)
+
     def _entry(self, h: FleetHost) -> _Entry:
-        e = self._entries.get(h.name)
+        key = self._key(h)
+        e = self._entries.get(key)
         if e is None or e.host != h:
-            e = self._entries[h.name] = _Entry(h, sem=asyncio.Semaphore(self.options.per_host))
+            e = self._entries[key] = _Entry(h, sem=asyncio.Semaphore(self.options.per_host))
         return e
+
+    async def _tunnel(self, h: FleetHost) -> asyncssh.SSHClientConnection | None:
+        return await tunnel_to(h, self._inventory, lambda hop: self._ensure(self._entry(hop)))
 
     @staticmethod
     def _failed(h: FleetHost, start: float, error: str, kind: str) -> RunResult:
@@ -316,10 +322,7 @@ class SSHPool:
 
     async def _connect(self, entry: _Entry) -> asyncssh.SSHClientConnection:
         h, opts = entry.host, self.options
-        tunnel = None
-        if h.jump:
-            jump = self._inventory.get(h.jump) or parse_jump_spec(h.jump)
-            tunnel = await self._ensure(self._entry(jump))
+        tunnel = await self._tunnel(h)
         last: BaseException | None = None
         for _ in range(opts.connect_retries + 1):
             delay = entry.retry_at - time.monotonic()

@@ -1,4 +1,4 @@
-"""What the SSH pool hands out and takes in: results, options, jump specs."""
+"""What the SSH pool hands out and takes in: results and options."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass, field
 
 from ccm_tui.core.model import ACCESS_REFUSED_KINDS
-from ccm_tui.fleet.inventory import FleetHost
 from ccm_tui.fleet.output_cap import DEFAULT_LIMIT
 
 
@@ -77,17 +76,4 @@ class PoolOptions:
     encryption_algs: str = ""
 
 
-def parse_jump_spec(spec: str) -> FleetHost:
-    """A :class:`FleetHost` for a ``[user@]host[:port]`` jump spec."""
-    user, _, rest = spec.rpartition("@")
-    host, port = rest, 22
-    if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        port = int(tail[1:]) if tail.startswith(":") else 22
-    elif rest.count(":") == 1:
-        host, p = rest.split(":")
-        port = int(p)
-    return FleetHost(name=spec, address=host, port=port, user=user)
-
-
-__all__ = ["ERROR_LABELS", "PoolOptions", "RunResult", "parse_jump_spec"]
+__all__ = ["ERROR_LABELS", "PoolOptions", "RunResult"]

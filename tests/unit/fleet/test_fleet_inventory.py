@@ -154,7 +154,7 @@ def test_ranges_and_proxy_jump_forms() -> None:
     assert expand_range("r[1:2]-[a:b]", "x") == ["r1-a", "r1-b", "r2-a", "r2-b"]
     assert expand_range("n[0:6:3]", "x") == ["n0", "n3", "n6"]
     assert proxy_jump("-J ops@bastion:22") == "ops@bastion:22"
-    assert proxy_jump("-o ProxyJump=b1,b2") == "b1"
+    assert proxy_jump("-o ProxyJump=b1,b2") == "b1,b2"  # the whole chain, as ssh goes through it
     assert proxy_jump("-oProxyJump=b3") == "b3"
     assert proxy_jump("-o ProxyCommand='ssh -W %h:%p -q ops@gw'") == "ops@gw"
     assert proxy_jump("-o StrictHostKeyChecking=no") is None

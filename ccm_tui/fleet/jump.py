@@ -1,0 +1,185 @@
+"""Jump hosts: OpenSSH ``ProxyJump`` values, and the hops the pool goes through.
+
+A host's ``jump`` is a chain of hops, as in OpenSSH's ``ProxyJump a,b`` (or ``ssh -J
+a,b``): connect to ``a``, from there to ``b``, from there to the host. Each hop is an
+inventory host's name or a ``[user@]host[:port]`` spec, also written
+``ssh://user@host:port`` or, for IPv6, ``[2001:db8::1]:port``. ``none`` means no jump.
+
+As in ``ssh``, the first hop is reached the way it would be on its own (an inventory
+host with its own ``jump`` goes through that first); each later hop is reached through
+the hops before it, whatever its own settings say.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from typing import TypeVar
+
+from ccm_tui.core.errors import CCMError, HostKeyError, InventoryError, SSHError
+from ccm_tui.fleet.inventory import FleetHost
+
+#: What ``ProxyJump none`` is kept as until an inventory is read whole (so that
+#: ``~/.ssh/config`` does not fill in a jump the inventory turned off).
+NO_JUMP = "none"
+
+T = TypeVar("T")
+
+_SPEC_HINT = "write a jump host as NAME, [user@]host[:port], ssh://user@host:port or [IPv6]:port"
+
+
+def parse_jump_spec(spec: str) -> FleetHost:
+    """A :class:`FleetHost` for one hop: ``[ssh://][user@]host[:port]`` or
+    ``[user@][IPv6]:port``; :class:`SSHError` when it is not one."""
+    text = _bare(spec)
+    user, _, rest = text.rpartition("@")
+    host, port_text = rest, ""
+    if rest.startswith("["):
+        host, closed, tail = rest[1:].partition("]")
+        if not closed or (tail and not tail.startswith(":")):
+            raise SSHError(f"jump host {spec!r}: expected [IPv6] or [IPv6]:PORT", hint=_SPEC_HINT)
+        port_text = tail[1:]
+    elif rest.count(":") == 1:  # more than one: a bare IPv6 address, no port
+        host, port_text = rest.split(":")
+    if not host or any(c in host for c in " /,@[]") or (user and "/" in user):
+        raise SSHError(f"jump host {spec!r}: no host name in it", hint=_SPEC_HINT)
+    port = 22
+    if port_text or rest.endswith(":"):
+        port = int(port_text) if port_text.isdigit() else 0
+        if not 0 < port < 65536:
+            raise SSHError(f"jump host {spec!r}: port {port_text!r} is not a number from 1 "
+                           "to 65535", hint=_SPEC_HINT)
+    return FleetHost(name=text, address=host, port=port, user=user)
+
+
+def jump_chain(value: str, where: str) -> str | None:
+    """An OpenSSH ``ProxyJump`` value (``a, ssh://ops@b:2222/``) as CCM keeps it
+    (``a,ops@b:2222``); ``none`` stays ``none``; ``None`` when empty.
+
+    Raises :class:`InventoryError` starting with ``where`` for a hop that is not one.
+    """
+    text = value.strip()
+    if not text:
+        return None
+    if text.lower() == NO_JUMP:
+        return NO_JUMP
+    hops = [_bare(h) for h in text.split(",")]
+    for hop in hops:
+        if not hop:
+            raise InventoryError(f"{where}: an empty jump host in {value!r} (hops are joined "
+                                 "with one comma: a,b)")
+        try:
+            parse_jump_spec(hop)
+        except SSHError as exc:
+            raise InventoryError(f"{where}: {exc} ({_SPEC_HINT})") from None
+    return ",".join(hops)
+
+
+def hops_of(jump: str | None) -> list[str]:
+    """The hops of a host's ``jump``, first to last (none for ``None`` and ``none``)."""
+    if not jump or jump.strip().lower() == NO_JUMP:
+        return []
+    return [h for h in (_bare(x) for x in jump.split(",")) if h]
+
+
+def last_hop(jump: str | None, inventory: Mapping[str, FleetHost]) -> FleetHost | None:
+    """The hop a connection with this ``jump`` goes through last, with the hops before
+    it as its own ``jump`` (``None`` when there is no jump)."""
+    hops = hops_of(jump)
+    if not hops:
+        return None
+    *before, last = hops
+    hop = inventory.get(last) or parse_jump_spec(last)
+    return replace(hop, jump=",".join(before)) if before else hop
+
+
+def route(h: FleetHost, inventory: Mapping[str, FleetHost]) -> list[FleetHost]:
+    """Every hop on the way to ``h``, in the order they are connected.
+
+    Raises :class:`SSHError` when the hops lead back to a host already on the way.
+    """
+    path: list[FleetHost] = []
+    seen = {(h.name, h.jump or "")}
+    hop = last_hop(h.jump, inventory)
+    while hop is not None:
+        if (hop.name, hop.jump or "") in seen:
+            names = " → ".join([h.name, *(x.name for x in path), hop.name])
+            raise SSHError(f"{h.name}: its jump hosts form a loop ({names})",
+                           hint="give one of them no jump (jump: none / ProxyJump none)")
+        seen.add((hop.name, hop.jump or ""))
+        path.append(hop)
+        hop = last_hop(hop.jump, inventory)
+    return path[::-1]
+
+
+def hop_count(h: FleetHost, inventory: Mapping[str, FleetHost]) -> int:
+    """How many hops lead to ``h`` (0 also when they loop): the pool closes the far
+    ends of its tunnels first."""
+    try:
+        return len(route(h, inventory))
+    except SSHError:
+        return 0
+
+
+def pool_key(h: FleetHost, inventory: Mapping[str, FleetHost]) -> str:
+    """What the pool files ``h``'s connection under: its name, unless it is a hop
+    reached otherwise than the inventory host of that name (``b`` of ``a,b``: via ``a``)."""
+    own = inventory.get(h.name)
+    plain = own == h if own is not None else not h.jump
+    return h.name if plain else f"{h.name} via {h.jump}"
+
+
+def as_reached(target: FleetHost, inventory: Mapping[str, FleetHost]) -> FleetHost:
+    """``target`` with the hops the fleet reaches it through, when it has no jump of its
+    own but is a later hop of some host's chain (``ccm fleet trust`` of such a hop)."""
+    if hops_of(target.jump):
+        return target
+    own = target.name in inventory
+    for h in inventory.values():
+        hops = hops_of(h.jump)
+        for i, spec in enumerate(hops[1:], 1):
+            if spec == target.name or (not own and spec not in inventory and _same_place(
+                    parse_jump_spec(spec), target)):
+                return replace(target, jump=",".join(hops[:i]))
+    return target
+
+
+async def tunnel_to(h: FleetHost, inventory: Mapping[str, FleetHost],
+                    connect: Callable[[FleetHost], Awaitable[T]]) -> T | None:
+    """``connect`` each hop on the way to ``h`` in turn; the last one's connection
+    (``None`` without hops). An error says which hop it came from."""
+    conn = None
+    for hop in route(h, inventory):
+        try:
+            conn = await connect(hop)
+        except (SSHError, HostKeyError) as exc:  # login refusals are SSHErrors
+            raise through_jump(exc, hop) from None
+    return conn
+
+
+def through_jump(exc: CCMError, hop: FleetHost) -> CCMError:
+    """``exc`` (raised for ``hop``) saying it is a jump host, once, of the same class."""
+    if getattr(exc, "jump_host", None):
+        return exc
+    said = copy.copy(exc)
+    said.args = (f"jump host {exc}" if str(exc).startswith(hop.name) else
+                 f"jump host {hop.name}: {exc}",)
+    said.jump_host = hop.name  # type: ignore[attr-defined]
+    return said
+
+
+def _same_place(a: FleetHost, b: FleetHost) -> bool:
+    return (a.target, a.port) == (b.target, b.port)
+
+
+def _bare(spec: str) -> str:
+    """A hop without the ``ssh://`` of its URI form and its trailing ``/``."""
+    text = spec.strip()
+    if text[:6].lower() == "ssh://":
+        text = text[6:].rstrip("/")
+    return text
+
+
+__all__ = ["NO_JUMP", "as_reached", "hop_count", "hops_of", "jump_chain", "last_hop",
+           "parse_jump_spec", "pool_key", "route", "through_jump", "tunnel_to"]
