@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ccm_tui.commands._common import print_json, redact_url, settings, with_hub
+from ccm_tui.commands._common import print_json, redact_url, settings, to_jsonable, with_hub
 from ccm_tui.core.states import ACTIVE_STATES, OPEN_STATES, TaskState
 from ccm_tui.core.text import duration, plural
 
@@ -56,6 +56,26 @@ def _describe(c: Control) -> str:
             "approval; `ccm resume` turns them back on")
 
 
+async def _pause(hub: Hub, who: str, reason: str) -> tuple[Control, bool]:
+    """Pause, unless already paused: then the pause keeps who started it, when and why
+    (what on-call needs to find the person), and this attempt goes to the audit log."""
+    current = await hub.get_control()
+    if current.paused:
+        await hub.audit(who, "pause.repeated", "fleet", {
+            "reason": reason, "paused_by": current.actor, "paused_reason": current.reason,
+            "paused_since": current.updated_at.isoformat() if current.updated_at else None})
+        return current, True
+    return await hub.set_paused(True, actor=who, reason=reason), False
+
+
+async def _resume(hub: Hub, who: str) -> tuple[Control, bool]:
+    """Resume; a hub that is not paused is left as it is (nothing to audit)."""
+    current = await hub.get_control()
+    if not current.paused:
+        return current, False
+    return await hub.set_paused(False, actor=who), True
+
+
 def pause(
     ctx: typer.Context,
     reason: Annotated[
@@ -64,14 +84,21 @@ def pause(
     actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Stop every automatic fix at once; proposed fixes wait for approval instead."""
+    """Stop every automatic fix at once; proposed fixes wait for approval instead.
+
+    Pausing a paused fleet changes nothing: it stays paused by whoever paused it
+    first, since then, for their reason (your attempt is kept in the audit log).
+    """
     who = actor or settings(ctx).actor
-    control = with_hub(ctx, lambda hub: hub.set_paused(True, actor=who, reason=reason))
+    control, already = with_hub(ctx, lambda hub: _pause(hub, who, reason))
     if as_json:
-        print_json(control)
+        print_json({**to_jsonable(control), "already_paused": already})
         return
     from ccm_tui.commands._render import console
 
+    if already:
+        typer.echo(f"ccm: fixes were already paused; the pause stays {control.actor or '?'}'s "
+                   "(yours is noted in the audit log)", err=True)
     console().print(_describe(control))
 
 
@@ -82,12 +109,14 @@ def resume(
 ) -> None:
     """Turn automatic fixes back on after `ccm pause`."""
     who = actor or settings(ctx).actor
-    control = with_hub(ctx, lambda hub: hub.set_paused(False, actor=who))
+    control, resumed = with_hub(ctx, lambda hub: _resume(hub, who))
     if as_json:
-        print_json(control)
+        print_json({**to_jsonable(control), "was_paused": resumed})
         return
     from ccm_tui.commands._render import console
 
+    if not resumed:
+        typer.echo("ccm: fixes were not paused; nothing to resume", err=True)
     console().print(_describe(control))
 
 
