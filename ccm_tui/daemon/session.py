@@ -23,6 +23,7 @@ from ccm_tui.core.errors import (
     HubUnavailable,
     IllegalTransition,
     LeaseLost,
+    NotFound,
 )
 from ccm_tui.core.lifecycle import Effect, effect_of, path_to
 from ccm_tui.core.model import Event, Task
@@ -98,7 +99,7 @@ class AgentSession:
     async def _work(self) -> None:
         task = self.task
         if self.host is None:  # the daemon's inventory decides, not the flag ingest set
-            await self._apply(Effect(TaskState.ESCALATED, self._no_host_fields()))
+            await self._apply(Effect(TaskState.ESCALATED, await self._no_host_fields()))
             await self._notify("finished")
             return
         self.remote = RemoteAgent(self.pool, self.host, task.id, self.options)
@@ -123,10 +124,11 @@ class AgentSession:
         if self.finished:
             await self._finish()
 
-    def _no_host_fields(self) -> dict[str, str]:
+    async def _no_host_fields(self) -> dict[str, str]:
         """Why a task on a host this daemon does not know is escalated."""
         task, owner = self.task, self.options.owner
-        if not task.managed:  # ingest found no inventory with the host: escalated at once
+        if not task.managed and not await self._hub_manages(task.host):
+            # in no inventory, for ingest then and for the hub now: escalated at once
             return {"outcome": "escalated: host not in the inventory; no agent was started",
                     "note": "unmanaged host: CCM has no SSH access to it"}
         # A host some inventory had: claimed only after no daemon held it for a while.
@@ -136,6 +138,12 @@ class AgentSession:
                            "was started",
                 "note": f"check that a daemon whose inventory has {task.host} is running "
                         f"(`ccm status`), or add {task.host} to the inventory of {owner}"}
+
+    async def _hub_manages(self, host: str) -> bool:
+        try:
+            return (await self.hub.get_host(host)).managed
+        except NotFound:
+            return False
 
     async def _start(self) -> str:
         assert self.remote is not None and self.host is not None

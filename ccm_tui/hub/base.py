@@ -302,7 +302,7 @@ class Hub(ABC):
         ``hosts`` (default: any host) limits the claim to the hosts a daemon can reach:
         tasks on other hosts are left for a daemon whose inventory has them. Tasks
         ingest marked unmanaged (``managed`` false) stay claimable by anyone, to be
-        escalated at once. With ``others_after``, a task on another host becomes
+        escalated at once, unless a daemon has put their host in the hub since. With ``others_after``, a task on another host becomes
         claimable too once no daemon has held it, and none has finished a task on its
         host, for that many seconds (no daemon that knows the host is there).
         """

@@ -293,7 +293,9 @@ def _claim_scope(hosts: Collection[str] | None, others_after: float | None,
     """The claim's host filter (see :meth:`Hub.claim_next_task`) as SQL and its arguments."""
     if hosts is None:
         return "", []
-    parts, args = ["NOT t.managed"], list[Any]()
+    # Unmanaged: ingest found the host in no inventory, nor has a daemon synced it since.
+    parts, args = ["(NOT t.managed AND NOT EXISTS (SELECT 1 FROM ccm_hosts h"
+                   " WHERE h.name = t.host AND h.managed))"], list[Any]()
     names = sorted(set(hosts))
     if names:
         parts.append(f"t.host IN ({_marks(len(names))})")

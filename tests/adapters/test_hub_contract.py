@@ -168,6 +168,14 @@ async def test_claim_limited_to_the_daemons_hosts(hub: Hub) -> None:
     assert back is not None and back.state is TaskState.AWAITING_APPROVAL
 
 
+async def test_unmanaged_task_whose_host_a_daemon_synced_since(hub: Hub) -> None:
+    early = await hub.create_task(task("db-05", managed=False))  # before any daemon synced
+    await hub.upsert_hosts([Host("db-05", "10.0.0.5", 22, "ops", ("db",), {})])
+    assert await hub.claim_next_task("d-empty", hosts=[], others_after=60) is None
+    got = await hub.claim_next_task("d-db", hosts=["db-05"])
+    assert got is not None and got.id == early.id
+
+
 async def test_claim_of_another_hosts_task_after_the_grace(hub: Hub) -> None:
     hour_ago = utcnow() - timedelta(hours=1)
     stale = await hub.create_task(task("db-02", created_at=hour_ago, updated_at=hour_ago))

@@ -9,7 +9,7 @@ from typing import Any
 
 from ccm_tui.core.states import TaskState
 from ccm_tui.daemon.dispatcher import Daemon
-from ccm_tui.fleet.inventory import FleetHost
+from ccm_tui.fleet.inventory import FleetHost, sync_to_hub
 from ccm_tui.hub import Hub
 from tests.functional.daemon.conftest import FleetEnv, full_disk
 
@@ -73,3 +73,20 @@ async def test_a_task_no_daemon_takes_is_escalated_after_the_grace(
                             "but its inventory lacks host web-02; no agent was started")
     assert "add web-02 to the inventory of night-daemon" in (done.note or "")
     assert empty.claimed == [task.id] and await hub.list_events(task.id) == []
+
+
+async def test_an_alert_taken_before_any_daemon_synced_waits_for_one_that_has_the_host(
+        env: FleetEnv, hub: Hub) -> None:
+    early = await env.alert("web-01", "Unknown")  # the webhook ran first: hub knows no host
+    assert not early.managed
+    await sync_to_hub(hub, env.inventory)  # as a daemon that has web-01 does at start
+    empty = await start_with(env, [])
+    stranger = await env.alert("x-99")
+    await env.wait_state(stranger.id, TaskState.ESCALATED)
+    assert (await hub.get_task(early.id)).state is TaskState.NEW
+    assert empty.claimed == [stranger.id]
+    knows = await env.start_daemon(health_interval=None)
+    done = await env.wait_state(early.id, TaskState.ESCALATED, TaskState.RESOLVED,
+                                TaskState.FAILED)
+    assert knows.claimed == [early.id] and empty.claimed == [stranger.id]
+    assert [e.type for e in await hub.list_events(early.id)][:1] == ["started"], done.outcome
