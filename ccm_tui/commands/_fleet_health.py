@@ -21,12 +21,16 @@ def _out_of_inodes(snap: HealthSnapshot, rules: HealthRules) -> bool:
 def summarise(hosts: int, latest: Mapping[str, HealthSnapshot], now: datetime,
               rules: HealthRules | None = None) -> dict[str, Any]:
     """Counts of the latest probes: ok, critical (what the built-in rules alert on: a
-    disk, its inodes or memory over the threshold, a failed systemd unit), unreachable, no login (login or host key refused), and how old the newest probe is."""
+    disk, its inodes or memory over the threshold, a failed systemd unit), unreachable,
+    no login (login or host key refused), probe failed (logged in, but the probe gave no
+    figures: the host is not watched), and how old the newest probe is."""
     r = rules or HealthRules()
-    counts = {"ok": 0, "critical": 0, "unreachable": 0, "no_login": 0}
+    counts = {"ok": 0, "critical": 0, "unreachable": 0, "no_login": 0, "probe_failed": 0}
     for snap in latest.values():
         if not snap.reachable:
             counts["no_login" if snap.access_refused else "unreachable"] += 1
+        elif snap.data.get("error"):  # HealthProbeFailed: nothing is known, so not "ok"
+            counts["probe_failed"] += 1
         elif (snap.disk_pct or 0) >= r.disk_pct or (snap.mem_pct or 0) >= r.memory_pct \
                 or snap.data.get("failed_units") or _out_of_inodes(snap, r):
             counts["critical"] += 1
@@ -47,7 +51,8 @@ def describe(summary: Mapping[str, Any]) -> str:
     parts = [plural(summary["hosts"], "host"), f"[green]{summary['ok']} ok[/]"]
     for key, label, style in (("critical", "critical", "bold red"),
                               ("unreachable", "unreachable", "red"),
-                              ("no_login", "no login", "yellow")):
+                              ("no_login", "no login", "yellow"),
+                              ("probe_failed", "probe failed", "yellow")):
         if summary[key]:
             parts.append(f"[{style}]{summary[key]} {label}[/]")
     unprobed = summary["hosts"] - summary["probed"]
@@ -57,8 +62,10 @@ def describe(summary: Mapping[str, Any]) -> str:
     tail = f"probed {ago} ago"
     if summary["stale"]:
         tail = f"[yellow]last probe {ago} ago: is `ccm up` running?[/]"
-    elif summary["no_login"]:
-        tail += " · `ccm fleet probe` says why there is no login"
+    elif summary["no_login"] or summary["probe_failed"]:
+        why = " or the probe failed" if summary["probe_failed"] else ""
+        tail += (f" · `ccm fleet probe` says why there is no login{why}"
+                 if summary["no_login"] else " · `ccm fleet probe` says why the probe failed")
     return " · ".join(parts) + f" — {tail}"
 
 

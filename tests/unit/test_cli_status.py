@@ -70,11 +70,43 @@ def test_status_sums_up_the_fleet_from_the_latest_probes(url: str) -> None:
     assert "fleet    " not in empty.stdout  # an empty hub: nothing to say about a fleet
     assert {k: v for k, v in fleet.items() if k != "last_probe_seconds_ago"} == {
         "hosts": 5, "probed": 4, "ok": 1, "critical": 1, "unreachable": 1, "no_login": 1,
-        "stale": False}
+        "probe_failed": 0, "stale": False}
     assert 11 <= fleet["last_probe_seconds_ago"] < 60
     assert ("fleet    5 hosts · 1 ok · 1 critical · 1 unreachable · 1 no login · 1 never "
             "probed — probed 1") in human
     assert "`ccm fleet probe` says why there is no login" in human
+
+
+def test_status_counts_a_failed_probe_apart_from_ok(url: str) -> None:
+    """A host CCM logs in to but whose probe gave no figures (no python3, a broken
+    agent) is not watched: it used to count as "ok"."""
+    from ccm_tui.core.model import HealthSnapshot, Host
+
+    now = utcnow()
+
+    async def go() -> None:
+        async with open_hub(url) as hub:
+            await hub.upsert_hosts([Host("web-01"), Host("web-02"), Host("db-01")])
+            for snap in (
+                    HealthSnapshot("web-01", now, cpu_pct=10, mem_pct=20, disk_pct=30),
+                    HealthSnapshot("web-02", now, data={
+                        "error": "probe failed: python3: command not found"}),
+                    HealthSnapshot("db-01", now, reachable=False,
+                                   data={"error": "db-01: no key…", "error_kind": "auth"})):
+                await hub.record_health(snap)
+
+    asyncio.run(go())
+    fleet = json.loads(ccm("--hub", url, "status", "--json").stdout)["fleet"]
+    assert (fleet["ok"], fleet["probe_failed"], fleet["no_login"]) == (1, 1, 1)
+    human = ccm("--hub", url, "status").stdout
+    assert "fleet    3 hosts · 1 ok · 1 no login · 1 probe failed — probed " in human
+    assert "`ccm fleet probe` says why there is no login or the probe failed" in human
+
+    from ccm_tui.commands._fleet_health import describe, summarise
+
+    alone = describe(summarise(1, {"web-02": HealthSnapshot("web-02", now, data={
+        "error": "probe failed"})}, now))
+    assert "0 ok" in alone and "· `ccm fleet probe` says why the probe failed" in alone
 
 
 def test_status_says_when_nothing_has_probed_for_a_while(url: str) -> None:
