@@ -200,6 +200,19 @@ class CCMGroup(TyperGroup):
                 p.metavar = ""
         return params
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """The subcommand ``args`` names; for a group's command typed without its group
+        (``ccm probe``), the usage error suggests ``fleet probe`` instead of a look-alike."""
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as exc:  # UsageError, of typer's own copy of click
+            typo = args[0] if args and args[0] not in self.commands else ""
+            found = [repr(f"{n} {typo}") for n in self.commands
+                     if typo and typo in getattr(self.commands[n], "commands", ())]
+            if found and type(exc).__name__ == "UsageError":
+                exc.message = f"No such command {typo!r}. Did you mean {', '.join(found)}?"  # type: ignore[attr-defined]
+            raise
+
     def list_commands(self, ctx: Any) -> list[str]:
         """The subcommand names in registration order (without building them)."""
         return list(self.commands)
@@ -335,8 +348,11 @@ def root(
         typer.Option(
             "--inventory", envvar="CCM_INVENTORY", show_envvar=False, metavar="PATH",
             rich_help_panel=GLOBAL_PANEL,
-            help="The fleet inventory, CCM's inventory.yaml or an Ansible inventory "
-            "(env CCM_INVENTORY).",
+            help="The fleet: CCM's inventory.yaml, an Ansible inventory (INI or YAML, or a "
+            "folder holding one; its group_vars/ and host_vars/ are read too) or an ssh "
+            "config. ~/.ssh/config fills in what a host leaves unset (user, port, keys, "
+            "ProxyJump). Default: ~/.config/ccm/inventory.yaml, or the hosts of "
+            "~/.ssh/config while that file does not exist (env CCM_INVENTORY).",
         ),
     ] = None,
     version: Annotated[
