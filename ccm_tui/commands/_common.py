@@ -153,8 +153,10 @@ def run_hub(url: str, fn: Callable[[Hub], Awaitable[T]], *, create: bool = True)
     """
     from ccm_tui.hub import open_hub
 
-    hub = open_hub(url, create=create)
+    return _run_on(open_hub(url, create=create), fn)
 
+
+def _run_on(hub: Hub, fn: Callable[[Hub], Awaitable[T]]) -> T:
     async def _run() -> T:
         async with hub:
             return await fn(hub)
@@ -169,9 +171,12 @@ def with_hub(ctx: typer.Context, fn: Callable[[Hub], Awaitable[T]]) -> T:
     its name came from and what to do (:func:`require_hub`), never a new, empty hub that
     no daemon uses.
     """
+    from ccm_tui.hub import open_hub
+
     url = settings(ctx).hub
+    hub = open_hub(url, create=False)  # a malformed URL is said first
     require_hub(ctx, url)
-    return run_hub(url, fn, create=False)
+    return _run_on(hub, fn)
 
 
 def hub_origin(ctx: typer.Context) -> str | None:
@@ -200,6 +205,8 @@ def require_hub(ctx: typer.Context, url: str) -> None:
     ``ccm pause`` would pause no daemon. The error names the file, where its name came
     from, and how to make a hub or find the right one. Other URLs pass.
     """
+    import shlex
+
     from ccm_tui.core.errors import HubError, HubURLError
     from ccm_tui.hub import sqlite_path
 
@@ -212,6 +219,7 @@ def require_hub(ctx: typer.Context, url: str) -> None:
         return  # opening the hub says what is wrong with the URL
     if path.exists():
         return
+    path = path.absolute()  # sqlite:hub.db is relative to where ccm runs: say where
     origin = hub_origin(ctx)
     if origin is None:
         raise HubError(f"there is no hub yet: {path} does not exist",
@@ -220,7 +228,8 @@ def require_hub(ctx: typer.Context, url: str) -> None:
                        "CCM_HUB")
     raise HubError(f"there is no hub at {path} (from {origin})",
                    hint="check the path (`ccm up` and `ccm daemon` print their hub when "
-                   f"they start), or make a new hub there with `ccm --hub {text} db migrate`")
+                   f"they start), or make a new hub there with `ccm --hub {shlex.quote(text)} db "
+                   "migrate`")
 
 
 def redact_url(url: str) -> str:

@@ -190,6 +190,10 @@ class SqliteHub(SqlHub):
     async def connect(self) -> None:
         if self._conn is not None:
             return
+        if self.path.is_dir():
+            raise HubError(f"{self.path} is a folder, not a hub file",
+                           hint=f"name a file in it: sqlite:{'//' if self.path.is_absolute() else ''}"
+                           f"{self.path / 'hub.db'}")
         if not self.create and not self.path.exists():
             raise HubError(f"there is no hub at {self.path}",
                            hint="make it with `ccm init` or `ccm db migrate`, or check the "
@@ -207,15 +211,22 @@ class SqliteHub(SqlHub):
             raise HubUnavailable(f"cannot open SQLite hub {self.path}: {exc}") from exc
         conn.row_factory = sqlite3.Row
         try:
+            _refuse_a_foreign_database(conn, self.path)  # before WAL changes the file
             await when_unlocked(lambda: conn.execute("PRAGMA journal_mode = WAL"),
                                  "switching to WAL", self.path)
             conn.execute("PRAGMA busy_timeout = 0")
             conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA wal_autocheckpoint = 0")  # see _after_commit
+        except SchemaError:
+            conn.close()
+            raise
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise HubUnavailable(f"{self.path} is not a usable SQLite database: {exc}") from exc
+            raise HubUnavailable(f"{self.path} is not a usable SQLite database: {exc}",
+                                 hint="check the hub's path: this file is not a CCM hub "
+                                 "(a CCM hub is made by `ccm init` or `ccm db migrate`)",
+                                 ) from exc
         self._conn = conn
         self._unreported = await self._migrate()
 
@@ -395,6 +406,20 @@ class SqliteHub(SqlHub):
                     yield item
         finally:
             self._fanout.remove(queue)
+
+
+def _refuse_a_foreign_database(conn: sqlite3.Connection, path: Path) -> None:
+    """A file with no CCM schema yet must be empty: CCM does not add its tables to
+    another program's database (a --hub that names the wrong .db file)."""
+    if conn.execute("PRAGMA user_version").fetchone()[0]:
+        return
+    row = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
+                       "LIKE 'ccm\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                       "LIMIT 1").fetchone()
+    if row is not None:
+        raise SchemaError(f"{path} is an SQLite database of something else, not a CCM hub "
+                          f"(it holds {row[0]!r})",
+                          hint="check the hub's path; CCM makes its hub in a new file")
 
 
 def _unique_message(detail: str) -> str:
