@@ -95,6 +95,9 @@ class Inventory:
     sources: tuple[str, ...] = ()
     #: What was read but not used (``FILE:LINE: why``): Match blocks, non-SSH hosts.
     notes: tuple[str, ...] = ()
+    #: Jump hosts that are no inventory hosts but have a ``Host`` block in the ssh
+    #: config (``jump: bastion`` with ``Host bastion / HostName …``), by their spec.
+    hops: dict[str, FleetHost] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[FleetHost]:
         return iter(self.hosts.values())
@@ -210,13 +213,16 @@ def load_inventory(
     notes: list[str] = []
     if kind == "ssh-config":
         from ccm_tui.fleet.inventory_sshconfig import SSHConfig
+        from ccm_tui.fleet.jump import config_hops
 
         own = SSHConfig.parse(text, p)
         found = own.hosts()
         if not found and any(b.patterns and b.line for b in own.blocks):
             own.skipped.append(f"{p}: its Host lines are all patterns (*, ?, !), which name "
                                "no host to list")
-        return Inventory.of(found, [str(p)], own.skipped)
+        inventory = Inventory.of(found, [str(p)], own.skipped)
+        inventory.hops = config_hops(found, own.fill_in)
+        return inventory
     if kind == "ccm":
         hosts = _parse_ccm(text, p)
     elif kind == "ansible-yaml":
@@ -229,14 +235,21 @@ def load_inventory(
         hosts = parse_ansible_ini(text, p, notes)
     sources = [str(p)]
     cfg_path = Path(ssh_config).expanduser() if ssh_config is not None else None
+    hops: dict[str, FleetHost] = {}
     if cfg_path is not None and cfg_path.is_file():
         from ccm_tui.fleet.inventory_sshconfig import SSHConfig
+        from ccm_tui.fleet.jump import config_hops
 
         cfg = SSHConfig.read(cfg_path)
         hosts = [cfg.fill_in(h) for h in hosts]
         notes += cfg.skipped
-    hosts = _check_jumps(hosts, p)
-    return Inventory.of(hosts, sources, notes)
+        hops = config_hops(hosts, cfg.fill_in)
+    from ccm_tui.fleet.jump import check_jumps
+
+    hosts = check_jumps(hosts, p, hops)
+    inventory = Inventory.of(hosts, sources, notes)
+    inventory.hops = hops
+    return inventory
 
 
 #: What Ansible does not read as an inventory in an inventory folder.
@@ -257,25 +270,6 @@ def _inventory_file(p: Path) -> Path:
         + (f" ({names})" if files else ""),
         hint="pass one file with --inventory PATH/FILE (its group_vars/ and host_vars/ "
         "next to it are read too)")
-
-
-def _check_jumps(hosts: list[FleetHost], path: Path) -> list[FleetHost]:
-    """``hosts`` with ``jump: none`` made no jump (kept until now so that ~/.ssh/config
-    filled in none); :class:`InventoryError` when a host's hops lead back to it."""
-    from ccm_tui.core.errors import SSHError
-    from ccm_tui.fleet.jump import NO_JUMP, route
-
-    hosts = [replace(h, jump=None) if h.jump == NO_JUMP else h for h in hosts]
-    by_name = {h.name: h for h in hosts}
-    for h in hosts:
-        if h.jump == h.name:
-            raise InventoryError(f"{path}: host {h.name!r} names itself as its jump host")
-        if h.jump:
-            try:
-                route(h, by_name)
-            except SSHError as exc:
-                raise InventoryError(f"{path}: {exc}") from None
-    return hosts
 
 
 # -- CCM's own format ----------------------------------------------------------------------

@@ -13,8 +13,9 @@ the hops before it, whatever its own settings say.
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import TypeVar
 
 from ccm_tui.core.errors import CCMError, HostKeyError, InventoryError, SSHError
@@ -113,6 +114,50 @@ def route(h: FleetHost, inventory: Mapping[str, FleetHost]) -> list[FleetHost]:
     return path[::-1]
 
 
+def check_jumps(hosts: list[FleetHost], path: Path,
+                 hops: Mapping[str, FleetHost]) -> list[FleetHost]:
+    """``hosts`` of the inventory at ``path`` with ``jump: none`` made no jump (kept until
+    now so that ~/.ssh/config filled in none); :class:`InventoryError` when a host's
+    hops lead back to it."""
+    hosts = [replace(h, jump=None) if h.jump == NO_JUMP else h for h in hosts]
+    by_name = {**hops, **{h.name: h for h in hosts}}
+    for h in hosts:
+        if h.jump == h.name:
+            raise InventoryError(f"{path}: host {h.name!r} names itself as its jump host")
+        if h.jump:
+            try:
+                route(h, by_name)
+            except SSHError as exc:
+                raise InventoryError(f"{path}: {exc}") from None
+    return hosts
+
+
+def config_hops(hosts: Iterable[FleetHost], fill_in: Callable[[FleetHost], FleetHost],
+                ) -> dict[str, FleetHost]:
+    """The hops of ``hosts``' chains that are no inventory hosts, with what the ssh
+    config (``fill_in``) says for them where the spec says nothing, as ``ssh`` reads a
+    hop: ``jump: bastion`` with ``Host bastion / HostName 10.0.0.1 / User ops``.
+    Hops the config says nothing for are left out (their spec is all there is)."""
+    known = {h.name for h in hosts}
+    out: dict[str, FleetHost] = {}
+    todo = [spec for h in hosts for spec in hops_of(h.jump)]
+    while todo:
+        spec = todo.pop(0)
+        if spec in known or spec in out:
+            continue
+        known.add(spec)
+        said = parse_jump_spec(spec)
+        bare = FleetHost(said.address, port=said.port, user=said.user)
+        filled = fill_in(bare)
+        if filled == bare:
+            continue
+        jump = None if filled.jump == NO_JUMP else filled.jump
+        out[spec] = replace(filled, name=spec, address=filled.address or said.address,
+                            jump=jump, source=filled.source or "ssh config")
+        todo += hops_of(jump)
+    return out
+
+
 def hop_count(h: FleetHost, inventory: Mapping[str, FleetHost]) -> int:
     """How many hops lead to ``h`` (0 also when they loop): the pool closes the far
     ends of its tunnels first."""
@@ -138,34 +183,43 @@ def as_reached(target: FleetHost, inventory: Mapping[str, FleetHost]) -> FleetHo
     own = target.name in inventory
     for h in inventory.values():
         hops = hops_of(h.jump)
-        for i, spec in enumerate(hops[1:], 1):
-            if spec == target.name or (not own and spec not in inventory and _same_place(
-                    parse_jump_spec(spec), target)):
-                return replace(target, jump=",".join(hops[:i]))
+        for i, spec in enumerate(hops):
+            hop = inventory.get(spec) or parse_jump_spec(spec)
+            if spec == target.name or (not own and _same_place(hop, target)):
+                jump = ",".join(hops[:i]) if i else hop.jump
+                return replace(target, jump=jump) if jump else target
     return target
 
 
 async def tunnel_to(h: FleetHost, inventory: Mapping[str, FleetHost],
-                    connect: Callable[[FleetHost], Awaitable[T]]) -> T | None:
+                    connect: Callable[[FleetHost], Awaitable[T]],
+                    fleet: Container[str] = ()) -> T | None:
     """``connect`` each hop on the way to ``h`` in turn; the last one's connection
-    (``None`` without hops). An error says which hop it came from."""
+    (``None`` without hops). An error says which hop it came from; ``fleet`` names the
+    hosts ``ccm fleet trust`` knows by name."""
     conn = None
     for hop in route(h, inventory):
         try:
             conn = await connect(hop)
         except (SSHError, HostKeyError) as exc:  # login refusals are SSHErrors
-            raise through_jump(exc, hop) from None
+            raise through_jump(exc, hop, hop.name in fleet) from None
     return conn
 
 
-def through_jump(exc: CCMError, hop: FleetHost) -> CCMError:
-    """``exc`` (raised for ``hop``) saying it is a jump host, once, of the same class."""
+def through_jump(exc: CCMError, hop: FleetHost, by_name: bool = True) -> CCMError:
+    """``exc`` (raised for ``hop``) saying it is a jump host, once, of the same class.
+    Unless ``by_name``, a ``ccm fleet trust HOP`` remedy names the hop's address when
+    its name is an ssh config alias (which ``ccm fleet trust`` cannot look up)."""
     if getattr(exc, "jump_host", None):
         return exc
     said = copy.copy(exc)
     said.args = (f"jump host {exc}" if str(exc).startswith(hop.name) else
                  f"jump host {hop.name}: {exc}",)
     said.jump_host = hop.name  # type: ignore[attr-defined]
+    if not by_name and not _same_place(parse_jump_spec(hop.name), hop):
+        where = f"[{hop.target}]" if ":" in hop.target else hop.target
+        said.hint = said.hint.replace(f"ccm fleet trust {hop.name}`",
+                                      f"ccm fleet trust {where}:{hop.port}`")
     return said
 
 
@@ -181,5 +235,5 @@ def _bare(spec: str) -> str:
     return text
 
 
-__all__ = ["NO_JUMP", "as_reached", "hop_count", "hops_of", "jump_chain", "last_hop",
+__all__ = ["NO_JUMP", "as_reached", "check_jumps", "config_hops", "hop_count", "hops_of", "jump_chain", "last_hop",
            "parse_jump_spec", "pool_key", "route", "through_jump", "tunnel_to"]

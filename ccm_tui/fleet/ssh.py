@@ -92,6 +92,8 @@ class SSHPool:
         self._algorithms = AlgorithmChoice(self.options)
         self.trust = trust or TrustStore()
         self._inventory: dict[str, FleetHost] = {h.name: h for h in hosts}
+        # jump hosts known by name: the inventory's, then ~/.ssh/config's Host aliases
+        self._hops = {**getattr(hosts, "hops", {}), **self._inventory}
         for h in self._inventory.values():
             self._algorithms.for_host(h)  # an inventory's bad algorithm list: said now
         self._entries: dict[str, _Entry] = {}
@@ -157,7 +159,7 @@ class SSHPool:
         their own keys checked); a host that is a later hop of some host's chain is
         reached through the hops before it. Raises :class:`SSHError` when unreachable.
         """
-        h = as_reached(self.resolve(host), self._inventory)
+        h = as_reached(self.resolve(host), self._hops)
         tunnel = await self._tunnel(h)
         try:
             key = await asyncio.wait_for(asyncssh.get_server_host_key(
@@ -174,7 +176,7 @@ class SSHPool:
         """Close every connection (targets before their jump hosts)."""
         self._closed = True
         entries = list(self._entries.values())
-        depth = {id(e): hop_count(e.host, self._inventory) for e in entries}
+        depth = {id(e): hop_count(e.host, self._hops) for e in entries}
         for level in sorted(set(depth.values()), reverse=True):
             group = [e for e in entries if depth[id(e)] == level]
             conns = [e.conn for e in group if e.conn is not None]
@@ -216,7 +218,7 @@ class SSHPool:
 
     # -- internals ------------------------------------------------------------------
     def _key(self, host: str | FleetHost) -> str:
-        return host if isinstance(host, str) else pool_key(host, self._inventory)
+        return host if isinstance(host, str) else pool_key(host, self._hops)
 
     def _entry(self, h: FleetHost) -> _Entry:
         key = self._key(h)
@@ -226,7 +228,8 @@ class SSHPool:
         return e
 
     async def _tunnel(self, h: FleetHost) -> asyncssh.SSHClientConnection | None:
-        return await tunnel_to(h, self._inventory, lambda hop: self._ensure(self._entry(hop)))
+        return await tunnel_to(h, self._hops, lambda hop: self._ensure(self._entry(hop)),
+                               self._inventory)
 
     @staticmethod
     def _failed(h: FleetHost, start: float, error: str, kind: str) -> RunResult:

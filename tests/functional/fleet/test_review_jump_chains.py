@@ -149,3 +149,38 @@ def test_an_inventory_chain_and_proxyjump_none_are_read_as_ssh_would(
 
     assert asyncio.run(go()) == ["12\n", "13\n"]
     assert fleet.forwards[before:] == [(10, LOOPBACK, p[11]), (11, LOOPBACK, p[12])]
+
+
+def test_a_jump_host_known_only_to_the_ssh_config_is_reached_as_ssh_would(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path,
+        isolated_home: Path) -> None:
+    p = fleet.ports
+    (isolated_home / ".ssh" / "config").write_text(
+        f"Host bastion\n  HostName {LOOPBACK}\n  Port {p[10]}\n  IdentityFile {client_key.private}\n"
+        f"Host inner-gw\n  HostName {LOOPBACK}\n  Port {p[11]}\n  ProxyJump bastion\n"
+        f"  IdentityFile {client_key.private}\n")
+    write_known_hosts(isolated_home / ".ssh" / "known_hosts",
+                      [e for e in fleet.known_hosts_entries() if e[0] != p[11]])
+    hub = f"sqlite:///{tmp_path / 'hub.db'}"
+    inv = write_ccm_inventory(tmp_path / "inv.yaml", [("t", p[12])],
+                              identity=client_key.private, jump={"t": "inner-gw"})
+    args = ("--inventory", str(inv), "--hub", hub)
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "migrate", "--hub", hub]).exit_code == 0
+    listed = runner.invoke(app, ["fleet", "list", "--json", *args])
+    assert [h["name"] for h in json.loads(listed.stdout)] == ["t"]  # hops are no fleet hosts
+
+    refused = runner.invoke(app, ["run", "true", "--hosts", "t", *args, "--json"])
+    error = json.loads(refused.stdout)["hosts"][0]["error"]
+    assert error.startswith(f"jump host inner-gw ([127.0.0.1]:{p[11]}): host key unknown"), error
+    remedy = f"ccm fleet trust 127.0.0.1:{p[11]}"  # an alias `ccm fleet trust` cannot look up
+    assert error.endswith(f"`{remedy}`")
+
+    before = len(fleet.forwards)
+    trusted = runner.invoke(app, [*remedy.split()[1:], "--yes", *args])
+    assert trusted.exit_code == 0, trusted.stderr
+    assert fleet.forwards[before:] == [(10, LOOPBACK, p[11])]  # through bastion, as ssh goes
+    before = len(fleet.forwards)
+    ok = runner.invoke(app, ["run", "echo $CCM_TEST_HOST_INDEX", "--hosts", "t", *args])
+    assert ok.exit_code == 0 and "12" in ok.stdout, ok.stdout + ok.stderr
+    assert fleet.forwards[before:] == [(10, LOOPBACK, p[11]), (11, LOOPBACK, p[12])]

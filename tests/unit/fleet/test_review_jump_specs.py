@@ -105,3 +105,21 @@ def test_the_route_of_a_chain_reaches_later_hops_through_earlier_ones() -> None:
     assert as_reached(FleetHost("c:2200", "c", 2200), inv).jump == "a,b"
     assert as_reached(inv["b"], inv).jump == "a"
     assert as_reached(inv["a"], inv).jump == "gw"  # its own jump stays
+
+
+def test_hops_that_are_ssh_config_aliases_take_its_settings(tmp_path: Path) -> None:
+    cfg = write(tmp_path, "ssh_config", "Host bastion\n  HostName 10.0.0.1\n  User ops\n"
+                "Host gw2\n  Port 2022\n  User root\n  IdentityFile /keys/gw\n")
+    inv = write(tmp_path, "inv.yaml", "hosts:\n  app: {jump: 'bastion,me@gw2:2200'}\n"
+                "  db: {jump: plain.example}\n")
+    loaded = load_inventory(inv, ssh_config=cfg)
+    assert [h.name for h in loaded] == ["app", "db"]  # hops are not fleet hosts
+    hops = loaded.hops
+    assert set(hops) == {"bastion", "me@gw2:2200"}  # nothing says more of plain.example
+    assert (hops["bastion"].target, hops["bastion"].user, hops["bastion"].port) == (
+        "10.0.0.1", "ops", 22)
+    gw2 = hops["me@gw2:2200"]
+    assert (gw2.target, gw2.user, gw2.port) == ("gw2", "me", 2200)  # what the spec says wins
+    assert gw2.identity_files == ("/keys/gw",)
+    assert [h.name for h in route(loaded.get("app"), {**hops, **loaded.hosts})] == [
+        "bastion", "me@gw2:2200"]
