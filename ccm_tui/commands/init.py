@@ -185,14 +185,48 @@ def config_template(*, hub: str, inventory: str, runbook_dirs: list[str]) -> str
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _write(path: Path, text: str, *, force: bool) -> str:
-    """Write ``text`` unless the file exists (and ``force`` is off); say what happened."""
+def _write(path: Path, text: str, *, force: bool, private: bool = False) -> str:
+    """Write ``text`` unless the file exists (and ``force`` is off); say what happened.
+    ``private``: readable by its owner alone (0600), for a file holding a password."""
     if path.exists() and not force:
         return "kept"
     existed = path.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    if private:
+        import os
+
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a file that existed keeps no wider mode
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
     return "replaced" if existed else "wrote"
+
+
+def _absolute_sqlite(url: str) -> str:
+    """``url`` with a relative SQLite path made absolute: the config keeps naming the hub
+    that was made here, wherever ccm runs next (a relative path would follow the
+    working directory)."""
+    from ccm_tui.hub import sqlite_path
+
+    text = url.strip()
+    if not text.lower().startswith("sqlite:"):
+        return text
+    path = sqlite_path(text)
+    if path.is_absolute():
+        return text
+    query = f"?{text.split('?', 1)[1]}" if "?" in text else ""
+    return f"sqlite://{path.absolute()}{query}"
+
+
+def _has_password(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
 
 
 def init(
@@ -227,7 +261,7 @@ def init(
             "runbooks folder are kept unless --force)",
         )
     folder = config_path.parent
-    url = hub or st.hub or default_hub_url()
+    url = _absolute_sqlite(hub or st.hub or default_hub_url())
     inventory_path = (st.inventory or folder / "inventory.yaml").expanduser()
     runbooks_dir = folder / "runbooks"
 
@@ -246,7 +280,7 @@ def init(
     results = [
         (_write(config_path, config_template(
             hub=url, inventory=rel(inventory_path), runbook_dirs=[rel(runbooks_dir)]),
-            force=force), config_path),
+            force=force, private=_has_password(url)), config_path),
         (_write(inventory_path, INVENTORY_EXAMPLE, force=force), inventory_path),
         (_write(runbooks_dir / "README.md", RUNBOOKS_README, force=force),
          runbooks_dir / "README.md"),
