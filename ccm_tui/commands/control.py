@@ -56,14 +56,21 @@ def _describe(c: Control) -> str:
             "approval; `ccm resume` turns them back on")
 
 
-async def _pause(hub: Hub, who: str, reason: str) -> tuple[Control, bool]:
+async def _pause(hub: Hub, who: str, reason: str, take_over: bool,
+                 ) -> tuple[Control, bool]:
     """Pause, unless already paused: then the pause keeps who started it, when and why
-    (what on-call needs to find the person), and this attempt goes to the audit log."""
+    (what on-call needs to find the person), and this attempt goes to the audit log.
+    ``take_over``: make the running pause this person's, with this reason, without a
+    moment of automatic fixes in between (as resume-then-pause would)."""
     current = await hub.get_control()
     if current.paused:
-        await hub.audit(who, "pause.repeated", "fleet", {
-            "reason": reason, "paused_by": current.actor, "paused_reason": current.reason,
-            "paused_since": current.updated_at.isoformat() if current.updated_at else None})
+        detail = {"reason": reason, "paused_by": current.actor,
+                  "paused_reason": current.reason, "paused_since":
+                  current.updated_at.isoformat() if current.updated_at else None}
+        if take_over:
+            await hub.audit(who, "pause.taken_over", "fleet", detail)
+            return await hub.set_paused(True, actor=who, reason=reason), False
+        await hub.audit(who, "pause.repeated", "fleet", detail)
         return current, True
     return await hub.set_paused(True, actor=who, reason=reason), False
 
@@ -82,15 +89,19 @@ def pause(
         str, typer.Option("--reason", "-r", metavar="TEXT", help="Why; shown to everyone.")
     ] = "",
     actor: ActorOpt = None,
+    take_over: Annotated[bool, typer.Option(
+        "--take-over", help="Already paused: make the pause yours, with your reason "
+        "(fixes stay paused throughout).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Stop every automatic fix at once; proposed fixes wait for approval instead.
 
     Pausing a paused fleet changes nothing: it stays paused by whoever paused it
-    first, since then, for their reason (your attempt is kept in the audit log).
+    first, since then, for their reason (your attempt is kept in the audit log);
+    --take-over makes it yours.
     """
     who = actor or settings(ctx).actor
-    control, already = with_hub(ctx, lambda hub: _pause(hub, who, reason))
+    control, already = with_hub(ctx, lambda hub: _pause(hub, who, reason, take_over))
     if as_json:
         print_json({**to_jsonable(control), "already_paused": already})
         return
@@ -98,7 +109,7 @@ def pause(
 
     if already:
         typer.echo(f"ccm: fixes were already paused; the pause stays {control.actor or '?'}'s "
-                   "(yours is noted in the audit log)", err=True)
+                   "(yours is noted in the audit log; --take-over makes it yours)", err=True)
     console().print(_describe(control))
 
 

@@ -21,7 +21,7 @@ def test_a_second_pause_keeps_the_first_and_is_audited(url: str) -> None:
     second = ccm("--hub", url, "pause", "--reason", "db failover", "--as", "bob")
     assert second.exit_code == 0
     assert second.stderr == ("ccm: fixes were already paused; the pause stays alice's "
-                             "(yours is noted in the audit log)\n")
+                             "(yours is noted in the audit log; --take-over makes it yours)\n")
     assert "PAUSED by alice" in second.stdout and "deploy 4.2" in second.stdout
     assert hub_call(url, "get_control") == started  # who, since when and why: unchanged
 
@@ -58,3 +58,24 @@ def test_resume_when_nothing_is_paused_changes_nothing_and_says_so(url: str) -> 
     assert hub_call(url, "get_control") == before
     assert json.loads(ccm("--hub", url, "resume", "--json").stdout)["was_paused"] is False
     assert not [e for e in hub_call(url, "list_audit") if e.action == "resume"]
+
+
+def test_take_over_makes_the_pause_yours_without_resuming(url: str) -> None:
+    ccm("--hub", url, "pause", "--reason", "deploy", "--as", "alice")
+    taken = ccm("--hub", url, "pause", "--take-over", "-r", "db failover", "--as", "bob",
+                "--json")
+    assert taken.exit_code == 0 and taken.stderr == ""
+    doc = json.loads(taken.stdout)
+    assert (doc["paused"], doc["actor"], doc["reason"], doc["already_paused"]) == (
+        True, "bob", "db failover", False)
+    audit = hub_call(url, "list_audit")
+    assert [e.action for e in audit if e.action.startswith(("pause", "resume"))] \
+        .count("resume") == 0  # no moment with automatic fixes on
+    (handover,) = [e for e in audit if e.action == "pause.taken_over"]
+    assert (handover.actor, handover.detail["paused_by"]) == ("bob", "alice")
+    assert handover.detail["paused_reason"] == "deploy"
+
+    fresh = json.loads(ccm("--hub", url, "resume", "--json").stdout)
+    assert fresh["paused"] is False
+    mine = json.loads(ccm("--hub", url, "pause", "--take-over", "--as", "cy", "--json").stdout)
+    assert mine["actor"] == "cy" and mine["already_paused"] is False  # not paused: a pause
