@@ -13,6 +13,7 @@ the hops before it, whatever its own settings say.
 from __future__ import annotations
 
 import copy
+import ipaddress
 from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +28,7 @@ NO_JUMP = "none"
 
 T = TypeVar("T")
 
-_SPEC_HINT = "write a jump host as NAME, [user@]host[:port], ssh://user@host:port or [IPv6]:port"
+_SPEC_HINT = "write it as NAME, [user@]host[:port], ssh://user@host:port or [IPv6]:port"
 
 
 def parse_jump_spec(spec: str) -> FleetHost:
@@ -39,18 +40,21 @@ def parse_jump_spec(spec: str) -> FleetHost:
     if rest.startswith("["):
         host, closed, tail = rest[1:].partition("]")
         if not closed or (tail and not tail.startswith(":")):
-            raise SSHError(f"jump host {spec!r}: expected [IPv6] or [IPv6]:PORT", hint=_SPEC_HINT)
+            raise SSHError(f"{spec!r}: expected [IPv6] or [IPv6]:PORT", hint=_SPEC_HINT)
         port_text = tail[1:]
-    elif rest.count(":") == 1:  # more than one: a bare IPv6 address, no port
+    elif rest.count(":") == 1:
         host, port_text = rest.split(":")
+    elif ":" in rest and not _is_ipv6(rest):  # more colons: only a bare IPv6 address
+        raise SSHError(f"{spec!r}: more than one ':' and not an IPv6 address",
+                       hint=_SPEC_HINT)
     if not host or any(c in host for c in " /,@[]") or (user and "/" in user):
-        raise SSHError(f"jump host {spec!r}: no host name in it", hint=_SPEC_HINT)
+        raise SSHError(f"{spec!r}: no host name in it", hint=_SPEC_HINT)
     port = 22
     if port_text or rest.endswith(":"):
         port = int(port_text) if port_text.isdigit() else 0
         if not 0 < port < 65536:
-            raise SSHError(f"jump host {spec!r}: port {port_text!r} is not a number from 1 "
-                           "to 65535", hint=_SPEC_HINT)
+            raise SSHError(f"{spec!r}: port {port_text!r} is not a number from 1 to 65535",
+                           hint=_SPEC_HINT)
     return FleetHost(name=text, address=host, port=port, user=user)
 
 
@@ -73,7 +77,7 @@ def jump_chain(value: str, where: str) -> str | None:
         try:
             parse_jump_spec(hop)
         except SSHError as exc:
-            raise InventoryError(f"{where}: {exc} ({_SPEC_HINT})") from None
+            raise InventoryError(f"{where}: jump host {exc} ({_SPEC_HINT})") from None
     return ",".join(hops)
 
 
@@ -221,6 +225,13 @@ def through_jump(exc: CCMError, hop: FleetHost, by_name: bool = True) -> CCMErro
         said.hint = said.hint.replace(f"ccm fleet trust {hop.name}`",
                                       f"ccm fleet trust {where}:{hop.port}`")
     return said
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
 
 
 def _same_place(a: FleetHost, b: FleetHost) -> bool:

@@ -60,3 +60,13 @@ def test_what_the_help_says_is_what_happens(isolated_env: Path, tmp_path: Path) 
     assert code == 0, err
     web1 = json.loads(out)[0]
     assert (web1["name"], web1["port"], web1["user"]) == ("web1", 2200, "ops")  # ~/.ssh/config
+
+
+def test_fleet_trust_of_a_mistyped_address_says_what_is_wrong(isolated_env: Path,
+                                                             tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("hosts:\n  web: {address: 127.0.0.1}\n")
+    code, _, err = ccm("fleet", "trust", "web:ssh", "--yes", "--inventory", str(inv))
+    assert code == 1
+    assert err == ("ccm: error: 'web:ssh': port 'ssh' is not a number from 1 to 65535 — write "
+                   "it as NAME, [user@]host[:port], ssh://user@host:port or [IPv6]:port\n")

@@ -36,6 +36,7 @@ def test_a_jump_spec_in_every_form_ssh_takes(spec: str, user: str, address: str,
     ("[::1", "expected [IPv6]"),
     ("ops@", "no host name"),
     ("ssh://", "no host name"),
+    ("gw:22:33", "more than one ':' and not an IPv6 address"),
 ])
 def test_a_bad_jump_spec_says_what_is_wrong(spec: str, said: str) -> None:
     with pytest.raises(SSHError) as err:
