@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ccm_tui.core.errors import HubURLError
+from ccm_tui.core.errors import HubError, HubURLError, SchemaError
 from ccm_tui.hub.base import AlertHead, AlertRecord, FiringRecord, Hub, TaskQuery
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from ccm_tui.hub.postgres import PostgresHub
     from ccm_tui.hub.sqlite import SqliteHub
 
@@ -73,6 +75,31 @@ def _sqlite_sync(url: str) -> str:
                           hint="use ?synchronous=normal (survives a killed process) or "
                           "?synchronous=full (also a power cut)")
     return value
+
+
+def sqlite_preflight(path: Path, *, create: bool) -> None:
+    """Before opening an SQLite hub: a folder is an error, and so is a missing file
+    unless ``create`` (see :func:`open_hub`)."""
+    if path.is_dir():
+        where = f"sqlite:{'//' if path.is_absolute() else ''}{path / 'hub.db'}"
+        raise HubError(f"{path} is a folder, not a hub file", hint=f"name a file in it: {where}")
+    if not create and not path.exists():
+        raise HubError(f"there is no hub at {path}",
+                       hint="make it with `ccm init` or `ccm db migrate`, or check the hub's path")
+
+
+def refuse_a_foreign_database(conn: sqlite3.Connection, path: Path) -> None:
+    """A file with no CCM schema yet must be empty: CCM does not add its tables to
+    another program's database (a --hub that names the wrong .db file)."""
+    if conn.execute("PRAGMA user_version").fetchone()[0]:
+        return
+    row = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
+                       "LIKE 'ccm\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                       "LIMIT 1").fetchone()
+    if row is not None:
+        raise SchemaError(f"{path} is an SQLite database of something else, not a CCM hub "
+                          f"(it holds {row[0]!r})",
+                          hint="check the hub's path; CCM makes its hub in a new file")
 
 
 def open_hub(url: str | None = None, *, create: bool = True) -> SqliteHub | PostgresHub:

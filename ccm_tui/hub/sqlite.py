@@ -28,10 +28,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
-from ccm_tui.core.errors import ConflictError, HubError, HubUnavailable, NotFound, SchemaError
+from ccm_tui.core.errors import ConflictError, HubUnavailable, NotFound, SchemaError
 from ccm_tui.core.model import utcnow
 from ccm_tui.core.records import Change, ChangeKind
-from ccm_tui.hub import SQLITE_SYNCHRONOUS
+from ccm_tui.hub import SQLITE_SYNCHRONOUS, refuse_a_foreign_database, sqlite_preflight
 from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, changes_from_rows, wanted
 from ccm_tui.hub.rows import Row
 from ccm_tui.hub.sql import SqlHub
@@ -190,28 +190,19 @@ class SqliteHub(SqlHub):
     async def connect(self) -> None:
         if self._conn is not None:
             return
-        if self.path.is_dir():
-            raise HubError(f"{self.path} is a folder, not a hub file",
-                           hint=f"name a file in it: sqlite:{'//' if self.path.is_absolute() else ''}"
-                           f"{self.path / 'hub.db'}")
-        if not self.create and not self.path.exists():
-            raise HubError(f"there is no hub at {self.path}",
-                           hint="make it with `ccm init` or `ccm db migrate`, or check the "
-                           "hub's path")
+        sqlite_preflight(self.path, create=self.create)
         try:
             if self.create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, isolation_level=None, timeout=0,
-                                       check_same_thread=False)
-            else:  # mode=rw: a file removed since the check above is an error, not a new hub
-                conn = sqlite3.connect(f"file:{quote(str(self.path.absolute()))}?mode=rw",
-                                       uri=True, isolation_level=None, timeout=0,
-                                       check_same_thread=False)
+            # mode=rw: a file removed since the check above is an error, not a new hub
+            conn = sqlite3.connect(f"file:{quote(str(self.path.absolute()))}?mode="
+                                   f"{'rwc' if self.create else 'rw'}", uri=True,
+                                   isolation_level=None, timeout=0, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise HubUnavailable(f"cannot open SQLite hub {self.path}: {exc}") from exc
         conn.row_factory = sqlite3.Row
         try:
-            _refuse_a_foreign_database(conn, self.path)  # before WAL changes the file
+            refuse_a_foreign_database(conn, self.path)  # before WAL changes the file
             await when_unlocked(lambda: conn.execute("PRAGMA journal_mode = WAL"),
                                  "switching to WAL", self.path)
             conn.execute("PRAGMA busy_timeout = 0")
@@ -406,20 +397,6 @@ class SqliteHub(SqlHub):
                     yield item
         finally:
             self._fanout.remove(queue)
-
-
-def _refuse_a_foreign_database(conn: sqlite3.Connection, path: Path) -> None:
-    """A file with no CCM schema yet must be empty: CCM does not add its tables to
-    another program's database (a --hub that names the wrong .db file)."""
-    if conn.execute("PRAGMA user_version").fetchone()[0]:
-        return
-    row = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
-                       "LIKE 'ccm\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-                       "LIMIT 1").fetchone()
-    if row is not None:
-        raise SchemaError(f"{path} is an SQLite database of something else, not a CCM hub "
-                          f"(it holds {row[0]!r})",
-                          hint="check the hub's path; CCM makes its hub in a new file")
 
 
 def _unique_message(detail: str) -> str:
