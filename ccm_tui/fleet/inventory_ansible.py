@@ -28,7 +28,7 @@ from typing import Any
 
 from ccm_tui.core.errors import InventoryError
 from ccm_tui.fleet.inventory import FleetHost, algorithm_list, parse_port
-from ccm_tui.fleet.jump import jump_chain
+from ccm_tui.fleet.jump import jump_chain, proxy_command_jump
 
 _IMPLICIT = {"all", "ungrouped"}
 
@@ -236,12 +236,8 @@ def proxy_jump(args: str, where: str = "ssh arguments") -> str | None:
         if m and m.group(1).lower() == "proxyjump":
             return jump_chain(m.group(2), f"{where}: -o ProxyJump")
         if m:
-            inner = shlex.split(m.group(2))
-            if inner and inner[0].endswith("ssh") and "-W" in inner:
-                rest = [x for j, x in enumerate(inner[1:], 1)
-                        if not x.startswith("-") and inner[j - 1] not in {"-W", "-p", "-l", "-i"}]
-                if rest:
-                    return rest[-1]
+            through = proxy_command_jump(m.group(2))
+            return jump_chain(through, f"{where}: -o ProxyCommand") if through else None
     return None
 
 

@@ -27,7 +27,7 @@ from ccm_tui.fleet.inventory import (
     parse_port,
     with_defaults,
 )
-from ccm_tui.fleet.jump import NO_JUMP, jump_chain
+from ccm_tui.fleet.jump import NO_JUMP, jump_chain, proxy_command_jump
 
 _KEYS = {"hostname", "port", "user", "identityfile", "proxyjump", "kexalgorithms", "ciphers"}
 
@@ -85,6 +85,9 @@ class SSHConfig:
             if not m:
                 raise InventoryError(f"{path}:{n}: expected `Keyword value`, got {line!r}")
             key = m.group(1).lower()
+            if key == "proxycommand":  # ssh takes the rest of its line as it is
+                current.options.append(("proxyjump", cfg._proxy(m.group(2), f"{path}:{n}"), n))
+                continue
             if key not in _KEYS | {"host", "match", "include"}:
                 continue  # e.g. ProxyCommand, whose rest of line ssh takes as it is
             try:
@@ -119,6 +122,18 @@ class SSHConfig:
                     value = jump_chain(value, f"{path}:{n}: ProxyJump") or NO_JUMP
                 current.options.append((key, value, n))
         return cfg
+
+    def _proxy(self, command: str, where: str) -> str:
+        """A ``ProxyCommand`` as the ``ProxyJump`` it stands for (the first of the two
+        wins in ssh, as here); one CCM cannot follow is noted and means no jump."""
+        if command.strip().lower() == NO_JUMP:
+            return NO_JUMP
+        if through := proxy_command_jump(command):
+            return jump_chain(through, f"{where}: ProxyCommand") or NO_JUMP
+        self.skipped.append(f"{where}: ProxyCommand not applied (CCM runs no proxy command; "
+                            "it reads `ssh -W %h:%p HOST` as a jump host): the hosts it is for "
+                            "are reached directly")
+        return NO_JUMP
 
     def _include(self, pattern: str, current: _Block, where: str, depth: int) -> None:
         full = os.path.expanduser(pattern)

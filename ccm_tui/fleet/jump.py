@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import shlex
 from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -79,6 +80,53 @@ def jump_chain(value: str, where: str) -> str | None:
         except SSHError as exc:
             raise InventoryError(f"{where}: jump host {exc} ({_SPEC_HINT})") from None
     return ",".join(hops)
+
+
+#: ssh options that take a value (``ssh -l USER``), per OpenSSH's ``ssh(1)``.
+_SSH_VALUE_OPTIONS = frozenset("BbcDEeFIiJLlmOoPpQRSWw")
+
+
+def proxy_command_jump(command: str) -> str | None:
+    """The jump hosts of a ``ProxyCommand`` that is ``ssh`` through another host (``ssh
+    -W %h:%p [-l USER] [-p PORT] [-J HOPS] HOST``, or ``ssh HOST nc %h %p``), as a
+    ``ProxyJump`` value; ``None`` for any other command (CCM runs no proxy command)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    if words[:1] == ["exec"]:
+        words = words[1:]
+    if not words or words[0].rsplit("/", 1)[-1] != "ssh":
+        return None
+    opts: dict[str, str] = {}
+    i, host, after = 1, "", []
+    while i < len(words):
+        w = words[i]
+        if w.startswith("-") and len(w) > 1 and not host:
+            for k, letter in enumerate(w[1:], 2):
+                if letter in _SSH_VALUE_OPTIONS:
+                    value = w[k:] or (words[i + 1] if i + 1 < len(words) else "")
+                    i += 0 if w[k:] else 1
+                    if letter == "o" and "=" in value:
+                        key, _, v = value.partition("=")
+                        opts[key.strip().lower()] = v.strip()
+                    else:
+                        opts[letter] = value
+                    break
+        elif not host:
+            host = w
+        else:
+            after.append(w)
+        i += 1
+    forwards = opts.get("W") == "%h:%p" or (after[:1] in (["nc"], ["netcat"])
+                                            and after[-2:] == ["%h", "%p"])
+    if not host or not forwards:
+        return None
+    user, port = opts.get("l") or opts.get("user", ""), opts.get("p") or opts.get("port", "")
+    spec = (f"{user}@" if user and "@" not in host else "") + (
+        f"[{host}]" if port and _is_ipv6(host) else host) + (f":{port}" if port else "")
+    jumps = opts.get("J") or opts.get("proxyjump", "")
+    return f"{jumps},{spec}" if jumps and jumps.lower() != NO_JUMP else spec
 
 
 def hops_of(jump: str | None) -> list[str]:
@@ -246,5 +294,6 @@ def _bare(spec: str) -> str:
     return text
 
 
-__all__ = ["NO_JUMP", "as_reached", "check_jumps", "config_hops", "hop_count", "hops_of", "jump_chain", "last_hop",
-           "parse_jump_spec", "pool_key", "route", "through_jump", "tunnel_to"]
+__all__ = ["NO_JUMP", "as_reached", "check_jumps", "config_hops", "hop_count", "hops_of",
+           "jump_chain", "last_hop", "parse_jump_spec", "pool_key", "proxy_command_jump",
+           "route", "through_jump", "tunnel_to"]

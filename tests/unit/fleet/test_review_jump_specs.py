@@ -124,3 +124,34 @@ def test_hops_that_are_ssh_config_aliases_take_its_settings(tmp_path: Path) -> N
     assert gw2.identity_files == ("/keys/gw",)
     assert [h.name for h in route(loaded.get("app"), {**hops, **loaded.hosts})] == [
         "bastion", "me@gw2:2200"]
+
+
+@pytest.mark.parametrize(("command", "jump"), [
+    ("ssh -W %h:%p bastion", "bastion"),
+    ("exec /usr/bin/ssh -q -W %h:%p -l ops -p 2222 bastion", "ops@bastion:2222"),
+    ("ssh -W%h:%p -oUser=ops -o Port=22 -i ~/.ssh/k gw", "ops@gw:22"),
+    ("ssh -J a -W %h:%p b", "a,b"),
+    ("ssh -p 2200 -W %h:%p 2001:db8::1", "[2001:db8::1]:2200"),
+    ("ssh ops@bastion nc %h %p", "ops@bastion"),
+    ("nc -X connect -x proxy:3128 %h %p", None),
+    ("aws ssm start-session --target %h", None),
+    ("ssh -W %h:%p", None),
+    ("ssh 'unclosed", None),
+])
+def test_a_proxycommand_through_ssh_is_read_as_its_jump_host(command: str,
+                                                             jump: str | None) -> None:
+    from ccm_tui.fleet.jump import proxy_command_jump
+
+    assert proxy_command_jump(command) == jump
+
+
+def test_proxycommand_in_an_ssh_config_is_a_jump_host_first_one_wins(tmp_path: Path) -> None:
+    cfg = write(tmp_path, "config", "Host old\n  ProxyCommand ssh -W %h:%p -l ops gw\n"
+                "Host ssm\n  ProxyCommand aws ssm start-session --target %h\n"
+                "Host direct\n  ProxyCommand none\n"
+                "Host *\n  ProxyJump bastion\n")
+    inv = load_inventory(cfg)
+    assert [(h.name, h.jump) for h in inv] == [("old", "ops@gw"), ("ssm", None), ("direct", None)]
+    assert inv.notes == (f"{cfg}:4: ProxyCommand not applied (CCM runs no proxy command; it "
+                         "reads `ssh -W %h:%p HOST` as a jump host): the hosts it is for are "
+                         "reached directly",)
