@@ -133,9 +133,10 @@ class AgentSession:
                     "note": "unmanaged host: CCM has no SSH access to it"}
         # A host some inventory had: claimed only after no daemon held it for a while.
         waited = duration(FOREIGN_GRACE_LEASES * self.options.lease_seconds)
+        agent = (f"its agent on {task.host} (tmux session ccm-{task.id}) is no longer "
+                 "followed" if await self.hub.last_seq(task.id) else "no agent was started")
         return {"outcome": f"escalated: no daemon took it for {waited}; daemon {owner} "
-                           f"saw it, but its inventory lacks host {task.host}; no agent "
-                           "was started",
+                           f"saw it, but its inventory lacks host {task.host}; {agent}",
                 "note": f"check that a daemon whose inventory has {task.host} is running "
                         f"(`ccm status`), or add {task.host} to the inventory of {owner}"}
 

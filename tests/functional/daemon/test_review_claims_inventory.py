@@ -90,3 +90,19 @@ async def test_an_alert_taken_before_any_daemon_synced_waits_for_one_that_has_th
                                 TaskState.FAILED)
     assert knows.claimed == [early.id] and empty.claimed == [stranger.id]
     assert [e.type for e in await hub.list_events(early.id)][:1] == ["started"], done.outcome
+
+
+async def test_a_handed_back_task_no_daemon_takes_names_the_agent_left_running(
+        env: FleetEnv, hub: Hub) -> None:
+    full_disk(env.roots["web-01"])
+    await hub.set_paused(True, actor="jordan")
+    await env.start_daemon(health_interval=None)
+    task = await env.alert("web-01")
+    await env.wait_state(task.id, TaskState.AWAITING_APPROVAL)
+    await env.stop_daemons()  # the only daemon with web-01 is gone for good
+    await start_with(env, [], lease_seconds=1.0, owner="night-daemon")
+    done = await env.wait_state(task.id, TaskState.ESCALATED, timeout=60)
+    assert done.outcome == (
+        "escalated: no daemon took it for 4s; daemon night-daemon saw it, but its inventory "
+        f"lacks host web-01; its agent on web-01 (tmux session ccm-{task.id}) is no longer "
+        "followed")
