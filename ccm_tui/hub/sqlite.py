@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -191,6 +192,7 @@ class SqliteHub(SqlHub):
         if self._conn is not None:
             return
         sqlite_preflight(self.path, create=self.create)
+        new = not self.path.exists()
         try:
             if self.create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,6 +222,8 @@ class SqliteHub(SqlHub):
                                  ) from exc
         self._conn = conn
         self._unreported = await self._migrate()
+        if new:  # a service's log shows it: a mistyped path is a hub no one else uses
+            logging.getLogger("ccm.hub").info("no hub at %s: made a new, empty one", self.path)
 
     async def close(self) -> None:
         self._fanout.close()

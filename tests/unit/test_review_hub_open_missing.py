@@ -109,3 +109,15 @@ def test_the_adapter_without_create_neither_makes_the_file_nor_its_folder(
 async def _make(url: str) -> None:
     async with open_hub(url):
         pass
+
+
+def test_a_service_that_makes_a_new_hub_says_so_in_its_log(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    with caplog.at_level(logging.INFO, logger="ccm.hub"):
+        asyncio.run(_make(url))
+        asyncio.run(_make(url))  # it exists now: nothing to say
+    said = [r.getMessage() for r in caplog.records if r.name == "ccm.hub"]
+    assert said == [f"no hub at {tmp_path / 'hub.db'}: made a new, empty one"]
