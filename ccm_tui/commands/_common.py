@@ -108,7 +108,7 @@ async def connect_or_wait(hub: Hub, url: str, log: logging.Logger,
     """
     from ccm_tui.hub.patience import connect_patiently
 
-    if hub.url.startswith("sqlite"):
+    if hub.url.lower().startswith("sqlite"):
         await hub.connect()  # a local file that cannot open is not an outage to wait out
         return None
     return asyncio.create_task(connect_patiently(

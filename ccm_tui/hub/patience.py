@@ -36,7 +36,7 @@ async def connect_patiently(hub: Hub, stop: asyncio.Event, *, log: logging.Logge
         try:
             await hub.connect()
         except HubUnavailable as exc:
-            if hub.url.startswith("sqlite"):
+            if hub.url.lower().startswith("sqlite"):
                 raise
             waited = True
             log.warning("hub %s unreachable (%s); retrying in %.0fs%s", shown, _why(exc),
