@@ -13,11 +13,15 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from dataclasses import dataclass, field
 from typing import IO, Any, Dict, List, Optional
 
 from agent_runtime.decide import Policy, PolicyError
+
+#: What a task id looks like: it becomes a file name in the journal directory.
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 SPEC_KEYS = {"task", "host", "alert", "runbooks", "runbook", "policy", "priors", "root",
              "env", "journal_dir", "timeout"}
@@ -54,6 +58,9 @@ class TaskSpec:
         task = raw.get("task")
         if not isinstance(task, str) or not task:
             raise SpecError("task spec needs a 'task' id")
+        if not _TASK_ID.fullmatch(task):
+            raise SpecError("task id %r is not a plain name (letters, digits, '-', '_', '.'; "
+                            "it names the journal and control files)" % (task[:80],))
         alert = raw.get("alert") or {}
         if not isinstance(alert, dict):
             raise SpecError("alert must be an object")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shlex
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ from ccm_tui.fleet.inventory import FleetHost
 from ccm_tui.fleet.ssh import SSHPool
 
 SESSION_PREFIX = "ccm-"
+
+#: A task id as it may appear in a file name and a tmux session name on a host (tmux
+#: would rewrite '.' and ':'); the hub's ids (``t-<hex>``) always are.
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 # Start the agent in a detached tmux session unless one is already there. When the
 # agent ends, the pane stays open (for a human to read) until the daemon removes it.
@@ -67,6 +72,10 @@ class RemoteAgent:
 
     async def start(self, spec: dict[str, object]) -> str:
         """Write the spec and start the agent in tmux; ``attached`` if it already runs."""
+        if not _TASK_ID.fullmatch(self.task_id):
+            raise FleetError(f"{self.host.name}: task id {self.task_id[:80]!r} cannot name a "
+                             "file or tmux session on the host; no agent started",
+                             hint="task ids come from the hub (t-<hex>); check what wrote it")
         spec_file = f"{self.options.spec_dir}/{self.task_id}.json"
         command = shlex.join(self._agent("run", "--spec", spec_file,
                                          "--journal-dir", self.journal_dir))

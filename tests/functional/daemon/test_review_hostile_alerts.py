@@ -12,10 +12,13 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
 import yaml
 
+from ccm_tui.core.errors import FleetError
 from ccm_tui.core.model import Task
 from ccm_tui.core.states import TaskState
+from ccm_tui.daemon.remote import RemoteAgent
 from ccm_tui.hub import Hub
 from ccm_tui.ingest.parsers import parsers
 from ccm_tui.ingest.pipeline import Ingestor
@@ -138,3 +141,18 @@ async def test_line_breaking_and_control_characters_lose_no_event(
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert events[0].type == "started" and events[-1].type == "finished"
     assert events[0].data["alert"]["labels"]["team"] == odd
+
+
+async def test_a_task_id_that_is_not_a_plain_name_starts_nothing_on_the_host(
+        env: FleetEnv) -> None:
+    pool = env.pool()
+    host = env.inventory.get("web-01")
+    try:
+        agent = RemoteAgent(pool, host, "../../evil", env.options())
+        with pytest.raises(FleetError, match="cannot name a file or tmux session"):
+            await agent.start({"task": "../../evil"})
+        res = await pool.run(host, ["find", ".", "-name", "evil*"], timeout=30)
+    finally:
+        await pool.close()
+    assert res.ok and res.stdout.strip() == ""
+    assert env.tmux_sessions() == []

@@ -8,7 +8,9 @@ read outside what the runbook means to touch.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,18 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from runtime_helpers import builtin, events, finished, of_type, put, run_agent, sandbox, spec
+from runtime_helpers import (
+    agent_cmd,
+    agent_env,
+    builtin,
+    events,
+    finished,
+    of_type,
+    put,
+    run_agent,
+    sandbox,
+    spec,
+)
 from test_builtin_runbooks import FAKE_LOGROTATE, fake_systemctl
 
 from agent_runtime.actions import ActionContext, ActionError, HostRoot, run_action
@@ -236,3 +249,20 @@ def test_a_label_as_a_plain_program_argument_is_data(tmp_path: Path) -> None:
     assert finished(evts)["outcome"] == "resolved" and not canary.exists()
     [ran] = [a for a in of_type(evts, "action") if a["data"]["action"] == "shell"]
     assert ran["data"]["data"]["stdout"] == value
+
+
+# -- the task id names files on the host ------------------------------------------------------
+@pytest.mark.parametrize("task", ["../../evil", "/tmp/evil", ".hidden", "a b", "t-1\n", "x" * 200])
+def test_agent_refuses_a_task_id_that_is_not_a_plain_name(tmp_path: Path, task: str) -> None:
+    journal = tmp_path / "journal" / "deeper"
+    journal.mkdir(parents=True)
+    s = spec("t-ok", sandbox(tmp_path / "host"), [builtin("disk-full")],
+             {"alertname": "DiskFull"}, journal)
+    s["task"] = task
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(s))
+    res = subprocess.run(agent_cmd("run", "--spec", str(spec_file)), capture_output=True,
+                         text=True, timeout=60, env=agent_env())
+    assert res.returncode == 2 and "is not a plain name" in res.stderr, res.stderr
+    assert res.stdout == "" and list(journal.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["host", "journal", "spec.json"]
