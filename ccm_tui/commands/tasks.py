@@ -76,7 +76,7 @@ def list_tasks(
         host=host,
         alertname=alertname,
         since=cutoff,
-        limit=limit,
+        limit=limit + 1,  # one more than shown: whether there are more to show
     )
     filters = _filters(state, open_, host, alertname, since)
 
@@ -89,6 +89,8 @@ def list_tasks(
         return found, any_task
 
     found, any_task = with_hub(ctx, go)
+    more = len(found) > limit
+    found = found[:limit]
     if as_json:
         print_json(found)
         return
@@ -105,8 +107,8 @@ def list_tasks(
     table = tasks_table(found)
     _fit(table, out)
     out.print(table)
-    more = " (limit reached; --limit shows more)" if len(found) >= limit else ""
-    out.print(f"[dim]{len(found)} task{'s' if len(found) != 1 else ''}{more}[/]")
+    tail = f" (more than {limit}; --limit N shows more)" if more else ""
+    out.print(f"[dim]{len(found)} task{'s' if len(found) != 1 else ''}{tail}[/]")
 
 
 def require_task_id(task_id: str) -> str:
