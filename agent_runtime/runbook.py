@@ -218,6 +218,11 @@ class _Checker:
         if name == "shell" and "{{" in str(params.get("command", "")):
             self.err((*path, "params", "command"), "a shell command must not contain "
                      "templates: put '{}' slots in it and the values in 'args' (shell-quoted)")
+        if name in ("clean_files", "compress_files") and "{{" in str(params.get("path", "")) \
+                and (not params.get("allowed_roots") or "{{" in str(params["allowed_roots"])):
+            self.err((*path, "params", "allowed_roots"), "%s with a templated 'path' needs "
+                     "fixed 'allowed_roots' (no templates): a value such as an alert label "
+                     "must not choose where files are deleted or rewritten" % (name,))
         argv = params.get("argv") if name == "shell" else None
         if isinstance(argv, list) and argv and _runs_a_shell(argv) \
                 and "{{" in str(argv[1:]):

@@ -256,15 +256,18 @@ def _compress_one(path: str, st: os.stat_result, dry_run: bool) -> Tuple[int, st
 
 @action("compress_files", read_only=False, params={
     "path": "str", "patterns": "list[str]", "older_than_days": "float=0",
+    "allowed_roots": "list[str]?=null",
 })
 def compress_files(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
     """Gzip matching regular files older than ``older_than_days`` under ``path`` (skips ``.gz``).
 
     Atomic per file: write a temporary ``.gz``, fsync, link it into place, then
     remove the original. Dry-run compresses into a byte counter, so its sizes are exact.
+    Refuses a ``path`` outside ``allowed_roots`` when given.
     """
     require(bool(params["patterns"]), "param 'patterns': must not be empty")
     top_real, found, skipped = _select(ctx, params, skip_gz=True)
+    _allowed_roots(ctx, params, top_real)
     done: List[Dict[str, Any]] = []
     before = after = 0
     error: Optional[str] = None

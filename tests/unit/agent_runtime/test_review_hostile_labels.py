@@ -266,3 +266,54 @@ def test_agent_refuses_a_task_id_that_is_not_a_plain_name(tmp_path: Path, task: 
     assert res.returncode == 2 and "is not a plain name" in res.stderr, res.stderr
     assert res.stdout == "" and list(journal.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["host", "journal", "spec.json"]
+
+
+# -- clean_files / compress_files whose path comes from a label ---------------------------------
+def _clean_runbook(action: str, params: dict[str, Any]) -> dict[str, Any]:
+    rb = _shell_runbook({})
+    rb["remediate"] = [{"id": "fix", "action": action, "params": params}]
+    return rb
+
+
+def _run_clean(tmp_path: Path, rb: dict[str, Any], directory: str
+               ) -> tuple[Path, list[dict[str, Any]]]:
+    root = sandbox(tmp_path / "host")
+    for d in ("/etc", "/var/log/app"):
+        put(root, f"{d}/old.log", size=100, age_days=30)
+    s = spec("t-clean", root, [rb], {"alertname": "Custom", "dir": directory},
+             tmp_path / "journal")
+    res = run_agent(s, tmp_path)
+    assert res.returncode == 0, res.stderr
+    return root, events(res.stdout)
+
+
+@pytest.mark.parametrize("action", ["clean_files", "compress_files"])
+def test_a_label_chosen_path_without_fixed_allowed_roots_is_refused(
+        tmp_path: Path, action: str) -> None:
+    rb = _clean_runbook(action, {"path": "{{ alert.labels.dir }}", "patterns": ["*.log"],
+                                 "older_than_days": 1})
+    root, evts = _run_clean(tmp_path, rb, "/etc")
+    [rejected] = evts[0]["data"]["rejected"]
+    assert "needs fixed 'allowed_roots'" in rejected["issues"][0]
+    assert (root / "etc/old.log").exists()
+
+
+@pytest.mark.parametrize("action", ["clean_files", "compress_files"])
+@pytest.mark.parametrize("directory", ["/etc", "/var/log/../../etc", "/var/log/../.."])
+def test_a_label_chosen_path_outside_allowed_roots_touches_nothing(
+        tmp_path: Path, action: str, directory: str) -> None:
+    rb = _clean_runbook(action, {"path": "{{ alert.labels.dir }}", "patterns": ["*.log"],
+                                 "older_than_days": 1, "allowed_roots": ["/var/log"]})
+    root, evts = _run_clean(tmp_path, rb, directory)
+    assert evts[0]["data"]["rejected"] == []
+    assert finished(evts)["outcome"] != "resolved"
+    assert "outside allowed_roots" in str(of_type(evts, "action"))
+    assert (root / "etc/old.log").exists() and (root / "var/log/app/old.log").exists()
+
+
+def test_a_label_chosen_path_inside_allowed_roots_is_cleaned(tmp_path: Path) -> None:
+    rb = _clean_runbook("clean_files", {"path": "{{ alert.labels.dir }}", "patterns": ["*.log"],
+                                        "older_than_days": 1, "allowed_roots": ["/var/log"]})
+    root, evts = _run_clean(tmp_path, rb, "/var/log/app")
+    assert finished(evts)["outcome"] == "resolved"
+    assert (root / "etc/old.log").exists() and not (root / "var/log/app/old.log").exists()
