@@ -37,6 +37,7 @@ to the remote shell as is — pass strings only when a human typed them (``ccm r
 from __future__ import annotations
 
 import asyncio
+import copy
 import shlex
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -46,6 +47,7 @@ from typing import Any
 
 import asyncssh
 
+from ccm_tui.core import errors
 from ccm_tui.core.errors import HostKeyError, LoginRefused, NoCommonAlgorithm, SSHError
 from ccm_tui.fleet.algorithms import AlgorithmChoice
 from ccm_tui.fleet.inventory import FleetHost, Inventory
@@ -68,6 +70,8 @@ class _Entry:
     retry_at: float = 0.0
     connects: int = 0
     shell: ShellSlot = field(default_factory=ShellSlot)
+    tries: int = 0  # connect calls finished, and how the last one failed
+    failed: errors.FleetError | None = None
 
 
 _TRANSIENT = (OSError, asyncio.TimeoutError, asyncssh.Error, EOFError)
@@ -316,11 +320,20 @@ class SSHPool:
         conn = entry.conn
         if conn is not None and not conn.is_closed():
             return conn
+        tries = entry.tries
         async with entry.lock:
             if entry.conn is not None and not entry.conn.is_closed():
                 return entry.conn
-            entry.conn = None
-            entry.conn = await self._connect(entry)
+            if entry.tries != tries and entry.failed is not None:  # the handshake waited
+                raise copy.copy(entry.failed)  # for failed: a dead bastion is tried once
+            entry.conn, entry.failed = None, None
+            try:
+                entry.conn = await self._connect(entry)
+            except (SSHError, HostKeyError) as exc:
+                entry.failed = exc
+                raise
+            finally:
+                entry.tries += 1
             return entry.conn
 
     async def _connect(self, entry: _Entry) -> asyncssh.SSHClientConnection:

@@ -184,3 +184,31 @@ def test_a_jump_host_known_only_to_the_ssh_config_is_reached_as_ssh_would(
     ok = runner.invoke(app, ["run", "echo $CCM_TEST_HOST_INDEX", "--hosts", "t", *args])
     assert ok.exit_code == 0 and "12" in ok.stdout, ok.stdout + ok.stderr
     assert fleet.forwards[before:] == [(10, LOOPBACK, p[11]), (11, LOOPBACK, p[12])]
+
+
+async def test_a_chain_cut_by_the_servers_is_built_again_on_next_use(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
+    p = fleet.ports
+    inv = Inventory.of([host("a", p[16], client_key), host("b", p[17], client_key),
+                        host("t", p[18], client_key, jump="a,b")])
+    async with SSHPool(inv, trust=trusting(tmp_path, fleet.known_hosts_entries())) as pool:
+        assert (await pool.run("t", "true", timeout=15)).ok
+        accepted = list(fleet.accepted)
+        assert fleet.drop_connections() >= 3  # a, b and t, as a restarted bastion does
+        again = await pool.run("t", "echo $CCM_TEST_HOST_INDEX", timeout=15)
+        assert again.ok and again.stdout == "18\n", again.error
+        assert pool.is_connected("a") and pool.is_connected("t")
+    assert [fleet.accepted[i] - accepted[i] for i in (16, 17, 18)] == [1, 1, 1]
+
+
+async def test_every_host_behind_a_dead_bastion_is_told_why(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
+    p, dead = fleet.ports, free_port()
+    inv = Inventory.of([host("gw", dead, client_key)]
+                       + [host(f"t{i}", p[i], client_key, jump="gw") for i in range(8)])
+    async with SSHPool(inv, trust=trusting(tmp_path, fleet.known_hosts_entries())) as pool:
+        results = await asyncio.gather(*(pool.run(f"t{i}", "true", timeout=10)
+                                         for i in range(8)))
+    # not 'timed out while connecting' for those that waited on the first one's handshake
+    assert {(r.error_kind, r.error) for r in results} == {
+        ("unreachable", f"jump host gw (127.0.0.1:{dead}) unreachable: connection refused")}
