@@ -387,7 +387,9 @@ _command("daemon", daemon_cmd.daemon, SERVICES)
 _command("up", daemon_cmd.up, SERVICES)
 _group("silence", silence.app, SERVICES)
 _group("ingest", ingest.app, SERVICES)
-_group("fleet", fleet.app, FLEET)
+_group("fleet", fleet.app, FLEET,
+       help="The fleet: inventory, host keys, health probes (`ccm fleet probe`), the agent "
+       "on each host.")
 _command("run", run.run, FLEET)
 _command("tui", tui_cmd.tui, SERVICES)
 _command("demo", demo_cmd.demo, SERVICES)

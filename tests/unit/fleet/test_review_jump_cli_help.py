@@ -70,3 +70,8 @@ def test_fleet_trust_of_a_mistyped_address_says_what_is_wrong(isolated_env: Path
     assert code == 1
     assert err == ("ccm: error: 'web:ssh': port 'ssh' is not a number from 1 to 65535 — write "
                    "it as NAME, [user@]host[:port], ssh://user@host:port or [IPv6]:port\n")
+
+
+def test_the_top_level_help_says_where_the_health_probe_is(isolated_env: Path) -> None:
+    _, out, _ = ccm("--help")
+    assert "The fleet: inventory, host keys, health probes (`ccm fleet probe`)" in out
