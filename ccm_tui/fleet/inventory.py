@@ -113,6 +113,11 @@ class Inventory:
         try:
             return self.hosts[name]
         except KeyError:
+            if hop := self.hops.get(name):  # an ~/.ssh/config alias: the address is its name
+                where = f"[{hop.target}]" if ":" in hop.target else hop.target
+                raise InventoryError(f"{name!r} is a jump host from the ssh config, not an "
+                                     "inventory host", hint=f"name it by its address, as "
+                                     f"in `ccm fleet trust {where}:{hop.port}`") from None
             where = f" in {', '.join(self.sources)}" if self.sources else ""
             raise InventoryError(
                 f"no host named {name!r}{where}",

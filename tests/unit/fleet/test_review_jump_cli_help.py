@@ -75,3 +75,16 @@ def test_fleet_trust_of_a_mistyped_address_says_what_is_wrong(isolated_env: Path
 def test_the_top_level_help_says_where_the_health_probe_is(isolated_env: Path) -> None:
     _, out, _ = ccm("--help")
     assert "The fleet: inventory, host keys, health probes (`ccm fleet probe`)" in out
+
+
+def test_fleet_trust_of_an_ssh_config_jump_alias_names_the_way_that_works(
+        isolated_env: Path, tmp_path: Path) -> None:
+    (isolated_env / ".ssh").mkdir()
+    (isolated_env / ".ssh" / "config").write_text("Host bastion\n  HostName 10.9.9.9\n"
+                                                  "  Port 2222\n")
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("hosts:\n  web: {address: 10.0.0.5, jump: bastion}\n")
+    code, _, err = ccm("fleet", "trust", "bastion", "--yes", "--inventory", str(inv))
+    assert code == 1
+    assert err == ("ccm: error: 'bastion' is a jump host from the ssh config, not an inventory "
+                   "host — name it by its address, as in `ccm fleet trust 10.9.9.9:2222`\n")
