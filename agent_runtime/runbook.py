@@ -218,6 +218,12 @@ class _Checker:
         if name == "shell" and "{{" in str(params.get("command", "")):
             self.err((*path, "params", "command"), "a shell command must not contain "
                      "templates: put '{}' slots in it and the values in 'args' (shell-quoted)")
+        elif name == "shell" and isinstance(params.get("command"), str):
+            from agent_runtime.actions.shell import quoted_slots
+            if quoted_slots(params["command"]):
+                self.err((*path, "params", "command"), "'{}' slot(s) %s sit inside quotes: "
+                         "write them bare, each value is shell-quoted for you"
+                         % (quoted_slots(params["command"]),))
         if name in ("clean_files", "compress_files") and "{{" in str(params.get("path", "")) \
                 and (not params.get("allowed_roots") or "{{" in str(params["allowed_roots"])):
             self.err((*path, "params", "allowed_roots"), "%s with a templated 'path' needs "

@@ -13,14 +13,51 @@ from typing import Any, Dict, List
 from agent_runtime.actions._exec import run_command
 from agent_runtime.actions.base import ActionContext, ActionResult, action, require
 
-__all__ = ["render_template", "shell"]
+__all__ = ["quoted_slots", "render_template", "shell"]
+
+
+def quoted_slots(command: str) -> List[int]:
+    """The (1-based) numbers of the ``{}`` slots of *command* that sit inside quotes or
+    after a backslash.
+
+    A quoted value in such a slot would end the author's quotes: ``echo '{}'`` with
+    ``$(id)`` becomes ``echo ''$(id)''``, and ``$(id)`` runs. A slot must stand bare.
+    """
+    found: List[int] = []
+    quote = ""
+    slot = 0
+    i = 0
+    while i < len(command):
+        c = command[i]
+        if command.startswith("{}", i):
+            slot += 1
+            if quote or (i > 0 and command[i - 1] == "\\"):
+                found.append(slot)
+            i += 2
+            continue
+        if quote == "'":
+            quote = "" if c == "'" else quote
+        elif c == "\\" and not command.startswith("{}", i + 1):
+            i += 1  # the next character is escaped
+        elif quote == '"':
+            quote = "" if c == '"' else quote
+        elif c in "'\"":
+            quote = c
+        i += 1
+    return found
 
 
 def render_template(command: str, args: List[str]) -> str:
-    """Fill each ``{}`` of *command* with ``shlex.quote`` of the next arg (counts must match)."""
+    """Fill each ``{}`` of *command* with ``shlex.quote`` of the next arg (counts must match).
+
+    Raises :class:`ActionError` for a slot inside quotes (see :func:`quoted_slots`).
+    """
     pieces = command.split("{}")
     require(len(pieces) - 1 == len(args),
             f"param 'args': template has {len(pieces) - 1} '{{}}' slot(s) but {len(args)} arg(s) given")
+    bad = quoted_slots(command)
+    require(not bad, f"param 'command': slot(s) {bad} sit inside quotes; write a bare {{}} "
+            "(each value is shell-quoted for you), or a value could end the quotes and run")
     out = [pieces[0]]
     for arg, piece in zip(args, pieces[1:]):
         out.append(shlex.quote(arg))
