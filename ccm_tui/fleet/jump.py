@@ -223,8 +223,8 @@ def pool_key(h: FleetHost, inventory: Mapping[str, FleetHost]) -> str:
     """What the pool files ``h``'s connection under: its name, unless it is a hop
     reached otherwise than the inventory host of that name (``b`` of ``a,b``: via ``a``)."""
     own = inventory.get(h.name)
-    plain = own == h if own is not None else not h.jump
-    return h.name if plain else f"{h.name} via {h.jump}"
+    return h.name if (own.jump if own is not None else None) == h.jump else \
+        f"{h.name} via {h.jump}"
 
 
 def as_reached(target: FleetHost, inventory: Mapping[str, FleetHost]) -> FleetHost:
