@@ -222,10 +222,12 @@ def require_hub(ctx: typer.Context, url: str) -> None:
     path = path.absolute()  # sqlite:hub.db is relative to where ccm runs: say where
     origin = hub_origin(ctx)
     if origin is None:
+        # with a config already there, `ccm init` would refuse (or, --force, rewrite it)
+        make = ("run `ccm db migrate` to make it" if settings(ctx).config_file is not None
+                else "run `ccm init` to set CCM up and make it")
         raise HubError(f"there is no hub yet: {path} does not exist",
-                       hint="run `ccm init` to set CCM up and make it (`ccm up` also makes "
-                       "it when it starts); if your hub is elsewhere, name it with --hub or "
-                       "CCM_HUB")
+                       hint=f"{make} (`ccm up` also makes it when it starts); if your hub "
+                       "is elsewhere, name it with --hub or CCM_HUB")
     raise HubError(f"there is no hub at {path} (from {origin})",
                    hint="check the path (`ccm up` and `ccm daemon` print their hub when "
                    f"they start), or make a new hub there with `ccm --hub {shlex.quote(text)} db "

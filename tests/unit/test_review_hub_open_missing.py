@@ -121,3 +121,15 @@ def test_a_service_that_makes_a_new_hub_says_so_in_its_log(
         asyncio.run(_make(url))  # it exists now: nothing to say
     said = [r.getMessage() for r in caplog.records if r.name == "ccm.hub"]
     assert said == [f"no hub at {tmp_path / 'hub.db'}: made a new, empty one"]
+
+
+def test_with_a_config_but_no_hub_the_advice_is_not_init(isolated_env: Path) -> None:
+    """`ccm init` would refuse an existing config (or, with --force, rewrite it)."""
+    config = isolated_env / ".config" / "ccm" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('actor = "sam"\n')
+    line = one_line(ccm("status").stderr)
+    assert f"there is no hub yet: {default_hub_path()} does not exist" in line
+    assert "run `ccm db migrate` to make it" in line and "ccm init" not in line
+    assert ccm("db", "migrate").exit_code == 0
+    assert ccm("status").exit_code == 0
