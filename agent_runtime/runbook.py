@@ -221,8 +221,9 @@ class _Checker:
         elif name == "shell" and isinstance(params.get("command"), str):
             from agent_runtime.actions.shell import quoted_slots
             if quoted_slots(params["command"]):
-                self.err((*path, "params", "command"), "'{}' slot(s) %s sit inside quotes: "
-                         "write them bare, each value is shell-quoted for you"
+                self.err((*path, "params", "command"), "'{}' slot(s) %s would read a value "
+                         "as shell code (in quotes, a substitution, or as a command name, eval "
+                         "or sh -c script): write each bare, as an argument"
                          % (quoted_slots(params["command"]),))
         if name in ("clean_files", "compress_files") and "{{" in str(params.get("path", "")) \
                 and (not params.get("allowed_roots") or "{{" in str(params["allowed_roots"])):

@@ -16,22 +16,32 @@ from agent_runtime.actions.base import ActionContext, ActionResult, action, requ
 __all__ = ["quoted_slots", "render_template", "shell"]
 
 
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"})
+
+
 def quoted_slots(command: str) -> List[int]:
-    """The (1-based) numbers of the ``{}`` slots of *command* that sit inside quotes or
-    after a backslash.
+    """The (1-based) numbers of the ``{}`` slots of *command* where a value would be
+    read as shell code: inside quotes, after a backslash, inside a command substitution
+    (`` `{}` ``, ``$({})``), as a command's name (``{} --help``, ``a | {}``), or as the
+    script of ``eval`` or ``sh -c``.
 
     A quoted value in such a slot would end the author's quotes: ``echo '{}'`` with
     ``$(id)`` becomes ``echo ''$(id)''``, and ``$(id)`` runs. A slot must stand bare.
     """
     found: List[int] = []
     quote = ""
+    backtick = False
+    depth = 0  # open $( ... )
     slot = 0
     i = 0
     while i < len(command):
         c = command[i]
         if command.startswith("{}", i):
             slot += 1
-            if quote or (i > 0 and command[i - 1] == "\\"):
+            before = command[:i].rstrip()
+            words = [w.rsplit("/", 1)[-1] for w in before.split()[-2:]]
+            if quote or backtick or depth or before.endswith("\\") or before[-1:] in ("", ";", "|", "&", "(", "\n") \
+                    or words[-1:] == ["eval"] or (words[-1:] == ["-c"] and words[0] in _SHELLS):
                 found.append(slot)
             i += 2
             continue
@@ -39,6 +49,13 @@ def quoted_slots(command: str) -> List[int]:
             quote = "" if c == "'" else quote
         elif c == "\\" and not command.startswith("{}", i + 1):
             i += 1  # the next character is escaped
+        elif c == "`":
+            backtick = not backtick
+        elif command.startswith("$(", i):
+            depth += 1
+            i += 1
+        elif c == ")" and depth and quote != "'":
+            depth -= 1
         elif quote == '"':
             quote = "" if c == '"' else quote
         elif c in "'\"":
@@ -56,8 +73,9 @@ def render_template(command: str, args: List[str]) -> str:
     require(len(pieces) - 1 == len(args),
             f"param 'args': template has {len(pieces) - 1} '{{}}' slot(s) but {len(args)} arg(s) given")
     bad = quoted_slots(command)
-    require(not bad, f"param 'command': slot(s) {bad} sit inside quotes; write a bare {{}} "
-            "(each value is shell-quoted for you), or a value could end the quotes and run")
+    require(not bad, f"param 'command': slot(s) {bad} would read a value as shell code (in "
+            "quotes, a substitution, or as a command name, eval or sh -c script); write each "
+            "{} bare, as an argument: it is shell-quoted for you")
     out = [pieces[0]]
     for arg, piece in zip(args, pieces[1:]):
         out.append(shlex.quote(arg))

@@ -319,20 +319,24 @@ def test_a_label_chosen_path_inside_allowed_roots_is_cleaned(tmp_path: Path) -> 
     assert (root / "etc/old.log").exists() and not (root / "var/log/app/old.log").exists()
 
 
-@pytest.mark.parametrize("command", ["printf '%s' '{}'", 'printf "%s" "{}"', "printf %s \\{}"])
+@pytest.mark.parametrize("command", [
+    "printf '%s' '{}'", 'printf "%s" "{}"', "printf %s \\{}", "printf %s `{}`", "echo $({})",
+    "{} --help", "true | {}", "true; {}", "eval {}", "/bin/sh -c {}",
+])
 def test_a_command_slot_inside_quotes_is_refused(tmp_path: Path, command: str) -> None:
-    """``echo '{}'`` with ``$(id)`` would become ``echo ''$(id)''``: the value runs."""
+    """``echo '{}'`` with ``$(id)`` would become ``echo ''$(id)''``: the value runs; so
+    would a value put where a command name, a substitution or a script goes."""
     canary = tmp_path / "pwned"
     evts = _run_custom(tmp_path, {"command": command, "args": ["{{ alert.labels.x }}"]},
                        f"$(touch {canary})")
     [rejected] = evts[0]["data"]["rejected"]
-    assert "sit inside quotes" in rejected["issues"][0]
+    assert "would read a value as shell code" in rejected["issues"][0]
     assert finished(evts)["outcome"] == "escalated" and not canary.exists()
 
 
 def test_the_shell_action_itself_refuses_a_quoted_slot(tmp_path: Path) -> None:
     canary = tmp_path / "pwned"
-    with pytest.raises(ActionError, match="sit inside quotes"):
+    with pytest.raises(ActionError, match="would read a value as shell code"):
         run_action("shell", {"command": "echo '{}'", "args": [f"$(touch {canary})"]},
                    ActionContext())
     assert not canary.exists()
