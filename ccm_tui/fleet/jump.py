@@ -118,7 +118,7 @@ def proxy_command_jump(command: str) -> str | None:
         else:
             after.append(w)
         i += 1
-    forwards = opts.get("W") == "%h:%p" or (after[:1] in (["nc"], ["netcat"])
+    forwards = opts.get("W") in ("%h:%p", "[%h]:%p") or (after[:1] in (["nc"], ["netcat"])
                                             and after[-2:] == ["%h", "%p"])
     if not host or not forwards:
         return None

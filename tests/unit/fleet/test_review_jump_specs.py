@@ -128,6 +128,7 @@ def test_hops_that_are_ssh_config_aliases_take_its_settings(tmp_path: Path) -> N
 
 @pytest.mark.parametrize(("command", "jump"), [
     ("ssh -W %h:%p bastion", "bastion"),
+    ("ssh -W [%h]:%p -l ops bastion", "ops@bastion"),
     ("exec /usr/bin/ssh -q -W %h:%p -l ops -p 2222 bastion", "ops@bastion:2222"),
     ("ssh -W%h:%p -oUser=ops -o Port=22 -i ~/.ssh/k gw", "ops@gw:22"),
     ("ssh -J a -W %h:%p b", "a,b"),
