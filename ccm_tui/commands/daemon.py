@@ -158,9 +158,10 @@ async def _dispatch(hub: Hub, pool: SSHPool, inventory: Inventory, options: Daem
                + (f" · alerts on {running.url}/alerts/…" if running else ""),
                err=True)
     if not len(inventory):
-        log.warning("the inventory %s lists no hosts: every task will escalate without an "
-                    "agent; add hosts to it (`ccm fleet list` shows what it holds)",
-                    s.inventory)
+        log.warning("the inventory %s lists no hosts: this daemon runs no agent (tasks "
+                    "on hosts another daemon has are left to it; alerts for hosts no "
+                    "inventory has are escalated); add hosts to it (`ccm fleet list` shows "
+                    "what it holds)", s.inventory)
     try:
         await d.run(stop)
     finally:

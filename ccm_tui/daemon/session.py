@@ -174,12 +174,15 @@ class AgentSession:
         while not self.finished:
             watchdog = asyncio.create_task(self._watch_agent())
             reader = asyncio.create_task(self._read_journal())
-            done, _ = await asyncio.wait({watchdog, reader}, return_when=asyncio.FIRST_COMPLETED)
-            for t in (watchdog, reader):
-                if t not in done:
-                    t.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, *_HOST_TROUBLE):
-                        await t
+            try:
+                done, _ = await asyncio.wait({watchdog, reader},
+                                             return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when this session is cancelled (the daemon stopping)
+                for t in (watchdog, reader):
+                    if not t.done():
+                        t.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, *_HOST_TROUBLE):
+                            await t
             if reader in done:
                 exc = reader.exception()
                 if exc is None:

@@ -107,7 +107,7 @@ async def test_an_empty_inventory_is_warned_about_and_a_quiet_stop_says_so(
                      "daemon", "--owner", "idle", "--no-notify", log=log)
     try:
         await wait_for_line(proc, log, r"ccm daemon idle: 0 hosts from ")
-        await wait_for_line(proc, log, r"lists no hosts: every task will escalate")
+        await wait_for_line(proc, log, r"lists no hosts: this daemon runs no agent")
         assert await stopped(proc, signal.SIGINT) == 0, log.read_text()
     finally:
         if proc.poll() is None:
