@@ -59,7 +59,7 @@ def unit_state(name: str, ctx: ActionContext) -> Dict[str, Any]:
     if which("systemctl", ctx):
         res = run_command(
             ["systemctl", "show", name, "--no-pager",
-             "--property=ActiveState,SubState,LoadState,MainPID,NRestarts"], ctx)
+             "--property=ActiveState,SubState,LoadState,MainPID,NRestarts,UnitFileState"], ctx)
         if res.ok and _systemd_usable(res):
             props: Dict[str, str] = {}
             for line in res.stdout.splitlines():
@@ -70,7 +70,7 @@ def unit_state(name: str, ctx: ActionContext) -> Dict[str, Any]:
             data: Dict[str, Any] = {
                 "name": name, "active": state == "active", "state": state,
                 "sub": props.get("SubState", ""), "load": props.get("LoadState", ""),
-                "via": "systemctl",
+                "unit_file_state": props.get("UnitFileState", ""), "via": "systemctl",
             }
             if props.get("MainPID", "").isdigit():
                 data["main_pid"] = int(props["MainPID"])
@@ -102,6 +102,24 @@ def service_status(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
                         + (f" ({data['sub']})" if data["sub"] else ""), data)
 
 
+#: Unit file states of a unit someone turned off on purpose (or that does not exist).
+_TURNED_OFF = {"disabled": "it is disabled", "masked": "it is masked",
+               "masked-runtime": "it is masked", "not-found": "no such unit"}
+
+
+def _turned_off(state: Dict[str, Any]) -> str:
+    """Why a unit must not be (re)started by a fix: turned off on purpose, or unknown ("" if not).
+
+    Restarting a stopped unit starts it; an alert naming a disabled service (a telnet or
+    rpcbind someone switched off) must not have a fix switch it back on.
+    """
+    for key in ("load", "unit_file_state"):
+        why = _TURNED_OFF.get(str(state.get(key, "")))
+        if why:
+            return f"{why} ({key.replace('_', ' ')} {state[key]}); a human decides"
+    return ""
+
+
 def _restart_argv(name: str, ctx: ActionContext) -> Optional[List[str]]:
     if which("systemctl", ctx):
         probe = run_command(["systemctl", "show", name, "--property=LoadState"], ctx)
@@ -121,7 +139,9 @@ def _vet_restart(params: Dict[str, Any]) -> None:
 def service_restart(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
     """Restart a service (``systemctl restart``, else ``service NAME restart``) and report if it is active after.
 
-    Waits up to ``settle_seconds`` for the unit to become active.
+    Waits up to ``settle_seconds`` for the unit to become active. Refuses a system unit or
+    one that is not a service (:func:`check_restartable`), and one that is disabled, masked
+    or not found: restarting a stopped unit starts it.
     """
     name = params["name"]
     check_restartable(name)
@@ -130,8 +150,13 @@ def service_restart(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
         return ActionResult(False, "no usable systemctl or service command",
                             {"name": name, "restarted": False, "active_after": False, "command": []},
                             error="neither systemctl nor service is usable on this host")
+    before = unit_state(name, ctx)
+    off = _turned_off(before)
+    if off:
+        return ActionResult(False, f"not restarting {name}: {off}", {
+            "name": name, "restarted": False, "active_after": bool(before["active"]),
+            "command": argv, "exit_code": None, "output": ""}, error=off)
     if ctx.dry_run:
-        before = unit_state(name, ctx)
         return ActionResult(True, f"would run: {' '.join(argv)}", {
             "name": name, "restarted": False, "active_after": before["active"], "command": argv,
             "exit_code": None, "output": "",

@@ -30,7 +30,7 @@ from runtime_helpers import (
     sandbox,
     spec,
 )
-from test_builtin_runbooks import FAKE_LOGROTATE, fake_systemctl
+from test_builtin_runbooks import FAKE_LOGROTATE, FAKE_SYSTEMCTL, fake_systemctl
 
 from agent_runtime.actions import ActionContext, ActionError, HostRoot, run_action
 from agent_runtime.actions.processes import unit_from_cgroup, unit_of
@@ -340,3 +340,54 @@ def test_the_shell_action_itself_refuses_a_quoted_slot(tmp_path: Path) -> None:
         run_action("shell", {"command": "echo '{}'", "args": [f"$(touch {canary})"]},
                    ActionContext())
     assert not canary.exists()
+
+
+# -- a unit switched off on purpose stays off -------------------------------------------------
+def systemctl_with_unit_files(tmp_path: Path, **units: dict[str, Any]) -> dict[str, str]:
+    """The stand-in systemctl, also reporting LoadState and UnitFileState from the unit's
+    ``load`` and ``file`` (default loaded, enabled)."""
+    env = fake_systemctl(tmp_path, **units)
+    script = tmp_path / "bin" / "systemctl"
+    script.write_text(FAKE_SYSTEMCTL.replace(
+        '    print("LoadState=loaded")\n',
+        '    print("LoadState=" + state.get("load", "loaded"))\n'
+        '    print("UnitFileState=" + state.get("file", "enabled"))\n'))
+    return env
+
+
+@pytest.mark.parametrize(("state", "why"), [
+    ({"file": "disabled"}, "disabled or masked"), ({"file": "masked"}, "disabled or masked"),
+    ({"load": "masked", "file": "masked"}, "disabled or masked"),
+    ({"load": "not-found", "file": ""}, "no such unit"),
+])
+def test_service_down_does_not_start_a_unit_turned_off_on_purpose(
+        tmp_path: Path, state: dict[str, Any], why: str) -> None:
+    env = systemctl_with_unit_files(tmp_path, **{"rpcbind.service": {"active": False, **state}})
+    evts = run(tmp_path, "service-down", sandbox(tmp_path / "host"),
+               {"alertname": "ServiceDown", "service": "rpcbind.service"}, env=env)
+    done = finished(evts)
+    assert done["outcome"] == "escalated" and why in " ".join(done["reasons"]), done
+    assert restarts_of(tmp_path) == []
+
+
+def test_restart_action_refuses_a_disabled_unit_itself(tmp_path: Path) -> None:
+    env = systemctl_with_unit_files(tmp_path, **{"telnet.service": {"active": False,
+                                                                    "file": "disabled"}})
+    ctx = ActionContext(root=HostRoot(str(sandbox(tmp_path / "host"))), env=env)
+    res = run_action("service_restart", {"name": "telnet.service"}, ctx)
+    assert not res.ok and "it is disabled" in res.error
+    assert restarts_of(tmp_path) == []
+
+
+@pytest.mark.parametrize("file_state", ["enabled", "static", "indirect", ""])
+def test_service_down_restarts_an_enabled_or_static_unit(tmp_path: Path, file_state: str) -> None:
+    env = systemctl_with_unit_files(tmp_path, **{"nginx.service": {"active": False,
+                                                                   "file": file_state}})
+    evts = run(tmp_path, "service-down", sandbox(tmp_path / "host"),
+               {"alertname": "ServiceDown", "service": "nginx.service"}, env=env)
+    assert finished(evts)["outcome"] == "resolved"
+    assert restarts_of(tmp_path) == ["restart nginx.service"]
+
+
+def restarts_of(tmp_path: Path) -> list[str]:
+    return [c for c in systemctl_calls(tmp_path) if c.startswith("restart")]
