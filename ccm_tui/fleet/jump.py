@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
-from ccm_tui.core.errors import CCMError, HostKeyError, InventoryError, SSHError
+from ccm_tui.core.errors import CCMError, HostKeyError, InventoryError, LoginRefused, SSHError
 from ccm_tui.fleet.inventory import FleetHost
 
 #: What ``ProxyJump none`` is kept as until an inventory is read whole (so that
@@ -268,6 +268,10 @@ def through_jump(exc: CCMError, hop: FleetHost, by_name: bool = True) -> CCMErro
     said.args = (f"jump host {exc}" if str(exc).startswith(hop.name) else
                  f"jump host {hop.name}: {exc}",)
     said.jump_host = hop.name  # type: ignore[attr-defined]
+    if not by_name and isinstance(exc, LoginRefused):  # no identity_file of its own
+        alias = parse_jump_spec(hop.name).address
+        said.hint = ("load the key into ssh-agent (ssh-add) where ccm runs, or give the jump "
+                     f"host an IdentityFile in a `Host {alias}` block of ~/.ssh/config")
     if not by_name and not _same_place(parse_jump_spec(hop.name), hop):
         where = f"[{hop.target}]" if ":" in hop.target else hop.target
         said.hint = said.hint.replace(f"ccm fleet trust {hop.name}`",

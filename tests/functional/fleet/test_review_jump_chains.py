@@ -212,3 +212,16 @@ async def test_every_host_behind_a_dead_bastion_is_told_why(
     # not 'timed out while connecting' for those that waited on the first one's handshake
     assert {(r.error_kind, r.error) for r in results} == {
         ("unreachable", f"jump host gw (127.0.0.1:{dead}) unreachable: connection refused")}
+
+
+async def test_a_jump_host_that_refuses_our_login_says_where_its_key_goes(
+        fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path) -> None:
+    p = fleet.ports
+    hop = f"ops@{LOOPBACK}:{p[10]}"  # no key of its own, none in ~/.ssh, no agent
+    inv = Inventory.of([host("t", p[12], client_key, jump=hop)])
+    async with SSHPool(inv, trust=trusting(tmp_path, fleet.known_hosts_entries())) as pool:
+        r = await pool.run("t", "true", timeout=15)
+    assert r.error_kind == "auth"
+    assert (r.error or "").startswith(f"jump host {hop}: no key to log in as 'ops' with: ")
+    assert (r.error or "").endswith(f"or give the jump host an IdentityFile in a `Host "
+                                    f"{LOOPBACK}` block of ~/.ssh/config")
