@@ -391,3 +391,11 @@ def test_service_down_restarts_an_enabled_or_static_unit(tmp_path: Path, file_st
 
 def restarts_of(tmp_path: Path) -> list[str]:
     return [c for c in systemctl_calls(tmp_path) if c.startswith("restart")]
+
+
+def test_logrotate_config_made_under_umask_002_still_rotates_on_a_simulated_root(
+        tmp_path: Path) -> None:
+    root, env = _logrotate_host(tmp_path)
+    (root / "etc" / "logrotate.conf").chmod(0o664)
+    evts = run(tmp_path, "logrotate-broken", root, {"alertname": "LogrotateStale"}, env=env)
+    assert finished(evts)["outcome"] == "resolved"
