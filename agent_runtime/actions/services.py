@@ -140,8 +140,8 @@ def service_restart(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
     """Restart a service (``systemctl restart``, else ``service NAME restart``) and report if it is active after.
 
     Waits up to ``settle_seconds`` for the unit to become active. Refuses a system unit or
-    one that is not a service (:func:`check_restartable`), and one that is disabled, masked
-    or not found: restarting a stopped unit starts it.
+    one that is not a service (:func:`check_restartable`), and a stopped one that is
+    disabled, masked or not found: restarting a stopped unit starts it.
     """
     name = params["name"]
     check_restartable(name)
@@ -151,7 +151,7 @@ def service_restart(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
                             {"name": name, "restarted": False, "active_after": False, "command": []},
                             error="neither systemctl nor service is usable on this host")
     before = unit_state(name, ctx)
-    off = _turned_off(before)
+    off = "" if before["active"] else _turned_off(before)  # running: restarting starts nothing new
     if off:
         return ActionResult(False, f"not restarting {name}: {off}", {
             "name": name, "restarted": False, "active_after": bool(before["active"]),

@@ -399,3 +399,14 @@ def test_logrotate_config_made_under_umask_002_still_rotates_on_a_simulated_root
     (root / "etc" / "logrotate.conf").chmod(0o664)
     evts = run(tmp_path, "logrotate-broken", root, {"alertname": "LogrotateStale"}, env=env)
     assert finished(evts)["outcome"] == "resolved"
+
+
+def test_restart_of_a_running_disabled_unit_is_allowed(tmp_path: Path) -> None:
+    """A disabled unit someone started by hand and that now leaks memory: restarting it
+    switches nothing back on, so a fix (a human approved) may."""
+    env = systemctl_with_unit_files(tmp_path, **{"worker.service": {"active": True,
+                                                                    "file": "disabled"}})
+    ctx = ActionContext(root=HostRoot(str(sandbox(tmp_path / "host"))), env=env)
+    res = run_action("service_restart", {"name": "worker.service", "settle_seconds": 0}, ctx)
+    assert res.ok, res.error
+    assert restarts_of(tmp_path) == ["restart worker.service"]
