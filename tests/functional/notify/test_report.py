@@ -28,6 +28,12 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 T0 = NOW - timedelta(hours=3)
 
 
+def soon() -> datetime:
+    """A window's end just after now: tasks made without a time are made now, which in a
+    long test run is well after NOW (taken when this module was collected)."""
+    return datetime.now(UTC) + timedelta(minutes=5)
+
+
 def am(alertname: str, host: str, fp: str, severity: str) -> dict[str, Any]:
     return {"version": "4", "status": "firing", "alerts": [{
         "status": "firing", "fingerprint": fp, "annotations": {},
@@ -104,7 +110,7 @@ async def test_an_escalation_cleared_upstream_is_not_a_fix(tmp_path: Path) -> No
         await hub.transition(esc.id, TaskState.RESOLVED, outcome=CLEARED_AFTER_ESCALATION,
                              finished_at=NOW - timedelta(minutes=10))
         r = await build_report(hub, since=NOW - timedelta(hours=1),
-                               until=NOW + timedelta(minutes=5))
+                               until=soon())
     assert [t.alertname for t in r.fixed_automatically] == ["DiskFull"]
     assert r.closed_upstream == 1 and r.escalated == []
     assert [(m.runbook, m.fixed) for m in r.mttr] == [("disk-cleanup", 1)]  # no "(none)" row
@@ -131,7 +137,7 @@ async def test_silences_in_force_and_alerts_held_back(tmp_path: Path) -> None:
                                                                     "warning"))  # after it
         await replay(hub, parse_trace(out.getvalue().splitlines(), "t"), trace="t")
         r = await build_report(hub, since=NOW - timedelta(hours=12),
-                               until=NOW + timedelta(minutes=5))
+                               until=soon())
     assert (r.alerts_received, r.alerts_silenced, r.alerts_flapping) == (2, 1, 0)
     [on] = r.silences
     assert (on.matchers, on.reason, on.created_by) == ("host=web-01", "deploy", "jordan")
@@ -159,7 +165,7 @@ async def test_report_figures_match_the_hand_count(tmp_path: Path,
     async with hub:
         await fill(hub, fake_pd)
         r = await build_report(hub, since=NOW - timedelta(hours=12),
-                               until=NOW + timedelta(minutes=5))
+                               until=soon())
     assert r.tasks == 11
     assert sorted(t.alertname for t in r.fixed_automatically) == \
         ["Crash", "Disk180", "Disk240", "Disk60", "Disk900", "DiskFull", "HighLoad"]
@@ -221,6 +227,6 @@ async def test_a_critical_alert_nobody_handled_is_pending_not_avoided(tmp_path: 
         tasks = {t.alertname: t.id for t in await hub.list_tasks(TaskQuery())}
         await _walk(hub, tasks["DiskFull"], FIX_PATH, 60, runbook="disk-cleanup")
         r = await build_report(hub, since=NOW - timedelta(hours=12),
-                               until=NOW + timedelta(minutes=5))
+                               until=soon())
     assert (r.pages_without_ccm, r.pages_sent, r.pages_avoided, r.pages_pending) == (2, 0, 1, 1)
     assert "**1 avoided** (1 still open: they may page)." in as_markdown(r)
