@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from agent_runtime.conditions import ConditionError, parse_condition
+from agent_runtime.runbook_safety import unsafe_params
 from agent_runtime.template import TemplateError, template_paths
 
 PathPart = Union[str, int]
@@ -215,44 +216,13 @@ class _Checker:
                     self.err((*path, "params"), "action %r needs param %r (%s)"
                              % (name, key, decl))
         self.templates(params, (*path, "params"), steps)
-        if name == "shell" and "{{" in str(params.get("command", "")):
-            self.err((*path, "params", "command"), "a shell command must not contain "
-                     "templates: put '{}' slots in it and the values in 'args' (shell-quoted)")
-        elif name == "shell" and isinstance(params.get("command"), str):
-            from agent_runtime.actions.shell import quoted_slots
-            if quoted_slots(params["command"]):
-                self.err((*path, "params", "command"), "'{}' slot(s) %s would read a value "
-                         "as shell code (in quotes, a substitution, or as a command name, eval "
-                         "or sh -c script): write each bare, as an argument"
-                         % (quoted_slots(params["command"]),))
-        if name in ("clean_files", "compress_files") and "{{" in str(params.get("path", "")) \
-                and (not params.get("allowed_roots") or "{{" in str(params["allowed_roots"])):
-            self.err((*path, "params", "allowed_roots"), "%s with a templated 'path' needs "
-                     "fixed 'allowed_roots' (no templates): a value such as an alert label "
-                     "must not choose where files are deleted or rewritten" % (name,))
-        argv = params.get("argv") if name == "shell" else None
-        if isinstance(argv, list) and argv and _runs_a_shell(argv) \
-                and "{{" in str(argv[1:]):
-            self.err((*path, "params", "argv"), "argv runs a shell (%s): its arguments must "
-                     "not contain templates, or a value would be read as shell code; use "
-                     "'command' with '{}' slots and the values in 'args' (shell-quoted)"
-                     % (argv[0],))
+        for field_name, why in unsafe_params(str(name), params):
+            self.err((*path, "params", field_name), why)
         if "when" in step:
             self.conditions(step["when"], (*path, "when"), steps)
         timeout = step.get("timeout", 1)
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
             self.err((*path, "timeout"), "timeout must be a positive number of seconds")
-
-
-#: Programs whose arguments may be shell code: a template there would paste a value
-#: (an alert label) into a script.
-_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "fish",
-                     "csh", "tcsh", "env", "sudo", "su", "xargs", "ssh", "eval"})
-
-
-def _runs_a_shell(argv: List[Any]) -> bool:
-    """True when ``argv[0]`` is a shell, or a program that hands its arguments to one."""
-    return str(argv[0]).rsplit("/", 1)[-1] in _SHELLS
 
 
 def validate(doc: Any, actions: Optional[Mapping[str, Any]] = None) -> List[Issue]:

@@ -192,9 +192,9 @@ def config_hops(hosts: Iterable[FleetHost], fill_in: Callable[[FleetHost], Fleet
     Hops the config says nothing for are left out (their spec is all there is)."""
     known = {h.name for h in hosts}
     out: dict[str, FleetHost] = {}
-    todo = [spec for h in hosts for spec in hops_of(h.jump)]
-    while todo:
-        spec = todo.pop(0)
+    pending = [spec for h in hosts for spec in hops_of(h.jump)]
+    while pending:
+        spec = pending.pop(0)
         if spec in known or spec in out:
             continue
         known.add(spec)
@@ -206,7 +206,7 @@ def config_hops(hosts: Iterable[FleetHost], fill_in: Callable[[FleetHost], Fleet
         jump = None if filled.jump == NO_JUMP else filled.jump
         out[spec] = replace(filled, name=spec, address=filled.address or said.address,
                             jump=jump, source=filled.source or "ssh config")
-        todo += hops_of(jump)
+        pending += hops_of(jump)
     return out
 
 
