@@ -9,7 +9,7 @@ import os
 import secrets
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import pytest
 from ccm_tui.core.model import Task, TaskState
 from ccm_tui.daemon.dispatcher import Daemon
 from ccm_tui.daemon.options import DaemonOptions
-from ccm_tui.fleet.inventory import Inventory, load_inventory
+from ccm_tui.fleet.inventory import FleetHost, Inventory, load_inventory
 from ccm_tui.fleet.known_hosts import TrustStore
 from ccm_tui.fleet.ssh import SSHPool
 from ccm_tui.hub import Hub
@@ -75,9 +75,11 @@ class FleetEnv:
         return SSHPool(self.inventory, trust=TrustStore([self.known_hosts],
                                                         write_to=self.tmp / "ccm_known_hosts"))
 
-    async def start_daemon(self, **kw: Any) -> Daemon:
+    async def start_daemon(self, hosts: Iterable[FleetHost] | None = None, **kw: Any) -> Daemon:
+        """A daemon on this fleet (its inventory is ``hosts`` when given), running."""
         pool = self.pool()
-        d = Daemon(self.hub, pool, self.inventory, self.options(**kw))
+        d = Daemon(self.hub, pool, self.inventory if hosts is None else list(hosts),
+                   self.options(**kw))
         stop = asyncio.Event()
 
         async def run() -> None:
@@ -164,6 +166,19 @@ def make_env(tmp: Path, hub: Hub, hosts: int = 1, groups: dict[str, list[str]] |
     kh = write_known_hosts(tmp / "known_hosts", fleet.known_hosts_entries())
     return FleetEnv(tmp, hub, fleet, key, inv, kh, f"ccm-test-{secrets.token_hex(4)}",
                     host_roots)
+
+
+@pytest.fixture
+async def one_host(tmp_path: Path) -> AsyncIterator[FleetEnv]:
+    """A one-host fleet (web-01) on an SQLite hub of its own."""
+    from ccm_tui.hub import open_hub
+
+    async with open_hub(f"sqlite:///{tmp_path / 'hub.db'}") as hub:
+        e = make_env(tmp_path, hub, hosts=1)
+        try:
+            yield e
+        finally:
+            await e.close()
 
 
 @pytest.fixture

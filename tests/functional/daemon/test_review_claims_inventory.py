@@ -4,7 +4,6 @@ while, and still escalates an unmanaged host's task at once."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from ccm_tui.core.states import TaskState
@@ -16,19 +15,7 @@ from tests.functional.daemon.conftest import FleetEnv, full_disk
 
 async def start_with(env: FleetEnv, hosts: list[FleetHost], **kw: Any) -> Daemon:
     """A daemon whose inventory is ``hosts`` (the test fleet's pool and known hosts)."""
-    pool = env.pool()
-    d = Daemon(env.hub, pool, hosts, env.options(health_interval=None, **kw))
-    stop = asyncio.Event()
-
-    async def run() -> None:
-        try:
-            await d.run(stop)
-        finally:
-            await pool.close()
-
-    env.daemons.append((asyncio.create_task(run()), stop))
-    await asyncio.wait_for(d.started.wait(), 20)
-    return d
+    return await env.start_daemon(hosts, health_interval=None, **kw)
 
 
 async def test_a_daemon_without_the_host_leaves_its_tasks_to_one_that_has_it(

@@ -7,11 +7,7 @@ held the fourth. Real probes over SSH into a sandboxed host, the real ingest pat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from ccm_tui.commands.probe import health_alert_sink
 from ccm_tui.core.model import AlertStatus, HealthSnapshot, utcnow
@@ -21,20 +17,9 @@ from ccm_tui.daemon.health_rules import HealthRules, HostRules, evaluate, finger
 from ccm_tui.fleet.inventory import sync_to_hub
 from ccm_tui.fleet.known_hosts import TrustStore
 from ccm_tui.fleet.ssh import SSHPool
-from ccm_tui.hub import open_hub
 from ccm_tui.ingest.pipeline import Ingestor
-from tests.functional.daemon.conftest import MB, FleetEnv, make_env
+from tests.functional.daemon.conftest import MB, FleetEnv
 from tests.unit.agent_runtime.runtime_helpers import put, sandbox
-
-
-@pytest.fixture
-async def one_host(tmp_path: Path) -> AsyncIterator[FleetEnv]:
-    async with open_hub(f"sqlite:///{tmp_path / 'hub.db'}") as hub:
-        e = make_env(tmp_path, hub, hosts=1)
-        try:
-            yield e
-        finally:
-            await e.close()
 
 
 async def test_a_disk_hovering_at_90_percent_is_one_alert_and_one_task(

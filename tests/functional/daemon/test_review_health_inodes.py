@@ -10,30 +10,15 @@ Real SSH, a real agent on a sandboxed host, the real ingest path.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from ccm_tui.commands.probe import health_alert_sink
 from ccm_tui.core.model import AlertStatus, HealthSnapshot, utcnow
 from ccm_tui.core.states import TaskState
 from ccm_tui.daemon.dispatcher import Daemon
 from ccm_tui.daemon.health_rules import HealthRules, HostRules, evaluate, fingerprint
-from ccm_tui.hub import open_hub
 from ccm_tui.ingest.pipeline import Ingestor
-from tests.functional.daemon.conftest import FleetEnv, make_env
+from tests.functional.daemon.conftest import FleetEnv
 from tests.unit.agent_runtime.runtime_helpers import put, sandbox
-
-
-@pytest.fixture
-async def one_host(tmp_path: Path) -> AsyncIterator[FleetEnv]:
-    async with open_hub(f"sqlite:///{tmp_path / 'hub.db'}") as hub:
-        e = make_env(tmp_path, hub, hosts=1)
-        try:
-            yield e
-        finally:
-            await e.close()
 
 
 async def test_inodes_exhausted_fires_the_runbook_fixes_it_and_it_resolves(

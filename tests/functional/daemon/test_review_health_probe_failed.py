@@ -12,10 +12,6 @@ from __future__ import annotations
 import dataclasses
 import stat
 import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from ccm_tui.commands.probe import health_alert_sink
 from ccm_tui.core.model import AlertStatus
@@ -25,20 +21,9 @@ from ccm_tui.daemon.health_rules import fingerprint
 from ccm_tui.fleet.inventory import sync_to_hub
 from ccm_tui.fleet.known_hosts import TrustStore
 from ccm_tui.fleet.ssh import SSHPool
-from ccm_tui.hub import open_hub
 from ccm_tui.ingest.pipeline import Ingestor
-from tests.functional.daemon.conftest import FleetEnv, make_env
+from tests.functional.daemon.conftest import FleetEnv
 from tests.unit.agent_runtime.runtime_helpers import sandbox
-
-
-@pytest.fixture
-async def one_host(tmp_path: Path) -> AsyncIterator[FleetEnv]:
-    async with open_hub(f"sqlite:///{tmp_path / 'hub.db'}") as hub:
-        e = make_env(tmp_path, hub, hosts=1)
-        try:
-            yield e
-        finally:
-            await e.close()
 
 
 async def test_a_host_whose_probe_fails_says_so_and_clears_when_it_works(
