@@ -11,7 +11,7 @@ make a runbook escalate instead of fixing right now; ``mode`` sets the mode by h
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -50,7 +50,6 @@ class Breaker:
     runbook: str
     scope: str  # "host" or "fleet"
     host: str
-    failures: int
     reason: str
 
 
@@ -103,32 +102,26 @@ def _row(s: RunbookStats, file_mode: str, promote_after: int) -> dict[str, Any]:
 
 
 async def _breakers(hub: Hub, runbooks: set[str] | None, now: datetime) -> list[Breaker]:
-    """The breakers :func:`ccm_tui.daemon.rails.open_breakers` would find open now."""
-    from ccm_tui.core.states import TaskState
+    """The circuit breakers open now: the daemon's own rules
+    (:func:`ccm_tui.daemon.rails.host_breaker` and :func:`~ccm_tui.daemon.rails.fleet_breaker`)
+    for each runbook and each host it ran on in the last 24 h."""
     from ccm_tui.daemon.options import DaemonOptions
-    from ccm_tui.hub.base import TaskQuery
+    from ccm_tui.daemon.rails import fleet_breaker, host_breaker, recent_runbook_tasks
 
     o = DaemonOptions()
-    recent = [t for t in await hub.list_tasks(TaskQuery(since=now - timedelta(hours=24),
-                                                        limit=20_000))
-              if t.runbook and (runbooks is None or t.runbook in runbooks)]
+    recent = [t for t in await recent_runbook_tasks(hub, now)
+              if runbooks is None or t.runbook in runbooks]
     out: list[Breaker] = []
-    failed_on: dict[tuple[str, str], int] = {}
-    for t in recent:
-        if t.state is TaskState.FAILED:
-            failed_on[(t.runbook or "", t.host)] = failed_on.get((t.runbook or "", t.host), 0) + 1
-    for (rb, host), n in sorted(failed_on.items()):
-        out.append(Breaker(rb, "host", host, n, f"failed on {host} in the last 24 h: "
-                           f"the next alert there escalates"))
-    window = now - timedelta(hours=o.breaker_window_hours)
-    fleet: dict[str, int] = {}
-    for t in recent:
-        if t.state is TaskState.FAILED and (t.finished_at or t.updated_at) >= window:
-            fleet[t.runbook or ""] = fleet.get(t.runbook or "", 0) + 1
-    for rb, n in sorted(fleet.items()):
-        if n >= o.breaker_failures:
-            out.append(Breaker(rb, "fleet", "", n, f"failed {n} times fleet-wide in the last "
-                               f"{o.breaker_window_hours:g} h: every alert escalates"))
+    for rb, host in sorted({(str(t.runbook), t.host) for t in recent}):
+        why = host_breaker(recent, rb, host, o)
+        if why:
+            out.append(Breaker(rb, "host", host, f"{why.removeprefix('circuit breaker: ')}"
+                               f" — the next alert on {host} escalates"))
+    for rb in sorted({str(t.runbook) for t in recent}):
+        why = fleet_breaker(recent, rb, o, now)
+        if why:
+            out.append(Breaker(rb, "fleet", "", f"{why.removeprefix('circuit breaker: ')}"
+                               " — every alert escalates"))
     return out
 
 
@@ -258,6 +251,8 @@ def mode(
     if chosen not in MODES:
         raise typer.BadParameter(f"{new_mode!r} is not a mode: use one of {', '.join(MODES)}",
                                  param_hint="MODE")
+    if any(not g.strip() for g in groups or []):
+        raise typer.BadParameter("a host group name cannot be empty", param_hint="--group")
     catalog = _catalog(ctx, dirs)
     if catalog.get(runbook_id) is None:
         raise _unknown(runbook_id, catalog)

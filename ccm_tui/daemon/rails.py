@@ -19,7 +19,7 @@ and runbook promotion (shadow → suggest → auto) and demotion.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ccm_tui.core.model import (
     ApprovalKind,
@@ -67,30 +67,50 @@ def window_reason(s: Silence) -> str:
     return f"silence {s.id} covers this alert until {s.ends_at:%Y-%m-%d %H:%M} UTC{why}"
 
 
+async def recent_runbook_tasks(hub: Hub, now: datetime) -> list[Task]:
+    """The tasks of the last 24 h that ran a runbook: what the breakers are judged on."""
+    return [t for t in await hub.list_tasks(TaskQuery(since=now - timedelta(hours=24),
+                                                      limit=20_000)) if t.runbook]
+
+
+def host_breaker(recent: list[Task], runbook: str, host: str, options: DaemonOptions) -> str:
+    """Why the next ``runbook`` task on ``host`` must escalate ("" when it may fix):
+    the runbook failed there in the last 24 h, or fired ``recurrence_limit`` times."""
+    mine = [t for t in recent if t.runbook == runbook and t.host == host]
+    failed_here = [t for t in mine if t.state is TaskState.FAILED]
+    if failed_here:
+        return (f"circuit breaker: {runbook} failed on {host} in the last 24 h "
+                f"({failed_here[0].id}); not retrying blindly")
+    if len(mine) + 1 > options.recurrence_limit:
+        return (f"circuit breaker: {runbook} fired {len(mine) + 1} times on {host} "
+                "in 24 h; a recurring problem needs a human")
+    return ""
+
+
+def fleet_breaker(recent: list[Task], runbook: str, options: DaemonOptions,
+                  now: datetime) -> str:
+    """Why every ``runbook`` task must escalate ("" when none must): it failed
+    ``breaker_failures`` times fleet-wide within ``breaker_window_hours``."""
+    window = now - timedelta(hours=options.breaker_window_hours)
+    failures = [t for t in recent if t.runbook == runbook and t.state is TaskState.FAILED
+                and (t.finished_at or t.updated_at) >= window]
+    if len(failures) >= options.breaker_failures:
+        return (f"circuit breaker: {runbook} failed {len(failures)} times fleet-wide "
+                f"in the last {options.breaker_window_hours:g} h")
+    return ""
+
+
 async def open_breakers(hub: Hub, task: Task, runbook_ids: list[str],
                         options: DaemonOptions) -> dict[str, str]:
     """Runbook id → why it must escalate instead of fixing, for ``task``'s host."""
     now = utcnow()
-    recent = [t for t in await hub.list_tasks(TaskQuery(since=now - timedelta(hours=24),
-                                                        limit=20_000)) if t.id != task.id]
-    window = now - timedelta(hours=options.breaker_window_hours)
+    recent = [t for t in await recent_runbook_tasks(hub, now) if t.id != task.id]
     reasons: dict[str, str] = {}
     for rb in runbook_ids:
-        mine = [t for t in recent if t.runbook == rb and t.host == task.host]
-        failed_here = [t for t in mine if t.state is TaskState.FAILED]
-        if failed_here:
-            reasons[rb] = (f"circuit breaker: {rb} failed on {task.host} in the last 24 h "
-                           f"({failed_here[0].id}); not retrying blindly")
-            continue
-        if len(mine) + 1 > options.recurrence_limit:
-            reasons[rb] = (f"circuit breaker: {rb} fired {len(mine) + 1} times on {task.host} "
-                           "in 24 h; a recurring problem needs a human")
-            continue
-        fleet_failures = [t for t in recent if t.runbook == rb and t.state is TaskState.FAILED
-                          and (t.finished_at or t.updated_at) >= window]
-        if len(fleet_failures) >= options.breaker_failures:
-            reasons[rb] = (f"circuit breaker: {rb} failed {len(fleet_failures)} times fleet-wide "
-                           f"in the last {options.breaker_window_hours:g} h")
+        why = host_breaker(recent, rb, task.host, options) or \
+            fleet_breaker(recent, rb, options, now)
+        if why:
+            reasons[rb] = why
     return reasons
 
 

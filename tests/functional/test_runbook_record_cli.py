@@ -144,6 +144,8 @@ def test_mode_refusals_say_what_to_do(url: str, tmp_path: Path) -> None:
     assert unknown.exit_code == 1 and "no runbook 'nope'" in unknown.stderr
     bad = ccm("--hub", url, "runbooks", "mode", "disk-full", "yolo", "-g", "web")
     assert bad.exit_code == 2 and "shadow, suggest, auto, file" in bad.output
+    blank = ccm("--hub", url, "runbooks", "mode", "disk-full", "auto", "-g", " ")
+    assert blank.exit_code == 2 and "cannot be empty" in blank.output
     assert hub_call(url, "runbook_stats") == []
 
 
