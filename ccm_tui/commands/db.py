@@ -9,6 +9,7 @@ import typer
 from ccm_tui.commands._common import (
     print_json,
     redact_url,
+    require_hub,
     run_hub,
     settings,
     with_hub,
@@ -16,6 +17,7 @@ from ccm_tui.commands._common import (
 
 if TYPE_CHECKING:
     from ccm_tui.hub.base import Hub
+    from ccm_tui.hub.migrations import MigrationStatus
 
 app = typer.Typer(
     help="The hub's database: apply the schema, check it.",
@@ -56,38 +58,87 @@ def migrate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 @app.command("status")
 def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Check that the hub is reachable and its schema current; count what it holds."""
-    from ccm_tui.core.states import OPEN_STATES
+    """Check that the hub is reachable and its schema current; count what it holds.
 
+    Lists the migrations applied and those pending (changing nothing: `ccm db migrate`
+    applies them). Exits 1 when the schema is not up to date; the counts are then left
+    out, as the tables they read may not be there yet.
+    """
     url = settings(ctx).hub
-
-    async def go(hub: Hub) -> dict[str, Any]:
-        control = await hub.get_control()
-        hosts = await hub.list_hosts()
-        counts = await hub.count_tasks()
-        return {
-            "hub": redact_url(url),
-            "adapter": _adapter(url),
-            "reachable": True,
-            "schema": "up to date",
-            "paused": control.paused,
-            "hosts": len(hosts),
-            "tasks": sum(counts.values()),
-            "open_tasks": sum(n for s, n in counts.items() if s in OPEN_STATES),
-        }
-
-    info = with_hub(ctx, go)  # checking a hub must not make one
+    if url.strip().lower().startswith("sqlite:"):
+        info = _sqlite_status(ctx, url)
+    else:
+        info = with_hub(ctx, lambda hub: _status(url, hub))
     if as_json:
         print_json(info)
-        return
+    else:
+        _print_status(info)
+    if info["pending"] or info["newer"]:
+        raise typer.Exit(1)
+
+
+def _sqlite_status(ctx: typer.Context, url: str) -> dict[str, Any]:
+    """Read first: opening an SQLite hub applies its pending migrations."""
+    from ccm_tui.hub import open_hub, sqlite_path
+    from ccm_tui.hub.sqlite_schema import schema_status
+
+    open_hub(url, create=False)  # a malformed URL is said first
+    require_hub(ctx, url)  # checking a hub must not make one
+    schema = schema_status(sqlite_path(url.strip()))
+    if not schema.up_to_date:
+        return _doc(url, schema)
+    return with_hub(ctx, lambda hub: _status(url, hub, schema))
+
+
+async def _status(url: str, hub: Hub, schema: MigrationStatus | None = None) -> dict[str, Any]:
+    from ccm_tui.core.states import OPEN_STATES
+    from ccm_tui.hub.postgres import PostgresHub
+
+    if schema is None:
+        assert isinstance(hub, PostgresHub)
+        schema = await hub.migration_status()
+    doc = _doc(url, schema)
+    if not schema.up_to_date:
+        return doc
+    control = await hub.get_control()
+    counts = await hub.count_tasks()
+    doc.update(paused=control.paused, hosts=len(await hub.list_hosts()),
+               tasks=sum(counts.values()),
+               open_tasks=sum(n for s, n in counts.items() if s in OPEN_STATES))
+    return doc
+
+
+def _doc(url: str, schema: MigrationStatus) -> dict[str, Any]:
+    """The status without the counts (``null`` until the schema is up to date)."""
+    return {"hub": redact_url(url), "adapter": _adapter(url), "reachable": True,
+            "schema": schema.summary(), "applied": list(schema.applied),
+            "pending": list(schema.pending), "newer": list(schema.newer), "paused": None,
+            "hosts": None, "tasks": None, "open_tasks": None}
+
+
+def _print_status(info: dict[str, Any]) -> None:
+    from rich.markup import escape
+
     from ccm_tui.commands._render import console
 
     out = console()
-    for key in ("hub", "adapter", "reachable", "schema", "paused", "hosts", "tasks",
-                "open_tasks"):
+    for key in ("hub", "adapter", "reachable", "schema", "applied", "pending", "newer",
+                "paused", "hosts", "tasks", "open_tasks"):
         value = info[key]
-        shown = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-        out.print(f"[bold]{key.replace('_', ' '):<11}[/] {shown}")
+        if isinstance(value, list):
+            if not value and key != "applied":
+                continue
+            shown = ", ".join(value) if value else "none"
+        elif isinstance(value, bool):
+            shown = "yes" if value else "no"
+        else:
+            shown = "-" if value is None else str(value)
+        out.print(f"[bold]{key.replace('_', ' '):<11}[/] {escape(shown)}")
+    if info["newer"]:
+        out.print("[yellow]this hub was migrated by a newer CCM: upgrade CCM to use it[/]")
+    elif info["pending"]:
+        out.print("[yellow]run `ccm db migrate` (on the same hub) to apply "
+                  f"{'them' if len(info['pending']) > 1 else 'it'}[/]")
 
 
 __all__ = ["app", "migrate", "status"]

@@ -50,3 +50,29 @@ def migration_files(folder: Path | None = None) -> list[MigrationFile]:
             raise ValueError(f"{path.name}: migration files are named <YYYYMMDDHHMMSS>_<name>.sql")
         found.append(MigrationFile(m.group(1), m.group(2), path))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationStatus:
+    """Where a hub's schema stands, told the same way by every adapter.
+
+    Each list names migrations as that adapter's ``migrate`` reports them; ``newer``
+    holds what the hub has but this CCM does not know (a newer CCM migrated it).
+    """
+
+    applied: tuple[str, ...]
+    pending: tuple[str, ...]
+    newer: tuple[str, ...] = ()
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending and not self.newer
+
+    def summary(self) -> str:
+        """``up to date``, ``2 migrations pending`` or ``newer than this CCM``."""
+        if self.newer:
+            return "newer than this CCM"
+        if self.pending:
+            n = len(self.pending)
+            return f"{n} migration{'s' if n != 1 else ''} pending"
+        return "up to date"

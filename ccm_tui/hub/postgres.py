@@ -21,7 +21,7 @@ import asyncpg
 
 from ccm_tui.core.errors import ConflictError, HubUnavailable, NotFound, SchemaError
 from ccm_tui.core.records import Change, ChangeKind
-from ccm_tui.hub.migrations import MigrationFile, migration_files
+from ccm_tui.hub.migrations import MigrationFile, MigrationStatus, migration_files
 from ccm_tui.hub.realtime import CHANGES_AFTER_SQL, Fanout, changes_from_rows, wanted
 from ccm_tui.hub.rows import Row
 from ccm_tui.hub.sql import SqlHub
@@ -142,6 +142,20 @@ class PostgresHub(SqlHub):
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATE_LOCK)
         return applied
+
+    async def migration_status(self) -> MigrationStatus:
+        """The migrations applied to the database and those pending, changing nothing."""
+        async with self._require().acquire() as conn:
+            done: dict[str, str] = {}
+            if await conn.fetchval("SELECT to_regclass('ccm_schema_migrations')") is not None:
+                done = {r["version"]: r["name"] for r in await conn.fetch(
+                    "SELECT version, name FROM ccm_schema_migrations ORDER BY version")}
+        files = migration_files()
+        known = {m.version for m in files}
+        return MigrationStatus(
+            applied=tuple(m.filename for m in files if m.version in done),
+            pending=tuple(m.filename for m in files if m.version not in done),
+            newer=tuple(f"{v}_{name}.sql" for v, name in done.items() if v not in known))
 
     @staticmethod
     async def _apply(conn: PgConn, mig: MigrationFile) -> None:

@@ -6,6 +6,13 @@ Versioned with ``PRAGMA user_version``; each entry is applied once, in order.
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ccm_tui.hub.migrations import MigrationStatus
 
 _NOW = "(strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))"
 
@@ -155,3 +162,35 @@ def split_statements(script: str) -> list[str]:
     if buf.strip():
         statements.append(buf.strip())
     return statements
+
+
+def schema_status(path: Path) -> MigrationStatus:
+    """The migrations applied to and pending on the SQLite hub at ``path``, read without
+    changing it (opening the hub applies what is pending, so ``ccm db status`` looks first).
+
+    Raises :class:`~ccm_tui.core.errors.HubError` for a folder or a missing file,
+    :class:`~ccm_tui.core.errors.SchemaError` for a database of another program and
+    :class:`~ccm_tui.core.errors.HubUnavailable` for a file SQLite cannot read.
+    """
+    from ccm_tui.core.errors import HubUnavailable
+    from ccm_tui.hub import refuse_a_foreign_database, sqlite_preflight
+    from ccm_tui.hub.migrations import MigrationStatus
+
+    sqlite_preflight(path, create=False)
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True,
+                               timeout=5)
+        try:
+            refuse_a_foreign_database(conn, path)
+            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise HubUnavailable(f"{path} is not a usable SQLite database: {exc}",
+                             hint="check the hub's path: this file is not a CCM hub "
+                             "(a CCM hub is made by `ccm init` or `ccm db migrate`)") from exc
+    latest = MIGRATIONS[-1][0]
+    return MigrationStatus(
+        applied=tuple(f"{v:04d}_{name}" for v, name, _ in MIGRATIONS if v <= current),
+        pending=tuple(f"{v:04d}_{name}" for v, name, _ in MIGRATIONS if v > current),
+        newer=tuple(f"{v:04d}" for v in range(latest + 1, current + 1)))
