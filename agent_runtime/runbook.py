@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from agent_runtime.conditions import ConditionError, parse_condition
-from agent_runtime.runbook_safety import unsafe_params
+from agent_runtime.runbook_safety import unsafe_params, with_value_slots
 from agent_runtime.template import TemplateError, template_paths
 
 PathPart = Union[str, int]
@@ -383,4 +383,4 @@ def check(doc: Any, actions: Optional[Mapping[str, Any]] = None) -> Dict[str, An
     out.setdefault("strategy", "best")
     out.setdefault("on_failure", "fail")
     out.setdefault("escalate_when", [])
-    return out
+    return with_value_slots(out)

@@ -11,9 +11,9 @@ import shlex
 from typing import Any, Dict, List
 
 from agent_runtime.actions._exec import run_command
-from agent_runtime.actions.base import ActionContext, ActionResult, action, require
+from agent_runtime.actions.base import ActionContext, ActionError, ActionResult, action, require
 
-__all__ = ["quoted_slots", "render_template", "shell"]
+__all__ = ["option_values", "quoted_slots", "render_template", "shell"]
 
 
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"})
@@ -83,15 +83,32 @@ def render_template(command: str, args: List[str]) -> str:
     return "".join(out)
 
 
+def option_values(params: Dict[str, Any]) -> None:
+    """Raise :class:`ActionError` when a value a template put at the start of an argv
+    element (or a bare ``command`` slot) begins with '-': the program would read it as an
+    option (``--help``, ``-rf``).  ``value_slots`` (filled by the agent from the runbook)
+    says which positions came from templates; nothing runs."""
+    seq = params.get("argv") if params.get("argv") is not None else params.get("args")
+    for i in params.get("value_slots") or []:
+        if isinstance(seq, list) and 0 <= i < len(seq) and str(seq[i]).startswith("-"):
+            where = "argv[%d]" % i if params.get("argv") is not None else "args[%d]" % i
+            raise ActionError(
+                f"param {where!r}: the value {str(seq[i])[:60]!r} comes from a template and "
+                "starts with '-', so the program would read it as an option; nothing was run. "
+                "Check the alert's label, or put '--' before this element in the runbook")
+
+
 @action("shell", read_only=False, params={
     "argv": "list[str]?=null", "command": "str?=null", "args": "list[str]=[]",
-    "timeout": "float?=null",
-})
+    "timeout": "float?=null", "value_slots": "list[int]=[]",
+}, vet=option_values)
 def shell(params: Dict[str, Any], ctx: ActionContext) -> ActionResult:
     """Run ``argv`` directly, or ``command`` (a template with ``{}`` slots filled by quoted ``args``) via ``/bin/sh -c``.
 
     Output is bounded (first and last 32 KiB of each stream); the exit code is in data.
+    ``value_slots`` is filled by the agent (see :func:`option_values`), not the runbook.
     """
+    option_values(params)
     require((params["argv"] is None) != (params["command"] is None),
             "params 'argv' and 'command': give exactly one")
     if params["argv"] is not None:

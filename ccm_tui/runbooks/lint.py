@@ -7,8 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from agent_runtime.runbook import Issue
+from agent_runtime.runbook_safety import option_warnings
 from ccm_tui.runbooks.loader import (
     FileError,
+    LoadedRunbook,
+    _issue_error,
     builtin_dir,
     discover,
     duplicate_errors,
@@ -18,12 +24,14 @@ from ccm_tui.runbooks.loader import (
 
 @dataclass(frozen=True)
 class LintIssue:
-    """One lint error: ``file:line:column: reason``."""
+    """One lint finding: ``file:line:column: reason``; ``severity`` is ``error`` (the
+    agent refuses the runbook) or ``warning`` (a reason starting "warning:")."""
 
     file: str
     line: int
     column: int
     reason: str
+    severity: str = "error"
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.reason}"
@@ -31,7 +39,7 @@ class LintIssue:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"file": self.file, "line": self.line, "column": self.column,
-                "reason": self.reason}
+                "reason": self.reason, "severity": self.severity}
 
 
 @dataclass
@@ -43,12 +51,29 @@ class LintReport:
 
     @property
     def ok(self) -> bool:
-        """True when no issue was found."""
-        return not self.issues
+        """True when no error was found (warnings do not count)."""
+        return not [i for i in self.issues if i.severity == "error"]
 
 
 def _issue(err: FileError) -> LintIssue:
     return LintIssue(str(err.file), err.line, err.column, err.reason)
+
+
+def _warnings(rb: LoadedRunbook) -> list[LintIssue]:
+    """Warnings for a valid runbook: shell slots that could take an option-looking value."""
+    found = option_warnings(rb.data) if rb.data is not None and not rb.errors else []
+    if not found:
+        return []
+    try:
+        root = yaml.compose(Path(rb.path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        root = None
+    out = []
+    for path, message in found:
+        err = _issue_error(Path(rb.path), root, Issue(path, message))
+        out.append(LintIssue(str(err.file), err.line, err.column, f"warning: {err.reason}",
+                             "warning"))
+    return out
 
 
 def lint_paths(paths: Sequence[Path] = (), actions: Any = None) -> LintReport:
@@ -63,5 +88,6 @@ def lint_paths(paths: Sequence[Path] = (), actions: Any = None) -> LintReport:
     issues = [LintIssue(str(p), 0, 0, "no such file or folder") for p in missing]
     for rb in loaded:
         issues.extend(_issue(e) for e in rb.errors)
+        issues.extend(_warnings(rb))
     issues.extend(_issue(e) for e in duplicate_errors(loaded))
     return LintReport([str(f) for f in files], issues)

@@ -1,0 +1,61 @@
+"""``ccm runbooks lint`` warns about user runbook slots that could take an option-looking
+value (``--help``, ``-rf``), by running the real command on real files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+RUNBOOK = """\
+id: custom
+title: custom
+risk: low
+mode: auto
+match:
+  labels: ['alertname="Custom"']
+diagnose:
+  - {{id: d, action: disk_usage, params: {{path: /}}}}
+classify:
+  - cause: c
+    when: ['evidence.d.used_pct >= 0']
+    weight: 0.99
+    remediate: [fix]
+remediate:
+  - id: fix
+    action: shell
+    params:
+      argv: {argv}
+"""
+
+
+def _lint(tmp_path: Path, argv: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "custom.yaml").write_text(RUNBOOK.format(argv=argv))
+    return subprocess.run([sys.executable, "-m", "ccm_tui", "runbooks", "lint", *extra,
+                           str(tmp_path)], capture_output=True, text=True, timeout=120)
+
+
+def test_lint_warns_about_a_label_that_could_be_an_option(tmp_path: Path) -> None:
+    res = _lint(tmp_path, "[/usr/bin/systemctl, restart, '{{ alert.labels.service }}']",
+                "--json")
+    assert res.returncode == 0, res.stderr  # a warning: the agent still runs the runbook
+    report = json.loads(res.stdout)
+    [issue] = report["issues"]
+    assert report["ok"] is True and issue["severity"] == "warning"
+    assert issue["line"] == 18 and "argv[2]" in issue["reason"]
+    assert issue["reason"].startswith("warning: ") and "'--'" in issue["reason"]
+
+
+def test_lint_is_quiet_when_the_author_put_double_dash_first(tmp_path: Path) -> None:
+    res = _lint(tmp_path, "[/usr/bin/systemctl, restart, '--', '{{ alert.labels.service }}']",
+                "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["issues"] == []
+
+
+def test_lint_refuses_a_label_that_chooses_the_program(tmp_path: Path) -> None:
+    res = _lint(tmp_path, "['{{ alert.labels.cmd }}', restart]")
+    assert res.returncode == 1
+    assert "must not choose which program runs" in res.stdout
+    assert "Traceback" not in res.stdout + res.stderr
