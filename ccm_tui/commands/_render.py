@@ -1,4 +1,9 @@
-"""Rich renderings of tasks, events and approvals for the human-facing commands."""
+"""Rich renderings of tasks, events and approvals for the human-facing commands.
+
+Every value that came from outside CCM (alert labels and text, host names, notes,
+transcripts) reaches rich through :func:`plain` or :func:`markup_safe`: control
+characters shown as escapes, square brackets never taken for markup.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -14,6 +20,7 @@ from rich.text import Text
 from ccm_tui.commands._common import format_duration
 from ccm_tui.core.model import Approval, Event, Task, utcnow
 from ccm_tui.core.states import TaskState
+from ccm_tui.core.text import printable
 
 STATE_STYLES: dict[TaskState, str] = {
     TaskState.NEW: "cyan",
@@ -36,6 +43,18 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
+def plain(value: object, style: str = "", *, block: bool = False) -> Text:
+    """``value`` (from outside CCM) as rich text: printed literally, ``[bold]`` and all,
+    with control characters shown as escapes (:func:`~ccm_tui.core.text.printable`)."""
+    return Text(printable(value, block=block), style=style)
+
+
+def markup_safe(value: object) -> str:
+    """``value`` (from outside CCM) for a string that rich reads as markup: control
+    characters shown as escapes and square brackets escaped."""
+    return escape(printable(value))
+
+
 def without_host(host: str, error: str) -> str:
     """``error`` without the host name it starts with, for a line that names the host."""
     if error.startswith(host) and error[len(host):len(host) + 1] in (" ", ":"):
@@ -48,7 +67,7 @@ def host_problems(title: str, problems: Sequence[tuple[str, str]]) -> list[Rende
     from rich.rule import Rule
 
     lines: list[RenderableType] = [Rule(Text(title, style="red"), align="left")]
-    lines += [Text.assemble((host, "bold"), "  ", (without_host(host, error), "red"))
+    lines += [Text.assemble(plain(host, "bold"), "  ", plain(without_host(host, error), "red"))
               for host, error in problems]
     return lines
 
@@ -90,14 +109,14 @@ def tasks_table(tasks: Sequence[Task]) -> Table:
     now = utcnow()
     for t in tasks:
         table.add_row(
-            t.id,
+            plain(t.id),
             state_text(t.state),
-            t.host,
-            t.alertname,
+            plain(t.host),
+            plain(t.alertname),
             Text(t.severity.value, style=SEVERITY_STYLES.get(t.severity.value, "")),
             f"{t.confidence:.2f}" if t.confidence is not None else "-",
             format_duration(now - t.created_at),
-            t.summary or t.note or "",
+            plain(t.summary or t.note or ""),
         )
     return table
 
@@ -109,7 +128,7 @@ def _kv(rows: Iterable[tuple[str, Any]]) -> Table:
     for key, value in rows:
         if value in (None, "", {}, []):
             continue
-        grid.add_row(key, value if isinstance(value, Text) else str(value))
+        grid.add_row(key, value if isinstance(value, Text) else plain(value))
     return grid
 
 
@@ -117,16 +136,16 @@ def task_detail(task: Task) -> RenderableType:
     """A panel with everything about one task, including why it was decided so."""
     rows: list[tuple[str, Any]] = [
         ("state", state_text(task.state)),
-        ("host", task.host + ("" if task.managed else "  (unmanaged)")),
+        ("host", printable(task.host) + ("" if task.managed else "  (unmanaged)")),
         ("alert", task.alertname),
         ("severity", task.severity.value),
-        ("summary", task.summary),
+        ("summary", plain(task.summary, block=True) if task.summary else None),
         ("runbook", task.runbook),
         ("confidence", f"{task.confidence:.2f}" if task.confidence is not None else None),
         ("risk", task.risk.value if task.risk else None),
         ("outcome", task.outcome),
-        ("note", task.note),
-        ("lease", f"{task.lease_owner} until {_stamp(task.lease_expires_at)}"
+        ("note", plain(task.note, block=True) if task.note else None),
+        ("lease", f"{printable(task.lease_owner)} until {_stamp(task.lease_expires_at)}"
          if task.lease_owner else None),
         ("attempts", task.attempts or None),
         ("repeats", task.repeat_count or None),
@@ -143,9 +162,9 @@ def task_detail(task: Task) -> RenderableType:
         why.append(f"  confidence {d.confidence:.2f} = evidence {d.evidence_match:.2f}"
                    f" × prior {d.prior:.2f} × {d.risk.value} cap {d.risk_cap:.2f}")
         for reason in d.reasons:
-            why.append(f"\n  · {reason}")
+            why.append(f"\n  · {printable(reason)}")
         parts += [Text(""), Text("decision", style="bold"), why]
-    return Panel(Group(*parts), title=f"[bold]{task.id}[/]", title_align="left", expand=False)
+    return Panel(Group(*parts), title=plain(task.id, "bold"), title_align="left", expand=False)
 
 
 def transcript(events: Sequence[Event]) -> Group:
@@ -163,7 +182,7 @@ def approvals_table(approvals: Sequence[Approval]) -> Table:
     table.add_column("BY", no_wrap=True)
     table.add_column("NOTE")
     for a in approvals:
-        table.add_row(_stamp(a.created_at), a.kind.value, a.actor, a.note)
+        table.add_row(_stamp(a.created_at), a.kind.value, plain(a.actor), plain(a.note))
     return table
 
 
@@ -172,6 +191,8 @@ __all__ = [
     "approvals_table",
     "console",
     "host_problems",
+    "markup_safe",
+    "plain",
     "state_text",
     "task_detail",
     "tasks_table",

@@ -211,7 +211,13 @@ def show_task(
             data["events"] = to_jsonable(evs)
         print_json(data)
         return
-    from ccm_tui.commands._render import approvals_table, console, task_detail, transcript
+    from ccm_tui.commands._render import (
+        approvals_table,
+        console,
+        markup_safe,
+        task_detail,
+        transcript,
+    )
 
     out = console()
     out.print(task_detail(task))
@@ -223,8 +229,9 @@ def show_task(
         if evs:
             out.print(transcript(evs))
     if task.state is TaskState.AWAITING_APPROVAL:
-        out.print(f"\n[yellow]waiting for you:[/] ccm approve {task.id}  ·  "
-                  f"ccm reject {task.id}  ·  ccm escalate {task.id}")
+        tid = markup_safe(task.id)
+        out.print(f"\n[yellow]waiting for you:[/] ccm approve {tid}  ·  "
+                  f"ccm reject {tid}  ·  ccm escalate {tid}")
 
 
 __all__ = ["app", "list_tasks", "require_task_id", "show_task"]

@@ -14,6 +14,7 @@ from typing import Any
 from rich.text import Text
 
 from ccm_tui.core.model import Event
+from ccm_tui.core.text import printable
 
 MAX_OUTPUT_LINES = 40
 
@@ -41,11 +42,26 @@ def action_line(step: Mapping[str, Any]) -> str:
     return f"{step.get('action', '?')} {_params(step.get('params'))}".strip()
 
 
+def _safe(value: Any, *, block: bool = False) -> Any:
+    """``value`` with every string in it (keys too) made :func:`printable`: events come
+    from an agent on a server, and their text from commands and alerts run there."""
+    if isinstance(value, str):
+        return printable(value, block=block)
+    if isinstance(value, Mapping):
+        return {printable(k): _safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_safe(v) for v in value]
+    return value
+
+
 def render_event(event: Event) -> list[Text]:
-    """The lines showing ``event`` in the transcript."""
-    d = event.data
+    """The lines showing ``event`` in the transcript (control characters shown as escapes;
+    only command output keeps its new lines and tabs)."""
+    d = _safe(event.data)
+    if isinstance(event.data, Mapping) and isinstance(event.data.get("text"), str):
+        d["text"] = printable(event.data["text"], block=True)
     head = Text(f"{event.seq:>4} {event.ts:%H:%M:%S} ", style="dim")
-    kind = event.type
+    kind = printable(event.type)
 
     def line(label: str, body: str, style: str = "") -> Text:
         t = head.copy()
