@@ -66,18 +66,20 @@ def _decide(
         return
     from rich.text import Text
 
-    from ccm_tui.commands._render import console, state_text
+    from ccm_tui.commands._render import console, plain, state_text
     from ccm_tui.core.model import is_endorsable
+    from ccm_tui.core.text import printable
 
     done, effect = _DONE[kind]
     if kind == "approve" and is_endorsable(task):
+        runbook = printable(task.runbook)
         done, effect = "endorsed", (
-            f"the plan {task.runbook}'s shadow run would have applied was right; the daemon "
-            f"counts it toward taking {task.runbook} out of shadow mode "
+            f"the plan {runbook}'s shadow run would have applied was right; the daemon "
+            f"counts it toward taking {runbook} out of shadow mode "
             "(`ccm runbooks stats` shows how many more it needs)")
     console().print(Text.assemble(
-        ("✓ ", "green"), f"{done} ", (task.id, "bold"),
-        f" ({task.host} · {task.alertname}) as {approval.actor}; now ", state_text(task.state),
+        ("✓ ", "green"), f"{done} ", plain(task.id, "bold"), " (", plain(task.host), " · ",
+        plain(task.alertname), ") as ", plain(approval.actor), "; now ", state_text(task.state),
         f" — {effect}",
     ))
 
