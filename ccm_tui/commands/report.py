@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ccm_tui.commands._common import parse_duration, print_json, with_hub
-from ccm_tui.core.text import duration
+from ccm_tui.core.text import duration, printable
 
 if TYPE_CHECKING:
     from ccm_tui.notify.report import ModeChange, MorningReport
@@ -112,7 +112,8 @@ def as_markdown(r: MorningReport) -> str:
     if r.mode_changes:
         out += ["## Runbook mode changes", ""] + [
             f"- {c.runbook}: {_changed(c)} {c.from_mode} → {c.to_mode}" for c in r.mode_changes]
-    return "\n".join(out).rstrip() + "\n"
+    # one line per item: a label or an annotation cannot add a line, or act on a terminal
+    return "\n".join(printable(line) for line in out).rstrip() + "\n"
 
 
 def _changed(c: ModeChange) -> str:
@@ -124,7 +125,7 @@ def render_rich(r: MorningReport) -> None:
     """The report as rich tables on the terminal."""
     from rich.table import Table
 
-    from ccm_tui.commands._render import console
+    from ccm_tui.commands._render import console, plain
 
     out = console()
     out.print(f"[bold]CCM morning report[/]  {r.since:%Y-%m-%d %H:%M} → {r.until:%H:%M} UTC"
@@ -156,7 +157,7 @@ def render_rich(r: MorningReport) -> None:
         for c in cols:
             t.add_column(c, no_wrap=True)
         for row in rows:
-            t.add_row(*(str(x) for x in row))
+            t.add_row(*(plain(x) for x in row))
         out.print()
         out.print(t)
 
