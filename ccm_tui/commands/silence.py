@@ -10,7 +10,7 @@ import typer
 
 from ccm_tui.commands._common import parse_duration, print_json, settings, with_hub
 from ccm_tui.core.errors import ConfigError, DomainError, NotFound
-from ccm_tui.core.text import plural
+from ccm_tui.core.text import plural, printable
 
 if TYPE_CHECKING:
     from ccm_tui.core.model import Silence
@@ -88,16 +88,17 @@ def add(
         return
     kind = "maintenance window" if begins > datetime.now(begins.tzinfo) + timedelta(seconds=5) \
         else "silence"
-    typer.echo(f"{kind} {silence.id}: {' '.join(str(m) for m in parsed)} until "
+    typer.echo(f"{kind} {silence.id}: {printable(' '.join(str(m) for m in parsed))} until "
                f"{silence.ends_at.astimezone():%Y-%m-%d %H:%M %Z}"
-               f"{f' — {reason}' if reason else ''}")
+               f"{f' — {printable(reason)}' if reason else ''}")
     if cover.hosts is not None and cover.known:  # (a hub that knows no hosts: nothing to say)
         typer.echo(f"  matches {len(cover.hosts)} of {plural(cover.known, 'host')}"
-                   + (f": {', '.join(cover.hosts[:8])}{' …' if len(cover.hosts) > 8 else ''}"
+                   + (f": {printable(', '.join(cover.hosts[:8]))}{' …' if len(cover.hosts) > 8 else ''}"
                       if cover.hosts else ""))
         if not cover.hosts:
             typer.echo(f"ccm silence: warning: no host the hub knows matches "
-                       f"{' '.join(str(m) for m in parsed if m.name == 'host')} — a typo? "
+                       f"{printable(' '.join(str(m) for m in parsed if m.name == 'host'))}"
+                       " — a typo? "
                        f"It stays until expired: `ccm silence expire {silence.id}`", err=True)
     if cover.waiting:
         them = "it" if len(cover.waiting) == 1 else "them"
@@ -188,7 +189,7 @@ def list_(
         return
     from rich.table import Table
 
-    from ccm_tui.commands._render import console
+    from ccm_tui.commands._render import console, plain
 
     if not silences:
         typer.echo("no silences")
@@ -198,9 +199,10 @@ def list_(
         table.add_column(col)
     for s in silences:
         # UNTIL: when it ends, or for an expired one when it actually ended
-        table.add_row(str(s.id), " ".join(str(m) for m in s.matchers), _state(s, now),
+        table.add_row(str(s.id), plain(" ".join(str(m) for m in s.matchers)), _state(s, now),
                       f"{s.starts_at.astimezone():%m-%d %H:%M}",
-                      f"{_ended(s).astimezone():%m-%d %H:%M}", s.created_by, s.reason)
+                      f"{_ended(s).astimezone():%m-%d %H:%M}", plain(s.created_by),
+                      plain(s.reason))
     console().print(table)
 
 
