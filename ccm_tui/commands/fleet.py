@@ -73,17 +73,18 @@ def fleet_list(ctx: typer.Context, hosts: HostsOpt = "all", as_json: JsonOpt = F
     What was read but not used (Match blocks, hosts Ansible reaches other than by SSH)
     is noted on stderr.
     """
-    from ccm_tui.commands._render import console
+    from ccm_tui.commands._render import console, markup_safe, plain
+    from ccm_tui.core.text import printable
 
     inventory = load_fleet(ctx)
     selected = select_hosts(inventory, hosts) if len(inventory) else []
     for note in inventory.notes:  # on stderr, so --json stays JSON
-        console(stderr=True).print(f"[dim]note: {note}[/]")
+        console(stderr=True).print(f"[dim]note: {markup_safe(note)}[/]")
     if as_json:
         print_json(selected)
         return
     out = console()
-    src = ", ".join(inventory.sources)
+    src = markup_safe(", ".join(inventory.sources))
     if not len(inventory):
         out.print(f"no hosts in {src} — add some (see `ccm init` for the format), or pass "
                   "--inventory with an Ansible inventory or ~/.ssh/config")
@@ -103,9 +104,11 @@ def fleet_list(ctx: typer.Context, hosts: HostsOpt = "all", as_json: JsonOpt = F
         if own_algorithms:  # only hosts that change [ssh]'s lists have any
             row.append(" ".join(f"{k} {v}" for k, v in (("kex", h.kex_algs),
                                                          ("ciphers", h.ciphers)) if v) or "-")
-        rows.append(row)
+        # inventories are files from elsewhere: cells are never markup (an IPv6 address
+        # such as [fe80::1] read as a tag) and never act on the terminal
+        rows.append([printable(cell) for cell in row])
     for row in _fit_labels(rows, table.columns, out):
-        table.add_row(*row)
+        table.add_row(*(plain(cell) for cell in row))
     out.print(table)
     out.print(f"[dim]{len(selected)} of {len(inventory)} hosts · {src}[/]")
 
@@ -264,15 +267,15 @@ def _install_table(results: list[InstallResult]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    from ccm_tui.commands._render import without_host
+    from ccm_tui.commands._render import plain, without_host
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col in ("HOST", "STATUS", "PYTHON", "TMUX", "AGENT", "PROBLEMS"):
         table.add_column(col, no_wrap=col != "PROBLEMS", overflow="fold")
     for r in results:
-        table.add_row(r.host, Text(r.status, style=_INSTALL_STYLE.get(r.status, "red")),
-                      r.python or "-", r.tmux or "-", r.agent_version or "-",
-                      "; ".join(without_host(r.host, p) for p in r.problems) or "")
+        table.add_row(plain(r.host), Text(r.status, style=_INSTALL_STYLE.get(r.status, "red")),
+                      plain(r.python or "-"), plain(r.tmux or "-"), plain(r.agent_version or "-"),
+                      plain("; ".join(without_host(r.host, p) for p in r.problems)))
     return table
 
 
