@@ -171,7 +171,7 @@ def stats(
 def _render(rec: Record) -> None:
     from rich.table import Table
 
-    from ccm_tui.commands._render import console
+    from ccm_tui.commands._render import console, markup_safe, plain
     from ccm_tui.commands.runbooks import MODE_STYLES
 
     out = console()
@@ -185,24 +185,24 @@ def _render(rec: Record) -> None:
             table.add_column(name, **kw)
         for r in rec.rows:
             style = MODE_STYLES.get(r["mode"], "")
-            mode = f"[{style}]{r['mode']}[/]" + ("" if r["mode_source"] == "hub" else " (file)")
+            mode = plain(r["mode"], style) + ("" if r["mode_source"] == "hub" else " (file)")
             nxt = ("-" if not r["promotes_to"] else
                    f"{r['promotes_to']} in {r['successes_to_promotion']}"
                    if r["successes_to_promotion"] is not None else
                    f"{r['promotes_to']}: {r['endorsements_to_promotion']} endorsed")
-            table.add_row(r["runbook"], r["host_group"], mode, str(r["successes"]),
+            table.add_row(plain(r["runbook"]), plain(r["host_group"]), mode, str(r["successes"]),
                           str(r["failures"]), str(r["approvals"]), str(r["rejections"]),
-                          f"{r['prior']:.0%}", nxt)
+                          f"{r['prior']:.0%}", plain(nxt))
         out.print(table)
     if rec.without_record:
-        names = ", ".join(rec.without_record)
+        names = markup_safe(", ".join(rec.without_record))
         out.print(f"[dim]No outcomes yet for {names}: "
                   f"{'it runs' if len(rec.without_record) == 1 else 'they run'} in the file's "
                   "mode with a prior of 95%.[/]")
     if rec.breakers:
         out.print("[bold red]Circuit breakers open[/] (escalate instead of fixing):")
         for b in rec.breakers:
-            out.print(f"  {b.runbook}: {b.reason}")
+            out.print(f"  {markup_safe(b.runbook)}: {markup_safe(b.reason)}")
     elif rec.rows:
         out.print("[green]No circuit breaker is open.[/]")
     out.print(f"[dim]{plural(rec.promote_after, 'success', 'successes')} in a row (automatic or "
@@ -282,11 +282,12 @@ def mode(
     if as_json:
         print_json({"changes": changes, "actor": who, "reason": reason})
         return
-    from ccm_tui.commands._render import console
+    from ccm_tui.commands._render import console, markup_safe
 
     out = console()
     for c in changes:
         same = " (unchanged)" if c["from"] == c["to"] else ""
-        out.print(f"{c['runbook']} on [bold]{c['host_group']}[/]: {c['from']} → {c['to']}{same}")
-    out.print(f"[dim]Recorded in the audit log as runbook.set by {who}. "
+        out.print(f"{markup_safe(c['runbook'])} on [bold]{markup_safe(c['host_group'])}[/]: "
+                  f"{c['from']} → {c['to']}{same}")
+    out.print(f"[dim]Recorded in the audit log as runbook.set by {markup_safe(who)}. "
               "`ccm runbooks stats` shows the track records.[/]")
