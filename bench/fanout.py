@@ -146,6 +146,14 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.Comple
     return time.perf_counter() - t0, r
 
 
+async def create_hub(url: str) -> None:
+    """Create the hub ``ccm run`` records its broadcasts in."""
+    from ccm_tui.hub import open_hub
+
+    async with open_hub(url, create=True):
+        pass
+
+
 def ccm_cold(inv: Path, env: dict[str, str], hub: str, forks: int, n: int) -> float:
     secs, r = timed([str(BIN / "python"), "-m", "ccm_tui", "run", "uptime", "--hosts", "all",
                      "--inventory", str(inv), "--hub", hub, "--forks", str(forks), "--json"],
@@ -243,6 +251,7 @@ def main() -> int:
                                         [(f"h{i:03d}", p) for i, p in enumerate(ports)],
                                         identity=key.private, known_hosts=kh)
                 hub = f"sqlite:///{work / f'hub-{n}.db'}"
+                asyncio.run(create_hub(hub))  # as `ccm init` would have; `ccm run` only records
                 print(f"-- {n} hosts", flush=True)
                 # cold and parallel-ssh take turns, so a noisy neighbour slows both alike;
                 # each is the median of its runs
