@@ -160,11 +160,12 @@ def _n(count: int, noun: str) -> str:
 
 
 def render(s: ReplaySummary) -> None:
-    """The summary as tables, for a person (alert data is escaped: it is not markup)."""
-    from rich.markup import escape as e
+    """The summary as tables, for a person (alert data is escaped: it is not markup, and
+    its control characters show as escapes)."""
     from rich.table import Table
 
     from ccm_tui.commands._render import console
+    from ccm_tui.commands._render import markup_safe as e
 
     out = console()
     span = format_duration(s.span)
@@ -194,7 +195,7 @@ def render(s: ReplaySummary) -> None:
     for k, v in s.received_by_source.items():
         flow.add_row(f"  from {e(k)}", str(v))
     for k, v in s.received_by_status.items():
-        flow.add_row(f"  {k}", str(v))
+        flow.add_row(f"  {e(k)}", str(v))
     flow.add_row("rejected requests", str(sum(s.rejected_requests.values())))
     flow.add_row("rejected alerts", str(sum(s.rejected_alerts.values())))
     if s.truncated_by_sender:
