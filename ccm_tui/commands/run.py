@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ccm_tui.commands._common import print_json, run_hub, settings
+from ccm_tui.commands._common import print_json, require_hub, settings, with_hub
 from ccm_tui.commands.fleet import load_fleet, select_hosts, stderr_is_tty
 from ccm_tui.core.errors import CCMError, HubError
 from ccm_tui.core.text import plural
@@ -49,8 +49,9 @@ def run(
 
     Identical outputs (same exit status, stdout and stderr) are grouped; the summary reads
     like `47 identical · 2 differ · 1 unreachable` and lists each host's exit code.
-    The run is recorded in the hub's audit log. Exits 0 only if every host ran the
-    command and exited 0; 1 otherwise.
+    The run is recorded in the hub's audit log; with no hub yet (`ccm init` makes it)
+    it still runs, and a warning says it was not recorded. Exits 0 only if every host
+    ran the command and exited 0; 1 otherwise.
     """
     inventory = load_fleet(ctx)
     s = settings(ctx)
@@ -68,17 +69,36 @@ def run(
             raise CCMError("say which hosts to run on",
                            hint="add --hosts all, --hosts 'web-*' or --hosts group:db")
         selected = select_hosts(inventory, hosts)
+    missing = _missing_hub(ctx, s.hub)
     report, recorded, why = _broadcast(inventory, selected, command, pattern, forks, timeout,
-                                       s.hub, s.actor, s.ssh.pool_options(),
+                                       None if missing else s.hub, s.actor,
+                                       s.ssh.pool_options(),
                                        progress=not as_json and stderr_is_tty())
+    why = missing or why
     if as_json:
-        print_json({**report.to_dict(), "recorded": recorded})
+        print_json({**report.to_dict(), "recorded": recorded,
+                    "not_recorded_because": None if recorded else why})
     else:
         _print_report(report)
-        if not recorded:
-            typer.echo(f"warning: this run was not recorded in the hub: {why}", err=True)
+    if not recorded:  # on stderr with --json too: a script's log shows it
+        typer.echo(f"warning: this run was not recorded in the hub: {why}", err=True)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _missing_hub(ctx: typer.Context, url: str) -> str:
+    """Why the run cannot be recorded when the hub's SQLite file does not exist ("" when
+    it does, or the hub is not SQLite): the broadcast still runs, but no new, empty hub
+    is made at a mistyped path."""
+    try:
+        require_hub(ctx, url)
+    except HubError as exc:
+        return _reason(exc)
+    return ""
+
+
+def _reason(exc: HubError) -> str:
+    return f"{exc} — {exc.hint}" if exc.hint else str(exc)
 
 
 def _say(as_json: bool, doc: dict[str, Any], text: str) -> None:
@@ -98,7 +118,7 @@ def _retry_targets(ctx: typer.Context, inventory: Inventory, command: str | None
                 return entry
         return None
 
-    entry = run_hub(settings(ctx).hub, last_run)
+    entry = with_hub(ctx, last_run)  # the failed hosts are in the hub: it must exist
     if entry is None:
         raise CCMError("no earlier `ccm run` is recorded in the hub",
                        hint='run a command first: ccm run "CMD" --hosts PATTERN')
@@ -129,9 +149,10 @@ def _names(hosts: list[str], most: int = 5) -> str:
 
 # -- the broadcast -----------------------------------------------------------------------------
 def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, pattern: str,
-               forks: int, timeout: float, hub_url: str, actor: str, ssh: PoolOptions, *,
-               progress: bool) -> tuple[BroadcastReport, bool, str]:
-    """Run the broadcast and record it; (report, recorded, why not).
+               forks: int, timeout: float, hub_url: str | None, actor: str, ssh: PoolOptions,
+               *, progress: bool) -> tuple[BroadcastReport, bool, str]:
+    """Run the broadcast and record it (not when ``hub_url`` is None); (report, recorded,
+    why not).
 
     The hub opens while the hosts are being contacted (one event loop for both),
     so recording the run adds next to nothing to what the user waits for. It opens
@@ -147,7 +168,7 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
 
         def done(r: RunResult) -> None:
             nonlocal opening
-            if opening is None:
+            if opening is None and hub_url is not None:
                 opening = asyncio.create_task(_open_hub(hub_url))
             if on_result is not None:
                 on_result(r)
@@ -162,6 +183,8 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
                 with contextlib.suppress(BaseException):
                     await (await opening).close()
             raise
+        if hub_url is None:
+            return report, False, ""
         if opening is None:  # no host at all
             opening = asyncio.create_task(_open_hub(hub_url))
         recorded, why = await _record(opening, actor, report, forks, timeout)
@@ -190,7 +213,7 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
 async def _open_hub(url: str) -> Hub:
     from ccm_tui.hub import open_hub
 
-    hub = open_hub(url)
+    hub = open_hub(url, create=False)  # removed since the check: not recorded, not remade
     await hub.connect()
     return hub
 
@@ -208,7 +231,7 @@ async def _record(opening: asyncio.Task[Hub], actor: str, report: BroadcastRepor
         finally:
             await hub.close()
     except HubError as exc:
-        return False, f"{exc} — {exc.hint}" if exc.hint else str(exc)
+        return False, _reason(exc)
     return True, ""
 
 
