@@ -63,7 +63,14 @@ def probe_row(snap: HealthSnapshot) -> dict[str, Any]:
 async def probe_fleet(hub_url: str, inventory: Inventory, hosts: list[FleetHost], *,
                       forks: int = 50, timeout: float = 20.0, ssh: PoolOptions | None = None,
                       ) -> list[HealthSnapshot]:
-    """Probe ``hosts`` in parallel (at most ``forks`` at once) and store the snapshots."""
+    """Probe ``hosts`` in parallel (at most ``forks`` at once) and store the snapshots.
+
+    The hub must exist: it is opened before any host is contacted, so a mistyped path
+    (or an unreachable database) is a :class:`~ccm_tui.core.errors.HubError` at once,
+    neither a new, empty hub nor a probe of the whole fleet whose results cannot be kept.
+    A probe changes nothing on the hosts, so running it again once the hub is named
+    right costs only its time.
+    """
     from ccm_tui.core.model import HealthSnapshot, utcnow
     from ccm_tui.daemon.health import probe_host
     from ccm_tui.daemon.options import DaemonOptions
@@ -72,7 +79,7 @@ async def probe_fleet(hub_url: str, inventory: Inventory, hosts: list[FleetHost]
 
     options = DaemonOptions()
     sem = asyncio.Semaphore(forks)
-    async with SSHPool(inventory, options=ssh) as pool:
+    async with open_hub(hub_url, create=False) as hub, SSHPool(inventory, options=ssh) as pool:
         async def one(h: FleetHost) -> HealthSnapshot:
             async with sem:
                 try:
@@ -82,7 +89,6 @@ async def probe_fleet(hub_url: str, inventory: Inventory, hosts: list[FleetHost]
                         "error": f"probe failed: {type(exc).__name__}: {exc}"[:500]})
 
         snaps = list(await asyncio.gather(*(one(h) for h in hosts)))
-    async with open_hub(hub_url) as hub:
         for s in snaps:
             await hub.record_health(s, keep=options.health_keep)
     return snaps
