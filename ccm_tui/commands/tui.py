@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ccm_tui.commands._common import has_terminal, settings
-from ccm_tui.core.errors import CCMError
+from ccm_tui.commands._common import has_terminal, require_hub, settings
+from ccm_tui.core.errors import CCMError, HubError
 
 THEMES = ("dark", "light", "high-contrast")
 
@@ -37,15 +37,31 @@ def tui(
     if theme is not None and theme not in THEMES:
         raise typer.BadParameter(f"unknown theme {theme!r}; use one of {', '.join(THEMES)}",
                                  param_hint="--theme")
+    s = settings(ctx)
+    _require_hub(ctx, s.hub)
     if not has_terminal():
         raise CCMError("ccm tui needs a terminal: its standard input and output are not one",
                        hint="run it in a terminal (or a tmux pane); scripts can read `ccm "
                        "status --json` and `ccm tasks list --json`")
-    s = settings(ctx)
     from ccm_tui.app import run
 
     run(s.hub, actor=s.actor, theme=theme or s.tui.theme, inventory=_inventory_path(s.inventory),
         known_hosts=known_hosts, ssh=s.ssh.pool_options())
+
+
+def _require_hub(ctx: typer.Context, url: str) -> None:
+    """Exit 2 with one line naming the file and the remedy when the SQLite hub does not
+    exist: the control centre would otherwise open on a new, empty hub at a mistyped
+    path, showing no task and pausing no daemon."""
+    from ccm_tui.cli import error_line
+    from ccm_tui.hub import open_hub
+
+    try:
+        open_hub(url, create=False)  # a malformed URL is said first
+        require_hub(ctx, url)
+    except HubError as exc:
+        typer.echo(error_line(exc), err=True)
+        raise typer.Exit(2) from None
 
 
 def _inventory_path(path: Path) -> Path:

@@ -1,0 +1,43 @@
+"""``ccm tui`` on a hub path that names no file exits 2 with one line naming the file
+and the remedy; it no longer opens the control centre on a new, empty hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ccm_tui.hub import default_hub_path
+from tests.unit.cli_support import ccm, ccm_proc, one_line
+
+
+@pytest.mark.usefixtures("isolated_env")
+def test_tui_on_a_mistyped_hub_exits_2_naming_the_file(tmp_path: Path) -> None:
+    typo = tmp_path / "hbu.db"
+    proc = ccm_proc("--hub", f"sqlite:///{typo}", "tui")
+    assert proc.returncode == 2 and proc.stdout == ""
+    line = one_line(proc.stderr)
+    assert line.startswith(f"ccm: error: there is no hub at {typo} (from --hub)"), line
+    assert f"ccm --hub sqlite:///{typo} db migrate" in line
+    assert not typo.exists()
+
+    env = ccm("tui", env={"CCM_HUB": f"sqlite:///{typo}"})
+    assert env.exit_code == 2 and "(from CCM_HUB)" in env.stderr and not typo.exists()
+    bad = ccm("--hub", "sqlite://host/x.db", "tui")
+    assert bad.exit_code == 2 and "a sqlite URL has no host" in bad.stderr
+
+
+@pytest.mark.usefixtures("isolated_env")
+def test_tui_before_ccm_init_points_at_ccm_init() -> None:
+    res = ccm("tui")
+    assert res.exit_code == 2
+    line = one_line(res.stderr)
+    assert f"there is no hub yet: {default_hub_path()} does not exist" in line
+    assert "run `ccm init`" in line
+    assert not default_hub_path().parent.exists()
+
+
+@pytest.mark.usefixtures("isolated_env")
+def test_tui_on_an_existing_hub_goes_on_to_need_a_terminal(url: str) -> None:
+    res = ccm("--hub", url, "tui")
+    assert res.exit_code == 1 and "ccm tui needs a terminal" in res.stderr
