@@ -1,31 +1,224 @@
 """``t``: jump into an agent's tmux session on its host.
 
-Inside tmux, a new tmux window runs ``ssh -t HOST tmux attach -t ccm-<task>``
-(through libtmux, on the tmux server the app runs in). Outside tmux the app
-suspends, runs ssh in the terminal, and comes back when the operator detaches.
+Inside tmux, a new tmux window runs ``ssh … tmux attach -t ccm-<task>`` (through
+libtmux, on the tmux server the app runs in). Outside tmux the app suspends, runs ssh
+in the terminal, and comes back when the operator detaches.
+
+ssh must reach the host the way the daemon does, with the same trust: through the
+inventory's jump hosts (each hop with its own address, port, user and keys), with the
+host's identity files, checking host keys against exactly the known_hosts files CCM
+checks and refusing an unknown key (``StrictHostKeyChecking yes``). Command-line
+``-o`` options do not reach the ssh that ``ProxyJump`` starts for a hop, but ``-F``
+does, so :func:`attach_argv` writes a small ssh config (one ``Host`` block per hop and
+one for the host) and points ssh at it; the operator's own ``~/.ssh/config`` is
+included after it for everything CCM does not pin (keepalives, agent, ...).
+
+Values from the inventory or the hub go into that file quoted and checked, never onto
+the ssh command line: a host called ``-oProxyCommand=…`` is refused, not obeyed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
+import re
 import shlex
 import sys
-from typing import Any
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from ccm_tui.core.errors import CCMError
 from ccm_tui.core.model import Host
 from ccm_tui.daemon.remote import session_name
+from ccm_tui.fleet.inventory import FleetHost
+
+if TYPE_CHECKING:
+    from ccm_tui.app.fleet_access import FleetAccess
+
+#: A host name or address ssh can be given: DNS names, IPv4, IPv6 (a ``%zone`` too).
+_ADDRESS = re.compile(r"[A-Za-z0-9_.:%]([A-Za-z0-9_.:%-]*)")
+#: A login name: POSIX portable names, plus ``@`` and ``$`` (directory and machine accounts).
+_USER = re.compile(r"[A-Za-z0-9_.]([A-Za-z0-9_.@$-]*)")
+#: A host name that can stand as itself in the ssh config (so the operator's own
+#: ``Host web-*`` blocks still apply to what CCM leaves unpinned).
+_ALIAS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+#: A path ssh passes through a shell unquoted (``-F PATH`` of the ssh ``ProxyJump`` starts).
+_SHELL_SAFE_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
+
+#: Pinned for the host and every hop, whatever ~/.ssh/config says (first value wins):
+#: no other trust than the files given, no proxy or shared connection CCM does not use.
+_PINNED = (
+    ("GlobalKnownHostsFile", "/dev/null"),
+    ("StrictHostKeyChecking", "yes"),
+    ("CheckHostIP", "no"),
+    ("UpdateHostKeys", "no"),
+    ("VerifyHostKeyDNS", "no"),
+    ("KnownHostsCommand", "none"),
+    ("CanonicalizeHostname", "no"),
+    ("ControlMaster", "no"),
+    ("ControlPath", "none"),
+)
 
 
-def attach_argv(host: Host, task_id: str) -> list[str]:
-    """The ssh command that attaches to a task's agent session on its host."""
-    target = host.address or host.name
-    if host.user:
-        target = f"{host.user}@{target}"
-    argv = ["ssh", "-t"]
-    if host.port and host.port != 22:
-        argv += ["-p", str(host.port)]
-    return [*argv, target, "tmux", "attach", "-t", session_name(task_id)]
+class AttachError(CCMError):
+    """The ``t`` key cannot build an ssh command for this host."""
+
+
+def attach_command(fleet: FleetAccess | None, host: Host, task_id: str, *,
+                   config_dir: Path | None = None) -> list[str]:
+    """The ssh command for ``t`` on ``host``: reached as the inventory of ``fleet`` says
+    (when the app has one, it exists and it names the host; else as the hub says),
+    checked against ``fleet``'s known_hosts files (default: the daemon's defaults).
+    Raises :class:`CCMError` when the inventory cannot be read or a value cannot be
+    given to ssh safely."""
+    from ccm_tui.fleet.known_hosts import TrustStore
+
+    known_hosts = fleet.known_hosts if fleet is not None else None
+    trust = TrustStore(list(known_hosts) if known_hosts is not None else None,
+                       write_to=fleet.trust_write_to if fleet is not None else None)
+    hops: Mapping[str, FleetHost] = {}
+    target = FleetHost(name=host.name, address=host.address, port=host.port, user=host.user)
+    # No inventory here (the daemon runs elsewhere, on a shared hub): the hub's address,
+    # port and user are all there is. One that exists but cannot be read is said.
+    if fleet is not None and fleet.inventory.expanduser().exists():
+        inventory = fleet.load()
+        hops = {**inventory.hops, **inventory.hosts}
+        target = inventory.hosts.get(host.name, target)
+    return attach_argv(target, task_id, hops=hops, known_hosts=trust.files,
+                       config_dir=config_dir)
+
+
+def attach_argv(host: Host | FleetHost, task_id: str, *,
+                hops: Mapping[str, FleetHost] | None = None,
+                known_hosts: Sequence[Path] | None = None,
+                config_dir: Path | None = None) -> list[str]:
+    """The ssh command that attaches to a task's agent session on ``host``.
+
+    ``hops`` are the hosts a jump chain may name (the inventory's hosts and its ssh
+    config hops); ``known_hosts`` the files whose keys are trusted (default: what the
+    daemon checks). The ssh config it needs is written to ``config_dir`` (default: a
+    private folder under ``$XDG_RUNTIME_DIR`` or ``~/.cache/ccm``).
+    """
+    from ccm_tui.fleet.jump import route
+    from ccm_tui.fleet.known_hosts import TrustStore
+
+    h = host if isinstance(host, FleetHost) else FleetHost(
+        name=host.name, address=host.address, port=host.port, user=host.user)
+    files = tuple(known_hosts) if known_hosts is not None else TrustStore().files
+    try:
+        path = route(h, hops or {})
+    except CCMError as exc:
+        raise AttachError(str(exc), hint=exc.hint) from None
+    names = _aliases([*path, h])
+    blocks = []
+    for i, step in enumerate([*path, h]):
+        via = names[i - 1] if i else None
+        blocks.append(_host_block(names[i], step, via, files))
+    text = _header(h) + "\n".join(blocks) + _INCLUDES
+    config = _write_config(config_dir or _config_dir(), task_id, text)
+    remote = shlex.join(["tmux", "attach", "-t", session_name(task_id)])
+    return ["ssh", "-F", str(config), "-t", "--", names[-1], remote]
+
+
+def _aliases(steps: Sequence[FleetHost]) -> list[str]:
+    """A ``Host`` name for each step: its own name when safe and unique, else ``ccm-hop-N``."""
+    out: list[str] = []
+    for i, step in enumerate(steps):
+        name = step.name
+        ok = _ALIAS.fullmatch(name) and name not in out and not name.startswith("ccm-hop-")
+        out.append(name if ok else f"ccm-hop-{i}")
+    return out
+
+
+def _host_block(alias: str, h: FleetHost, via: str | None, known_hosts: Sequence[Path]) -> str:
+    address = _checked_address(h)
+    user = h.user or getpass.getuser()  # what the daemon logs in as (asyncssh's default)
+    if not _USER.fullmatch(user):
+        raise AttachError(f"{h.name}: user {user!r} is not a login name ssh can be given",
+                          hint="fix the host's user in the inventory (letters, digits, . _ - @)")
+    if not 0 < h.port < 65536:
+        raise AttachError(f"{h.name}: port {h.port} is not a number from 1 to 65535",
+                          hint="fix the host's port in the inventory")
+    lines = [f"Host {alias}",
+             f"  HostName {_quoted(address.replace('%', '%%'), h.name)}",
+             f"  Port {h.port}",
+             f"  User {user}",
+             f"  HostKeyAlias {_quoted(_key_name(address, h.port), h.name)}",
+             "  UserKnownHostsFile " + " ".join(_path(p, h.name) for p in known_hosts)]
+    lines += [f"  IdentityFile {_path(Path(f).expanduser(), h.name)}" for f in h.identity_files]
+    lines.append(f"  ProxyJump {via}" if via else "  ProxyCommand none")
+    lines += [f"  {k} {v}" for k, v in _PINNED]
+    return "\n".join(lines) + "\n"
+
+
+def _checked_address(h: FleetHost) -> str:
+    address = h.target
+    if address.startswith("[") and address.endswith("]"):  # [IPv6] from a hub row
+        address = address[1:-1]
+    if not _ADDRESS.fullmatch(address):
+        raise AttachError(f"{h.name}: {address!r} is not a host name or address ssh can be "
+                          "given", hint="fix the host's address in the inventory (a DNS name, "
+                          "IPv4 or IPv6 address; it must not start with '-')")
+    return address
+
+
+def _key_name(address: str, port: int) -> str:
+    """How known_hosts names the host, as CCM looks it up (``addr`` or ``[addr]:port``)."""
+    return address if port == 22 else f"[{address}]:{port}"
+
+
+def _quoted(value: str, host: str) -> str:
+    if any(c in value for c in "\"'\\") or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise AttachError(f"{host}: {value!r} cannot be written to an ssh config safely",
+                          hint="remove quotes, backslashes and control characters from it")
+    return f'"{value}"'
+
+
+def _path(path: Path, host: str) -> str:
+    text = str(path)
+    if "${" in text:  # ssh would read it as an environment variable
+        raise AttachError(f"{host}: the path {text!r} contains '${{', which ssh expands",
+                          hint="rename the file or its folder")
+    return _quoted(text.replace("%", "%%"), host)
+
+
+def _header(h: FleetHost) -> str:
+    return (f"# Written by ccm tui (t) to reach {h.name!r} as the CCM daemon does; "
+            "rewritten on every t.\n")
+
+
+#: After CCM's blocks (first value wins): the operator's usual ssh settings for the rest.
+_INCLUDES = "\nMatch all\nInclude ~/.ssh/config\nInclude /etc/ssh/ssh_config\n"
+
+
+def _config_dir() -> Path:
+    for base in (os.environ.get("XDG_RUNTIME_DIR"),
+                 os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")):
+        if base and os.path.isabs(base) and _SHELL_SAFE_PATH.fullmatch(base):
+            return Path(base) / "ccm" / "attach"
+    return Path(tempfile.mkdtemp(prefix="ccm-attach-"))
+
+
+def _write_config(folder: Path, task_id: str, text: str) -> Path:
+    """Write ``text`` as ``folder/<task>.ssh_config`` (private, atomically)."""
+    if not _SHELL_SAFE_PATH.fullmatch(str(folder)):
+        folder = Path(tempfile.mkdtemp(prefix="ccm-attach-"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", task_id) or "task"
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ssh_config.")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        final = folder / f"{name}.ssh_config"
+        os.replace(tmp, final)
+    except OSError as exc:
+        raise AttachError(f"cannot write the ssh config for t in {folder}: "
+                          f"{exc.strerror or exc}",
+                          hint="check that folder's permissions, or set XDG_RUNTIME_DIR") from None
+    return final
 
 
 def inside_tmux() -> bool:

@@ -23,7 +23,7 @@ from textual.widgets import Footer, Input
 
 from ccm_tui.app import messages as m
 from ccm_tui.app.hub_feed import HubFeed, load_snapshot
-from ccm_tui.app.jump import attach_argv, inside_tmux, open_window
+from ccm_tui.app.jump import attach_command, inside_tmux, open_window
 from ccm_tui.app.model import Snapshot
 from ccm_tui.app.screens.note import NoteScreen
 from ccm_tui.app.screens.summary import SummaryScreen
@@ -323,7 +323,13 @@ class MainScreen(Screen[None]):
         if task is None:
             self.notify("select an incident first", severity="warning")
             return
-        argv = attach_argv(self.snap.hosts.get(task.host) or Host(name=task.host), task.id)
+        host = self.snap.hosts.get(task.host) or Host(name=task.host)
+        try:  # reached as the daemon reaches it: the inventory's jumps, keys and trust
+            argv = attach_command(getattr(self.app, "fleet", None), host, task.id)
+        except CCMError as exc:
+            self.notify(f"{exc}" + (f" — {exc.hint}" if exc.hint else ""),
+                        title="cannot attach", severity="error")
+            return
         if inside_tmux():
             try:
                 open_window(argv, session_name(task.id))

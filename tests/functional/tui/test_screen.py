@@ -3,11 +3,12 @@
 They prove: ``?`` lists every bound key; ``/`` filters the grid live and enter
 jumps to the match; ``ctrl+t`` cycles the three themes; the grid is ONE widget
 that renders only visible lines, usable with 1,000 hosts; the ssh command ``t``
-runs is the right one.
+runs goes to the right host (see test_attach_argv.py).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ccm_tui.app import CCMApp
@@ -37,11 +38,16 @@ def test_help_lists_every_key() -> None:
             assert shown in listed, f"{owner.__name__}: {key} is not in the help"
 
 
-def test_jump_command() -> None:
+def test_jump_command(tmp_path: Path) -> None:
     host = Host(name="web-02", address="10.0.0.2", user="ops", port=2222)
-    assert attach_argv(host, "t-1") == ["ssh", "-t", "-p", "2222", "ops@10.0.0.2", "tmux",
-                                        "attach", "-t", "ccm-t-1"]
-    assert attach_argv(Host(name="db-1"), "t-2")[2:] == ["db-1", "tmux", "attach", "-t", "ccm-t-2"]
+    config = tmp_path / "t-1.ssh_config"
+    assert attach_argv(host, "t-1", config_dir=tmp_path) == [
+        "ssh", "-F", str(config), "-t", "--", "web-02", "tmux attach -t ccm-t-1"]
+    text = config.read_text()  # where it goes (tests/functional/tui/test_attach_argv.py: how)
+    assert 'HostName "10.0.0.2"' in text and "Port 2222" in text and "User ops" in text
+    assert "StrictHostKeyChecking yes" in text
+    assert attach_argv(Host(name="db-1"), "t-2", config_dir=tmp_path)[5:] == [
+        "db-1", "tmux attach -t ccm-t-2"]
 
 
 async def test_filter_theme_and_help_keys(sqlite_url: str) -> None:

@@ -3,7 +3,7 @@
 Proves the installed command starts against a real hub, shows a host, an
 incident and the approval bar (read back with ``capture-pane``), that ``a``
 stores an approval in the hub, and that ``t`` inside tmux opens a new tmux window
-``ccm-<task>`` running ``ssh -t HOST tmux attach -t ccm-<task>``.
+``ccm-<task>`` running ``ssh -F CONFIG -t -- HOST 'tmux attach -t ccm-<task>'``.
 """
 
 from __future__ import annotations
@@ -72,9 +72,10 @@ def test_ccm_tui_in_tmux(tmp_path: Path, tmux: Callable[..., str]) -> None:
     asyncio.run(prepare())
     env = {"CCM_HUB": url, "XDG_CONFIG_HOME": str(tmp_path / "config"),
            "XDG_STATE_HOME": str(tmp_path / "state"), "CCM_ACTOR": "e2e-operator",
-           "TERM": "xterm-256color"}
-    # COLUMNS/LINES from the test runner would override the pane's real size.
-    command = " ".join(["env", "-u", "COLUMNS", "-u", "LINES",
+           "TERM": "xterm-256color", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    # COLUMNS/LINES from the test runner would override the pane's real size; t writes
+    # its ssh config under XDG_RUNTIME_DIR when there is one, the cache folder otherwise.
+    command = " ".join(["env", "-u", "COLUMNS", "-u", "LINES", "-u", "XDG_RUNTIME_DIR",
                         *(f"{k}={v}" for k, v in env.items()), str(CCM), "tui"])
     tmux("new-session", "-d", "-s", "ccm", "-x", "160", "-y", "48", command)
     tmux("set-option", "-g", "remain-on-exit", "on")
@@ -102,7 +103,11 @@ def test_ccm_tui_in_tmux(tmp_path: Path, tmux: Callable[..., str]) -> None:
     windows = str(_until(_showing(f"ccm-{APPROVAL_TASK}", lambda: tmux(
         "list-windows", "-t", "ccm", "-F", "#{window_name}|#{pane_start_command}")),
         10, "the jump window"))
-    assert "ssh -t ops@10.0.0.2 tmux attach -t ccm-t-00000appr1" in windows
+    config = tmp_path / "cache" / "ccm" / "attach" / f"{APPROVAL_TASK}.ssh_config"
+    assert (f"ssh -F {config} -t -- web-02 'tmux attach -t ccm-t-00000appr1'"
+            in windows)
+    text = config.read_text()  # the hub's address and user for web-02 (no inventory here)
+    assert 'HostName "10.0.0.2"' in text and "User ops" in text
 
     tmux("send-keys", "-t", "ccm:0", "q")
     _until(lambda: tmux("display-message", "-p", "-t", "ccm:0", "#{pane_dead}").strip() == "1",

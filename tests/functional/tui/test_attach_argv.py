@@ -1,0 +1,252 @@
+"""``t``'s ssh command against real OpenSSH: it goes where the daemon goes, trusting
+only what CCM trusts.
+
+Each test runs the command :func:`attach_command` builds with real ``ssh`` against real
+``sshd`` servers on 127.0.0.1 (a jump host and the agent's host), non-interactively,
+with ``tmux attach -t SESSION`` swapped for ``echo SESSION``; so what the test sees is
+what an operator's ``t`` would have reached. Hostile values never reach the command
+line or a shell; ``ssh -G`` shows how ssh reads the config for IPv6 and odd paths.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shlex
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ccm_tui.app.fleet_access import FleetAccess
+from ccm_tui.app.jump import AttachError, attach_argv, attach_command
+from ccm_tui.core.errors import CCMError
+from ccm_tui.core.model import Host
+from ccm_tui.fleet.inventory import FleetHost
+from tests.support.ssh import (
+    KeyFiles,
+    Sshd,
+    known_hosts_line,
+    make_keypair,
+    write_ccm_inventory,
+    write_known_hosts,
+)
+
+HOSTILE_TASK = "t-1; touch PWNED"
+#: sshd lets in the user running the tests (isolated_env sets USER to someone else).
+ME = pwd.getpwuid(os.getuid()).pw_name
+
+
+@dataclass
+class Pair:
+    """A jump host and the agent's host behind it, both real sshd, one client key."""
+
+    key: KeyFiles
+    bastion: Sshd
+    web: Sshd
+
+    def entries(self, *which: Sshd) -> list[tuple[int, str]]:
+        return [(s.port, s.host_public_line) for s in which]
+
+
+@pytest.fixture
+def pair(tmp_path: Path, isolated_env: Path) -> Iterator[Pair]:
+    key = make_keypair(tmp_path / "client" / "id_ed25519")
+    with Sshd(tmp_path / "bastion", [key.public_line]) as bastion, \
+            Sshd(tmp_path / "web", [key.public_line]) as web:
+        yield Pair(key, bastion, web)
+
+
+def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``argv`` as tmux runs it (one shell command line), with ``tmux attach -t`` made
+    ``echo`` and no prompt possible."""
+    assert argv[0] == "ssh" and argv[-1].startswith("tmux attach -t ")
+    argv = [argv[0], "-o", "BatchMode=yes", *argv[1:-1],
+            argv[-1].replace("tmux attach -t ", "echo ", 1)]
+    return subprocess.run(["sh", "-c", shlex.join(argv)], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=60, cwd=cwd, check=False)
+
+
+def inventory(tmp_path: Path, p: Pair) -> Path:
+    return write_ccm_inventory(tmp_path / "inventory.yaml",
+                               [("bastion", p.bastion.port), ("web-01", p.web.port)],
+                               identity=p.key.private, user=ME, jump={"web-01": "bastion"})
+
+
+def test_reaches_the_host_through_its_jump_host(tmp_path: Path, pair: Pair) -> None:
+    kh = write_known_hosts(tmp_path / "kh", pair.entries(pair.bastion, pair.web))
+    fleet = FleetAccess(inventory(tmp_path, pair), known_hosts=(kh,))
+    # the hub knows the host by name only (say a webhook saw it first)
+    argv = attach_command(fleet, Host(name="web-01"), HOSTILE_TASK, config_dir=tmp_path / "c")
+    assert argv[:2] == ["ssh", "-F"] and argv[3:6] == ["-t", "--", "web-01"]
+
+    done = run(argv, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"ccm-{HOSTILE_TASK}"  # one word to tmux, not a command
+    assert not (tmp_path / "PWNED").exists()
+    assert any("Accepted publickey" in line for line in pair.bastion.log)  # went through it
+    assert any("Accepted publickey" in line for line in pair.web.log)
+
+
+@pytest.mark.parametrize("missing", ["web", "bastion"])
+def test_an_unknown_key_is_refused_never_accepted(tmp_path: Path, pair: Pair,
+                                                 isolated_env: Path, missing: str) -> None:
+    known = pair.bastion if missing == "web" else pair.web
+    kh = write_known_hosts(tmp_path / "kh", pair.entries(known))
+    before = kh.read_text()
+    # ssh's own file trusts both, but CCM was told to trust only kh: ssh must not look
+    user_kh = write_known_hosts(isolated_env / ".ssh" / "known_hosts",
+                                pair.entries(pair.bastion, pair.web))
+    fleet = FleetAccess(inventory(tmp_path, pair), known_hosts=(kh,))
+    done = run(attach_command(fleet, Host(name="web-01"), "t-2", config_dir=tmp_path / "c"),
+               tmp_path)
+    assert done.returncode == 255 and "ccm-t-2" not in done.stdout
+    assert "Host key verification failed" in done.stderr
+    assert kh.read_text() == before  # nothing learnt on the way
+    assert user_kh.exists()
+
+
+def test_default_trust_is_the_daemons_own_files(tmp_path: Path, pair: Pair,
+                                               isolated_env: Path) -> None:
+    """No --known-hosts: ~/.ssh/known_hosts and CCM's own file, ``[host]:port`` lines."""
+    ccm_kh = isolated_env / ".config" / "ccm" / "known_hosts"
+    write_known_hosts(ccm_kh, pair.entries(pair.web))
+    write_known_hosts(isolated_env / ".ssh" / "known_hosts", pair.entries(pair.bastion))
+    assert known_hosts_line(pair.web.port, pair.web.host_public_line) in ccm_kh.read_text()
+    fleet = FleetAccess(inventory(tmp_path, pair))
+    done = run(attach_command(fleet, Host(name="web-01"), "t-3"), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ccm-t-3"
+
+
+def test_a_host_from_ssh_config(tmp_path: Path, pair: Pair, isolated_env: Path) -> None:
+    """The inventory is ~/.ssh/config; its ``Host *`` says to trust anything, which the
+    command overrides (CCM's trust), while the chain and keys come from the config."""
+    ssh_dir = isolated_env / ".ssh"
+    ssh_dir.mkdir(exist_ok=True)
+    config = ssh_dir / "config"
+    config.write_text(
+        f"Host bastion\n  HostName 127.0.0.1\n  Port {pair.bastion.port}\n"
+        f"  IdentityFile {pair.key.private}\n  User {ME}\n"
+        f"Host web-01\n  HostName 127.0.0.1\n  Port {pair.web.port}\n"
+        f"  IdentityFile {pair.key.private}\n  ProxyJump bastion\n  User {ME}\n"
+        "Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n")
+    kh = write_known_hosts(tmp_path / "kh", pair.entries(pair.bastion))
+    fleet = FleetAccess(config, known_hosts=(kh,))
+    refused = run(attach_command(fleet, Host(name="web-01"), "t-4"), tmp_path)
+    assert refused.returncode == 255 and "Host key verification failed" in refused.stderr
+
+    write_known_hosts(kh, pair.entries(pair.bastion, pair.web))
+    done = run(attach_command(fleet, Host(name="web-01"), "t-4"), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ccm-t-4"
+    assert any("Accepted publickey" in line for line in pair.bastion.log)
+
+
+def ssh_g(argv: list[str], alias: str) -> dict[str, str]:
+    """What ``ssh -G`` resolves for ``alias`` with the config ``argv`` uses."""
+    out = subprocess.run(["ssh", "-G", "-F", argv[2], alias], capture_output=True, text=True,
+                         check=True, timeout=30).stdout
+    return {k: v for k, _, v in (line.partition(" ") for line in out.splitlines())}
+
+
+def test_ipv6_ports_keys_and_a_chain(tmp_path: Path, isolated_env: Path) -> None:
+    key = tmp_path / "keys 100%" / "id"
+    hops = {"bastion": FleetHost("bastion", address="2001:db8::9", user="jb")}
+    web = FleetHost("web-01", address="2001:db8::5", port=2222, user="ops",
+                    identity_files=(str(key),), jump="bastion,ops@[2001:db8::7]:2200")
+    argv = attach_argv(web, "t-5", hops=hops, known_hosts=[tmp_path / "kh"],
+                       config_dir=tmp_path / "c")
+    target = ssh_g(argv, argv[-2])
+    assert (target["hostname"], target["port"], target["user"]) == ("2001:db8::5", "2222", "ops")
+    assert target["hostkeyalias"] == "[2001:db8::5]:2222"  # how CCM's known_hosts names it
+    assert target["stricthostkeychecking"] == "true"
+    assert target["globalknownhostsfile"] == "/dev/null"
+    assert target["userknownhostsfile"] == str(tmp_path / "kh")
+    assert target["identityfile"] == str(key).replace("%", "%%")  # read back as the path
+    second = ssh_g(argv, target["proxyjump"])
+    assert (second["hostname"], second["port"], second["user"]) == ("2001:db8::7", "2200", "ops")
+    first = ssh_g(argv, second["proxyjump"])
+    assert (first["hostname"], first["port"], first["user"]) == ("2001:db8::9", "22", "jb")
+    assert "proxycommand" not in first and "proxyjump" not in first  # connected directly
+    # a hub row with a bracketed IPv6 address and no inventory
+    row = ssh_g(attach_argv(Host("db-1", address="[2001:db8::3]"), "t-6",
+                            config_dir=tmp_path / "c"), "db-1")
+    assert row["hostname"] == "2001:db8::3" and row["hostkeyalias"] == "2001:db8::3"
+
+
+@pytest.mark.parametrize("host", [
+    Host(name="-oProxyCommand=touch PWNED"),
+    Host(name="web-01", address="10.0.0.1;touch PWNED"),
+    Host(name="web-01", address="-oProxyCommand=touch PWNED"),
+    Host(name="web-01", address="$(touch PWNED)"),
+    Host(name="web-01", address="10.0.0.1", user="-oProxyCommand=touch PWNED"),
+    Host(name="web-01", address="10.0.0.1", user="ops root"),
+    Host(name="web-01", address="10.0.0.1", port=0),
+])
+def test_hostile_values_are_refused(tmp_path: Path, isolated_env: Path, host: Host) -> None:
+    with pytest.raises(AttachError) as caught:
+        attach_argv(host, "t-7", config_dir=tmp_path / "c")
+    assert caught.value.hint  # says what to fix
+    assert not (tmp_path / "c").exists() or not list((tmp_path / "c").iterdir())
+
+
+def test_odd_names_never_reach_the_command_line(tmp_path: Path, isolated_env: Path) -> None:
+    argv = attach_argv(Host(name="-web 01 `id`", address="10.0.0.1"), "../../t-8",
+                       config_dir=tmp_path / "c")
+    assert argv[4:6] == ["--", "ccm-hop-0"]
+    assert not any("web 01" in a for a in argv)
+    assert Path(argv[2]).parent == tmp_path / "c"  # the task id chose no other folder
+    assert shlex.split(argv[-1]) == ["tmux", "attach", "-t", "ccm-../../t-8"]
+    assert os.stat(argv[2]).st_mode & 0o077 == 0
+
+
+def test_jump_loops_and_bad_inventories_are_said(tmp_path: Path, isolated_env: Path) -> None:
+    hops = {"a": FleetHost("a", jump="b"), "b": FleetHost("b", jump="a")}
+    with pytest.raises(AttachError, match="loop"):
+        attach_argv(FleetHost("web", jump="a"), "t-9", hops=hops, config_dir=tmp_path / "c")
+    broken = tmp_path / "inventory.yaml"
+    broken.write_text("hosts: [\n")
+    with pytest.raises(CCMError, match=r"inventory\.yaml:2"):
+        attach_command(FleetAccess(broken), Host(name="web"), "t-9", config_dir=tmp_path / "c")
+
+
+def test_no_inventory_here_uses_the_hubs_view(tmp_path: Path, pair: Pair) -> None:
+    """The daemon runs elsewhere (a shared hub): the hub's address, port and user, with
+    CCM's trust all the same."""
+    kh = write_known_hosts(tmp_path / "kh", pair.entries(pair.web))
+    fleet = FleetAccess(tmp_path / "no-inventory.yaml", known_hosts=(kh,))
+    row = Host(name="web-01", address="127.0.0.1", port=pair.web.port, user=ME)
+    argv = attach_command(fleet, row, "t-10", config_dir=tmp_path / "c")
+    text = Path(argv[2]).read_text()
+    assert text.replace(str(pair.key.private), "") == text  # no key of its own: ssh's
+    done = run([argv[0], "-i", str(pair.key.private), *argv[1:]], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ccm-t-10"
+    assert not any("Accepted" in line for line in pair.bastion.log)
+
+
+async def test_t_says_why_it_cannot_attach(sqlite_url: str, tmp_path: Path,
+                                           isolated_env: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken inventory: ``t`` runs nothing and says which file and what to fix."""
+    from ccm_tui.app import CCMApp
+    from ccm_tui.hub import open_hub
+    from tests.functional.tui.conftest import loaded, wait_for
+    from tests.functional.tui.seed import fixed_clock, seed
+
+    broken = tmp_path / "inventory.yaml"
+    broken.write_text("hosts: [\n")
+    monkeypatch.delenv("TMUX", raising=False)
+    async with open_hub(sqlite_url) as hub:
+        await seed(hub)
+        app = CCMApp(hub, actor="jordan", clock=fixed_clock, fleet=FleetAccess(broken))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await loaded(pilot)
+            await pilot.press("t")
+            await wait_for(pilot, lambda: any(n.title == "cannot attach"
+                                              for n in app._notifications))
+            [note] = [n for n in app._notifications if n.title == "cannot attach"]
+            assert str(broken) in note.message and " — " in note.message  # and the hint
