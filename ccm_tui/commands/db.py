@@ -14,6 +14,7 @@ from ccm_tui.commands._common import (
     settings,
     with_hub,
 )
+from ccm_tui.core.errors import HubUnavailable
 
 if TYPE_CHECKING:
     from ccm_tui.hub.base import Hub
@@ -65,10 +66,23 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     out, as the tables they read may not be there yet.
     """
     url = settings(ctx).hub
-    if url.strip().lower().startswith("sqlite:"):
-        info = _sqlite_status(ctx, url)
-    else:
-        info = with_hub(ctx, lambda hub: _status(url, hub))
+    try:
+        if url.strip().lower().startswith("sqlite:"):
+            info = _sqlite_status(ctx, url)
+        else:
+            info = with_hub(ctx, lambda hub: _status(url, hub))
+    except HubUnavailable as exc:
+        if not as_json:
+            raise
+        # a check's answer, not only an error: a script reads "reachable": false
+        from ccm_tui.cli import error_line
+
+        print_json({"hub": redact_url(url), "adapter": _adapter(url), "reachable": False,
+                    "error": error_line(exc).removeprefix("ccm: error: "),
+                    **dict.fromkeys(("schema", "applied", "pending", "newer", "paused",
+                                     "hosts", "tasks", "open_tasks"))})
+        typer.echo(error_line(exc), err=True)
+        raise typer.Exit(1) from None
     if as_json:
         print_json(info)
     else:

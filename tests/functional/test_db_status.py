@@ -14,7 +14,8 @@ import pytest
 
 from ccm_tui.hub.migrations import migration_files
 from ccm_tui.hub.sqlite_schema import MIGRATIONS, split_statements
-from tests.unit.cli_support import ccm
+from tests.support.postgres import PgCluster
+from tests.unit.cli_support import ccm, one_line
 
 pytestmark = pytest.mark.usefixtures("isolated_env")
 
@@ -153,3 +154,19 @@ def test_status_on_sqlite_says_what_is_wrong_with_the_file(tmp_path: Path) -> No
         assert res.exit_code == 1 and res.stdout == ""
         assert said in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "hub.db").exists()
+
+
+def test_status_json_says_an_unreachable_hub_is_not_reachable(pg_cluster: PgCluster) -> None:
+    """A check's answer for scripts ("reachable": false), with the error line for people."""
+    for url, said in (("postgresql://ccm:s3cret@127.0.0.1:1/ccm", "cannot connect"),
+                      (pg_cluster.url("no_such_db_here"), "no_such_db_here")):
+        res = ccm("--hub", url, "db", "status", "--json")
+        assert res.exit_code == 1
+        doc = json.loads(res.stdout)
+        assert (doc["reachable"], doc["adapter"], doc["schema"], doc["hosts"]) == (
+            False, "postgresql", None, None)
+        assert said in doc["error"] and "s3cret" not in res.stdout + res.stderr
+        assert one_line(res.stderr) == f"ccm: error: {doc['error']}"
+        text = ccm("--hub", url, "db", "status")
+        assert text.exit_code == 1 and text.stdout == ""
+        assert one_line(text.stderr) == f"ccm: error: {doc['error']}"
