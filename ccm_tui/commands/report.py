@@ -124,6 +124,7 @@ def _changed(c: ModeChange) -> str:
 def render_rich(r: MorningReport) -> None:
     """The report as rich tables on the terminal."""
     from rich.table import Table
+    from rich.text import Text
 
     from ccm_tui.commands._render import console, plain
 
@@ -149,22 +150,26 @@ def render_rich(r: MorningReport) -> None:
         grid.add_row(label, str(value))
     out.print(grid)
 
-    def table(title: str, cols: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    def table(title: str, cols: tuple[str, ...], rows: list[tuple[Any, ...]],
+              wrap: tuple[str, ...] = ()) -> None:
+        """``wrap``: the free-text columns that wrap on a narrow terminal (with every
+        column ``no_wrap``, rich dropped ID, UNTIL and BY of the silences at 80 columns)."""
         if not rows:
             return
         t = Table(title=title, title_justify="left", title_style="bold", box=None,
                   header_style="bold", pad_edge=False)
         for c in cols:
-            t.add_column(c, no_wrap=True)
+            t.add_column(c, no_wrap=c not in wrap, overflow="fold" if c in wrap else "ellipsis")
         for row in rows:
-            t.add_row(*(plain(x) for x in row))
+            t.add_row(*(x if isinstance(x, Text) else plain(x) for x in row))
         out.print()
         out.print(t)
 
     table("Silences in force (a forgotten one hides incidents)",
           ("ID", "MATCHERS", "UNTIL", "BY", "REASON"),
-          [(x.id, x.matchers, f"{x.ends_at.astimezone():%m-%d %H:%M}", x.created_by or "-",
-            x.reason or "-") for x in r.silences])
+          [(x.id, Text("\n").join(plain(m) for m in x.each or (x.matchers,)),
+            f"{x.ends_at.astimezone():%m-%d %H:%M}", x.created_by or "-", x.reason or "-")
+           for x in r.silences], wrap=("MATCHERS", "BY", "REASON"))
     table("Time to fix per runbook", ("RUNBOOK", "FIXED", "MEDIAN", "P90"),
           [(m.runbook, m.fixed, _dur(m.median_seconds), _dur(m.p90_seconds)) for m in r.mttr])
     table("Needs you", ("ID", "STATE", "HOST", "ALERT"),

@@ -188,6 +188,7 @@ def list_(
         print_json([_as_dict(s, now) for s in silences])
         return
     from rich.table import Table
+    from rich.text import Text
 
     from ccm_tui.commands._render import console, plain
 
@@ -195,11 +196,14 @@ def list_(
         typer.echo("no silences")
         return
     table = Table(box=None, header_style="bold")
+    # what a silence is and when it ends never wrap; its matchers (one a line), who made
+    # it and why do, so at 80 columns a matcher is not cut to `alertname=D…`
     for col in ("ID", "MATCHERS", "STATE", "FROM", "UNTIL", "BY", "REASON"):
-        table.add_column(col)
+        free = col in {"MATCHERS", "BY", "REASON"}
+        table.add_column(col, no_wrap=not free, overflow="fold" if free else "ellipsis")
     for s in silences:
         # UNTIL: when it ends, or for an expired one when it actually ended
-        table.add_row(str(s.id), plain(" ".join(str(m) for m in s.matchers)), _state(s, now),
+        table.add_row(str(s.id), Text("\n").join(plain(m) for m in s.matchers), _state(s, now),
                       f"{s.starts_at.astimezone():%m-%d %H:%M}",
                       f"{_ended(s).astimezone():%m-%d %H:%M}", plain(s.created_by),
                       plain(s.reason))

@@ -184,3 +184,25 @@ def test_fleet_list(tmp_path: Path) -> None:
     assert "[fe80::1]:22" in out, out  # an IPv6 address is not a markup tag
     assert "web[bold]" in out, out
     assert len(out.splitlines()) == 4, out  # header, two hosts, the count
+
+
+def test_silences_keep_id_until_and_every_matcher_at_80_columns(url: str) -> None:
+    """All columns ``no_wrap``, the report's silences lost ID, UNTIL and BY at 80 columns,
+    and ``silence list`` cut a matcher to ``alertname=D…``: neither can be acted on."""
+    reason = "kernel upgrade on the web tier, ticket OPS-4411, ask alice before expiring"
+    added = ccm("--hub", url, "silence", "add", "host=~web-.*", "alertname=DiskFull",
+                "--reason", reason, "--as", "alice@ops-laptop", "--json")
+    until = json.loads(added.stdout)["ends_at"]
+    hhmm = datetime.fromisoformat(until).astimezone().strftime("%m-%d %H:%M")
+    narrow = {"COLUMNS": "80"}
+    report = ccm("--hub", url, "report", env=narrow).stdout
+    table = report[report.index("Silences in force"):].splitlines()
+    assert table[1].split() == ["ID", "MATCHERS", "UNTIL", "BY", "REASON"], report
+    assert table[2].split()[:4] == ["1", "host=~web-.*", *hhmm.split()], report
+    assert table[3].split()[0] == "alertname=DiskFull", report
+    listed = ccm("--hub", url, "silence", "list", env=narrow).stdout
+    assert all(len(line) <= 80 for line in listed.splitlines()), listed
+    header, *rows = listed.splitlines()
+    start, end = header.index("MATCHERS"), header.index("STATE")
+    cells = "".join(line[start:end].strip() for line in rows)
+    assert cells.startswith("host=~web-.*alertname=DiskFull"), listed  # folded, not cut
