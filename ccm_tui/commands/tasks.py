@@ -99,7 +99,9 @@ def list_tasks(
     out = console()
     if not found:
         if any_task:
-            typer.echo(f"no tasks match {' '.join(filters)}")
+            from ccm_tui.core.text import printable
+
+            typer.echo(f"no tasks match {printable(' '.join(filters))}")
         else:
             out.print("[dim]no tasks[/] — alerts become tasks once `ccm webhook` or `ccm up` "
                       "receives them")

@@ -206,3 +206,8 @@ def test_silences_keep_id_until_and_every_matcher_at_80_columns(url: str) -> Non
     start, end = header.index("MATCHERS"), header.index("STATE")
     cells = "".join(line[start:end].strip() for line in rows)
     assert cells.startswith("host=~web-.*alertname=DiskFull"), listed  # folded, not cut
+
+
+def test_a_filter_that_matches_nothing_is_named_safely(hostile: str) -> None:
+    out = ccm("--hub", hostile, "tasks", "list", "--host", f"web\x07{FAKE_LINE}").stdout
+    assert out == "no tasks match --host 'web\\x07ok\\r\\nccm: approved by root'\n"
