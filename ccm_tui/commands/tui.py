@@ -50,15 +50,24 @@ def tui(
 
 
 def _require_hub(ctx: typer.Context, url: str) -> None:
-    """Exit 2 with one line naming the file and the remedy when the SQLite hub does not
-    exist: the control centre would otherwise open on a new, empty hub at a mistyped
-    path, showing no task and pausing no daemon."""
+    """Exit 2 with one line saying what is wrong and what to do when the hub cannot be
+    opened: an SQLite file that does not exist (the control centre would otherwise open
+    on a new, empty hub at a mistyped path, showing no task and pausing no daemon), a
+    folder, another program's database, an unreachable PostgreSQL. Found once the
+    full-screen app has started, those ended in a Textual traceback."""
+    import asyncio
+
     from ccm_tui.cli import error_line
     from ccm_tui.hub import open_hub
+
+    async def try_it() -> None:
+        async with open_hub(url, create=False):
+            pass
 
     try:
         open_hub(url, create=False)  # a malformed URL is said first
         require_hub(ctx, url)
+        asyncio.run(try_it())
     except HubError as exc:
         typer.echo(error_line(exc), err=True)
         raise typer.Exit(2) from None

@@ -41,3 +41,21 @@ def test_tui_before_ccm_init_points_at_ccm_init() -> None:
 def test_tui_on_an_existing_hub_goes_on_to_need_a_terminal(url: str) -> None:
     res = ccm("--hub", url, "tui")
     assert res.exit_code == 1 and "ccm tui needs a terminal" in res.stderr
+
+
+@pytest.mark.usefixtures("isolated_env")
+def test_tui_on_a_hub_it_cannot_open_exits_2_before_the_screen(tmp_path: Path) -> None:
+    """Found once the full-screen app had started, these ended in a Textual traceback."""
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.close()
+    for url, said in ((f"sqlite:///{tmp_path}", "is a folder, not a hub file"),
+                      (f"sqlite:///{other}", "an SQLite database of something else"),
+                      ("postgresql://ccm@127.0.0.1:1/ccm", "cannot connect to PostgreSQL")):
+        res = ccm("--hub", url, "tui")
+        assert res.exit_code == 2 and res.stdout == ""
+        line = one_line(res.stderr)
+        assert line.startswith("ccm: error: ") and said in line, line
