@@ -123,6 +123,7 @@ def _changed(c: ModeChange) -> str:
 
 def render_rich(r: MorningReport) -> None:
     """The report as rich tables on the terminal."""
+    from rich.cells import cell_len
     from rich.table import Table
     from rich.text import Text
 
@@ -153,15 +154,22 @@ def render_rich(r: MorningReport) -> None:
     def table(title: str, cols: tuple[str, ...], rows: list[tuple[Any, ...]],
               wrap: tuple[str, ...] = ()) -> None:
         """``wrap``: the free-text columns that wrap on a narrow terminal (with every
-        column ``no_wrap``, rich dropped ID, UNTIL and BY of the silences at 80 columns)."""
+        column ``no_wrap``, rich dropped ID, UNTIL and BY of the silences at 80 columns).
+        IDs and states never shrink: a long host name cut a task id to ``t…``."""
         if not rows:
             return
         t = Table(title=title, title_justify="left", title_style="bold", box=None,
                   header_style="bold", pad_edge=False)
-        for c in cols:
-            t.add_column(c, no_wrap=c not in wrap, overflow="fold" if c in wrap else "ellipsis")
-        for row in rows:
-            t.add_row(*(x if isinstance(x, Text) else plain(x) for x in row))
+        cells = [[x if isinstance(x, Text) else plain(x) for x in row] for row in rows]
+        natural = [max([len(c)] + [cell_len(line) for r in cells
+                                   for line in r[i].plain.split("\n")])
+                   for i, c in enumerate(cols)]
+        widths = _fit(cols, natural, out.width)
+        for c, n, w in zip(cols, natural, widths, strict=True):
+            t.add_column(c, no_wrap=c not in wrap, overflow="fold" if c in wrap else "ellipsis",
+                         min_width=w, max_width=w if w < n else None)
+        for row in cells:
+            t.add_row(*row)
         out.print()
         out.print(t)
 
@@ -187,6 +195,28 @@ def render_rich(r: MorningReport) -> None:
     table("Runbook mode changes", ("WHEN", "RUNBOOK", "CHANGE"),
           [(f"{c.ts:%m-%d %H:%M}", c.runbook, f"{_changed(c)} {c.from_mode} → {c.to_mode}")
            for c in r.mode_changes])
+
+
+#: Columns a row is acted on by: never narrowed (``ccm approve ID``).
+_WHOLE = frozenset({"ID", "STATE"})
+
+
+def _fit(cols: tuple[str, ...], natural: list[int], width: int) -> list[int]:
+    """Column widths for a report table on ``width`` columns: the widest column other
+    than an id or a state gives way first, down to 8, so a long host name is cut before
+    anything else (rich shrank every column alike, and dropped the id and the state)."""
+    widths = list(natural)
+    excess = sum(widths) + 2 * (len(cols) - 1) - width
+    while excess > 0:
+        narrowable = [i for i, c in enumerate(cols) if c not in _WHOLE and widths[i] > 8]
+        if not narrowable:
+            break
+        widest = max(narrowable, key=lambda i: widths[i])
+        others = [widths[i] for i in narrowable if i != widest]
+        cut = min(excess, widths[widest] - 8, max(1, widths[widest] - max(others, default=8)))
+        widths[widest] -= cut
+        excess -= cut
+    return widths
 
 
 def _pending(r: MorningReport) -> str:

@@ -211,3 +211,22 @@ def test_silences_keep_id_until_and_every_matcher_at_80_columns(url: str) -> Non
 def test_a_filter_that_matches_nothing_is_named_safely(hostile: str) -> None:
     out = ccm("--hub", hostile, "tasks", "list", "--host", f"web\x07{FAKE_LINE}").stdout
     assert out == "no tasks match --host 'web\\x07ok\\r\\nccm: approved by root'\n"
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_report_keeps_the_ids_of_tasks_that_need_you_next_to_a_long_host(
+        url: str, columns: int) -> None:
+    """Every column ``no_wrap``, a long host name cut the ids of "Needs you" to ``t…``
+    and dropped STATE, at 80 columns: the table a morning starts with, unusable."""
+    from tests.unit.cli_support import seed
+
+    long_host = "very-long-hostname-in-a-datacenter-fra1.prod.example.internal"
+    made = seed(url, [(long_host, "HighMemoryUsageCriticalOnJavaHeap", (TaskState.ESCALATED,)),
+                      ("web-01", "DiskFull", (TaskState.ESCALATED,))])
+    out = ccm("--hub", url, "report", env={"COLUMNS": str(columns)}).stdout
+    table = out[out.index("Needs you"):].split("\n\n")[0].splitlines()
+    assert table[1].split() == ["ID", "STATE", "HOST", "ALERT"], out
+    for task, row in zip(made, table[2:], strict=True):
+        assert row.split()[:2] == [task.id, "escalated"], out
+        assert len(row.rstrip()) <= columns, out
+    assert f" {long_host[:12]}" in table[2] and "…" in table[2], out  # cut, not dropped
