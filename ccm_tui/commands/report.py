@@ -20,8 +20,9 @@ def _when(text: str, option: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is neither a duration (12h) nor an RFC 3339 time",
-                                 param_hint=option) from None
+        what = "neither a duration (12h) nor" if option == "--since" else "not"
+        raise typer.BadParameter(f"{text!r} is {what} an RFC 3339 time "
+                                 "(e.g. 2026-11-27T08:00Z)", param_hint=option) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

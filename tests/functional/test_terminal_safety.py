@@ -230,3 +230,11 @@ def test_report_keeps_the_ids_of_tasks_that_need_you_next_to_a_long_host(
         assert row.split()[:2] == [task.id, "escalated"], out
         assert len(row.rstrip()) <= columns, out
     assert f" {long_host[:12]}" in table[2] and "…" in table[2], out  # cut, not dropped
+
+
+def test_report_until_asks_for_a_time_not_a_duration(url: str) -> None:
+    out = ccm("--hub", url, "report", "--until", "12h", env={"COLUMNS": "200"})
+    assert out.exit_code == 2
+    assert "'12h' is not an RFC 3339 time (e.g. 2026-11-27T08:00Z)" in out.output, out.output
+    since = ccm("--hub", url, "report", "--since", "12x", env={"COLUMNS": "200"})
+    assert "'12x' is neither a duration (12h) nor an RFC 3339 time" in since.output
