@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ccm_tui.commands._common import has_terminal, require_hub, settings
-from ccm_tui.core.errors import CCMError, HubError
+from ccm_tui.commands._common import has_terminal, redact_url, require_hub, settings
+from ccm_tui.core.errors import CCMError, HubError, SchemaError
+from ccm_tui.core.text import plural
 
 THEMES = ("dark", "light", "high-contrast")
 
@@ -53,16 +54,30 @@ def _require_hub(ctx: typer.Context, url: str) -> None:
     """Exit 2 with one line saying what is wrong and what to do when the hub cannot be
     opened: an SQLite file that does not exist (the control centre would otherwise open
     on a new, empty hub at a mistyped path, showing no task and pausing no daemon), a
-    folder, another program's database, an unreachable PostgreSQL. Found once the
-    full-screen app has started, those ended in a Textual traceback."""
+    folder, another program's database, an unreachable PostgreSQL (found once the
+    full-screen app had started, those ended in a Textual traceback), a PostgreSQL
+    database whose CCM schema is missing or behind."""
     import asyncio
 
     from ccm_tui.cli import error_line
     from ccm_tui.hub import open_hub
+    from ccm_tui.hub.migrations import migration_files
 
     async def try_it() -> None:
-        async with open_hub(url, create=False):
-            pass
+        from ccm_tui.hub.sqlite import SqliteHub
+
+        hub = open_hub(url, create=False)
+        async with hub:
+            if isinstance(hub, SqliteHub):
+                return  # opening it applied what was pending
+            pending = (await hub.migration_status()).pending
+        if pending:  # the screen would show an empty fleet, as if all were well
+            raise SchemaError(
+                f"the hub at {redact_url(url)} has no CCM schema yet" if len(pending) == len(
+                    migration_files()) else f"the hub at {redact_url(url)} is "
+                f"{plural(len(pending), 'migration')} behind this CCM",
+                hint="apply the schema with `ccm db migrate` (on the same hub), then run "
+                "`ccm tui` again")
 
     try:
         open_hub(url, create=False)  # a malformed URL is said first

@@ -1,13 +1,17 @@
 """``ccm tui`` on a hub path that names no file exits 2 with one line naming the file
-and the remedy; it no longer opens the control centre on a new, empty hub."""
+and the remedy; it no longer opens the control centre on a new, empty hub. Nor on a hub
+it cannot open, or a PostgreSQL hub whose schema is missing or behind."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from ccm_tui.hub import default_hub_path
+from ccm_tui.hub.migrations import migration_files
 from tests.unit.cli_support import ccm, ccm_proc, one_line
 
 
@@ -59,3 +63,35 @@ def test_tui_on_a_hub_it_cannot_open_exits_2_before_the_screen(tmp_path: Path) -
         assert res.exit_code == 2 and res.stdout == ""
         line = one_line(res.stderr)
         assert line.startswith("ccm: error: ") and said in line, line
+
+
+@pytest.mark.usefixtures("isolated_env")
+def test_tui_on_a_postgres_hub_without_its_schema_says_migrate(pg_url: str) -> None:
+    """Before, it opened on an empty fleet and no incidents, as if all were well."""
+    res = ccm("--hub", pg_url, "tui")
+    assert res.exit_code == 2 and res.stdout == ""
+    line = one_line(res.stderr)
+    assert "has no CCM schema yet" in line and "`ccm db migrate`" in line, line
+
+    asyncio.run(_apply_the_first(pg_url, 3))
+    behind = ccm("--hub", pg_url, "tui")
+    assert behind.exit_code == 2
+    assert f"is {len(migration_files()) - 3} migrations behind this CCM" in behind.stderr
+
+    assert ccm("--hub", pg_url, "db", "migrate").exit_code == 0
+    ready = ccm("--hub", pg_url, "tui")
+    assert ready.exit_code == 1 and "ccm tui needs a terminal" in ready.stderr
+
+
+async def _apply_the_first(url: str, n: int) -> None:
+    """The hub as a CCM knowing only the first ``n`` migrations left it."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE ccm_schema_migrations (version text PRIMARY KEY, "
+                           "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+        for mig in migration_files()[:n]:
+            await conn.execute(mig.sql)
+            await conn.execute("INSERT INTO ccm_schema_migrations (version, name) "
+                               "VALUES ($1, $2)", mig.version, mig.name)
+    finally:
+        await conn.close()
