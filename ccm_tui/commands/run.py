@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -36,6 +37,10 @@ def run(
         "all; join with commas, exclude with !PATTERN.")] = None,
     forks: Annotated[int, typer.Option(
         "--forks", "-f", metavar="N", min=1, help="How many hosts to run on at once.")] = 50,
+    procs: Annotated[int | None, typer.Option(
+        "--procs", metavar="N", min=1,
+        help="Processes to spread the hosts over, each with its part of --forks (default: "
+        "one per CPU once each gets 32 hosts; 1: this process alone).")] = None,
     timeout: Annotated[float, typer.Option(
         "--timeout", "-t", min=0.1, metavar="S",
         help="Give up on a host after this many seconds (connecting included).")] = 30.0,
@@ -72,7 +77,7 @@ def run(
     missing = _missing_hub(ctx, s.hub)
     report, recorded, why = _broadcast(inventory, selected, command, pattern, forks, timeout,
                                        None if missing else s.hub, s.actor,
-                                       s.ssh.pool_options(),
+                                       s.ssh.pool_options(), procs=procs,
                                        progress=not as_json and stderr_is_tty())
     why = missing or why
     if as_json:
@@ -150,7 +155,8 @@ def _names(hosts: list[str], most: int = 5) -> str:
 # -- the broadcast -----------------------------------------------------------------------------
 def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, pattern: str,
                forks: int, timeout: float, hub_url: str | None, actor: str, ssh: PoolOptions,
-               *, progress: bool) -> tuple[BroadcastReport, bool, str]:
+               *, procs: int | None = None, progress: bool
+               ) -> tuple[BroadcastReport, bool, str]:
     """Run the broadcast and record it (not when ``hub_url`` is None); (report, recorded,
     why not).
 
@@ -159,9 +165,16 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
     when the first host is done rather than before the first connection: by then
     every connection of the first wave is under way and the loop mostly waits, where
     opening first held every connection back by its ~20 ms of imports and SQL.
+
+    Hundreds of hosts are spread over worker processes, one per CPU (see
+    :mod:`ccm_tui.fleet.broadcast_workers`); they are forked here, before the event
+    loop or the progress bar's thread exists.
     """
-    from ccm_tui.fleet.broadcast import broadcast
+    from ccm_tui.fleet.broadcast_workers import process_count, spread_broadcast, start_workers
     from ccm_tui.fleet.ssh import SSHPool
+
+    workers = start_workers(inventory, hosts, command, forks=forks, timeout=timeout, options=ssh,
+                            processes=process_count(len(hosts), forks, procs))
 
     async def go(on_result: Any = None) -> tuple[BroadcastReport, bool, str]:
         opening: asyncio.Task[Hub] | None = None
@@ -175,8 +188,9 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
 
         try:
             async with SSHPool(inventory, options=ssh) as pool:
-                report = await broadcast(pool, hosts, command, forks=forks, timeout=timeout,
-                                         pattern=pattern, on_result=done)
+                report = await spread_broadcast(pool, hosts, command, workers=workers,
+                                                forks=forks, timeout=timeout, pattern=pattern,
+                                                on_result=done)
         except BaseException:
             if opening is not None:
                 opening.cancel()
@@ -190,8 +204,19 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
         recorded, why = await _record(opening, actor, report, forks, timeout)
         return report, recorded, why
 
-    if not progress:
-        return asyncio.run(go())
+    try:
+        return _with_progress(go, len(hosts)) if progress else asyncio.run(go())
+    finally:
+        if workers is not None:
+            workers.stop()  # reaped already, unless the broadcast failed or was interrupted
+
+
+_Outcome = tuple["BroadcastReport", bool, str]
+
+
+def _with_progress(go: Callable[[Callable[[RunResult], None]], Coroutine[Any, Any, _Outcome]],
+                   total: int) -> _Outcome:
+    """Run ``go(tick)`` under a live progress bar on stderr, ticking once per host."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ccm_tui.commands._render import console
@@ -200,7 +225,7 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[failed]}"), TimeElapsedColumn(),
                   console=console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"running on {plural(len(hosts), 'host')}", total=len(hosts), failed="")
+        task = bar.add_task(f"running on {plural(total, 'host')}", total=total, failed="")
 
         def tick(r: RunResult) -> None:
             nonlocal failed
