@@ -143,6 +143,8 @@ def _print_status(info: dict[str, Any]) -> None:
             if not value and key != "applied":
                 continue
             shown = ", ".join(value) if value else "none"
+            if key == "applied" and len(value) > 1:  # --json lists them all
+                shown = f"{len(value)}, the latest {value[-1]}"
         elif isinstance(value, bool):
             shown = "yes" if value else "no"
         else:
