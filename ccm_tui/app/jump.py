@@ -2,7 +2,9 @@
 
 Inside tmux, a new tmux window runs ``ssh … tmux attach -t ccm-<task>`` (through
 libtmux, on the tmux server the app runs in). Outside tmux the app suspends, runs ssh
-in the terminal, and comes back when the operator detaches.
+in the terminal, and comes back when the operator detaches. On the host the session is
+looked for on the user's default tmux server, then on its private ones (``ccm daemon
+--tmux-socket``); when ssh fails, its message stays on screen until enter.
 
 ssh must reach the host the way the daemon does, with the same trust: through the
 inventory's jump hosts (each hop with its own address, port, user and keys), with the
@@ -32,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ccm_tui.core.errors import CCMError
 from ccm_tui.core.model import Host
-from ccm_tui.daemon.remote import session_name
+from ccm_tui.daemon.remote import _TASK_ID, session_name
 from ccm_tui.fleet.inventory import FleetHost
 
 if TYPE_CHECKING:
@@ -61,6 +63,35 @@ _PINNED = (
     ("ControlMaster", "no"),
     ("ControlPath", "none"),
 )
+
+
+#: On the host: attach to the task's session on the user's default tmux server, else on
+#: a private one (``ccm daemon --tmux-socket NAME`` runs the agents under ``tmux -L
+#: NAME``); say so when there is none. The session arrives as ``$1``, never as code.
+_ATTACH = """
+s="$1"
+if tmux has-session -t "=$s" 2>/dev/null; then exec tmux attach -t "=$s"; fi
+for sock in "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)"/*; do
+  if [ -S "$sock" ] && tmux -S "$sock" has-session -t "=$s" 2>/dev/null; then
+    exec tmux -S "$sock" attach -t "=$s"
+  fi
+done
+echo "ccm: no tmux session $s for $(id -un) on $(hostname): the agent does not run there now (it finished and its session was closed, or it never started)" >&2
+exit 1
+"""
+
+#: Around ssh, where the operator runs it: when it fails (a refused host key, no
+#: session), keep its words on screen until enter, instead of a window that vanishes.
+_HOLD = """
+"$@"
+status=$?
+if [ "$status" -ne 0 ]; then
+  echo
+  echo "ccm: ssh exited with status $status (see above). Press enter to close."
+  read -r _
+fi
+exit "$status"
+"""
 
 
 class AttachError(CCMError):
@@ -105,6 +136,9 @@ def attach_argv(host: Host | FleetHost, task_id: str, *,
     from ccm_tui.fleet.jump import route
     from ccm_tui.fleet.known_hosts import TrustStore
 
+    if not _TASK_ID.fullmatch(task_id):  # the daemon starts no agent for such an id
+        raise AttachError(f"task id {task_id[:80]!r} names no tmux session on a host",
+                          hint="task ids come from the hub (t-<hex>); check what wrote it")
     h = host if isinstance(host, FleetHost) else FleetHost(
         name=host.name, address=host.address, port=host.port, user=host.user)
     files = tuple(known_hosts) if known_hosts is not None else TrustStore().files
@@ -119,8 +153,13 @@ def attach_argv(host: Host | FleetHost, task_id: str, *,
         blocks.append(_host_block(names[i], step, via, files))
     text = _header(h) + "\n".join(blocks) + _INCLUDES
     config = _write_config(config_dir or _config_dir(), task_id, text)
-    remote = shlex.join(["tmux", "attach", "-t", session_name(task_id)])
+    remote = shlex.join(["sh", "-c", _ATTACH, "ccm-attach", session_name(task_id)])
     return ["ssh", "-F", str(config), "-t", "--", names[-1], remote]
+
+
+def held(argv: list[str]) -> list[str]:
+    """``argv`` run so that a failure stays on screen until the operator presses enter."""
+    return ["sh", "-c", _HOLD, "ccm-attach", *argv]
 
 
 def _aliases(steps: Sequence[FleetHost]) -> list[str]:
@@ -227,7 +266,8 @@ def inside_tmux() -> bool:
 
 
 def open_window(argv: list[str], name: str) -> str:
-    """Open a tmux window named ``name`` running ``argv`` next to the app; its id."""
+    """Open a tmux window named ``name`` running ``argv`` next to the app (held open
+    when it fails, see :func:`held`); its id."""
     # libtmux reads sys.stdout.encoding (at import), which Textual's print capture lacks.
     with contextlib.redirect_stdout(sys.__stdout__):
         import libtmux
@@ -243,5 +283,6 @@ def _open_window(libtmux: Any, argv: list[str], name: str) -> str:
     session_id = server.cmd(*args).stdout[0]
     session = server.sessions.get(session_id=session_id)
     assert session is not None
-    window = session.new_window(window_name=name, window_shell=shlex.join(argv), attach=True)
+    window = session.new_window(window_name=name, window_shell=shlex.join(held(argv)),
+                                attach=True)
     return str(window.window_id)

@@ -23,7 +23,7 @@ from textual.widgets import Footer, Input
 
 from ccm_tui.app import messages as m
 from ccm_tui.app.hub_feed import HubFeed, load_snapshot
-from ccm_tui.app.jump import attach_command, inside_tmux, open_window
+from ccm_tui.app.jump import attach_command, held, inside_tmux, open_window
 from ccm_tui.app.model import Snapshot
 from ccm_tui.app.screens.note import NoteScreen
 from ccm_tui.app.screens.summary import SummaryScreen
@@ -338,7 +338,7 @@ class MainScreen(Screen[None]):
             return
         try:
             with self.app.suspend():
-                subprocess.run(argv, check=False)
+                subprocess.run(held(argv), check=False)
         except Exception as exc:  # e.g. headless: nothing to suspend
             self.notify(f"cannot attach here: {exc}", severity="error")
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shlex
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from ccm_tui.app.fleet_access import FleetAccess
-from ccm_tui.app.jump import AttachError, attach_argv, attach_command
+from ccm_tui.app.jump import _ATTACH, AttachError, attach_argv, attach_command, open_window
 from ccm_tui.core.errors import CCMError
 from ccm_tui.core.model import Host
 from ccm_tui.fleet.inventory import FleetHost
@@ -34,7 +36,6 @@ from tests.support.ssh import (
     write_known_hosts,
 )
 
-HOSTILE_TASK = "t-1; touch PWNED"
 #: sshd lets in the user running the tests (isolated_env sets USER to someone else).
 ME = pwd.getpwuid(os.getuid()).pw_name
 
@@ -60,11 +61,11 @@ def pair(tmp_path: Path, isolated_env: Path) -> Iterator[Pair]:
 
 
 def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``argv`` as tmux runs it (one shell command line), with ``tmux attach -t`` made
-    ``echo`` and no prompt possible."""
-    assert argv[0] == "ssh" and argv[-1].startswith("tmux attach -t ")
+    """``argv`` as tmux runs it (one shell command line), with the remote command made
+    ``echo SESSION`` and no prompt possible (test_tmux_pane: the real remote command)."""
+    assert argv[0] == "ssh" and shlex.split(argv[-1])[:3] == ["sh", "-c", _ATTACH]
     argv = [argv[0], "-o", "BatchMode=yes", *argv[1:-1],
-            argv[-1].replace("tmux attach -t ", "echo ", 1)]
+            shlex.join(["echo", shlex.split(argv[-1])[-1]])]
     return subprocess.run(["sh", "-c", shlex.join(argv)], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=60, cwd=cwd, check=False)
 
@@ -79,13 +80,12 @@ def test_reaches_the_host_through_its_jump_host(tmp_path: Path, pair: Pair) -> N
     kh = write_known_hosts(tmp_path / "kh", pair.entries(pair.bastion, pair.web))
     fleet = FleetAccess(inventory(tmp_path, pair), known_hosts=(kh,))
     # the hub knows the host by name only (say a webhook saw it first)
-    argv = attach_command(fleet, Host(name="web-01"), HOSTILE_TASK, config_dir=tmp_path / "c")
+    argv = attach_command(fleet, Host(name="web-01"), "t-1", config_dir=tmp_path / "c")
     assert argv[:2] == ["ssh", "-F"] and argv[3:6] == ["-t", "--", "web-01"]
 
     done = run(argv, tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"ccm-{HOSTILE_TASK}"  # one word to tmux, not a command
-    assert not (tmp_path / "PWNED").exists()
+    assert done.stdout.strip() == "ccm-t-1"
     assert any("Accepted publickey" in line for line in pair.bastion.log)  # went through it
     assert any("Accepted publickey" in line for line in pair.web.log)
 
@@ -194,13 +194,17 @@ def test_hostile_values_are_refused(tmp_path: Path, isolated_env: Path, host: Ho
 
 
 def test_odd_names_never_reach_the_command_line(tmp_path: Path, isolated_env: Path) -> None:
-    argv = attach_argv(Host(name="-web 01 `id`", address="10.0.0.1"), "../../t-8",
+    argv = attach_argv(Host(name="-web 01 `id`", address="10.0.0.1"), "t-8",
                        config_dir=tmp_path / "c")
     assert argv[4:6] == ["--", "ccm-hop-0"]
     assert not any("web 01" in a for a in argv)
-    assert Path(argv[2]).parent == tmp_path / "c"  # the task id chose no other folder
-    assert shlex.split(argv[-1]) == ["tmux", "attach", "-t", "ccm-../../t-8"]
+    assert Path(argv[2]) == tmp_path / "c" / "t-8.ssh_config"
+    assert shlex.split(argv[-1]) == ["sh", "-c", _ATTACH, "ccm-attach", "ccm-t-8"]
     assert os.stat(argv[2]).st_mode & 0o077 == 0
+    for task in ("../../t-8", "t-1; touch PWNED", "-t", ""):  # no agent runs under such ids
+        with pytest.raises(AttachError, match="names no tmux session"):
+            attach_argv(Host(name="web", address="10.0.0.1"), task, config_dir=tmp_path / "d")
+    assert not (tmp_path / "d").exists()
 
 
 def test_jump_loops_and_bad_inventories_are_said(tmp_path: Path, isolated_env: Path) -> None:
@@ -250,3 +254,68 @@ async def test_t_says_why_it_cannot_attach(sqlite_url: str, tmp_path: Path,
                                               for n in app._notifications))
             [note] = [n for n in app._notifications if n.title == "cannot attach"]
             assert str(broken) in note.message and " — " in note.message  # and the hint
+
+
+@pytest.fixture
+def tmux_servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """Two private tmux servers: the operator's (where the app runs) and the host's, on
+    which a daemon with ``--tmux-socket`` runs its agents; their ``-L`` names."""
+    monkeypatch.delenv("TMUX_TMPDIR", raising=False)  # where the host's ssh looks too
+    names = (f"ccm-op-{secrets.token_hex(4)}", f"ccm-agents-{secrets.token_hex(4)}")
+    try:
+        yield names
+    finally:
+        for name in names:
+            subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True, check=False)
+
+
+def tmux(name: str, *args: str) -> str:
+    return subprocess.run(["tmux", "-L", name, "-f", "/dev/null", *args], capture_output=True,
+                          text=True, timeout=10, check=True).stdout
+
+
+def pane_shows(name: str, window: str, *needles: str) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        text = tmux(name, "capture-pane", "-p", "-J", "-t", window)
+        if all(n in text for n in needles) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.2)
+
+
+def test_t_in_tmux_attaches_to_the_agents_session(
+        tmp_path: Path, pair: Pair, tmux_servers: tuple[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole path: open_window in the operator's tmux → ssh through the jump host →
+    the agent's session on the host's private tmux server; a missing session and a
+    refused key keep their message on screen."""
+    op, agents = tmux_servers
+    tmux(agents, "new-session", "-d", "-s", "ccm-t-41", "echo AGENT-PANE-41; exec sleep 600")
+    tmux(op, "new-session", "-d", "-s", "ops", "-x", "200", "-y", "50", "exec sleep 600")
+    socket = tmux(op, "display-message", "-p", "#{socket_path}").strip()
+    monkeypatch.setenv("TMUX", f"{socket},1,0")
+    monkeypatch.setenv("TMUX_PANE", tmux(op, "display-message", "-p", "#{pane_id}").strip())
+    kh = write_known_hosts(tmp_path / "kh", pair.entries(pair.bastion, pair.web))
+    fleet = FleetAccess(inventory(tmp_path, pair), known_hosts=(kh,))
+
+    def window(task: str) -> str:
+        argv = attach_command(fleet, Host(name="web-01"), task, config_dir=tmp_path / "c")
+        return open_window(argv, f"ccm-{task}")
+
+    attached = window("t-41")
+    shown = pane_shows(op, attached, "AGENT-PANE-41")
+    assert "AGENT-PANE-41" in shown and "[ccm-t-41]" in shown  # its tmux's status line
+
+    gone = window("t-42")
+    text = pane_shows(op, gone, "Press enter")
+    assert "no tmux session ccm-t-42" in text and "status 1" in text
+
+    write_known_hosts(kh, pair.entries(pair.bastion))
+    refused = window("t-41")
+    text = pane_shows(op, refused, "Press enter")
+    assert "Host key verification failed" in text and "status 255" in text
+    tmux(op, "send-keys", "-t", refused, "Enter")
+    deadline = time.monotonic() + 30
+    while refused in tmux(op, "list-windows", "-a", "-F", "#{window_id}").split():
+        assert time.monotonic() < deadline, "the window stays after enter"
+        time.sleep(0.2)
