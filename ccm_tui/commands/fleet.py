@@ -203,12 +203,15 @@ def fleet_trust(
             await pool.close()
 
     key = asyncio.run(fetch())
+    from ccm_tui.core.text import printable
     from ccm_tui.fleet.known_hosts import fingerprint
 
     store = pool.trust
     status = store.status(target, key)
     fp, name = fingerprint(key), target.known_hosts_name
     key_type = key.get_algorithm()
+    # what the engineer compares before trusting: an inventory name cannot rewrite the line
+    shown, shown_name = printable(target.name), printable(name)
     if status == "revoked":
         raise FleetError(f"{target.name} ({name}) presents a key that known_hosts marks @revoked "
                          f"({key_type} {fp})", hint="do not trust it; ask the host's owner")
@@ -217,11 +220,11 @@ def fleet_trust(
             print_json({"host": target.name, "name": name, "fingerprint": fp,
                         "key_type": key_type, "status": "already trusted", "recorded": False})
         else:
-            typer.echo(f"{target.name} ({name}) is already trusted: {key_type} {fp}")
+            typer.echo(f"{shown} ({shown_name}) is already trusted: {key_type} {fp}")
         return
     old = store.recorded_fingerprints(target)
     if not as_json:
-        typer.echo(f"{target.name} ({name}) presents {key_type} key {fp}", err=True)
+        typer.echo(f"{shown} ({shown_name}) presents {key_type} key {fp}", err=True)
         if status == "changed":
             typer.echo("WARNING: this differs from the key recorded before ("
                        + ", ".join(old) + "). Trust it only if you know the host was "
@@ -233,7 +236,7 @@ def fleet_trust(
                            "(`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), then run "
                            "again with --yes")
         if not typer.confirm("Trust this key?", default=False, err=True):
-            typer.echo(f"not trusted: {target.name} stays refused until its key is trusted",
+            typer.echo(f"not trusted: {shown} stays refused until its key is trusted",
                        err=True)
             raise typer.Exit(1)
     actor = settings(ctx).actor
@@ -252,7 +255,7 @@ def fleet_trust(
                     "key_type": rec.key_type, "status": status, "recorded": True,
                     "file": rec.file})
         return
-    typer.echo(f"trusted {target.name}: {rec.key_type} {rec.fingerprint} → {rec.file}")
+    typer.echo(f"trusted {shown}: {rec.key_type} {rec.fingerprint} → {rec.file}")
     for stale in store.files_with_other_keys(target, key) if status == "changed" else []:
         typer.echo(f"note: {stale} still lists the old key (CCM does not edit that file); "
                    f"remove it with ssh-keygen -R '{rec.name}' -f {stale}", err=True)
