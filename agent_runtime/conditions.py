@@ -7,16 +7,24 @@ a template (``"{{ evidence.before.count }}"``), rendered against the same contex
 
 Operators: ``> >= < <= == != contains matches exists``.  A path with no value makes
 every operator false except that ``exists`` is simply false too.
+
+A threshold taken from an alert label (``>= {{ alert.labels.threshold | default(80) }}``)
+may only make the condition harder to hold than the runbook's own default, never
+easier: anyone who can post an alert sets its labels, and ``threshold=0`` must not
+make a healthy host match a runbook (or pass its verify check).  A label that is not
+a finite number is not used.  The report of such a condition says which threshold
+was used and why (see :func:`threshold_for`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from agent_runtime.template import TemplateError, has_path, lookup, render
+from agent_runtime.template import TemplateError, has_path, lookup, render, template_paths
 
 OPS = (">", ">=", "<", "<=", "==", "!=", "contains", "matches", "exists")
 
@@ -118,16 +126,110 @@ def _number(value: Any) -> Any:
     return value
 
 
-def evaluate(cond: Condition, context: Mapping[str, Any]) -> Tuple[bool, Any]:
-    """``(holds, actual value)`` of one condition in ``context``."""
+_BOUNDS = (">", ">=", "<", "<=")
+_LABELS = "alert.labels."
+
+
+def _finite(value: Any) -> Optional[float]:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _label_names(cond: Condition) -> List[str]:
+    if cond.op not in _BOUNDS or not isinstance(cond.value, str) or "{{" not in cond.value:
+        return []
+    try:
+        paths = template_paths(cond.value)
+    except TemplateError:
+        return []
+    return [p[len(_LABELS):].split(".", 1)[0] for p in paths if p.startswith(_LABELS)]
+
+
+def threshold_for(cond: Condition, context: Mapping[str, Any], harder: bool = True
+                  ) -> Tuple[Any, Optional[Dict[str, Any]]]:
+    """``(value, note)``: what ``cond`` compares with in ``context``.
+
+    When an alert label sets a ``> >= < <=`` threshold, the label may only move it the
+    way that makes the condition harder to hold (``harder``; easier for an
+    ``escalate_when`` condition) than the runbook's own default; a label that is not a
+    finite number is not used.  ``note`` (``None`` when no label was involved, or the
+    label is the only threshold there is) says which threshold was used and why.  The
+    value is ``None`` when no usable threshold is left.  Raises :class:`TemplateError`
+    as :func:`render` does.
+    """
+    value = render(cond.value, context)
+    names = _label_names(cond)
+    if not names:
+        return value, None
+    raw_alert = context.get("alert")
+    alert: Dict[str, Any] = dict(raw_alert) if isinstance(raw_alert, Mapping) else {}
+    raw_labels = alert.get("labels")
+    labels: Dict[str, Any] = dict(raw_labels) if isinstance(raw_labels, Mapping) else {}
+    given = {n: labels.pop(n) for n in names if n in labels}
+    if not given:
+        return value, None
+    try:
+        own_value = render(cond.value, dict(context, alert=dict(alert, labels=labels)))
+    except TemplateError:
+        own_value = None  # no default: the label is the only threshold
+    own = _finite(own_value)
+    own_value = own_value if own is not None else None
+    shown = ", ".join("%s=%s" % (n, json.dumps(v, ensure_ascii=False)) for n, v in given.items())
+    number = _finite(value)
+    note: Dict[str, Any] = {"labels": given, "runbook": own_value, "label_used": False}
+    if number is None:
+        note["used"] = own_value
+        note["why"] = ("label %s is not a finite number: %s" % (
+            shown, "the runbook's own %s is used" % (own_value,) if own is not None
+            else "the runbook gives no default, so the condition does not hold"))
+        return own_value, note
+    if own is None:
+        return value, None
+    up = (cond.op in (">", ">=")) == harder
+    used = max(number, own) if up else min(number, own)
+    note["used"] = value if used == number else own_value
+    note["label_used"] = used == number
+    same, worse, may = (("is at least as strict as", "would loosen", "tighten it") if harder
+                        else ("escalates at least as readily as",
+                              "would make escalation rarer than", "make escalation likelier"))
+    if used == number:
+        note["why"] = "label %s %s the runbook's own %s: the label's value is used" % (
+            shown, same, own_value)
+    else:
+        note["why"] = ("label %s %s the runbook's own %s: the runbook's value is used "
+                       "(a label may only %s)" % (shown, worse, own_value, may))
+    return note["used"], note
+
+
+def evaluate(cond: Condition, context: Mapping[str, Any], harder: bool = True
+             ) -> Tuple[bool, Any]:
+    """``(holds, actual value)`` of one condition in ``context`` (``harder``: see
+    :func:`threshold_for`)."""
+    return _compare(cond, context, harder)[:2]
+
+
+def _compare(cond: Condition, context: Mapping[str, Any], harder: bool
+             ) -> Tuple[bool, Any, Any, Optional[Dict[str, Any]]]:
     if cond.op == "exists":
         present = has_path(context, cond.path)
-        return present, (lookup(context, cond.path) if present else None)
+        return present, (lookup(context, cond.path) if present else None), None, None
     try:
         actual = lookup(context, cond.path)
-        expected = render(cond.value, context)
+        expected, note = threshold_for(cond, context, harder)
     except TemplateError:
-        return False, None
+        return False, None, None, None
+    if expected is None and note is not None:  # no usable threshold: never holds
+        return False, actual, expected, note
+    ok, actual = _holds(cond, actual, expected)
+    return ok, actual, expected, note
+
+
+def _holds(cond: Condition, actual: Any, expected: Any) -> Tuple[bool, Any]:
     try:
         if cond.op == "contains":
             if isinstance(actual, str):
@@ -171,20 +273,27 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def check_all(raw_conditions: Sequence[Any], context: Mapping[str, Any]) -> List[Dict[str, Any]]:
-    """Evaluate each raw condition; one report dict per condition
-    (``condition``, ``ok``, ``actual``)."""
+def check_all(raw_conditions: Sequence[Any], context: Mapping[str, Any],
+              harder: bool = True) -> List[Dict[str, Any]]:
+    """Evaluate each raw condition; one report dict per condition (``condition``,
+    ``ok``, ``actual``, and ``threshold`` when an alert label set one: see
+    :func:`threshold_for`; ``harder=False`` for ``escalate_when`` conditions)."""
     report: List[Dict[str, Any]] = []
     for raw in raw_conditions:
         cond = parse_condition(raw)
-        ok, actual = evaluate(cond, context)
+        ok, actual, expected, note = _compare(cond, context, harder)
         shown = cond
-        if cond.op != "exists":
+        if note is not None:
+            shown = Condition(cond.path, cond.op, expected)
+        elif cond.op != "exists":
             try:
                 shown = Condition(cond.path, cond.op, render(cond.value, context))
             except TemplateError:
                 pass
-        report.append({"condition": shown.describe(), "ok": ok, "actual": _short(actual)})
+        entry = {"condition": shown.describe(), "ok": ok, "actual": _short(actual)}
+        if note is not None:
+            entry["threshold"] = note
+        report.append(entry)
     return report
 
 

@@ -11,6 +11,11 @@ from the event that carries its inputs:
 * ``prior`` - the runbook's past success rate on this host group (task spec
   ``priors``; ``policy.default_prior`` when unknown);
 * ``risk_cap`` - ``policy.risk_caps[risk]``.
+
+A threshold an alert label sets in a condition may only make it harder to hold than
+the runbook's own default (easier, for ``escalate_when``): ``threshold=0`` must not
+make a healthy host match.  The decision's ``label_thresholds`` lists each such
+threshold, the one used and why; a refused label also gets a line in ``reasons``.
 """
 
 from __future__ import annotations
@@ -104,7 +109,7 @@ def escalations(runbook: Mapping[str, Any], context: Mapping[str, Any]) -> List[
     """The reasons of every ``escalate_when`` entry whose conditions all hold."""
     reasons: List[str] = []
     for item in runbook.get("escalate_when", []):
-        report = check_all(item.get("when", []), context)
+        report = check_all(item.get("when", []), context, harder=False)
         if report and all(r["ok"] for r in report):
             reasons.append(str(item.get("reason", "escalation condition met")))
     return reasons
@@ -179,6 +184,8 @@ def decide(runbook: Mapping[str, Any], candidates: List[Dict[str, Any]],
     failed = [r["condition"] for r in match_report if not r["ok"]]
     if failed:
         reasons.append("runbook match evidence did not hold: %s" % "; ".join(failed))
+    thresholds = label_thresholds(candidates, match_report)
+    reasons.extend(dict.fromkeys(t["why"] for t in thresholds if not t["label_used"]))
     return {
         "verdict": verdict, "runbook": runbook.get("id"), "confidence": confidence,
         "evidence_match": evidence_match, "match_confirmation": match_report,
@@ -187,5 +194,26 @@ def decide(runbook: Mapping[str, Any], candidates: List[Dict[str, Any]],
         "thresholds": {"auto": policy.auto_threshold, "suggest": policy.suggest_threshold,
                        "max_auto_risk": policy.max_auto_risk},
         "causes": [c["cause"] for c in causes], "reasons": reasons,
-        "dry_run": policy.dry_run,
+        "dry_run": policy.dry_run, "label_thresholds": thresholds,
     }
+
+
+def label_thresholds(candidates: List[Dict[str, Any]],
+                     match_report: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Each condition whose threshold an alert label set: the condition as evaluated,
+    the label's value, the runbook's own, the one used and why (one entry per text)."""
+    out: List[Dict[str, Any]] = []
+    seen = set()
+    reports = [("match.evidence", r) for r in match_report]
+    reports += [("cause %s" % c["cause"], r) for c in candidates for r in c.get("report", [])]
+    for where, row in reports:
+        note = row.get("threshold")
+        if not note or (where, row["condition"]) in seen:
+            continue
+        seen.add((where, row["condition"]))
+        given = list(note["labels"].values())
+        out.append({"where": where, "condition": row["condition"], "labels": note["labels"],
+                    "label_value": given[0] if len(given) == 1 else given,
+                    "runbook": note["runbook"], "used": note["used"],
+                    "label_used": note["label_used"], "why": note["why"]})
+    return out
