@@ -186,8 +186,8 @@ def _host_block(alias: str, h: FleetHost, via: str | None, known_hosts: Sequence
              f"  Port {h.port}",
              f"  User {user}",
              f"  HostKeyAlias {_quoted(_key_name(address, h.port), h.name)}",
-             "  UserKnownHostsFile " + " ".join(_path(p, h.name) for p in known_hosts)]
-    lines += [f"  IdentityFile {_path(Path(f).expanduser(), h.name)}" for f in h.identity_files]
+             "  UserKnownHostsFile " + " ".join(_path(Path(p), h.name) for p in known_hosts)]
+    lines += [f"  IdentityFile {_path(Path(f), h.name)}" for f in h.identity_files]
     lines.append(f"  ProxyJump {via}" if via else "  ProxyCommand none")
     lines += [f"  {k} {v}" for k, v in _PINNED]
     return "\n".join(lines) + "\n"
@@ -217,7 +217,8 @@ def _quoted(value: str, host: str) -> str:
 
 
 def _path(path: Path, host: str) -> str:
-    text = str(path)
+    # absolute as here (where the daemon would read it too): a tmux window starts elsewhere
+    text = str(path.expanduser().absolute())
     if "${" in text:  # ssh would read it as an environment variable
         raise AttachError(f"{host}: the path {text!r} contains '${{', which ssh expands",
                           hint="rename the file or its folder")

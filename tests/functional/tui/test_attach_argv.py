@@ -193,6 +193,19 @@ def test_hostile_values_are_refused(tmp_path: Path, isolated_env: Path, host: Ho
     assert not (tmp_path / "c").exists() or not list((tmp_path / "c").iterdir())
 
 
+def test_relative_paths_are_read_from_where_ccm_runs(
+        tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``identity_file: keys/id`` and ``--known-hosts kh``, as the daemon started here
+    reads them, though a tmux window starts in another folder."""
+    monkeypatch.chdir(tmp_path)
+    web = FleetHost("web-01", address="10.0.0.1", identity_files=("keys/id",))
+    argv = attach_argv(web, "t-11", known_hosts=[Path("kh")], config_dir=tmp_path / "c")
+    monkeypatch.chdir(isolated_env)
+    resolved = ssh_g(argv, "web-01")
+    assert resolved["identityfile"] == str(tmp_path / "keys" / "id")
+    assert resolved["userknownhostsfile"] == str(tmp_path / "kh")
+
+
 def test_odd_names_never_reach_the_command_line(tmp_path: Path, isolated_env: Path) -> None:
     argv = attach_argv(Host(name="-web 01 `id`", address="10.0.0.1"), "t-8",
                        config_dir=tmp_path / "c")
