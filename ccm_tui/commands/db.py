@@ -14,7 +14,8 @@ from ccm_tui.commands._common import (
     settings,
     with_hub,
 )
-from ccm_tui.core.errors import HubUnavailable
+from ccm_tui.core.errors import HubUnavailable, SchemaError
+from ccm_tui.core.text import plural
 
 if TYPE_CHECKING:
     from ccm_tui.hub.base import Hub
@@ -91,6 +92,25 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         raise typer.Exit(1)
 
 
+async def require_current_schema(hub: Hub, url: str, *, then: str) -> None:
+    """Raise :class:`SchemaError` when a PostgreSQL hub's schema is missing or has
+    migrations pending (``then``: the command to run again once migrated). An SQLite
+    hub applies what is pending when it opens, so it passes."""
+    from ccm_tui.hub.migrations import migration_files
+    from ccm_tui.hub.postgres import PostgresHub
+
+    if not isinstance(hub, PostgresHub):
+        return
+    pending = (await hub.migration_status()).pending
+    if not pending:
+        return
+    where = f"the hub at {redact_url(url)}"
+    raise SchemaError(f"{where} has no CCM schema yet" if len(pending) == len(migration_files())
+                      else f"{where} is {plural(len(pending), 'migration')} behind this CCM",
+                      hint=f"apply the schema with `ccm db migrate` (on the same hub), then "
+                      f"run `{then}` again")
+
+
 def _sqlite_status(ctx: typer.Context, url: str) -> dict[str, Any]:
     """Read first: opening an SQLite hub applies its pending migrations."""
     from ccm_tui.hub import open_hub, sqlite_path
@@ -157,4 +177,4 @@ def _print_status(info: dict[str, Any]) -> None:
                   f"{'them' if len(info['pending']) > 1 else 'it'}[/]")
 
 
-__all__ = ["app", "migrate", "status"]
+__all__ = ["app", "migrate", "require_current_schema", "status"]

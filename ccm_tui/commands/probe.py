@@ -66,11 +66,13 @@ async def probe_fleet(hub_url: str, inventory: Inventory, hosts: list[FleetHost]
     """Probe ``hosts`` in parallel (at most ``forks`` at once) and store the snapshots.
 
     The hub must exist: it is opened before any host is contacted, so a mistyped path
-    (or an unreachable database) is a :class:`~ccm_tui.core.errors.HubError` at once,
+    (or an unreachable database, or one with migrations pending) is a
+    :class:`~ccm_tui.core.errors.HubError` at once,
     neither a new, empty hub nor a probe of the whole fleet whose results cannot be kept.
     A probe changes nothing on the hosts, so running it again once the hub is named
     right costs only its time.
     """
+    from ccm_tui.commands.db import require_current_schema
     from ccm_tui.core.model import HealthSnapshot, utcnow
     from ccm_tui.daemon.health import probe_host
     from ccm_tui.daemon.options import DaemonOptions
@@ -80,6 +82,7 @@ async def probe_fleet(hub_url: str, inventory: Inventory, hosts: list[FleetHost]
     options = DaemonOptions()
     sem = asyncio.Semaphore(forks)
     async with open_hub(hub_url, create=False) as hub, SSHPool(inventory, options=ssh) as pool:
+        await require_current_schema(hub, hub_url, then="ccm fleet probe")
         async def one(h: FleetHost) -> HealthSnapshot:
             async with sem:
                 try:

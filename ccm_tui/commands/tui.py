@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ccm_tui.commands._common import has_terminal, redact_url, require_hub, settings
-from ccm_tui.core.errors import CCMError, HubError, SchemaError
-from ccm_tui.core.text import plural
+from ccm_tui.commands._common import has_terminal, require_hub, settings
+from ccm_tui.core.errors import CCMError, HubError
 
 THEMES = ("dark", "light", "high-contrast")
 
@@ -61,23 +60,13 @@ def _require_hub(ctx: typer.Context, url: str) -> None:
 
     from ccm_tui.cli import error_line
     from ccm_tui.hub import open_hub
-    from ccm_tui.hub.migrations import migration_files
 
     async def try_it() -> None:
-        from ccm_tui.hub.sqlite import SqliteHub
+        from ccm_tui.commands.db import require_current_schema
 
-        hub = open_hub(url, create=False)
-        async with hub:
-            if isinstance(hub, SqliteHub):
-                return  # opening it applied what was pending
-            pending = (await hub.migration_status()).pending
-        if pending:  # the screen would show an empty fleet, as if all were well
-            raise SchemaError(
-                f"the hub at {redact_url(url)} has no CCM schema yet" if len(pending) == len(
-                    migration_files()) else f"the hub at {redact_url(url)} is "
-                f"{plural(len(pending), 'migration')} behind this CCM",
-                hint="apply the schema with `ccm db migrate` (on the same hub), then run "
-                "`ccm tui` again")
+        async with open_hub(url, create=False) as hub:
+            # else the screen would show an empty fleet, as if all were well
+            await require_current_schema(hub, url, then="ccm tui")
 
     try:
         open_hub(url, create=False)  # a malformed URL is said first
