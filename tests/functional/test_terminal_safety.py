@@ -238,3 +238,13 @@ def test_report_until_asks_for_a_time_not_a_duration(url: str) -> None:
     assert "'12h' is not an RFC 3339 time (e.g. 2026-11-27T08:00Z)" in out.output, out.output
     since = ccm("--hub", url, "report", "--since", "12x", env={"COLUMNS": "200"})
     assert "'12x' is neither a duration (12h) nor an RFC 3339 time" in since.output
+
+
+def test_printable_escapes_every_control_and_keeps_blocks_readable() -> None:
+    from ccm_tui.core.text import printable
+
+    assert printable(None) == ""
+    assert printable("a\tb\nc\rd\x00\x7f\x85\u2028\u202e") == \
+        "a\\tb\\nc\\rd\\x00\\x7f\\x85\\u2028\\u202e"
+    assert printable("a\tb\r\nc\rd\x0c", block=True) == "a\tb\nc\\rd\\x0c"
+    assert printable("ünïcode — ✓ 日本") == "ünïcode — ✓ 日本"  # printable text is left alone
