@@ -47,6 +47,8 @@ _USER = re.compile(r"[A-Za-z0-9_.]([A-Za-z0-9_.@$-]*)")
 #: A host name that can stand as itself in the ssh config (so the operator's own
 #: ``Host web-*`` blocks still apply to what CCM leaves unpinned).
 _ALIAS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+#: An OpenSSH algorithm list (``+a,b``, ``-a*``, ``^a``), as inventories give them.
+_ALGORITHMS = re.compile(r"[+^-]?[A-Za-z0-9@.*?_-]+(,[A-Za-z0-9@.*?_-]+)*")
 #: A path ssh passes through a shell unquoted (``-F PATH`` of the ssh ``ProxyJump`` starts).
 _SHELL_SAFE_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
 
@@ -189,6 +191,10 @@ def _host_block(alias: str, h: FleetHost, via: str | None, known_hosts: Sequence
              "  UserKnownHostsFile " + " ".join(_path(Path(p), h.name) for p in known_hosts)]
     lines += [f"  IdentityFile {_path(Path(f), h.name)}" for f in h.identity_files]
     lines.append(f"  ProxyJump {via}" if via else "  ProxyCommand none")
+    # the host's own lists, as the pool offers them to it (an old server's +dh-group1)
+    for key, value in (("KexAlgorithms", h.kex_algs), ("Ciphers", h.ciphers)):
+        if value and _ALGORITHMS.fullmatch(value):
+            lines.append(f"  {key} {value}")
     lines += [f"  {k} {v}" for k, v in _PINNED]
     return "\n".join(lines) + "\n"
 

@@ -193,6 +193,18 @@ def test_hostile_values_are_refused(tmp_path: Path, isolated_env: Path, host: Ho
     assert not (tmp_path / "c").exists() or not list((tmp_path / "c").iterdir())
 
 
+def test_a_hosts_own_algorithms(tmp_path: Path, isolated_env: Path) -> None:
+    """An old server the pool offers ``+diffie-hellman-group14-sha1``: ssh offers it too."""
+    old = FleetHost("db-old", address="10.0.0.4", kex_algs="+diffie-hellman-group14-sha1",
+                    ciphers="^aes128-ctr")
+    resolved = ssh_g(attach_argv(old, "t-12", config_dir=tmp_path / "c"), "db-old")
+    assert resolved["kexalgorithms"].endswith(",diffie-hellman-group14-sha1")
+    assert resolved["ciphers"].startswith("aes128-ctr,")
+    plain = ssh_g(attach_argv(FleetHost("web", address="10.0.0.5"), "t-12",
+                              config_dir=tmp_path / "c"), "web")
+    assert "diffie-hellman-group14-sha1" not in plain["kexalgorithms"].split(",")
+
+
 def test_relative_paths_are_read_from_where_ccm_runs(
         tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``identity_file: keys/id`` and ``--known-hosts kh``, as the daemon started here
