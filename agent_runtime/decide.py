@@ -15,7 +15,8 @@ from the event that carries its inputs:
 A threshold an alert label sets in a condition may only make it harder to hold than
 the runbook's own default (easier, for ``escalate_when``): ``threshold=0`` must not
 make a healthy host match.  The decision's ``label_thresholds`` lists each such
-threshold, the one used and why; a refused label also gets a line in ``reasons``.
+threshold, the one used and why, and each "why" is a line of ``reasons`` too (the
+reasons are what the hub keeps of a decision).
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def decide(runbook: Mapping[str, Any], candidates: List[Dict[str, Any]],
     if failed:
         reasons.append("runbook match evidence did not hold: %s" % "; ".join(failed))
     thresholds = label_thresholds(candidates, match_report)
-    reasons.extend(dict.fromkeys(t["why"] for t in thresholds if not t["label_used"]))
+    reasons.extend(dict.fromkeys(t["why"] for t in thresholds))
     return {
         "verdict": verdict, "runbook": runbook.get("id"), "confidence": confidence,
         "evidence_match": evidence_match, "match_confirmation": match_report,

@@ -148,3 +148,18 @@ def test_the_shell_action_itself_refuses_a_marked_dash_value(tmp_path: Path) -> 
     with pytest.raises(ActionError, match="starts with '-'"):
         run_action("shell", {"argv": [prog, "-rf"], "value_slots": [1]}, ActionContext())
     assert not log.exists()
+
+
+def test_an_inline_fix_under_a_cause_is_guarded_too(tmp_path: Path) -> None:
+    prog, log = _recorder(tmp_path)
+    rb = _runbook({})
+    del rb["remediate"]
+    rb["classify"][0]["remediate"] = [{"id": "fix", "action": "shell", "params": {
+        "argv": [prog, "{{ alert.labels.service }}"]}}]
+    s = spec("t-inline", sandbox(tmp_path / "host"), [rb],
+             {"alertname": "Custom", "service": "-rf"}, tmp_path / "journal")
+    res = run_agent(s, tmp_path)
+    assert res.returncode == 0, res.stderr
+    evts = events(res.stdout)
+    assert evts[0]["data"]["rejected"] == []
+    assert finished(evts)["outcome"] == "escalated" and not log.exists()

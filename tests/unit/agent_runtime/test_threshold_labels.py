@@ -83,6 +83,8 @@ def test_a_stricter_threshold_label_is_used_and_a_full_host_is_fixed(tmp_path: P
     assert decision["verdict"] == "auto" and decision["confidence"] >= 0.9
     assert decision["match_confirmation"][0]["condition"] == 'evidence.d.used_pct >= "85"'
     assert not any("would loosen" in r for r in decision["reasons"])
+    assert 'label threshold="85" is at least as strict as the runbook\'s own 80: the ' \
+        "label's value is used" in decision["reasons"]
     assert marker.exists()  # the fix ran (it frees nothing, so verify fails below)
     assert finished(evts)["outcome"] != "resolved"
 
