@@ -14,7 +14,7 @@ from ccm_tui.commands._common import (
     settings,
     with_hub,
 )
-from ccm_tui.core.errors import HubUnavailable, SchemaError
+from ccm_tui.core.errors import HubError, HubUnavailable, SchemaError
 from ccm_tui.core.text import plural
 
 if TYPE_CHECKING:
@@ -40,7 +40,16 @@ def migrate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     url = settings(ctx).hub
 
     async def go(hub: Hub) -> list[str]:
-        return await hub.migrate()
+        try:
+            return await hub.migrate()
+        except Exception as exc:
+            denied = _denied(url, exc)
+            if denied is None:
+                raise
+            raise SchemaError(f"{denied} may not change the hub's schema: {exc}",
+                              hint="run `ccm db migrate` once as the database's owner (or "
+                              "a user allowed to CREATE in its schema); the daemon's user "
+                              "needs only to read and write the tables") from exc
 
     applied = run_hub(url, go)
     if as_json:
@@ -56,6 +65,20 @@ def migrate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
                   f"({len(applied)} migration{'s' if len(applied) != 1 else ''} applied now)")
     else:
         out.print(f"{redact_url(url)}: schema up to date (nothing to apply)")
+
+
+def _denied(url: str, exc: BaseException) -> str | None:
+    """``the PostgreSQL user NAME`` when ``exc`` is PostgreSQL refusing that user."""
+    if _adapter(url) != "postgresql":
+        return None
+    import asyncpg
+
+    if not isinstance(exc, asyncpg.InsufficientPrivilegeError):
+        return None
+    from urllib.parse import urlsplit
+
+    user = urlsplit(url).username
+    return f"the PostgreSQL user {user!r}" if user else "the PostgreSQL user"
 
 
 @app.command("status")
@@ -125,6 +148,18 @@ def _sqlite_status(ctx: typer.Context, url: str) -> dict[str, Any]:
 
 
 async def _status(url: str, hub: Hub, schema: MigrationStatus | None = None) -> dict[str, Any]:
+    try:
+        return await _read_status(url, hub, schema)
+    except Exception as exc:
+        denied = _denied(url, exc)
+        if denied is None:
+            raise
+        raise HubError(f"{denied} may not read the hub: {exc}",
+                       hint="connect as the user the daemon uses (it reads and writes the "
+                       "CCM tables), or grant this one access to them") from exc
+
+
+async def _read_status(url: str, hub: Hub, schema: MigrationStatus | None) -> dict[str, Any]:
     from ccm_tui.core.states import OPEN_STATES
     from ccm_tui.hub.postgres import PostgresHub
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import sqlite3
 from pathlib import Path
 
@@ -171,3 +172,26 @@ def test_status_json_says_an_unreachable_hub_is_not_reachable(pg_cluster: PgClus
         text = ccm("--hub", url, "db", "status")
         assert text.exit_code == 1 and text.stdout == ""
         assert one_line(text.stderr) == f"ccm: error: {doc['error']}"
+
+
+def test_a_postgres_user_without_rights_is_told_so(pg_cluster: PgCluster, pg_url: str) -> None:
+    """Before: `unexpected InsufficientPrivilegeError … run with CCM_DEBUG=1`."""
+    role = "weak_" + secrets.token_hex(4)
+    database = pg_url.rsplit("/", 1)[1]
+    pg_cluster.psql(f"CREATE ROLE {role} LOGIN")
+    pg_cluster.psql("REVOKE CREATE ON SCHEMA public FROM PUBLIC", database)
+    weak = pg_cluster.url(database, user=role)
+
+    migrate = ccm("--hub", weak, "db", "migrate")
+    assert migrate.exit_code == 1 and migrate.stdout == ""
+    line = one_line(migrate.stderr)
+    assert line.startswith(f"ccm: error: the PostgreSQL user {role!r} may not change the "
+                           "hub's schema: permission denied"), line
+    assert "as the database's owner" in line
+
+    assert ccm("--hub", pg_url, "db", "migrate").exit_code == 0  # as the owner
+    status = ccm("--hub", weak, "db", "status", "--json")
+    assert status.exit_code == 1 and status.stdout == ""
+    line = one_line(status.stderr)
+    assert line.startswith(f"ccm: error: the PostgreSQL user {role!r} may not read the hub: "
+                           "permission denied"), line
