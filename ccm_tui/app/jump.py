@@ -28,6 +28,7 @@ import re
 import shlex
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -260,11 +261,25 @@ def _write_config(folder: Path, task_id: str, text: str) -> Path:
             f.write(text)
         final = folder / f"{name}.ssh_config"
         os.replace(tmp, final)
+        _prune(folder)
     except OSError as exc:
         raise AttachError(f"cannot write the ssh config for t in {folder}: "
                           f"{exc.strerror or exc}",
                           hint="check that folder's permissions, or set XDG_RUNTIME_DIR") from None
     return final
+
+
+#: How long a task's ssh config is kept after its last ``t`` (ssh reads it only while
+#: it connects); older ones are removed, so a long-lived cache folder does not fill up.
+CONFIG_KEEP_SECONDS = 86400.0
+
+
+def _prune(folder: Path) -> None:
+    cutoff = time.time() - CONFIG_KEEP_SECONDS
+    for old in [*folder.glob("*.ssh_config"), *folder.glob(".ssh_config.*")]:
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
 
 
 def inside_tmux() -> bool:

@@ -23,7 +23,14 @@ from pathlib import Path
 import pytest
 
 from ccm_tui.app.fleet_access import FleetAccess
-from ccm_tui.app.jump import _ATTACH, AttachError, attach_argv, attach_command, open_window
+from ccm_tui.app.jump import (
+    _ATTACH,
+    CONFIG_KEEP_SECONDS,
+    AttachError,
+    attach_argv,
+    attach_command,
+    open_window,
+)
 from ccm_tui.core.errors import CCMError
 from ccm_tui.core.model import Host
 from ccm_tui.fleet.inventory import FleetHost
@@ -230,6 +237,19 @@ def test_odd_names_never_reach_the_command_line(tmp_path: Path, isolated_env: Pa
         with pytest.raises(AttachError, match="names no tmux session"):
             attach_argv(Host(name="web", address="10.0.0.1"), task, config_dir=tmp_path / "d")
     assert not (tmp_path / "d").exists()
+
+
+def test_old_configs_are_cleared(tmp_path: Path, isolated_env: Path) -> None:
+    """Each ``t`` writes its task's file; ones not used for a day go when the next is made."""
+    folder = tmp_path / "c"
+    web = Host(name="web", address="10.0.0.1")
+    old = Path(attach_argv(web, "t-13", config_dir=folder)[2])
+    recent = Path(attach_argv(web, "t-14", config_dir=folder)[2])
+    stale = time.time() - CONFIG_KEEP_SECONDS - 60
+    os.utime(old, (stale, stale))
+    attach_argv(web, "t-15", config_dir=folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["t-14.ssh_config", "t-15.ssh_config"]
+    assert recent.exists()
 
 
 def test_jump_loops_and_bad_inventories_are_said(tmp_path: Path, isolated_env: Path) -> None:
