@@ -137,6 +137,56 @@ def option_warnings(doc: Any) -> List[Tuple[Tuple[PathPart, ...], str]]:
     return out
 
 
+def _conditions(doc: Mapping[str, Any]) -> List[Tuple[Tuple[PathPart, ...], Any]]:
+    found: List[Tuple[Tuple[PathPart, ...], Any]] = []
+
+    def add(path: Tuple[PathPart, ...], raw: Any) -> None:
+        if isinstance(raw, list):
+            found.extend(((*path, i), c) for i, c in enumerate(raw))
+
+    match = doc.get("match")
+    if isinstance(match, dict):
+        add(("match", "evidence"), match.get("evidence"))
+    for key, sub in (("classify", "when"), ("escalate_when", "when")):
+        items = doc.get(key)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict):
+                add((key, i, sub), item.get(sub))
+    if isinstance(doc.get("verify"), dict):
+        add(("verify", "expect"), doc["verify"].get("expect"))
+    for path, step in _steps(doc):
+        add((*path, "when"), step.get("when"))
+    return found
+
+
+def threshold_warnings(doc: Any) -> List[Tuple[Tuple[PathPart, ...], str]]:
+    """``(path, message)`` for each ``> >= < <=`` condition of runbook ``doc`` whose
+    threshold an alert label sets with no ``default(...)``: the runbook then has no bar
+    of its own, so any label value (``threshold=0``) is used as is."""
+    from agent_runtime.conditions import ConditionError, parse_condition
+    from agent_runtime.template import TemplateError, render, template_paths
+
+    if not isinstance(doc, dict):
+        return []
+    out: List[Tuple[Tuple[PathPart, ...], str]] = []
+    for path, raw in _conditions(doc):
+        try:
+            cond = parse_condition(raw)
+            paths = template_paths(cond.value) if isinstance(cond.value, str) else []
+        except (ConditionError, TemplateError):
+            continue
+        if cond.op not in (">", ">=", "<", "<=") or not paths \
+                or not all(p.startswith("alert.labels.") for p in paths):
+            continue
+        try:
+            render(cond.value, {"alert": {"labels": {}}})
+        except TemplateError:
+            out.append((path, "a label sets this threshold with no default: any value the "
+                        "alert carries (threshold=0) is used as is; add the runbook's own "
+                        "bar, e.g. | default(80), and a label can then only tighten it"))
+    return out
+
+
 def with_value_slots(doc: Dict[str, Any]) -> Dict[str, Any]:
     """A copy of a validated runbook whose ``shell`` steps carry :data:`SLOTS_PARAM`,
     so the action can refuse an option-looking value where a template put it."""

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from agent_runtime.runbook import Issue
-from agent_runtime.runbook_safety import option_warnings
+from agent_runtime.runbook_safety import option_warnings, threshold_warnings
 from ccm_tui.runbooks.loader import (
     FileError,
     LoadedRunbook,
@@ -60,8 +60,10 @@ def _issue(err: FileError) -> LintIssue:
 
 
 def _warnings(rb: LoadedRunbook) -> list[LintIssue]:
-    """Warnings for a valid runbook: shell slots that could take an option-looking value."""
-    found = option_warnings(rb.data) if rb.data is not None and not rb.errors else []
+    """Warnings for a valid runbook: shell slots that could take an option-looking value,
+    and thresholds a label sets with no default of the runbook's own."""
+    found = option_warnings(rb.data) + threshold_warnings(rb.data) \
+        if rb.data is not None and not rb.errors else []
     if not found:
         return []
     try:
@@ -73,7 +75,7 @@ def _warnings(rb: LoadedRunbook) -> list[LintIssue]:
         err = _issue_error(Path(rb.path), root, Issue(path, message))
         out.append(LintIssue(str(err.file), err.line, err.column, f"warning: {err.reason}",
                              "warning"))
-    return out
+    return sorted(out, key=lambda i: (i.line, i.column))
 
 
 def lint_paths(paths: Sequence[Path] = (), actions: Any = None) -> LintReport:

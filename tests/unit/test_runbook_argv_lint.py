@@ -59,3 +59,34 @@ def test_lint_refuses_a_label_that_chooses_the_program(tmp_path: Path) -> None:
     assert res.returncode == 1
     assert "must not choose which program runs" in res.stdout
     assert "Traceback" not in res.stdout + res.stderr
+
+
+THRESHOLDS = """\
+id: thr
+title: thr
+risk: low
+mode: auto
+match:
+  labels: ['alertname="Full"']
+  evidence: ['evidence.d.used_pct >= {{ alert.labels.threshold }}']
+diagnose:
+  - {id: d, action: disk_usage, params: {path: /}}
+classify:
+  - cause: c
+    when: ['evidence.d.used_pct >= {{ alert.labels.threshold | default(80) }}']
+    weight: 0.99
+verify:
+  action: disk_usage
+  params: {path: /}
+  expect: ['result.used_pct < {{ alert.labels.threshold }}']
+"""
+
+
+def test_lint_warns_about_a_label_threshold_with_no_default(tmp_path: Path) -> None:
+    (tmp_path / "thr.yaml").write_text(THRESHOLDS)
+    res = subprocess.run([sys.executable, "-m", "ccm_tui", "runbooks", "lint", "--json",
+                          str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    issues = json.loads(res.stdout)["issues"]
+    assert [(i["line"], i["severity"]) for i in issues] == [(7, "warning"), (17, "warning")]
+    assert all("no default" in i["reason"] and "default(80)" in i["reason"] for i in issues)
