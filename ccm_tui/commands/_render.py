@@ -55,6 +55,28 @@ def markup_safe(value: object) -> str:
     return escape(printable(value))
 
 
+def fit_widths(natural: Sequence[int], width: int, overhead: int,
+               narrowable: Iterable[int], floor: int = 8) -> list[int]:
+    """Column widths that fit ``width`` (``overhead``: the borders and padding): the
+    widest column of ``narrowable`` gives way first, down to ``floor``; the others keep
+    their ``natural`` width. Rich shrinks every ``no_wrap`` column alike, and drops
+    whole columns (the ids, the figures) rather than cut a long host name."""
+    widths = list(natural)
+    can = list(narrowable)
+    excess = sum(widths) + overhead - width
+    while excess > 0:
+        left = [i for i in can if widths[i] > floor]
+        if not left:
+            break
+        widest = max(left, key=lambda i: widths[i])
+        others = [widths[i] for i in left if i != widest]
+        cut = min(excess, widths[widest] - floor,
+                  max(1, widths[widest] - max(others, default=floor)))
+        widths[widest] -= cut
+        excess -= cut
+    return widths
+
+
 def without_host(host: str, error: str) -> str:
     """``error`` without the host name it starts with, for a line that names the host."""
     if error.startswith(host) and error[len(host):len(host) + 1] in (" ", ":"):
@@ -190,6 +212,7 @@ __all__ = [
     "ago",
     "approvals_table",
     "console",
+    "fit_widths",
     "host_problems",
     "markup_safe",
     "plain",

@@ -128,7 +128,7 @@ def render_rich(r: MorningReport) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ccm_tui.commands._render import console, plain
+    from ccm_tui.commands._render import console, fit_widths, plain
 
     out = console()
     out.print(f"[bold]CCM morning report[/]  {r.since:%Y-%m-%d %H:%M} → {r.until:%H:%M} UTC"
@@ -165,7 +165,8 @@ def render_rich(r: MorningReport) -> None:
         natural = [max([len(c)] + [cell_len(line) for r in cells
                                    for line in r[i].plain.split("\n")])
                    for i, c in enumerate(cols)]
-        widths = _fit(cols, natural, out.width)
+        widths = fit_widths(natural, out.width, 2 * (len(cols) - 1),
+                            [i for i, c in enumerate(cols) if c not in _WHOLE])
         for c, n, w in zip(cols, natural, widths, strict=True):
             t.add_column(c, no_wrap=c not in wrap, overflow="fold" if c in wrap else "ellipsis",
                          min_width=w, max_width=w if w < n else None)
@@ -198,26 +199,9 @@ def render_rich(r: MorningReport) -> None:
            for c in r.mode_changes])
 
 
-#: Columns a row is acted on by: never narrowed (``ccm approve ID``).
+#: Columns a row is acted on by: never narrowed (``ccm approve ID``); the widest of the
+#: others gives way first (a long host name cut a task id to ``t…``).
 _WHOLE = frozenset({"ID", "STATE"})
-
-
-def _fit(cols: tuple[str, ...], natural: list[int], width: int) -> list[int]:
-    """Column widths for a report table on ``width`` columns: the widest column other
-    than an id or a state gives way first, down to 8, so a long host name is cut before
-    anything else (rich shrank every column alike, and dropped the id and the state)."""
-    widths = list(natural)
-    excess = sum(widths) + 2 * (len(cols) - 1) - width
-    while excess > 0:
-        narrowable = [i for i, c in enumerate(cols) if c not in _WHOLE and widths[i] > 8]
-        if not narrowable:
-            break
-        widest = max(narrowable, key=lambda i: widths[i])
-        others = [widths[i] for i in narrowable if i != widest]
-        cut = min(excess, widths[widest] - 8, max(1, widths[widest] - max(others, default=8)))
-        widths[widest] -= cut
-        excess -= cut
-    return widths
 
 
 def _pending(r: MorningReport) -> str:

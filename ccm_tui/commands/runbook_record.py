@@ -170,19 +170,18 @@ def stats(
 
 def _render(rec: Record) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    from ccm_tui.commands._render import console, markup_safe, plain
+    from ccm_tui.commands._render import console, fit_widths, markup_safe, plain
     from ccm_tui.commands.runbooks import MODE_STYLES
 
     out = console()
     if rec.rows:
-        table = Table(title="Runbook track records", title_justify="left")
-        for name, kw in (("runbook", {"style": "bold cyan", "no_wrap": True}),
-                         ("group", {"no_wrap": True}), ("mode", {"no_wrap": True}),
-                         ("ok", {"justify": "right"}), ("fail", {"justify": "right"}),
-                         ("appr", {"justify": "right"}), ("rej", {"justify": "right"}),
-                         ("prior", {"justify": "right"}), ("next", {"no_wrap": True})):
-            table.add_column(name, **kw)
+        # no box, as every other listing: at 80 columns its 28 columns of lines left the
+        # runbook names 8
+        table = Table(title="Runbook track records", title_justify="left", box=None,
+                      header_style="bold", pad_edge=False)
+        rows = []
         for r in rec.rows:
             style = MODE_STYLES.get(r["mode"], "")
             mode = plain(r["mode"], style) + ("" if r["mode_source"] == "hub" else " (file)")
@@ -190,9 +189,21 @@ def _render(rec: Record) -> None:
                    f"{r['promotes_to']} in {r['successes_to_promotion']}"
                    if r["successes_to_promotion"] is not None else
                    f"{r['promotes_to']}: {r['endorsements_to_promotion']} endorsed")
-            table.add_row(plain(r["runbook"]), plain(r["host_group"]), mode, str(r["successes"]),
-                          str(r["failures"]), str(r["approvals"]), str(r["rejections"]),
-                          f"{r['prior']:.0%}", plain(nxt))
+            rows.append([plain(r["runbook"]), plain(r["host_group"]), mode,
+                         *(Text(str(r[k])) for k in ("successes", "failures", "approvals",
+                                                     "rejections")),
+                         Text(f"{r['prior']:.0%}"), plain(nxt)])
+        heads = ("runbook", "group", "mode", "ok", "fail", "appr", "rej", "prior", "next")
+        natural = [max([len(h)] + [row[i].cell_len for row in rows])
+                   for i, h in enumerate(heads)]
+        # the figures never shrink (at 80 columns rich dropped all five); names give way
+        widths = fit_widths(natural, out.width, 2 * (len(heads) - 1), (0, 1, 8))
+        for i, (h, n, w) in enumerate(zip(heads, natural, widths, strict=True)):
+            table.add_column(h, style="bold cyan" if h == "runbook" else "", no_wrap=True,
+                             justify="right" if 3 <= i <= 7 else "left",
+                             min_width=w, max_width=w if w < n else None)
+        for row in rows:
+            table.add_row(*row)
         out.print(table)
     if rec.without_record:
         names = markup_safe(", ".join(rec.without_record))

@@ -248,3 +248,19 @@ def test_printable_escapes_every_control_and_keeps_blocks_readable() -> None:
         "a\\tb\\nc\\rd\\x00\\x7f\\x85\\u2028\\u202e"
     assert printable("a\tb\r\nc\rd\x0c", block=True) == "a\tb\nc\\rd\\x0c"
     assert printable("ünïcode — ✓ 日本") == "ünïcode — ✓ 日本"  # printable text is left alone
+
+
+def test_runbooks_stats_keeps_its_figures_at_80_columns(url: str) -> None:
+    """In a box, at 80 columns rich dropped ok, fail, appr, rej and prior whole (the
+    figures the command is for) next to a long host group; now the names give way."""
+    hub_call(url, "record_runbook_outcome", "disk-full", "web-frontend-production-eu-west",
+             success=True, approved=True)
+    hub_call(url, "record_runbook_outcome", "connection-exhaustion", "db", success=False)
+    out = ccm("--hub", url, "runbooks", "stats", env={"COLUMNS": "80"}).stdout
+    lines = out.splitlines()
+    assert lines[1].split() == ["runbook", "group", "mode", "ok", "fail", "appr", "rej",
+                                "prior", "next"], out
+    rows = {line.split()[0]: line.split() for line in lines[2:4]}
+    assert rows["disk-full"][1].startswith("web-fronten") and "…" in rows["disk-full"][1]
+    assert rows["disk-full"][2:8] == ["auto", "(file)", "1", "0", "1", "0"], out
+    assert all(len(line) <= 80 for line in lines[:4]), out
