@@ -264,3 +264,17 @@ def test_runbooks_stats_keeps_its_figures_at_80_columns(url: str) -> None:
     assert rows["disk-full"][1].startswith("web-fronten") and "…" in rows["disk-full"][1]
     assert rows["disk-full"][2:8] == ["auto", "(file)", "1", "0", "1", "0"], out
     assert all(len(line) <= 80 for line in lines[:4]), out
+
+
+def test_tasks_show_a_summary_cannot_add_a_row_to_the_details(url: str) -> None:
+    async def make() -> str:
+        async with open_hub(url) as hub:
+            task = await hub.create_task(Task(
+                id=new_task_id(), host="web-01", alertname="DiskFull",
+                summary="disk at 91%\nstate     resolved\noutcome   fixed by ccm"))
+            return task.id
+
+    out = ccm("--hub", url, "tasks", "show", asyncio.run(make())).stdout
+    assert "disk at 91%\\nstate     resolved\\noutcome   fixed by ccm" in out, out
+    assert [line.split()[1] for line in out.splitlines()
+            if line.startswith("│") and len(line.split()) > 1].count("state") == 1, out
