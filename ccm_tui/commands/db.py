@@ -39,9 +39,15 @@ def migrate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Apply the schema to the hub; safe to run again (only what is missing is applied)."""
     url = settings(ctx).hub
 
-    async def go(hub: Hub) -> list[str]:
+    async def go(hub: Hub) -> tuple[list[str], list[str]]:
+        from ccm_tui.hub.postgres import PostgresHub
+
         try:
-            return await hub.migrate()
+            applied = await hub.migrate()
+            # SQLite refuses a newer schema outright; PostgreSQL works on, so it is said
+            newer = list((await hub.migration_status()).newer) \
+                if isinstance(hub, PostgresHub) else []
+            return applied, newer
         except Exception as exc:
             denied = _denied(url, exc)
             if denied is None:
@@ -51,20 +57,25 @@ def migrate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
                               "a user allowed to CREATE in its schema); the daemon's user "
                               "needs only to read and write the tables") from exc
 
-    applied = run_hub(url, go)
+    applied, newer = run_hub(url, go)
+    if newer:
+        typer.echo(f"warning: the hub also has {plural(len(newer), 'migration')} this CCM "
+                   f"does not know ({', '.join(newer)}), applied by a newer CCM: upgrade "
+                   "CCM", err=True)
     if as_json:
-        print_json({"hub": redact_url(url), "applied": applied})
+        print_json({"hub": redact_url(url), "applied": applied, "newer": newer})
         return
     from ccm_tui.commands._render import console
 
     out = console()
+    state = "newer than this CCM" if newer else "up to date"
     if applied:
         for name in applied:
             out.print(f"[green]applied[/] {name}")
-        out.print(f"{redact_url(url)}: schema up to date "
+        out.print(f"{redact_url(url)}: schema {state} "
                   f"({len(applied)} migration{'s' if len(applied) != 1 else ''} applied now)")
     else:
-        out.print(f"{redact_url(url)}: schema up to date (nothing to apply)")
+        out.print(f"{redact_url(url)}: schema {state} (nothing to apply)")
 
 
 def _denied(url: str, exc: BaseException) -> str | None:

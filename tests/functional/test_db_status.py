@@ -141,6 +141,17 @@ def test_a_hub_migrated_by_a_newer_ccm_says_upgrade(
     assert (doc["schema"], doc["pending"], doc["newer"]) == ("newer than this CCM", [], newer)
     assert "upgrade CCM" in text
 
+    # migrate: SQLite refuses to open it; PostgreSQL applies nothing and says why
+    migrate = ccm("--hub", url, "db", "migrate", "--json")
+    assert "upgrade CCM" in one_line(migrate.stderr)
+    if kind == "sqlite":
+        assert migrate.exit_code == 1 and migrate.stdout == ""
+    else:
+        assert migrate.exit_code == 0
+        assert json.loads(migrate.stdout) == {"hub": url, "applied": [], "newer": newer}
+        assert "schema newer than this CCM (nothing to apply)" in ccm(
+            "--hub", url, "db", "migrate").stdout
+
 
 def test_status_on_sqlite_says_what_is_wrong_with_the_file(tmp_path: Path) -> None:
     other = tmp_path / "other.db"
