@@ -40,14 +40,16 @@ def migrate(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     url = settings(ctx).hub
 
     async def go(hub: Hub) -> tuple[list[str], list[str]]:
-        from ccm_tui.hub.postgres import PostgresHub
+        from ccm_tui.hub.sqlite import SqliteHub
 
         try:
             applied = await hub.migrate()
-            # SQLite refuses a newer schema outright; PostgreSQL works on, so it is said
-            newer = list((await hub.migration_status()).newer) \
-                if isinstance(hub, PostgresHub) else []
-            return applied, newer
+            if isinstance(hub, SqliteHub):
+                return applied, []  # it refuses a newer schema outright
+            from ccm_tui.hub.postgres import PostgresHub
+
+            assert isinstance(hub, PostgresHub)  # works on with a newer schema: said
+            return applied, list((await hub.migration_status()).newer)
         except Exception as exc:
             denied = _denied(url, exc)
             if denied is None:
@@ -131,10 +133,13 @@ async def require_current_schema(hub: Hub, url: str, *, then: str) -> None:
     migrations pending (``then``: the command to run again once migrated). An SQLite
     hub applies what is pending when it opens, so it passes."""
     from ccm_tui.hub.migrations import migration_files
-    from ccm_tui.hub.postgres import PostgresHub
+    from ccm_tui.hub.sqlite import SqliteHub
 
-    if not isinstance(hub, PostgresHub):
+    if isinstance(hub, SqliteHub):
         return
+    from ccm_tui.hub.postgres import PostgresHub  # loads the driver: not for SQLite
+
+    assert isinstance(hub, PostgresHub)
     pending = (await hub.migration_status()).pending
     if not pending:
         return
@@ -172,9 +177,10 @@ async def _status(url: str, hub: Hub, schema: MigrationStatus | None = None) -> 
 
 async def _read_status(url: str, hub: Hub, schema: MigrationStatus | None) -> dict[str, Any]:
     from ccm_tui.core.states import OPEN_STATES
-    from ccm_tui.hub.postgres import PostgresHub
 
     if schema is None:
+        from ccm_tui.hub.postgres import PostgresHub
+
         assert isinstance(hub, PostgresHub)
         schema = await hub.migration_status()
     doc = _doc(url, schema)
