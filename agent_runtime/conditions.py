@@ -8,9 +8,9 @@ a template (``"{{ evidence.before.count }}"``), rendered against the same contex
 Operators: ``> >= < <= == != contains matches exists``.  A path with no value makes
 every operator false except that ``exists`` is simply false too.
 
-A threshold taken from an alert label (``>= {{ alert.labels.threshold | default(80) }}``)
-may only make the condition harder to hold than the runbook's own default, never
-easier: anyone who can post an alert sets its labels, and ``threshold=0`` must not
+A threshold taken from an alert label or annotation (``>= {{ alert.labels.threshold |
+default(80) }}``) may only make the condition harder to hold than the runbook's own
+default, never easier: anyone who can post an alert sets its labels, and ``threshold=0`` must not
 make a healthy host match a runbook (or pass its verify check).  A label that is not
 a finite number is not used.  The report of such a condition says which threshold
 was used and why (see :func:`threshold_for`).
@@ -140,41 +140,58 @@ def _finite(value: Any) -> Optional[float]:
     return number if math.isfinite(number) else None
 
 
-def _label_names(cond: Condition) -> List[str]:
+def _alert_paths(cond: Condition) -> List[str]:
+    """The ``alert.*`` paths (labels, annotations: set by whoever posts the alert) that
+    a ``> >= < <=`` condition's value reads."""
     if cond.op not in _BOUNDS or not isinstance(cond.value, str) or "{{" not in cond.value:
         return []
     try:
         paths = template_paths(cond.value)
     except TemplateError:
         return []
-    return [p[len(_LABELS):].split(".", 1)[0] for p in paths if p.startswith(_LABELS)]
+    return [p for p in paths if p.startswith("alert.")]
+
+
+def _pop(tree: Dict[str, Any], parts: List[str]) -> Tuple[bool, Any]:
+    """Remove ``parts`` from ``tree`` (copying each mapping on the way, so the caller's
+    context is untouched); ``(found, value)``."""
+    node = tree
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, Mapping):
+            return False, None
+        node[part] = node = dict(child)
+    if parts[-1] not in node:
+        return False, None
+    return True, node.pop(parts[-1])
 
 
 def threshold_for(cond: Condition, context: Mapping[str, Any], harder: bool = True
                   ) -> Tuple[Any, Optional[Dict[str, Any]]]:
     """``(value, note)``: what ``cond`` compares with in ``context``.
 
-    When an alert label sets a ``> >= < <=`` threshold, the label may only move it the
-    way that makes the condition harder to hold (``harder``; easier for an
-    ``escalate_when`` condition) than the runbook's own default; a label that is not a
+    When an alert label (or annotation) sets a ``> >= < <=`` threshold, it may only move
+    it the way that makes the condition harder to hold (``harder``; easier for an
+    ``escalate_when`` condition) than the runbook's own default; a value that is not a
     finite number is not used.  ``note`` (``None`` when no label was involved, or the
     label is the only threshold there is) says which threshold was used and why.  The
     value is ``None`` when no usable threshold is left.  Raises :class:`TemplateError`
     as :func:`render` does.
     """
     value = render(cond.value, context)
-    names = _label_names(cond)
-    if not names:
+    paths = _alert_paths(cond)
+    if not paths:
         return value, None
-    raw_alert = context.get("alert")
-    alert: Dict[str, Any] = dict(raw_alert) if isinstance(raw_alert, Mapping) else {}
-    raw_labels = alert.get("labels")
-    labels: Dict[str, Any] = dict(raw_labels) if isinstance(raw_labels, Mapping) else {}
-    given = {n: labels.pop(n) for n in names if n in labels}
+    without: Dict[str, Any] = dict(context)
+    given: Dict[str, Any] = {}
+    for path in paths:
+        found, got = _pop(without, path.split("."))
+        if found:
+            given[path[len(_LABELS):] if path.startswith(_LABELS) else path] = got
     if not given:
         return value, None
     try:
-        own_value = render(cond.value, dict(context, alert=dict(alert, labels=labels)))
+        own_value = render(cond.value, without)
     except TemplateError:
         own_value = None  # no default: the label is the only threshold
     own = _finite(own_value)

@@ -161,7 +161,7 @@ def _conditions(doc: Mapping[str, Any]) -> List[Tuple[Tuple[PathPart, ...], Any]
 
 def threshold_warnings(doc: Any) -> List[Tuple[Tuple[PathPart, ...], str]]:
     """``(path, message)`` for each ``> >= < <=`` condition of runbook ``doc`` whose
-    threshold an alert label sets with no ``default(...)``: the runbook then has no bar
+    threshold an alert label (or annotation) sets with no ``default(...)``: the runbook then has no bar
     of its own, so any label value (``threshold=0``) is used as is."""
     from agent_runtime.conditions import ConditionError, parse_condition
     from agent_runtime.template import TemplateError, render, template_paths
@@ -176,10 +176,10 @@ def threshold_warnings(doc: Any) -> List[Tuple[Tuple[PathPart, ...], str]]:
         except (ConditionError, TemplateError):
             continue
         if cond.op not in (">", ">=", "<", "<=") or not paths \
-                or not all(p.startswith("alert.labels.") for p in paths):
+                or not all(p.startswith("alert.") for p in paths):
             continue
         try:
-            render(cond.value, {"alert": {"labels": {}}})
+            render(cond.value, {"alert": {}})
         except TemplateError:
             out.append((path, "a label sets this threshold with no default: any value the "
                         "alert carries (threshold=0) is used as is; add the runbook's own "

@@ -18,6 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from runtime_helpers import builtin, events, finished, of_type, put, run_agent, sandbox, spec
 
+from agent_runtime.conditions import check_all, parse_condition, threshold_for
 from agent_runtime.decide import escalations
 
 MB = 1024 * 1024
@@ -112,6 +113,18 @@ def test_a_label_may_only_make_an_escalation_likelier() -> None:
     assert escalations(rb, ctx(91, stop_at="50")) == ["too full to fix safely"]
     assert escalations(rb, ctx(97, stop_at="1000")) == ["too full to fix safely"]
     assert escalations(rb, ctx(97, stop_at="nan")) == ["too full to fix safely"]
+
+
+def test_an_annotation_threshold_is_held_to_the_same_rule() -> None:
+    cond = parse_condition("evidence.d.used_pct >= "
+                           "{{ alert.annotations.limit | default(80) }}")
+    ctx: dict[str, Any] = {"alert": {"labels": {}, "annotations": {"limit": "0"}},
+                           "evidence": {"d": {"used_pct": 5}}}
+    value, note = threshold_for(cond, ctx)
+    assert value == 80 and note is not None and note["labels"] == {"alert.annotations.limit": "0"}
+    assert ctx["alert"]["annotations"] == {"limit": "0"}  # the context is left alone
+    assert check_all(["evidence.d.used_pct >= {{ alert.annotations.limit | default(80) }}"],
+                     ctx)[0]["ok"] is False
 
 
 def test_the_builtin_disk_full_runbook_ignores_threshold_zero(tmp_path: Path) -> None:
