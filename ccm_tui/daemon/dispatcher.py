@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
-from ccm_tui.core.errors import CCMError, ConflictError, HubUnavailable, LeaseLost
+from ccm_tui.core.errors import CCMError, ConflictError, HubError, HubUnavailable, LeaseLost
 from ccm_tui.core.lifecycle import Effect
 from ccm_tui.core.model import (
     Approval,
@@ -71,6 +72,7 @@ class Daemon:
         self._wake = asyncio.Event()
         self._paused = False
         self._hub_down_since: float | None = None
+        self._hosts_noted_at = -math.inf
         self.started = asyncio.Event()
         #: Probes hosts and raises health alerts into ``health_sink`` (the ingest path).
         self.health = HealthMonitor(hub, pool, self.hosts.values(), self.options, health_sink)
@@ -110,6 +112,7 @@ class Daemon:
         try:
             while not stop.is_set():
                 try:
+                    await self._note_hosts()
                     await self._claim_available()
                     await self._relay_all()
                     await self._on_control()  # a pause the feed missed (lost mid-outage)
@@ -130,7 +133,18 @@ class Daemon:
                     health.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(health, 10)
+            with contextlib.suppress(HubError):  # a daemon killed leaves it to expire
+                await self.hub.note_daemon_hosts(self.options.owner, ())
             await self._hand_back()
+
+    async def _note_hosts(self) -> None:
+        """Tell the hub, every half lease, which hosts this daemon can reach: a daemon
+        without them leaves their tasks alone while this one runs, however busy."""
+        now = time.monotonic()
+        if now - self._hosts_noted_at < self.options.lease_seconds / 2:
+            return
+        await self.hub.note_daemon_hosts(self.options.owner, list(self.hosts))
+        self._hosts_noted_at = now
 
     def _hub_lost(self, exc: HubUnavailable) -> None:
         """Say once that the hub is gone (not at every poll of an outage)."""

@@ -302,9 +302,19 @@ class Hub(ABC):
         ``hosts`` (default: any host) limits the claim to the hosts a daemon can reach:
         tasks on other hosts are left for a daemon whose inventory has them. Tasks
         ingest marked unmanaged (``managed`` false) stay claimable by anyone, to be
-        escalated at once, unless a daemon has put their host in the hub since. With ``others_after``, a task on another host becomes
-        claimable too once no daemon has held it, and none has finished a task on its
-        host, for that many seconds (no daemon that knows the host is there).
+        escalated at once, unless a daemon has put their host in the hub since. With
+        ``others_after``, a task on another host becomes claimable too once no daemon
+        has held it, none has finished a task on its host, and none has said it can
+        reach the host (:meth:`note_daemon_hosts`), for that many seconds: no daemon
+        that knows the host is there.
+        """
+
+    @abstractmethod
+    async def note_daemon_hosts(self, owner: str, hosts: Collection[str]) -> None:
+        """Record that daemon ``owner`` can reach ``hosts`` now (and no other host).
+
+        A running daemon calls it every lease period; an empty ``hosts`` (a daemon
+        stopping) forgets the owner. Entries nobody refreshed for a day are pruned.
         """
 
     @abstractmethod

@@ -26,6 +26,10 @@ from ccm_tui.hub.rows import Row
 from ccm_tui.hub.sql_alerts import _INSERT_TASK, SqlAlerts, _task_args
 from ccm_tui.hub.sql_core import _ACTIVE, _OPEN, Tx, _marks
 
+#: A daemon's note of its hosts that nobody refreshed for this long is pruned (a daemon
+#: killed without stopping leaves one behind).
+DAEMON_HOSTS_RETENTION = timedelta(days=1)
+
 
 class SqlHub(SqlAlerts):
     """Every Hub method, in portable SQL. Subclasses: SqliteHub, PostgresHub.
@@ -169,6 +173,19 @@ class SqlHub(SqlAlerts):
             )
         return rows.task_from_row(r) if r else None
 
+    async def note_daemon_hosts(self, owner: str, hosts: Collection[str]) -> None:
+        names = sorted(set(hosts))
+        async with self._tx() as tx:
+            now = await self._lease_clock(tx)  # the clock the claim compares it with
+            await tx.execute("DELETE FROM ccm_daemon_hosts WHERE owner = ? OR seen_at < ?",
+                             owner, now - DAEMON_HOSTS_RETENTION)
+            for i in range(0, len(names), 500):
+                chunk = names[i:i + 500]
+                await tx.execute(
+                    "INSERT INTO ccm_daemon_hosts (host, owner, seen_at) VALUES "
+                    + ", ".join(["(?, ?, ?)"] * len(chunk)),
+                    *(v for name in chunk for v in (name, owner, now)))
+
     async def renew_lease(self, task_id: str, owner: str, *, lease_seconds: float = 30.0) -> Task:
         async with self._tx() as tx:
             expires = await self._lease_clock(tx) + timedelta(seconds=lease_seconds)
@@ -307,6 +324,7 @@ def _claim_scope(hosts: Collection[str] | None, others_after: float | None,
         parts.append(
             "(COALESCE(t.lease_expires_at, CASE WHEN t.attempts = 0 THEN t.created_at"
             " ELSE t.updated_at END) < ? AND NOT EXISTS (SELECT 1 FROM ccm_tasks f"
-            " WHERE f.host = t.host AND f.finished_at >= ?))")
-        args.extend([cutoff, cutoff])
+            " WHERE f.host = t.host AND f.finished_at >= ?) AND NOT EXISTS (SELECT 1"
+            " FROM ccm_daemon_hosts d WHERE d.host = t.host AND d.seen_at >= ?))")
+        args.extend([cutoff, cutoff, cutoff])
     return f" AND ({' OR '.join(parts)})", args

@@ -138,6 +138,14 @@ SCHEMA_V5 = f"""
 {_trigger("ccm_silences_change_upd", "UPDATE", "ccm_silences", "silence", "NULL", "NEW.id")}
 """
 
+#: See supabase/migrations/20261129100000_daemon_hosts.sql: which daemon can reach which
+#: host, refreshed while it runs (no trigger: the realtime feed does not carry it).
+SCHEMA_V6 = """
+CREATE TABLE IF NOT EXISTS ccm_daemon_hosts (
+    host TEXT NOT NULL, owner TEXT NOT NULL, seen_at TEXT NOT NULL, PRIMARY KEY (host, owner));
+CREATE INDEX IF NOT EXISTS ccm_daemon_hosts_seen ON ccm_daemon_hosts (seen_at);
+"""
+
 #: (version, name, script), applied in order to a database whose user_version is lower.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "ccm_core", SCHEMA_V1),
@@ -146,6 +154,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
      "ALTER TABLE ccm_runbook_stats ADD COLUMN streak INTEGER NOT NULL DEFAULT 0;"),
     (4, "alert_indexes", SCHEMA_V4),
     (5, "silence_changes", SCHEMA_V5),
+    (6, "daemon_hosts", SCHEMA_V6),
 )
 
 

@@ -195,6 +195,30 @@ async def test_claim_of_another_hosts_task_after_the_grace(hub: Hub) -> None:
     assert late is not None and late.id == expired.id
 
 
+async def test_a_busy_daemon_that_has_the_host_keeps_its_waiting_tasks(hub: Hub) -> None:
+    """The daemon with db-06 is full (it claims nothing) for longer than the grace: its
+    note that it can reach db-06 keeps the task from a daemon that cannot run it."""
+    hour_ago = utcnow() - timedelta(hours=1)
+    waiting = await hub.create_task(task("db-06", created_at=hour_ago, updated_at=hour_ago))
+    await hub.note_daemon_hosts("d-db", ["db-06", "db-07"])
+    assert await hub.claim_next_task("d-empty", hosts=[], others_after=60) is None
+    await hub.note_daemon_hosts("d-db", ["db-07"])  # its inventory lost db-06
+    got = await hub.claim_next_task("d-empty", hosts=[], others_after=60)
+    assert got is not None and got.id == waiting.id
+
+
+async def test_a_daemon_that_stopped_or_went_quiet_no_longer_holds_its_hosts(hub: Hub) -> None:
+    hour_ago = utcnow() - timedelta(hours=1)
+    waiting = await hub.create_task(task("db-08", created_at=hour_ago, updated_at=hour_ago))
+    await hub.note_daemon_hosts("d-a", ["db-08"])
+    await hub.note_daemon_hosts("d-b", ["db-08"])
+    await hub.note_daemon_hosts("d-a", [])  # stopped: forgotten at once
+    assert await hub.claim_next_task("d-empty", hosts=[], others_after=60) is None  # d-b
+    await asyncio.sleep(0.2)  # d-b is killed and says nothing more
+    got = await hub.claim_next_task("d-empty", hosts=[], others_after=0.1)
+    assert got is not None and got.id == waiting.id
+
+
 # -- events -------------------------------------------------------------------------------
 async def test_events_append_idempotent_and_ordered(hub: Hub) -> None:
     t = await hub.create_task(task())

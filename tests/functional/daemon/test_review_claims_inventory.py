@@ -93,3 +93,28 @@ async def test_a_handed_back_task_no_daemon_takes_names_the_agent_left_running(
         "escalated: no daemon took it for 4s; daemon night-daemon saw it, but its inventory "
         f"lacks host web-01; its agent on web-01 (tmux session ccm-{task.id}) is no longer "
         "followed")
+
+
+async def test_a_busy_daemon_keeps_its_waiting_task_past_the_grace(
+        env: FleetEnv, hub: Hub) -> None:
+    """The daemon with web-01 and web-02 is full (one session, held by a fix that waits
+    for approval) for longer than the grace: the daemon without them leaves web-02's
+    task alone, because the busy one keeps telling the hub it can reach web-02."""
+    import asyncio
+
+    full_disk(env.roots["web-01"])
+    await hub.set_paused(True, actor="jordan")
+    busy = await env.start_daemon(health_interval=None, max_sessions=1, lease_seconds=1.0)
+    first = await env.alert("web-01")
+    await env.wait_state(first.id, TaskState.AWAITING_APPROVAL)
+    empty = await start_with(env, [], lease_seconds=1.0, owner="night-daemon")
+    waiting = await env.alert("web-02", "Unknown")
+    await asyncio.sleep(4 * 1.0 * 2)  # twice the grace of the daemon without the host
+    assert (await hub.get_task(waiting.id)).state is TaskState.NEW
+    assert empty.claimed == []
+    await hub.decide(first.id, "approve", actor="jordan")
+    await env.wait_state(first.id, TaskState.RESOLVED, TaskState.FAILED, TaskState.ESCALATED)
+    done = await env.wait_state(waiting.id, TaskState.ESCALATED, TaskState.RESOLVED,
+                                TaskState.FAILED, timeout=60)
+    assert busy.claimed == [first.id, waiting.id], done.outcome
+    assert empty.claimed == []
