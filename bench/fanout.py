@@ -5,7 +5,9 @@ separate processes, one port each, real key exchange and public-key login) and
 read the same Ansible INI inventory written here:
 
 * **ccm cold** — ``ccm run uptime --hosts all --json`` as a fresh process (imports,
-  inventory, connecting, the hub record: everything a user waits for);
+  inventory, connecting, the hub record: everything a user waits for), with its
+  defaults: the hosts spread over one process per CPU (``--procs``); for information,
+  a run per turn with ``--procs 1`` shows what one process does;
 * **ccm warm** — the same broadcast through one long-lived :class:`SSHPool` whose
   connections are already open (what the daemon and the TUI use); the pool runs
   repeated broadcasts in one warm shell per host (see ``ccm_tui/fleet/warm_shell.py``);
@@ -154,10 +156,11 @@ async def create_hub(url: str) -> None:
         pass
 
 
-def ccm_cold(inv: Path, env: dict[str, str], hub: str, forks: int, n: int) -> float:
+def ccm_cold(inv: Path, env: dict[str, str], hub: str, forks: int, n: int,
+             *extra: str) -> float:
     secs, r = timed([str(BIN / "python"), "-m", "ccm_tui", "run", "uptime", "--hosts", "all",
-                     "--inventory", str(inv), "--hub", hub, "--forks", str(forks), "--json"],
-                    env)
+                     "--inventory", str(inv), "--hub", hub, "--forks", str(forks), "--json",
+                     *extra], env)
     doc = json.loads(r.stdout or "{}")
     ok = doc.get("counts", {}).get("ok")
     if ok != n:
@@ -257,11 +260,13 @@ def main() -> int:
                 # each is the median of its runs
                 colds: list[float] = []
                 same_kex: list[float] = []
+                one_proc: list[float] = []
                 classic = {**env, "CCM_SSH__KEX_ALGS": PSSH_KEX}
                 pts: list[float] = []
                 for _ in range(args.repeat):
                     colds.append(ccm_cold(inv, env, hub, args.forks, n))
                     same_kex.append(ccm_cold(inv, classic, hub, args.forks, n))
+                    one_proc.append(ccm_cold(inv, env, hub, args.forks, n, "--procs", "1"))
                     p = pssh(ports, key.private, env, args.forks, n)
                     if p is not None:
                         pts.append(p)
@@ -270,6 +275,8 @@ def main() -> int:
                 cold_kex = statistics.median(same_kex)
                 print(f"   … with pssh's kex   {cold_kex:7.2f} s  {spread(same_kex)}"
                       f"  ({PSSH_KEX}, for information)", flush=True)
+                print(f"   … in one process    {statistics.median(one_proc):7.2f} s  "
+                      f"{spread(one_proc)}  (--procs 1, for information)", flush=True)
                 warm = ccm_warm(inv, kh, args.forks, n)
                 print(f"   ccm run (warm pool) {warm:7.2f} s", flush=True)
                 pt = statistics.median(pts) if pts else None
