@@ -86,10 +86,14 @@ exit 1
 #: Around ssh, where the operator runs it: when it fails (a refused host key, no
 #: session), keep its words on screen until enter, instead of a window that vanishes.
 _HOLD = """
+name="$1"; shift
 "$@"
 status=$?
 if [ "$status" -ne 0 ]; then
   echo
+  if [ "$status" -eq 255 ]; then
+    echo "ccm: if ssh refused a host key above, check its fingerprint, then trust it with: ccm fleet trust $name (or the jump host it names)"
+  fi
   echo "ccm: ssh exited with status $status (see above). Press enter to close."
   read -r _
 fi
@@ -161,8 +165,11 @@ def attach_argv(host: Host | FleetHost, task_id: str, *,
 
 
 def held(argv: list[str]) -> list[str]:
-    """``argv`` run so that a failure stays on screen until the operator presses enter."""
-    return ["sh", "-c", _HOLD, "ccm-attach", *argv]
+    """``argv`` run so that a failure stays on screen until the operator presses enter
+    (with CCM's remedy for a refused host key, for the host :func:`attach_argv` names)."""
+    name = argv[argv.index("--") + 1] if "--" in argv[:-1] else "HOST"
+    return ["sh", "-c", _HOLD, "ccm-attach", "HOST" if name.startswith("ccm-hop-") else name,
+            *argv]
 
 
 def _aliases(steps: Sequence[FleetHost]) -> list[str]:

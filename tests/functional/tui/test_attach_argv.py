@@ -359,6 +359,7 @@ def test_t_in_tmux_attaches_to_the_agents_session(
     refused = window("t-41")
     text = pane_shows(op, refused, "Press enter")
     assert "Host key verification failed" in text and "status 255" in text
+    assert "ccm fleet trust web-01" in text  # CCM's remedy, not ssh's "add it yourself"
     tmux(op, "send-keys", "-t", refused, "Enter")
     deadline = time.monotonic() + 30
     while refused in tmux(op, "list-windows", "-a", "-F", "#{window_id}").split():
