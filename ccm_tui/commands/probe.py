@@ -67,10 +67,9 @@ async def probe_fleet(hub_url: str, inventory: Inventory, hosts: list[FleetHost]
 
     The hub must exist: it is opened before any host is contacted, so a mistyped path
     (or an unreachable database, or one with migrations pending) is a
-    :class:`~ccm_tui.core.errors.HubError` at once,
-    neither a new, empty hub nor a probe of the whole fleet whose results cannot be kept.
-    A probe changes nothing on the hosts, so running it again once the hub is named
-    right costs only its time.
+    :class:`~ccm_tui.core.errors.HubError` at once, neither a new, empty hub nor a probe
+    of the whole fleet whose results cannot be kept. A probe changes nothing on the
+    hosts, so running it again once the hub is named right costs only its time.
     """
     from ccm_tui.commands.db import require_current_schema
     from ccm_tui.core.model import HealthSnapshot, utcnow
@@ -83,6 +82,7 @@ async def probe_fleet(hub_url: str, inventory: Inventory, hosts: list[FleetHost]
     sem = asyncio.Semaphore(forks)
     async with open_hub(hub_url, create=False) as hub, SSHPool(inventory, options=ssh) as pool:
         await require_current_schema(hub, hub_url, then="ccm fleet probe")
+
         async def one(h: FleetHost) -> HealthSnapshot:
             async with sem:
                 try:
