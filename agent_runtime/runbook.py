@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from agent_runtime.conditions import ConditionError, parse_condition
-from agent_runtime.runbook_safety import unsafe_params, with_value_slots
+from agent_runtime.runbook_safety import SLOTS_PARAM, unsafe_params, with_value_slots
 from agent_runtime.template import TemplateError, template_paths
 
 PathPart = Union[str, int]
@@ -209,8 +209,9 @@ class _Checker:
             declared = dict(getattr(spec, "params", {}) or {})
             for key in params:
                 if key not in declared:
+                    shown = [k for k in declared if k != SLOTS_PARAM]  # the agent's own
                     self.err((*path, "params", str(key)), "action %r has no param %r "
-                             "(accepted: %s)" % (name, key, ", ".join(declared) or "none"))
+                             "(accepted: %s)" % (name, key, ", ".join(shown) or "none"))
             for key, decl in declared.items():
                 if "=" not in str(decl) and key not in params:
                     self.err((*path, "params"), "action %r needs param %r (%s)"

@@ -163,3 +163,8 @@ def test_an_inline_fix_under_a_cause_is_guarded_too(tmp_path: Path) -> None:
     evts = events(res.stdout)
     assert evts[0]["data"]["rejected"] == []
     assert finished(evts)["outcome"] == "escalated" and not log.exists()
+
+
+def test_the_accepted_params_of_shell_do_not_offer_value_slots() -> None:
+    [issue] = validate(_runbook({"argv": ["/bin/echo"], "nope": 1}))
+    assert "has no param 'nope'" in str(issue) and "value_slots" not in str(issue)
