@@ -187,6 +187,25 @@ def threshold_warnings(doc: Any) -> List[Tuple[Tuple[PathPart, ...], str]]:
     return out
 
 
+def deletion_warnings(doc: Any) -> List[Tuple[Tuple[PathPart, ...], str]]:
+    """``(path, message)`` for each ``clean_files`` / ``compress_files`` step of runbook
+    ``doc`` whose ``patterns`` or ``older_than_days`` an alert value sets: a label such as
+    ``days=0`` or ``pattern=*`` would choose which files are deleted or rewritten."""
+    if not isinstance(doc, dict):
+        return []
+    out: List[Tuple[Tuple[PathPart, ...], str]] = []
+    for path, step in _steps(doc):
+        if step.get("action") not in ("clean_files", "compress_files"):
+            continue
+        for key in ("patterns", "older_than_days"):
+            if "{{" in str(step["params"].get(key, "")) and "alert." in str(step["params"][key]):
+                out.append(((*path, "params", key), "an alert value sets %s: a label such as "
+                            "%s would choose which files %s touches; use a fixed value" % (
+                                key, "pattern=*" if key == "patterns" else "days=0",
+                                step["action"])))
+    return out
+
+
 def with_value_slots(doc: Dict[str, Any]) -> Dict[str, Any]:
     """A copy of a validated runbook whose ``shell`` steps carry :data:`SLOTS_PARAM`,
     so the action can refuse an option-looking value where a template put it."""

@@ -10,7 +10,11 @@ from typing import Any
 import yaml
 
 from agent_runtime.runbook import Issue
-from agent_runtime.runbook_safety import option_warnings, threshold_warnings
+from agent_runtime.runbook_safety import (
+    deletion_warnings,
+    option_warnings,
+    threshold_warnings,
+)
 from ccm_tui.runbooks.loader import (
     FileError,
     LoadedRunbook,
@@ -61,9 +65,10 @@ def _issue(err: FileError) -> LintIssue:
 
 def _warnings(rb: LoadedRunbook) -> list[LintIssue]:
     """Warnings for a valid runbook: shell slots that could take an option-looking value,
-    and thresholds a label sets with no default of the runbook's own."""
+    thresholds a label sets with no default of the runbook's own, and files to delete
+    that a label picks."""
     found = option_warnings(rb.data) + threshold_warnings(rb.data) \
-        if rb.data is not None and not rb.errors else []
+        + deletion_warnings(rb.data) if rb.data is not None and not rb.errors else []
     if not found:
         return []
     try:

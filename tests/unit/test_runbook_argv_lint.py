@@ -90,3 +90,38 @@ def test_lint_warns_about_a_label_threshold_with_no_default(tmp_path: Path) -> N
     issues = json.loads(res.stdout)["issues"]
     assert [(i["line"], i["severity"]) for i in issues] == [(7, "warning"), (17, "warning")]
     assert all("no default" in i["reason"] and "default(80)" in i["reason"] for i in issues)
+
+
+CLEAN = """\
+id: clean
+title: clean
+risk: low
+mode: auto
+match:
+  labels: ['alertname="Full"']
+diagnose:
+  - {id: d, action: disk_usage, params: {path: /}}
+classify:
+  - cause: c
+    weight: 0.99
+    remediate: [fix]
+remediate:
+  - id: fix
+    action: clean_files
+    params:
+      path: /var/log/app
+      patterns: ['{{ alert.labels.pattern | default("*.log") }}']
+      older_than_days: '{{ alert.labels.days | default(7) }}'
+"""
+
+
+def test_lint_warns_when_a_label_picks_the_files_to_delete(tmp_path: Path) -> None:
+    (tmp_path / "clean.yaml").write_text(CLEAN)
+    res = subprocess.run([sys.executable, "-m", "ccm_tui", "runbooks", "lint", "--json",
+                          str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    issues = json.loads(res.stdout)["issues"]
+    assert [i["line"] for i in issues] == [18, 19]
+    assert "pattern=*" in issues[0]["reason"] and "days=0" in issues[1]["reason"]
+    assert all(i["severity"] == "warning" and "use a fixed value" in i["reason"]
+               for i in issues)
