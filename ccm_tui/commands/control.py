@@ -9,7 +9,7 @@ import typer
 
 from ccm_tui.commands._common import print_json, redact_url, settings, to_jsonable, with_hub
 from ccm_tui.core.states import ACTIVE_STATES, OPEN_STATES, TaskState
-from ccm_tui.core.text import duration, plural
+from ccm_tui.core.text import duration, plural, printable
 
 if TYPE_CHECKING:
     from ccm_tui.core.model import HealthSnapshot, Silence, Task
@@ -48,12 +48,15 @@ def unheld_tasks(tasks: list[Task], now: datetime) -> list[Task]:
 
 
 def _describe(c: Control) -> str:
+    """The pause state as rich markup; who paused and why are shown literally."""
+    from ccm_tui.commands._render import markup_safe
+
     if not c.paused:
         return "[green]running[/] — automatic fixes are on"
     since = c.updated_at.astimezone().strftime("%Y-%m-%d %H:%M") if c.updated_at else "?"
-    why = f": {c.reason}" if c.reason else ""
-    return (f"[bold red]PAUSED[/] by {c.actor or '?'} since {since}{why} — fixes wait for "
-            "approval; `ccm resume` turns them back on")
+    why = f": {markup_safe(c.reason)}" if c.reason else ""
+    return (f"[bold red]PAUSED[/] by {markup_safe(c.actor or '?')} since {since}{why} — "
+            "fixes wait for approval; `ccm resume` turns them back on")
 
 
 async def _pause(hub: Hub, who: str, reason: str, take_over: bool,
@@ -108,7 +111,8 @@ def pause(
     from ccm_tui.commands._render import console
 
     if already:
-        typer.echo(f"ccm: fixes were already paused; the pause stays {control.actor or '?'}'s "
+        typer.echo(f"ccm: fixes were already paused; the pause stays "
+                   f"{printable(control.actor or '?')}'s "
                    "(yours is noted in the audit log; --take-over makes it yours)", err=True)
     console().print(_describe(control))
 
@@ -176,21 +180,21 @@ def status(
         return
     from rich.table import Table
 
-    from ccm_tui.commands._render import console, state_text
+    from ccm_tui.commands._render import console, markup_safe, state_text
 
     out = console()
-    out.print(f"[bold]hub[/]      {redact_url(url)}")
+    out.print(f"[bold]hub[/]      {markup_safe(redact_url(url))}")
     out.print(f"[bold]fixes[/]    {_describe(control)}")
     if hosts or latest:
         out.print(f"[bold]fleet[/]    {_fleet_health.describe(fleet)}")
     if active or scheduled:
         first = (active or scheduled)[0]  # soonest-ending active, else the next window
-        what = " ".join(str(m) for m in first.matchers)
+        what = markup_safe(" ".join(str(m) for m in first.matchers))
         when = (f"until {first.ends_at.astimezone():%H:%M}" if first in active
                 else f"from {first.starts_at.astimezone():%Y-%m-%d %H:%M}")
         more = len(active) + len(scheduled) - 1
         out.print(f"[bold]silences[/] {len(active)} active, {len(scheduled)} scheduled — "
-                  f"{what} {when}{f' ({first.reason})' if first.reason else ''}"
+                  f"{what} {when}{f' ({markup_safe(first.reason)})' if first.reason else ''}"
                   f"{f' and {more} more' if more else ''}: `ccm silence list`")
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("STATE")
