@@ -90,6 +90,10 @@ name="$1"; shift
 "$@"
 status=$?
 if [ "$status" -ne 0 ]; then
+  if [ -n "$TMUX_PANE" ]; then  # so that t again opens a fresh window, not this one
+    w=$(tmux display-message -p -t "$TMUX_PANE" "#W" 2>/dev/null) &&
+      tmux rename-window -t "$TMUX_PANE" "$w (failed)" 2>/dev/null
+  fi
   echo
   if [ "$status" -eq 255 ]; then
     echo "ccm: if ssh refused a host key above, check its fingerprint, then trust it with: ccm fleet trust $name (or the jump host it names)"
@@ -296,7 +300,8 @@ def inside_tmux() -> bool:
 
 def open_window(argv: list[str], name: str) -> str:
     """Open a tmux window named ``name`` running ``argv`` next to the app (held open
-    when it fails, see :func:`held`); its id."""
+    when it fails, see :func:`held`); its id. A window of that name still attached
+    is shown instead of a second one."""
     # libtmux reads sys.stdout.encoding (at import), which Textual's print capture lacks.
     with contextlib.redirect_stdout(sys.__stdout__):
         import libtmux
@@ -312,6 +317,14 @@ def _open_window(libtmux: Any, argv: list[str], name: str) -> str:
     session_id = server.cmd(*args).stdout[0]
     session = server.sessions.get(session_id=session_id)
     assert session is not None
+    for window in list(session.windows):
+        if window.window_name != name:
+            continue
+        pane = window.active_pane
+        if pane is not None and pane.pane_dead != "1":  # still attached (a held one is
+            window.select()                            # renamed): go there
+            return str(window.window_id)
+        window.kill()  # ended, kept by remain-on-exit: try afresh
     window = session.new_window(window_name=name, window_shell=shlex.join(held(argv)),
                                 attach=True)
     return str(window.window_id)

@@ -227,16 +227,25 @@ def test_t_in_tmux_attaches_to_the_agents_session(
         argv = attach_command(fleet, Host(name="web-01"), task, config_dir=tmp_path / "c")
         return open_window(argv, f"ccm-{task}")
 
+    def names() -> list[str]:
+        return tmux(op, "list-windows", "-a", "-F", "#{window_name}").splitlines()
+
     attached = window("t-41")
     shown = pane_shows(op, attached, "AGENT-PANE-41")
     assert "AGENT-PANE-41" in shown and "[ccm-t-41]" in shown  # its tmux's status line
+    assert window("t-41") == attached and names().count("ccm-t-41") == 1  # t again: there
 
     gone = window("t-42")
     text = pane_shows(op, gone, "Press enter")
     assert "no tmux session ccm-t-42" in text and "status 1" in text
+    tmux(agents, "new-session", "-d", "-s", "ccm-t-42", "echo AGENT-PANE-42; exec sleep 600")
+    retried = window("t-42")  # t again once it runs: a fresh try, not the old message
+    assert retried != gone and names().count("ccm-t-42") == 1
+    assert "ccm-t-42 (failed)" in names()  # the old one, until enter
+    assert "AGENT-PANE-42" in pane_shows(op, retried, "AGENT-PANE-42")
 
     write_known_hosts(kh, pair.entries(pair.bastion))
-    refused = window("t-41")
+    refused = window("t-43")
     text = pane_shows(op, refused, "Press enter")
     assert "Host key verification failed" in text and "status 255" in text
     assert "ccm fleet trust web-01" in text  # CCM's remedy, not ssh's "add it yourself"
