@@ -77,6 +77,11 @@ def _decide(
             f"the plan {runbook}'s shadow run would have applied was right; the daemon "
             f"counts it toward taking {runbook} out of shadow mode "
             "(`ccm runbooks stats` shows how many more it needs)")
+    elif kind == "reject" and is_endorsable(task):
+        runbook = printable(task.runbook)
+        done, effect = "rejected", (
+            f"the plan {runbook}'s shadow run would have applied was wrong; {runbook} stays "
+            "in shadow mode and its endorsements start again from zero")
     console().print(Text.assemble(
         ("✓ ", "green"), f"{done} ", plain(task.id, "bold"), " (", plain(task.host), " · ",
         plain(task.alertname), ") as ", plain(approval.actor), "; now ", state_text(task.state),
@@ -106,7 +111,9 @@ approve = _command(
     "On a task a shadow-mode runbook escalated, it endorses the plan the dry run shows: "
     "enough endorsements take the runbook out of shadow (see `ccm runbooks stats`).")
 reject = _command(
-    "reject", "Reject the fix a task proposes; the task is cancelled (must be awaiting_approval).")
+    "reject", "Reject the fix a task proposes; the task is cancelled (must be awaiting_approval).\n\n"
+    "On a task a shadow-mode runbook escalated, it says the plan the dry run shows was wrong: "
+    "the runbook's endorsements start again from zero.")
 escalate = _command(
     "escalate", "Hand a task to a human: stop automatic work on it and page if configured.")
 

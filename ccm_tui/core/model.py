@@ -321,14 +321,15 @@ def check_approval(task: Task, kind: ApprovalKind | str) -> ApprovalKind:
 
     Approve and reject only make sense while a fix waits for approval; escalate
     is allowed on any task that is not finished. Approving a task a shadow-mode
-    runbook escalated with its dry-run plan *endorses* that plan (see
-    :mod:`ccm_tui.daemon.endorse`): enough endorsements take the runbook out of shadow.
+    runbook escalated with its dry-run plan *endorses* that plan, rejecting it says the
+    plan was wrong (see :mod:`ccm_tui.daemon.endorse`): enough endorsements in a row
+    take the runbook out of shadow, and a rejected plan starts the count again.
     """
     k = ApprovalKind(kind)
     if k is ApprovalKind.ESCALATE:
         if task.state.is_terminal:
             raise InvalidDecision(f"task {task.id} is already {task.state}; nothing to escalate")
-    elif k is ApprovalKind.APPROVE and is_endorsable(task):
+    elif k in (ApprovalKind.APPROVE, ApprovalKind.REJECT) and is_endorsable(task):
         pass
     elif task.state is not TaskState.AWAITING_APPROVAL:
         raise InvalidDecision(

@@ -50,6 +50,10 @@ _ENDED_ELSEWHERE = {TaskState.RESOLVED.value, TaskState.CANCELLED.value,
 MAX_ATTEMPTS = 5
 
 
+#: Decisions that may concern a shadow run's plan (no session to relay them to).
+_ENDORSING = (ApprovalKind.APPROVE, ApprovalKind.REJECT)
+
+
 class Daemon:
     """Runs tasks from ``hub`` on the hosts of ``hosts`` through ``pool``."""
 
@@ -282,17 +286,20 @@ class Daemon:
         for task_id in {a.task_id for a in pending} & set(self.sessions):
             await self.sessions[task_id].relay()
         for a in pending:
-            if a.kind is ApprovalKind.APPROVE and a.task_id not in self.sessions:
+            if a.kind in _ENDORSING and a.task_id not in self.sessions:
                 await self._approval_without_session(a)
 
     async def _approval_without_session(self, approval: Approval) -> None:
-        """An approve no session of this daemon can relay: on a shadow run's escalation it
-        endorses the plan (:mod:`ccm_tui.daemon.endorse`); on a finished task there is no
+        """An approval no session of this daemon can relay: on a shadow run's escalation an
+        approve endorses the plan and a reject says it was wrong
+        (:mod:`ccm_tui.daemon.endorse`); on a finished task there is no
         one left to tell; another daemon's live task is left to that daemon, and so is a
         shadow run on a host this daemon does not know (for :attr:`foreign_grace`)."""
         task = await self.hub.get_task(approval.task_id)
         if not task.state.is_terminal or approval.id is None:
             return
+        if approval.kind is ApprovalKind.REJECT and not is_endorsable(task):
+            return  # a rejected fix: its session tells the agent
         host = self.hosts.get(task.host)
         if is_endorsable(task) and host is None and task.managed \
                 and (utcnow() - approval.created_at).total_seconds() < self.foreign_grace:
@@ -303,7 +310,11 @@ class Daemon:
                 self.hub, task, group, {h.name for h in self.hosts.values() if _group(h) == group},
                 self.knowledge.file_mode(task.runbook or ""), self.options.promote_after,
                 actor=f"daemon {self.options.owner}")
-            if result is not None:
+            if result is not None and result.rejected:
+                log.info("%s: %s rejected the plan of %s's shadow run on %s: its endorsements "
+                         "start again (%d of %d)", task.id, approval.actor, result.runbook,
+                         group, result.endorsed, result.needed)
+            elif result is not None:
                 log.info("%s: %s endorsed the plan of %s's shadow run on %s (%d of %d)%s",
                          task.id, approval.actor, result.runbook, group, result.endorsed,
                          result.needed, f"; {result.runbook} promoted to suggest on {group}"

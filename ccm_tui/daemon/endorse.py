@@ -7,6 +7,8 @@ the plan was right with ``ccm approve TASK`` (or ``a`` in the TUI) on that escal
 task — an *endorsement*. When ``promote_after`` shadow runs of a runbook on a host
 group have been endorsed since its mode last changed, the daemon promotes it to
 ``suggest`` there: from then on it proposes the fix and asks before applying it.
+``ccm reject TASK`` on such a task says the plan was wrong: the endorsements before it
+no longer count, as a failure ends a streak of successes.
 
 The count is taken from the hub's facts (tasks, approvals, the audit log), not from a
 counter: evaluating an endorsement twice (a restarted daemon, a second daemon) counts
@@ -38,6 +40,7 @@ class Endorsements:
     needed: int
     promoted: bool
     mode: str
+    rejected: bool = False  # this task's plan was rejected: the count starts again
 
 
 async def _last_mode_change(hub: Hub, target: str, now: datetime) -> datetime:
@@ -49,12 +52,14 @@ async def _last_mode_change(hub: Hub, target: str, now: datetime) -> datetime:
 async def learn_endorsement(hub: Hub, task: Task, group: str, group_hosts: set[str],
                             file_mode: str, promote_after: int, actor: str
                             ) -> Endorsements | None:
-    """Count ``task``'s endorsement for its runbook on ``group``; promote out of shadow
-    when enough are in. ``None`` when ``task`` is not an endorsed shadow run."""
+    """Count ``task``'s endorsement (or rejection) for its runbook on ``group``; promote
+    out of shadow when enough endorsements are in since the last mode change and the
+    last rejected plan. ``None`` when ``task`` is not a shadow run someone decided on."""
     if not is_endorsable(task):
         return None
     runbook = str(task.runbook)
-    if not any(a.kind is ApprovalKind.APPROVE for a in await hub.list_approvals(task.id)):
+    kinds = {a.kind for a in await hub.list_approvals(task.id)}
+    if not kinds & {ApprovalKind.APPROVE, ApprovalKind.REJECT}:
         return None
     now = datetime.now(UTC)
     target = f"{runbook}@{group}"
@@ -63,15 +68,17 @@ async def learn_endorsement(hub: Hub, task: Task, group: str, group_hosts: set[s
         states=[TaskState.ESCALATED], since=max(since, now - LOOKBACK), limit=_SCAN))
         if t.runbook == runbook and t.host in group_hosts and is_endorsable(t)
         and (t.finished_at or t.updated_at) >= since]
-    endorsed = 0
-    for t in shadow_runs:
-        if any(a.kind is ApprovalKind.APPROVE and a.created_at >= since
-               for a in await hub.list_approvals(t.id)):
-            endorsed += 1
+    decided = [a for t in shadow_runs for a in await hub.list_approvals(t.id)
+               if a.created_at >= since]
+    restart = max((a.created_at for a in decided if a.kind is ApprovalKind.REJECT),
+                  default=None)
+    endorsed = len({a.task_id for a in decided if a.kind is ApprovalKind.APPROVE
+                    and (restart is None or a.created_at > restart)})
+    rejected = ApprovalKind.REJECT in kinds
     stats = {s.host_group: s for s in await hub.runbook_stats(runbook)}.get(group)
     current = stats.mode.value if stats is not None and stats.mode else file_mode
-    if current != RunbookMode.SHADOW.value or endorsed < promote_after:
-        return Endorsements(runbook, group, endorsed, promote_after, False, current)
+    if current != RunbookMode.SHADOW.value or endorsed < promote_after or rejected:
+        return Endorsements(runbook, group, endorsed, promote_after, False, current, rejected)
     await hub.set_runbook_mode(runbook, group, RunbookMode.SUGGEST)
     await hub.audit(actor, "runbook.promote", target, {
         "from": "shadow", "to": "suggest", "after_endorsements": endorsed, "task": task.id})

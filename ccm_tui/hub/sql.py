@@ -17,6 +17,7 @@ from ccm_tui.core.model import (
     Event,
     Task,
     check_approval,
+    is_endorsable,
     utcnow,
 )
 from ccm_tui.core.states import TaskState, check_transition
@@ -257,14 +258,18 @@ class SqlHub(SqlAlerts):
         async with self._tx() as tx:
             task = rows.task_from_row(await self._get_task_row(tx, task_id))
             k = check_approval(task, kind)
-            if k is ApprovalKind.APPROVE:
+            shadow_plan = is_endorsable(task)  # approve endorses it, reject says it was wrong
+            if k is ApprovalKind.APPROVE or shadow_plan:
                 earlier = await tx.fetchrow(
-                    "SELECT * FROM ccm_approvals WHERE task_id = ? AND kind = 'approve'"
-                    " ORDER BY id LIMIT 1", task.id)
+                    "SELECT * FROM ccm_approvals WHERE task_id = ? AND kind IN ("
+                    + ("'approve', 'reject'" if shadow_plan else "'approve'")
+                    + ") ORDER BY id LIMIT 1", task.id)
                 if earlier is not None:
                     first = rows.approval_from_row(earlier)
+                    verb = {"approve": "endorsed" if shadow_plan else "approved",
+                            "reject": "rejected"}[first.kind.value]
                     raise InvalidDecision(
-                        f"task {task.id} was already approved by {first.actor} at "
+                        f"task {task.id} was already {verb} by {first.actor} at "
                         f"{first.created_at:%Y-%m-%d %H:%M:%S} UTC",
                         hint=f"follow it with `ccm tasks show {task.id}`")
             now = utcnow()
@@ -273,7 +278,7 @@ class SqlHub(SqlAlerts):
                 " VALUES (?, ?, ?, ?, ?) RETURNING *", task.id, k.value, actor, note, now,
             )
             assert r is not None
-            if k is ApprovalKind.REJECT:
+            if k is ApprovalKind.REJECT and not shadow_plan:
                 await self._update_task(tx, task, task.version, {
                     "state": TaskState.CANCELLED, "outcome": "rejected",
                     "note": note or task.note})

@@ -87,10 +87,29 @@ async def test_a_file_in_shadow_mode_counts_too_and_other_runs_are_not_endorsabl
         plain = await _escalated(hub, "web-02", verdict="escalate")
         with pytest.raises(InvalidDecision, match="not awaiting_approval"):
             await hub.decide(plain.id, "approve", actor="bob")
-        with pytest.raises(InvalidDecision, match="already approved by bob"):
+        with pytest.raises(InvalidDecision, match="already endorsed by bob"):
             await hub.decide(runs[0].id, "approve", actor="carol")
-        with pytest.raises(InvalidDecision, match="not awaiting_approval"):
+        with pytest.raises(InvalidDecision, match="already endorsed by bob"):
             await hub.decide(runs[0].id, "reject", actor="carol")
+
+
+async def test_a_rejected_plan_starts_the_count_again(url: str) -> None:
+    async with open_hub(url) as hub:
+        await hub.set_runbook_mode("disk-full", "web", RunbookMode.SHADOW)
+        runs = [await _escalated(hub, "web-01") for _ in range(5)]
+        for t in runs[:2]:
+            await hub.decide(t.id, "approve", actor="bob")
+        await hub.decide(runs[2].id, "reject", actor="carol", note="would delete the wrong logs")
+        wrong = await _learn(hub, runs[2])
+        assert (wrong.endorsed, wrong.promoted, wrong.rejected) == (0, False, True)  # type: ignore[attr-defined]
+        assert (await hub.get_task(runs[2].id)).state is TaskState.ESCALATED  # still a human's
+        with pytest.raises(InvalidDecision, match="already rejected by carol"):
+            await hub.decide(runs[2].id, "approve", actor="bob")
+        for t in runs[3:]:
+            await hub.decide(t.id, "approve", actor="bob")
+        after = await _learn(hub, runs[4])
+        assert (after.endorsed, after.promoted) == (2, False)  # type: ignore[attr-defined]
+        assert (await hub.runbook_stats("disk-full"))[0].mode is RunbookMode.SHADOW
 
 
 def test_ccm_approve_on_a_shadow_escalation_says_it_endorses(url: str) -> None:
@@ -104,3 +123,17 @@ def test_ccm_approve_on_a_shadow_escalation_says_it_endorses(url: str) -> None:
     assert f"endorsed {task.id}" in out.stdout and "out of shadow mode" in out.stdout
     doc = json.loads(ccm("--hub", url, "tasks", "show", task.id, "--json").stdout)
     assert doc["state"] == "escalated"  # the incident is still a human's
+
+
+def test_ccm_reject_on_a_shadow_escalation_says_the_plan_was_wrong(url: str) -> None:
+    async def make() -> Task:
+        async with open_hub(url) as hub:
+            return await _escalated(hub, "web-01")
+
+    task = asyncio.run(make())
+    out = ccm("--hub", url, "reject", task.id, "--as", "alice", "--note", "wrong unit")
+    assert out.exit_code == 0, out.output
+    assert f"rejected {task.id}" in out.stdout and "plan" in out.stdout
+    assert "endorsements start again" in out.stdout
+    doc = json.loads(ccm("--hub", url, "tasks", "show", task.id, "--json").stdout)
+    assert doc["state"] == "escalated"

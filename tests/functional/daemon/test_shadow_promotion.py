@@ -49,3 +49,27 @@ async def test_endorsed_shadow_runs_take_the_runbook_out_of_shadow(env: FleetEnv
     assert waiting.state is TaskState.AWAITING_APPROVAL, waiting.outcome
     assert waiting.decision is not None and waiting.decision.kind is DecisionKind.SUGGEST
     await hub.decide(task.id, "reject", actor="jordan")
+
+
+async def test_a_rejected_shadow_plan_keeps_the_runbook_in_shadow(env: FleetEnv,
+                                                                 hub: Hub) -> None:
+    """Two endorsements, then a plan the engineer says was wrong (`ccm reject`), then two
+    more: four endorsements in all, but not three in a row — still shadow."""
+    for host in ("web-01", "web-02"):
+        full_disk(env.roots[host])
+    await hub.set_runbook_mode("disk-full", "web", RunbookMode.SHADOW)
+    await env.start_daemon(health_interval=None)
+    for i, kind in enumerate(("approve", "approve", "reject", "approve", "approve")):
+        # two hosts in turn: a third firing on one host is under the recurrence breaker
+        task = await env.alert(("web-01", "web-02")[i % 2], run=str(i))
+        done = await env.wait_state(task.id, TaskState.ESCALATED, TaskState.RESOLVED,
+                                    TaskState.FAILED)
+        assert done.decision is not None and done.decision.kind is DecisionKind.SHADOW
+        await hub.decide(task.id, kind, actor="jordan")
+    deadline = asyncio.get_running_loop().time() + 20
+    while any(a.relayed_at is None for a in await hub.list_approvals()):
+        assert asyncio.get_running_loop().time() < deadline, "a decision was never taken in"
+        await asyncio.sleep(0.2)
+    assert await _mode(hub) is RunbookMode.SHADOW
+    assert not [e for e in await hub.list_audit() if e.action == "runbook.promote"]
+    assert (await hub.get_task(task.id)).state is TaskState.ESCALATED
