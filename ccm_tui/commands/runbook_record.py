@@ -220,7 +220,8 @@ def _render(rec: Record) -> None:
               "approved) promote a runbook one mode on a host group (next: the mode it climbs "
               "to, in that many successes); one failure demotes it. A shadow runbook only "
               "dry-runs and escalates: `ccm approve TASK` on such a task endorses its plan, "
-              "and that many endorsements since its last mode change promote it.[/]")
+              "and that many endorsements since its last mode change (and since the last "
+              "plan rejected with `ccm reject TASK`) promote it.[/]")
 
 
 async def _inventory_groups(ctx: typer.Context) -> set[str]:
