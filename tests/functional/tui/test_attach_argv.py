@@ -31,6 +31,7 @@ from tests.support.ssh import (
     Sshd,
     known_hosts_line,
     make_keypair,
+    write_ansible_ini,
     write_ccm_inventory,
     write_known_hosts,
 )
@@ -52,7 +53,9 @@ class Pair:
 
 
 @pytest.fixture
-def pair(tmp_path: Path, isolated_env: Path) -> Iterator[Pair]:
+def pair(tmp_path: Path, isolated_env: Path,
+         monkeypatch: pytest.MonkeyPatch) -> Iterator[Pair]:
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)  # only the inventory's key gets in
     key = make_keypair(tmp_path / "client" / "id_ed25519")
     with Sshd(tmp_path / "bastion", [key.public_line]) as bastion, \
             Sshd(tmp_path / "web", [key.public_line]) as web:
@@ -144,6 +147,17 @@ def test_a_host_from_ssh_config(tmp_path: Path, pair: Pair, isolated_env: Path) 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ccm-t-4"
     assert any("Accepted publickey" in line for line in pair.bastion.log)
+
+
+def test_an_ansible_hosts_key_file(tmp_path: Path, pair: Pair) -> None:
+    """``ansible_ssh_private_key_file``: the only key that gets in, and t uses it."""
+    inv = write_ansible_ini(tmp_path / "hosts.ini", [("web-01", pair.web.port)],
+                            identity=pair.key.private, user=ME)
+    kh = write_known_hosts(tmp_path / "kh", pair.entries(pair.web))
+    done = run(attach_command(FleetAccess(inv, known_hosts=(kh,)), Host(name="web-01"),
+                              "t-17"), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ccm-t-17"
 
 
 def test_an_ipv6_host_through_the_jump_host(tmp_path: Path, pair: Pair) -> None:
