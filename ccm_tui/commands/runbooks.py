@@ -191,7 +191,8 @@ def lint_runbooks(
 ) -> None:
     """Check runbook files; print file:line:column and the reason of every error.
 
-    Exits 1 when any file has an error.
+    Exits 1 when any file has an error, or when there was no runbook file to check;
+    warnings are printed and counted but do not fail.
     """
     from ccm_tui.runbooks import builtin_dir, lint_paths
 
@@ -201,16 +202,23 @@ def lint_runbooks(
                     "issues": [i.to_dict() for i in report.issues]})
     else:
         from rich.console import Console
+        from rich.markup import escape
 
         out = Console(highlight=False, soft_wrap=True)
         for i in report.issues:  # file:line:col: reason, like a compiler (editors jump to it)
-            out.print(f"[cyan]{i.file}:{i.line}:{i.column}:[/] {i.reason}", markup=True)
-        if report.issues:
-            out.print(f"[red]{plural(len(report.issues), 'error')} in "
+            out.print(f"[cyan]{escape(i.file)}:{i.line}:{i.column}:[/] {escape(i.reason)}",
+                      markup=True)
+        errors = sum(1 for i in report.issues if i.severity == "error")
+        warnings = len(report.issues) - errors
+        found = [plural(n, word) for n, word in ((errors, "error"), (warnings, "warning")) if n]
+        if not report.files:
+            out.print("[red]no runbook files (*.yaml, *.yml) there: nothing was checked[/]")
+        elif found:
+            out.print(f"[{'red' if errors else 'yellow'}]{' and '.join(found)} in "
                       f"{plural(len(report.files), 'file')}[/]")
         else:
             out.print(f"[green]{plural(len(report.files), 'runbook file')} OK[/]")
-    if not report.ok:
+    if not report.ok or not report.files:  # a mistyped folder checks nothing: not a pass
         raise typer.Exit(1)
 
 

@@ -106,6 +106,20 @@ def test_lint_ok_and_missing_path(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "no such file or folder" in res.stdout
 
 
+def test_lint_counts_warnings_apart_and_an_empty_folder_fails(tmp_path: Path) -> None:
+    from tests.unit.test_runbook_argv_lint import RUNBOOK
+
+    (tmp_path / "custom.yaml").write_text(RUNBOOK.format(
+        argv="[/usr/bin/systemctl, restart, '{{ alert.labels.service }}']"))
+    res = invoke("lint", str(tmp_path))
+    assert res.exit_code == 0, res.stdout  # a warning: the agent still runs the runbook
+    assert res.stdout.splitlines()[-1] == "1 warning in 1 file"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = invoke("lint", str(empty))
+    assert nothing.exit_code == 1 and "nothing was checked" in nothing.stdout
+
+
 def test_user_folder_overrides_builtin_and_duplicates_are_flagged(tmp_path: Path) -> None:
     src = (builtin_dir() / "disk-full.yaml").read_text()
     (tmp_path / "mine.yaml").write_text(src.replace("mode: auto", "mode: shadow"))
