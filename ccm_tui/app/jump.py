@@ -199,8 +199,11 @@ def _host_block(alias: str, h: FleetHost, via: str | None, known_hosts: Sequence
              f"  HostName {_quoted(address.replace('%', '%%'), h.name)}",
              f"  Port {h.port}",
              f"  User {user}",
-             f"  HostKeyAlias {_quoted(_key_name(address, h.port), h.name)}",
              "  UserKnownHostsFile " + " ".join(_path(Path(p), h.name) for p in known_hosts)]
+    if h.port == 22:  # the name ssh looks up anyway, pinned against a HostKeyAlias in
+        # ~/.ssh/config; on another port an alias [addr]:port would also be the name a
+        # host certificate must hold, refusing the @cert-authority keys CCM accepts
+        lines.append(f"  HostKeyAlias {_quoted(address, h.name)}")
     lines += [f"  IdentityFile {_path(Path(f), h.name)}" for f in h.identity_files]
     lines.append(f"  ProxyJump {via}" if via else "  ProxyCommand none")
     # the host's own lists, as the pool offers them to it (an old server's +dh-group1)
@@ -220,11 +223,6 @@ def _checked_address(h: FleetHost) -> str:
                           "given", hint="fix the host's address in the inventory (a DNS name, "
                           "IPv4 or IPv6 address; it must not start with '-')")
     return address
-
-
-def _key_name(address: str, port: int) -> str:
-    """How known_hosts names the host, as CCM looks it up (``addr`` or ``[addr]:port``)."""
-    return address if port == 22 else f"[{address}]:{port}"
 
 
 def _quoted(value: str, host: str) -> str:

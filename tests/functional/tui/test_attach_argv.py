@@ -160,6 +160,29 @@ def test_an_ansible_hosts_key_file(tmp_path: Path, pair: Pair) -> None:
     assert done.stdout.strip() == "ccm-t-17"
 
 
+def test_a_host_certificate_signed_by_a_trusted_ca(tmp_path: Path, pair: Pair) -> None:
+    """``@cert-authority`` in CCM's known_hosts: a host on port N with a certificate for
+    its address is let in, as the daemon lets it in."""
+    ca, home = tmp_path / "ca", tmp_path / "certified"
+    home.mkdir()
+    for key in (ca, home / "ssh_host_ed25519_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+                       check=True)
+    subprocess.run(["ssh-keygen", "-q", "-s", str(ca), "-h", "-I", "web", "-n", "127.0.0.1",
+                    str(home / "ssh_host_ed25519_key.pub")], check=True)
+    cert = f"HostCertificate {home / 'ssh_host_ed25519_key-cert.pub'}"
+    with Sshd(home, [pair.key.public_line], extra_config=cert) as web:
+        inv = write_ccm_inventory(tmp_path / "inventory.yaml", [("web-01", web.port)],
+                                  identity=pair.key.private, user=ME)
+        kh = tmp_path / "kh"
+        kh.write_text("@cert-authority * " + " ".join(
+            (tmp_path / "ca.pub").read_text().split()[:2]) + "\n")
+        done = run(attach_command(FleetAccess(inv, known_hosts=(kh,)), Host(name="web-01"),
+                                  "t-18"), tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "ccm-t-18"
+
+
 def test_an_ipv6_host_through_the_jump_host(tmp_path: Path, pair: Pair) -> None:
     """The host at ``::1``: ``[::1]:PORT`` in known_hosts, reached through the jump host."""
     with Sshd(tmp_path / "web6", [pair.key.public_line], extra_config="ListenAddress ::1") as web6:
