@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +39,7 @@ from typing import Any, Protocol
 
 from ccm_tui.core.errors import InventoryError
 from ccm_tui.core.model import Host
+from ccm_tui.core.text import printable
 
 #: Where ``ssh`` keeps its per-user configuration.
 DEFAULT_SSH_CONFIG = Path("~/.ssh/config")
@@ -214,6 +216,10 @@ def load_inventory(
     except OSError as exc:
         raise InventoryError(f"{p}: cannot read: {exc.strerror or exc}",
                              hint="check the path and its permissions") from None
+    if bad := _CONTROL_IN_FILE.search(text):  # YAML's reader refuses them with no line
+        raise InventoryError(f"{p}:{text.count(chr(10), 0, bad.start()) + 1}: a control "
+                             f"character ({printable(bad.group())}) in the inventory",
+                             hint="remove it: an inventory is plain text")
     kind = detect_format(p, text)
     notes: list[str] = []
     if kind == "ssh-config":
@@ -225,11 +231,11 @@ def load_inventory(
         if not found and any(b.patterns and b.line for b in own.blocks):
             own.skipped.append(f"{p}: its Host lines are all patterns (*, ?, !), which name "
                                "no host to list")
-        inventory = Inventory.of(found, [str(p)], own.skipped)
+        inventory = Inventory.of(check_names(found), [str(p)], own.skipped)
         inventory.hops = config_hops(found, own.fill_in)
         return inventory
     if kind == "ccm":
-        hosts = _parse_ccm(text, p)
+        hosts = check_names(_parse_ccm(text, p))
     elif kind == "ansible-yaml":
         from ccm_tui.fleet.inventory_ansible import parse_ansible_yaml
 
@@ -238,6 +244,7 @@ def load_inventory(
         from ccm_tui.fleet.inventory_ansible import parse_ansible_ini
 
         hosts = parse_ansible_ini(text, p, notes)
+    hosts = check_names(hosts)
     sources = [str(p)]
     cfg_path = Path(ssh_config).expanduser() if ssh_config is not None else None
     hops: dict[str, FleetHost] = {}
@@ -363,6 +370,41 @@ def _ccm_fields(spec: Mapping[str, Any], path: Path, what: str, line: int) -> di
     return out
 
 
+#: Never in an inventory file: C0 controls but tab and line ends, DEL, C1, line separators.
+_CONTROL_IN_FILE = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+#: Whitespace, control characters, and what :func:`printable` escapes: never in a name.
+_NOT_IN_NAME = re.compile("[\\s\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
+                          "\u202a-\u202e\u2066-\u2069]")
+
+
+def check_name(name: str, what: str, where: str) -> None:
+    """Refuse (:class:`InventoryError` at ``where``, ``FILE:LINE``) a ``what`` (``host``,
+    ``group`` or ``address``) holding whitespace or a control character, or a host or
+    address starting with ``-``, which ``ssh`` would read as an option."""
+    label = what if what == "address" else f"{what} name"
+    if name.startswith("-") and what != "group":
+        raise InventoryError(f"{where}: {label} '{printable(name)}' starts with '-', which ssh "
+                             "would read as an option", hint=f"write the {what} starting with "
+                             "a letter or digit")
+    if bad := _NOT_IN_NAME.search(name):
+        c = bad.group()
+        kind = (f"a space (U+{ord(c):04X})" if unicodedata.category(c) == "Zs"
+                else f"a control character ({printable(c)})")
+        raise InventoryError(f"{where}: {label} '{printable(name)}' holds {kind}",
+                             hint=f"write the {what} with letters, digits, dots, dashes, "
+                             "underscores only")
+
+
+def check_names(hosts: list[FleetHost]) -> list[FleetHost]:
+    """``hosts``, once each one's name, groups and address passed :func:`check_name`."""
+    for h in hosts:
+        for what, value in (("host", h.name), ("address", h.address),
+                            *(("group", g) for g in h.groups)):
+            if value:
+                check_name(value, what, h.source or "inventory")
+    return hosts
+
+
 #: OpenSSH's algorithm list syntax (``KexAlgorithms``, ``Ciphers``): an optional ``+``,
 #: ``-`` or ``^``, then names or wildcard patterns joined with ``,``. Whether the SSH
 #: library implements them is checked when a connection pool starts.
@@ -405,5 +447,5 @@ def with_defaults(host: FleetHost, **fields: Any) -> FleetHost:
 
 __all__ = [
     "ALGORITHM_LIST", "DEFAULT_SSH_CONFIG", "FleetHost", "Inventory", "algorithm_list",
-    "detect_format", "load_inventory", "parse_port", "sync_to_hub", "with_defaults",
+    "check_name", "check_names", "detect_format", "load_inventory", "parse_port", "sync_to_hub", "with_defaults",
 ]

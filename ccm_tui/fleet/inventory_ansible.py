@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ccm_tui.core.errors import InventoryError
-from ccm_tui.fleet.inventory import FleetHost, algorithm_list, parse_port
+from ccm_tui.fleet.inventory import FleetHost, algorithm_list, check_name, parse_port
 from ccm_tui.fleet.jump import jump_chain, proxy_command_jump
 
 _IMPLICIT = {"all", "ungrouped"}
@@ -324,6 +324,7 @@ def parse_ansible_ini(text: str, path: Path, notes: list[str] | None = None) -> 
                 raise InventoryError(f"{where}: cannot read section header {line!r}; "
                                      "use [group], [group:vars] or [group:children]")
             section, kind = m.group(1), m.group(2) or "hosts"
+            check_name(section, "group", where)
             tree.group(section)
             if section != "all" and kind != "vars" and section not in tree.group("all").children:
                 tree.group("all").children.append(section)
@@ -345,6 +346,7 @@ def parse_ansible_ini(text: str, path: Path, notes: list[str] | None = None) -> 
         if kind == "children":
             if len(words) != 1:
                 raise InventoryError(f"{where}: one group name per line in [{section}:children]")
+            check_name(words[0], "group", where)
             tree.group(words[0])
             if words[0] not in tree.group(section).children:
                 tree.group(section).children.append(words[0])
@@ -377,6 +379,7 @@ def parse_ansible_yaml(text: str, path: Path, notes: list[str] | None = None) ->
 
     def walk(name: str, node: Any, line: int) -> None:
         where = f"{path}:{line}"
+        check_name(name, "group", where)
         tree.group(name)
         if node is None:
             return
