@@ -163,7 +163,7 @@ def attach_argv(host: Host | FleetHost, task_id: str, *,
         via = names[i - 1] if i else None
         blocks.append(_host_block(names[i], step, via, files))
     text = _header(h) + "\n".join(blocks) + _INCLUDES
-    config = _write_config(config_dir or _config_dir(), task_id, text)
+    config = _write_config([config_dir] if config_dir else _config_dirs(), task_id, text)
     remote = shlex.join(["sh", "-c", _ATTACH, "ccm-attach", session_name(task_id)])
     return ["ssh", "-F", str(config), "-t", "--", names[-1], remote]
 
@@ -250,31 +250,41 @@ def _header(h: FleetHost) -> str:
 _INCLUDES = "\nMatch all\nInclude ~/.ssh/config\nInclude /etc/ssh/ssh_config\n"
 
 
-def _config_dir() -> Path:
-    for base in (os.environ.get("XDG_RUNTIME_DIR"),
-                 os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")):
-        if base and os.path.isabs(base) and _SHELL_SAFE_PATH.fullmatch(base):
-            return Path(base) / "ccm" / "attach"
-    return Path(tempfile.mkdtemp(prefix="ccm-attach-"))
+def _config_dirs() -> list[Path]:
+    """Where t's ssh configs may go, best first: ``$XDG_RUNTIME_DIR/ccm/attach`` (private,
+    cleared at logout), then ``~/.cache/ccm/attach`` (``$XDG_CACHE_HOME`` respected)."""
+    bases = (os.environ.get("XDG_RUNTIME_DIR"),
+             os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"))
+    return [Path(b) / "ccm" / "attach" for b in bases if b and os.path.isabs(b)]
 
 
-def _write_config(folder: Path, task_id: str, text: str) -> Path:
-    """Write ``text`` as ``folder/<task>.ssh_config`` (private, atomically)."""
-    if not _SHELL_SAFE_PATH.fullmatch(str(folder)):
-        folder = Path(tempfile.mkdtemp(prefix="ccm-attach-"))
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", task_id) or "task"
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ssh_config.")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        final = folder / f"{name}.ssh_config"
-        os.replace(tmp, final)
-        _prune(folder)
-    except OSError as exc:
-        raise AttachError(f"cannot write the ssh config for t in {folder}: "
-                          f"{exc.strerror or exc}",
-                          hint="check that folder's permissions, or set XDG_RUNTIME_DIR") from None
+def _write_config(folders: Sequence[Path], task_id: str, text: str) -> Path:
+    """Write ``text`` as ``<folder>/<task>.ssh_config`` (private, atomically) in the first
+    of ``folders`` that takes it, else in a new private folder under the temp folder."""
+    failed = []
+    for folder in [*folders, None]:
+        try:
+            if folder is None:  # last resort: one of our own
+                folder = Path(tempfile.mkdtemp(prefix="ccm-attach-"))
+            if not _SHELL_SAFE_PATH.fullmatch(str(folder)):
+                failed.append(f"{folder}: ssh would pass the path to a shell unquoted")
+                continue
+            return _write_in(folder, task_id, text)
+        except OSError as exc:
+            failed.append(f"{folder or 'a temporary folder'}: {exc.strerror or exc}")
+    raise AttachError("cannot write the ssh config for t: " + "; ".join(failed),
+                      hint="make one of these folders writable (or set XDG_RUNTIME_DIR "
+                      "to one that is)")
+
+
+def _write_in(folder: Path, task_id: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ssh_config.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    final = folder / f"{task_id}.ssh_config"  # a checked task id: no '/' or '..'
+    os.replace(tmp, final)
+    _prune(folder)
     return final
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -124,6 +125,24 @@ def test_old_configs_are_cleared(tmp_path: Path, isolated_env: Path) -> None:
     attach_argv(web, "t-15", config_dir=folder)
     assert sorted(p.name for p in folder.iterdir()) == ["t-14.ssh_config", "t-15.ssh_config"]
     assert recent.exists()
+
+
+def test_a_folder_it_cannot_write_is_passed_over(tmp_path: Path, isolated_env: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """``XDG_RUNTIME_DIR`` left from another user (or a file, here): the cache folder."""
+    blocked = tmp_path / "run"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(blocked))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    argv = attach_argv(Host(name="web", address="10.0.0.1"), "t-19")
+    assert Path(argv[2]) == tmp_path / "cache" / "ccm" / "attach" / "t-19.ssh_config"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # as TMPDIR would
+    argv = attach_argv(Host(name="web", address="10.0.0.1"), "t-20")  # a folder of its own
+    assert Path(argv[2]).name == "t-20.ssh_config" and Path(argv[2]).is_file()
+    assert Path(argv[2]).parent.parent == tmp_path / "tmp"
+    assert os.stat(Path(argv[2]).parent).st_mode & 0o077 == 0
 
 
 def test_jump_loops_and_bad_inventories_are_said(tmp_path: Path, isolated_env: Path) -> None:
