@@ -199,7 +199,8 @@ def _host_block(alias: str, h: FleetHost, via: str | None, known_hosts: Sequence
              f"  HostName {_quoted(address.replace('%', '%%'), h.name)}",
              f"  Port {h.port}",
              f"  User {user}",
-             "  UserKnownHostsFile " + " ".join(_path(Path(p), h.name) for p in known_hosts)]
+             "  UserKnownHostsFile " + (" ".join(_path(Path(p), h.name) for p in known_hosts)
+                                        or "/dev/null")]  # no file: no key is trusted
     if h.port == 22:  # the name ssh looks up anyway, pinned against a HostKeyAlias in
         # ~/.ssh/config; on another port an alias [addr]:port would also be the name a
         # host certificate must hold, refusing the @cert-authority keys CCM accepts

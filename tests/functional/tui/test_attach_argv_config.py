@@ -53,6 +53,9 @@ def test_ipv6_ports_keys_and_a_chain(tmp_path: Path, isolated_env: Path) -> None
     first = ssh_g(argv, second["proxyjump"])
     assert (first["hostname"], first["port"], first["user"]) == ("2001:db8::9", "22", "jb")
     assert "proxycommand" not in first and "proxyjump" not in first  # connected directly
+    none = ssh_g(attach_argv(web, "t-5", hops=hops, known_hosts=[],
+                             config_dir=tmp_path / "c"), "web-01")
+    assert none["userknownhostsfile"] == "/dev/null"  # trusting no file: no key
     # a hub row with a bracketed IPv6 address and no inventory
     row = ssh_g(attach_argv(Host("db-1", address="[2001:db8::3]"), "t-6",
                             config_dir=tmp_path / "c"), "db-1")
