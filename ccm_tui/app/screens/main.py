@@ -328,19 +328,19 @@ class MainScreen(Screen[None]):
             argv = attach_command(getattr(self.app, "fleet", None), host, task.id)
         except CCMError as exc:
             self.notify(f"{exc}" + (f" — {exc.hint}" if exc.hint else ""),
-                        title="cannot attach", severity="error")
+                        title="cannot attach", severity="error", markup=False)
             return
         if inside_tmux():
             try:
                 open_window(argv, session_name(task.id))
             except Exception as exc:  # libtmux or tmux itself failed
-                self.notify(f"tmux: {exc}", severity="error")
+                self.notify(f"tmux: {exc}", severity="error", markup=False)
             return
         try:
             with self.app.suspend():
                 subprocess.run(held(argv), check=False)
         except Exception as exc:  # e.g. headless: nothing to suspend
-            self.notify(f"cannot attach here: {exc}", severity="error")
+            self.notify(f"cannot attach here: {exc}", severity="error", markup=False)
 
     # -- filter, search, panes -------------------------------------------------------
     def _open_input(self, mode: str, placeholder: str, value: str) -> None:

@@ -173,12 +173,24 @@ async def test_t_says_why_it_cannot_attach(sqlite_url: str, tmp_path: Path,
     async with open_hub(sqlite_url) as hub:
         await seed(hub)
         app = CCMApp(hub, actor="jordan", clock=fixed_clock, fleet=FleetAccess(broken))
-        async with app.run_test(size=(160, 48)) as pilot:
+        async with app.run_test(size=(160, 48), notifications=True) as pilot:
             await loaded(pilot)
             await pilot.press("t")
             await wait_for(pilot, lambda: any(n.title == "cannot attach"
                                               for n in app._notifications))
             [note] = [n for n in app._notifications if n.title == "cannot attach"]
             assert str(broken) in note.message and " — " in note.message  # and the hint
+
+            # an address that is markup to Textual, said as text (and the app lives on)
+            broken.write_text('hosts:\n  web-02:\n    address: "[/b]10.0.0.2;x"\n')
+            app.clear_notifications()
+            await pilot.press("t")
+            await wait_for(pilot, lambda: any(n.title == "cannot attach"
+                                              for n in app._notifications))
+            await pilot.pause(0.2)  # the toast is drawn
+            [note] = [n for n in app._notifications if n.title == "cannot attach"]
+            assert "'[/b]10.0.0.2;x' is not a host name or address" in note.message
+            assert app.is_running and app._exception is None
+            assert "[/b]10.0.0.2;x" in str(app.screen.query_one("Toast").render())
 
 
