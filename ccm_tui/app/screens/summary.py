@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from ccm_tui.app.summary import Summary
 from ccm_tui.core.model import Task
-from ccm_tui.core.text import duration
+from ccm_tui.core.text import duration, printable
 from ccm_tui.notify.report import MorningReport
 
 MAX_LISTED = 5
@@ -29,7 +29,8 @@ def summary_table(s: Summary, report: MorningReport | None = None) -> Table:
     table.add_column()
 
     def names(tasks: list[Task]) -> Text:
-        shown = ", ".join(f"{t.host} {t.alertname}" for t in tasks[:MAX_LISTED])
+        shown = ", ".join(f"{printable(t.host)} {printable(t.alertname)}"
+                          for t in tasks[:MAX_LISTED])
         more = f" … +{len(tasks) - MAX_LISTED}" if len(tasks) > MAX_LISTED else ""
         return Text(shown + more, style="dim")
 

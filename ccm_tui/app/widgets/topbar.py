@@ -13,9 +13,11 @@ from textual.widgets import Static
 from ccm_tui.app.model import HostStatus, Snapshot
 from ccm_tui.core.model import utcnow
 from ccm_tui.core.states import TaskState
-from ccm_tui.core.text import duration, plural
+from ccm_tui.core.text import duration, plural, printable
 from ccm_tui.daemon.health_rules import PROBE_STALE_SECONDS
 
+#: Characters of a pause reason the bar shows (``ccm status`` shows all of it).
+PAUSE_REASON_W = 40
 #: Seconds between redraws that only age the bar (a stopped daemon sends no updates).
 AGE_EVERY = 15.0
 
@@ -48,14 +50,18 @@ def status_text(snap: Snapshot, *, hub_kind: str, actor: str, theme: str,
     t.append(" · ")
     t.append(f"{waiting} awaiting approval", style="bold yellow" if waiting else "")
     t.append(f" · {active} active")
-    if snap.control.paused:
+    if snap.control.paused:  # who paused, and why: what on-call asks first
         t.append(" · ")
         t.append(" PAUSED ", style="bold reverse red")
+        c = snap.control
+        why = printable(c.reason)
+        why = why if len(why) <= PAUSE_REASON_W else why[:PAUSE_REASON_W - 1] + "…"
+        t.append(f" by {printable(c.actor or '?')}{f': {why}' if why else ''}", style="red")
     silenced = snap.active_silences()
     if silenced:  # a forgotten silence hides real incidents: always in sight
         t.append(" · ")
         t.append(plural(len(silenced), "silence") + " on", style="magenta")
-    t.append(f" · {hub_kind} · {actor} · {theme}", style="dim")
+    t.append(f" · {hub_kind} · {printable(actor)} · {theme}", style="dim")
     return t
 
 

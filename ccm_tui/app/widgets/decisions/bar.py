@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from ccm_tui.core.model import Task
 from ccm_tui.core.states import TaskState
+from ccm_tui.core.text import printable
 from ccm_tui.rendering.transcript import action_line, decision_inputs
 
 MAX_LINES = 3
@@ -41,9 +42,9 @@ def approval_text(task: Task, request: Mapping[str, Any] | None, decided: str,
     risk = inputs.get("risk", task.risk or "?")
     t = Text()
     t.append(" ⚑ APPROVAL ", style="bold reverse")
-    t.append(f" {task.id} on {task.host} · {req.get('title') or task.runbook or task.alertname}",
-             style="bold")
-    t.append(f" · risk {risk} · confidence ")
+    what = req.get("title") or task.runbook or task.alertname
+    t.append(f" {printable(task.id)} on {printable(task.host)} · {printable(what)}", style="bold")
+    t.append(f" · risk {printable(risk)} · confidence ")
     t.append(f"{conf:.2f}" if isinstance(conf, int | float) else "?", style="bold")
     if "evidence_match" in inputs and not compact:
         t.append(f" ({decision_inputs(inputs)})", style="dim")
@@ -51,7 +52,7 @@ def approval_text(task: Task, request: Mapping[str, Any] | None, decided: str,
     shown = 1 if compact else MAX_LINES
     for step in steps[:shown]:
         t.append("\n  $ ", style="bold")
-        t.append(action_line(step))
+        t.append(printable(action_line(step)))
     if len(steps) > shown:
         t.append(f"\n  … and {len(steps) - shown} more steps", style="dim")
     if not steps:
@@ -59,16 +60,17 @@ def approval_text(task: Task, request: Mapping[str, Any] | None, decided: str,
     reasons = req.get("reasons") or inputs.get("reasons") or ()
     if reasons and not compact:
         t.append("\n  why: ", style="bold")
-        t.append("; ".join(str(r) for r in reasons))
+        t.append(printable("; ".join(str(r) for r in reasons)))
     dry = [s for p in req.get("dry_run") or () if isinstance(p, Mapping)
            for s in p.get("steps", ()) if isinstance(s, Mapping)]
     if dry and not compact:
         t.append("\n  dry run: ", style="bold")
-        t.append("; ".join(f"{'✓' if s.get('ok') else '✗'} {s.get('action')}: "
-                           f"{s.get('summary') or s.get('error') or ''}" for s in dry[:MAX_LINES]))
+        t.append(printable("; ".join(f"{'✓' if s.get('ok') else '✗'} {s.get('action')}: "
+                                     f"{s.get('summary') or s.get('error') or ''}"
+                                     for s in dry[:MAX_LINES])))
     t.append("\n  ")
     if decided:
-        t.append(decided, style="bold")
+        t.append(printable(decided), style="bold")
         t.append(" · ")
     for key, label in (("a", "approve"), ("r", "reject"), ("e", "escalate"), ("t", "jump in")):
         t.append(f"[{key}]", style="bold reverse")

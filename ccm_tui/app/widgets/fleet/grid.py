@@ -21,6 +21,7 @@ from ccm_tui.app.messages import HostSelected
 from ccm_tui.app.model import Snapshot
 from ccm_tui.app.widgets.fleet.layout import GAP, TILE_H, TILE_W, Row, SortKey, build_rows, row_at
 from ccm_tui.core.states import TaskState
+from ccm_tui.core.text import printable
 
 #: The badge of a host with an open task, by the task's state.
 BADGES = {
@@ -186,7 +187,8 @@ class FleetGrid(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         if row.is_header:
             count = sum(len(r.hosts) for r in self.rows if r.group == row.group)
-            text = clip(f"▌{row.group} · {count} host{'s' if count != 1 else ''}", width)
+            text = clip(f"▌{printable(row.group)} · {count} host{'s' if count != 1 else ''}",
+                        width)
             return Strip([Segment(text, base + self._style("fleet--group"))], width)
         sub = line - row.line
         segments: list[Segment] = []
@@ -210,7 +212,7 @@ class FleetGrid(ScrollView, can_focus=True):
             badge = BADGES.get(task.state, "") if task else ""
             badge_style = "fleet--approve" if badge == "APPROVE" else "fleet--badge"
             name_w = TILE_W - 2 - (len(badge) + 1 if badge else 0)
-            segs = [Segment("● ", style), Segment(clip(name, name_w), style)]
+            segs = [Segment("● ", style), Segment(clip(printable(name), name_w), style)]
             if badge:
                 segs += [Segment(" ", base), Segment(badge, base + self._style(badge_style))]
             return segs

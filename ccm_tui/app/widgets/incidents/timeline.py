@@ -20,6 +20,7 @@ from ccm_tui.app.messages import TaskSelected
 from ccm_tui.app.model import Snapshot
 from ccm_tui.core.model import Task
 from ccm_tui.core.states import ACTIVE_STATES, TaskState
+from ccm_tui.core.text import printable
 
 S = TaskState
 #: The state filters ``v`` cycles through: (label, states or None for all).
@@ -111,10 +112,12 @@ class IncidentTimeline(DataTable[Text | str]):
         for t in self.visible_tasks():
             conf = f"{t.confidence:.2f}" if t.confidence is not None else "-"
             outcome = self.snap.decided_by(t.id) or t.outcome or ""
+            # Text, not str: DataTable reads a str as markup, and these come from alerts
             self.add_row(
                 Text(STATE_LABEL.get(t.state, str(t.state)), style=self._state_style(t.state)),
-                t.host, t.alertname, age(t.created_at, now), conf, t.runbook or "-", outcome,
-                t.id, key=t.id,
+                *(Text(printable(v)) for v in (t.host, t.alertname)), age(t.created_at, now),
+                conf, *(Text(printable(v)) for v in (t.runbook or "-", outcome, t.id)),
+                key=t.id,
             )
         if keep is not None and keep in self.rows:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
@@ -129,8 +132,8 @@ class IncidentTimeline(DataTable[Text | str]):
         if self.overnight:
             parts.append("overnight")
         if self.host:
-            parts.append(f"host {self.host}")
-        self.border_title = " · ".join(parts)
+            parts.append(f"host {printable(self.host)}")
+        self.border_title = Text(" · ".join(parts))  # Text: a str title is read as markup
         waiting = sum(1 for t in self.snap.tasks.values() if t.state is S.AWAITING_APPROVAL)
         self.border_subtitle = f"{waiting} awaiting approval" if waiting else ""
 
