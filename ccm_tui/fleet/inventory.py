@@ -391,8 +391,9 @@ def check_name(name: str, what: str, where: str) -> None:
         kind = (f"a space (U+{ord(c):04X})" if unicodedata.category(c) == "Zs"
                 else f"a control character ({printable(c)})")
         raise InventoryError(f"{where}: {label} '{printable(name)}' holds {kind}",
-                             hint=f"write the {what} with letters, digits, dots, dashes, "
-                             "underscores only")
+                             hint="write the address as an IP address or DNS name"
+                             if what == "address" else f"write the {what} with letters, "
+                             "digits, dots, dashes, underscores only")
 
 
 def check_names(hosts: list[FleetHost]) -> list[FleetHost]:

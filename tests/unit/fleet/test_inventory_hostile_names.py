@@ -103,3 +103,8 @@ def test_the_command_line_names_file_and_line_without_a_traceback(tmp_path: Path
     assert out.exit_code != 0
     assert "Traceback" not in out.output and E not in out.output, out.output
     assert f"{path}:2: a control character (\\x1b) in the inventory" in out.stderr, out.stderr
+    path.write_text("hosts:\n  web-01:\n    address: '2001:db8::1 '\n", encoding="utf-8")
+    out = ccm("--inventory", str(path), "fleet", "list")
+    assert out.exit_code != 0 and "Traceback" not in out.output, out.output
+    assert "address '2001:db8::1 ' holds a space" in out.stderr, out.stderr
+    assert "IP address or DNS name" in out.stderr, out.stderr
