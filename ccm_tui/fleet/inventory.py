@@ -382,6 +382,8 @@ def check_name(name: str, what: str, where: str) -> None:
     ``group`` or ``address``) holding whitespace or a control character, or a host or
     address starting with ``-``, which ``ssh`` would read as an option."""
     label = what if what == "address" else f"{what} name"
+    if not name:
+        raise InventoryError(f"{where}: a {label} is empty", hint=f"name the {what}, or remove it")
     if name.startswith("-") and what != "group":
         raise InventoryError(f"{where}: {label} '{printable(name)}' starts with '-', which ssh "
                              "would read as an option", hint=f"write the {what} starting with "
@@ -399,10 +401,9 @@ def check_name(name: str, what: str, where: str) -> None:
 def check_names(hosts: list[FleetHost]) -> list[FleetHost]:
     """``hosts``, once each one's name, groups and address passed :func:`check_name`."""
     for h in hosts:
-        for what, value in (("host", h.name), ("address", h.address),
+        for what, value in (("host", h.name), ("address", h.address or h.name),
                             *(("group", g) for g in h.groups)):
-            if value:
-                check_name(value, what, h.source or "inventory")
+            check_name(value, what, h.source or "inventory")
     return hosts
 
 

@@ -363,6 +363,11 @@ def parse_ansible_ini(text: str, path: Path, notes: list[str] | None = None) -> 
 
 
 # -- YAML --------------------------------------------------------------------------------
+def _key(key: Any) -> str:
+    """A host or group name as written (``~``, YAML's null, is no name: empty)."""
+    return "" if key is None else str(key)
+
+
 def parse_ansible_yaml(text: str, path: Path, notes: list[str] | None = None) -> list[FleetHost]:
     """Hosts of an Ansible YAML inventory (``all:`` / groups with hosts, vars, children);
     hosts left out (not reached over SSH) are described in ``notes``."""
@@ -400,18 +405,18 @@ def parse_ansible_yaml(text: str, path: Path, notes: list[str] | None = None) ->
             if hvars is not None and not isinstance(hvars, Mapping):
                 raise InventoryError(f"{path}:{hline}: variables of host {host!r} must be a "
                                      "mapping")
-            for hn, extra in _hosts_of(str(host), f"{path}:{hline}"):
+            for hn, extra in _hosts_of(_key(host), f"{path}:{hline}"):
                 tree.add_host(name, hn, {**extra, **dict(hvars or {})}, hline)
         tree.group(name).vars.update(dict(node.get("vars") or {}))
         for child, cnode in (node.get("children") or {}).items():
-            if child not in tree.group(name).children:
-                tree.group(name).children.append(str(child))
-            walk(str(child), cnode, line_of(node["children"], child, line))
+            if _key(child) not in tree.group(name).children:
+                tree.group(name).children.append(_key(child))
+            walk(_key(child), cnode, line_of(node["children"], child, line))
 
     for name, node in data.items():
-        walk(str(name), node, line_of(data, name))
-        if name != "all" and name not in tree.group("all").children:
-            tree.group("all").children.append(str(name))
+        walk(_key(name), node, line_of(data, name))
+        if name != "all" and _key(name) not in tree.group("all").children:
+            tree.group("all").children.append(_key(name))
     return tree.hosts()
 
 

@@ -65,6 +65,19 @@ def test_ansible_yaml_refuses_a_hostile_group_and_host(tmp_path: Path) -> None:
     assert "b.yml:4: host name 'db 01' holds a space" in host, host
 
 
+@pytest.mark.parametrize(("name", "text", "said"), [
+    ("e.yml", 'all:\n  hosts:\n    "":\n    web-01:\n', 'e.yml:3: a host name is empty'),
+    ("n.yml", "all:\n  hosts:\n    ~:\n    web-01:\n", "n.yml:3: a host name is empty"),
+    ("g.yml", 'all:\n  children:\n    ~:\n      hosts:\n        web-01:\n',
+     "g.yml:3: a group name is empty"),
+    ("inventory.yaml", 'hosts:\n  web-01:\n    groups: [""]\n',
+     "inventory.yaml:2: a group name is empty"),
+])
+def test_empty_names_are_refused(tmp_path: Path, name: str, text: str, said: str) -> None:
+    message = _refused(tmp_path, name, text)
+    assert said in message, message
+
+
 def test_ssh_config_as_the_inventory_refuses_a_hostile_host(tmp_path: Path) -> None:
     message = _refused(tmp_path, "config",
                        "Host web-01\n  HostName 10.0.0.1\n\nHost -oProxyCommand=x\n  User a\n")
