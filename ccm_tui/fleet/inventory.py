@@ -379,23 +379,21 @@ _NOT_IN_NAME = re.compile("[\\s\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
 
 def check_name(name: str, what: str, where: str) -> None:
     """Refuse (:class:`InventoryError` at ``where``, ``FILE:LINE``) a ``what`` (``host``,
-    ``group`` or ``address``) holding whitespace or a control character, or a host or
+    ``group`` or ``address``) that is empty or holds whitespace or a control character, or a host or
     address starting with ``-``, which ``ssh`` would read as an option."""
     label = what if what == "address" else f"{what} name"
+    hint = ("write the address as an IP address or DNS name" if what == "address"
+            else f"write the {what} with letters, digits, dots, dashes, underscores only")
     if not name:
         raise InventoryError(f"{where}: a {label} is empty", hint=f"name the {what}, or remove it")
     if name.startswith("-") and what != "group":
         raise InventoryError(f"{where}: {label} '{printable(name)}' starts with '-', which ssh "
-                             "would read as an option", hint=f"write the {what} starting with "
-                             "a letter or digit")
+                             "would read as an option", hint=hint)
     if bad := _NOT_IN_NAME.search(name):
         c = bad.group()
         kind = (f"a space (U+{ord(c):04X})" if unicodedata.category(c) == "Zs"
                 else f"a control character ({printable(c)})")
-        raise InventoryError(f"{where}: {label} '{printable(name)}' holds {kind}",
-                             hint="write the address as an IP address or DNS name"
-                             if what == "address" else f"write the {what} with letters, "
-                             "digits, dots, dashes, underscores only")
+        raise InventoryError(f"{where}: {label} '{printable(name)}' holds {kind}", hint=hint)
 
 
 def check_names(hosts: list[FleetHost]) -> list[FleetHost]:
