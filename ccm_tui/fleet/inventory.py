@@ -379,10 +379,10 @@ _NOT_IN_NAME = re.compile("[\\s\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
 
 def check_name(name: str, what: str, where: str) -> None:
     """Refuse (:class:`InventoryError` at ``where``, ``FILE:LINE``) a ``what`` (``host``,
-    ``group`` or ``address``) that is empty or holds whitespace or a control character, or a host or
+    ``group``, ``user``, ``address``...) that is empty or holds whitespace or a control character, or a host or
     address starting with ``-``, which ``ssh`` would read as an option."""
     label = what if what == "address" else f"{what} name"
-    hint = ("write the address as an IP address or DNS name" if what == "address"
+    hint = (f"write the {what} as an IP address or DNS name" if what in ("address", "jump host")
             else f"write the {what} with letters, digits, dots, dashes, underscores only")
     if not name:
         raise InventoryError(f"{where}: a {label} is empty", hint=f"name the {what}, or remove it")
@@ -397,10 +397,16 @@ def check_name(name: str, what: str, where: str) -> None:
 
 
 def check_names(hosts: list[FleetHost]) -> list[FleetHost]:
-    """``hosts``, once each one's name, groups and address passed :func:`check_name`."""
+    """``hosts``, once each one's name, groups, address, user and jump hosts (and their
+    users) passed :func:`check_name`."""
+    from ccm_tui.fleet.jump import NO_JUMP, parse_jump_spec
+
     for h in hosts:
+        hops = [parse_jump_spec(j) for j in (h.jump or "").split(",") if j and j != NO_JUMP]
         for what, value in (("host", h.name), ("address", h.address or h.name),
-                            *(("group", g) for g in h.groups)):
+                            *(("group", g) for g in h.groups),
+                            *(("user", u) for u in (h.user, *(j.user for j in hops)) if u),
+                            *(("jump host", j.address) for j in hops)):
             check_name(value, what, h.source or "inventory")
     return hosts
 

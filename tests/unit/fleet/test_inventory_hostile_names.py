@@ -78,6 +78,25 @@ def test_empty_names_are_refused(tmp_path: Path, name: str, text: str, said: str
     assert said in message, message
 
 
+@pytest.mark.parametrize(("spec", "said"), [
+    ('user: "-oProxyCommand=x"', "user name '-oProxyCommand=x' starts with '-'"),
+    ('user: "ops\\e[2J"', "user name 'ops\\x1b[2J' holds a control character (\\x1b)"),
+    ('jump: "-oProxyCommand=x"', "jump host name '-oProxyCommand=x' starts with '-'"),
+    ('jump: "bastion,ops@-x:22"', "jump host name '-x' starts with '-'"),
+    ('jump: "-ops@bastion"', "user name '-ops' starts with '-'"),
+])
+def test_users_and_jump_hosts_are_checked_too(tmp_path: Path, spec: str, said: str) -> None:
+    message = _refused(tmp_path, "inventory.yaml", f"hosts:\n  web-01:\n    {spec}\n")
+    assert f"inventory.yaml:2: {said}" in message, message
+
+
+def test_ansible_users_and_jump_hosts_are_checked(tmp_path: Path) -> None:
+    message = _refused(tmp_path, "hosts.ini", "[web]\nweb-01 ansible_user=-oX=y\n")
+    assert "hosts.ini:2: user name '-oX=y' starts with '-'" in message, message
+    message = _refused(tmp_path, "j.ini", "[web]\nweb-01 ansible_ssh_common_args='-J -oX=y'\n")
+    assert "j.ini:2:" in message and "'-oX=y'" in message, message
+
+
 def test_ssh_config_as_the_inventory_refuses_a_hostile_host(tmp_path: Path) -> None:
     message = _refused(tmp_path, "config",
                        "Host web-01\n  HostName 10.0.0.1\n\nHost -oProxyCommand=x\n  User a\n")
@@ -86,7 +105,8 @@ def test_ssh_config_as_the_inventory_refuses_a_hostile_host(tmp_path: Path) -> N
 
 def test_legitimate_names_still_load(tmp_path: Path) -> None:
     assert _load(tmp_path, "inventory.yaml",
-                 "hosts:\n  web-01.prod.example.com: {}\n  db_02:\n    address: '2001:db8::1'\n"
+                 "hosts:\n  web-01.prod.example.com:\n    user: deploy_bot-2\n"
+                 "    jump: ops@bastion-1:2222,[2001:db8::1]:22\n  db_02:\n    address: '2001:db8::1'\n"
                  "    groups: [db-primary, eu_west.1]\n  10.0.0.3: {}\n") == [
         "web-01.prod.example.com", "db_02", "10.0.0.3"]
     assert _load(tmp_path, "hosts.ini",
