@@ -190,8 +190,11 @@ def status(
     if active or scheduled:
         first = (active or scheduled)[0]  # soonest-ending active, else the next window
         what = markup_safe(" ".join(str(m) for m in first.matchers))
-        when = (f"until {first.ends_at.astimezone():%H:%M}" if first in active
-                else f"from {first.starts_at.astimezone():%Y-%m-%d %H:%M}")
+        end = first.ends_at.astimezone()  # a 3-day silence "until 11:27" would read as today's
+        when = f"until {end:%H:%M}" if end.date() == now.astimezone().date() \
+            else f"until {end:%Y-%m-%d %H:%M}"
+        if first not in active:
+            when = f"from {first.starts_at.astimezone():%Y-%m-%d %H:%M}"
         more = len(active) + len(scheduled) - 1
         out.print(f"[bold]silences[/] {len(active)} active, {len(scheduled)} scheduled — "
                   f"{what} {when}{f' ({markup_safe(first.reason)})' if first.reason else ''}"

@@ -54,3 +54,13 @@ def test_resume_after_a_hostile_pause_reads_running(url: str) -> None:
     assert ": [/] —" in out.stdout, out.stdout
     resumed = ccm("--hub", url, "resume")
     assert resumed.exit_code == 0 and "running" in resumed.stdout, resumed.output
+
+
+def test_a_silence_of_days_shows_the_day_it_ends(url: str) -> None:
+    """``until 11:27`` for a silence of three days would read as ending today."""
+    from datetime import datetime, timedelta
+
+    assert ccm("--hub", url, "silence", "add", "host=db-01", "--for", "3d").exit_code == 0
+    out = ccm("--hub", url, "status").stdout
+    ends = (datetime.now().astimezone() + timedelta(days=3)).strftime("%Y-%m-%d")
+    assert f"host=db-01 until {ends} " in out, out
