@@ -147,11 +147,15 @@ def tail(path: PathLike, from_seq: int = 1, follow: bool = True,
     """Print the events from ``from_seq`` on, then (``follow``) wait for more.
 
     Reads only complete lines; a partial line is re-read once its newline lands.
-    Following stops after a ``finished`` event has been written, or after
-    ``idle_timeout`` seconds without a new event.  Returns the last seq written
-    (``from_seq - 1`` when none).
+    Following stops after a ``finished`` event has been written, after
+    ``idle_timeout`` seconds without a new event, or (printing to stdout) once
+    nobody reads stdout any more: the daemon that followed it over SSH went away,
+    and an agent that writes nothing more would otherwise keep this process
+    waiting on the host for good.  Returns the last seq written (``from_seq - 1``
+    when none).
     """
     out = write or _stdout_write
+    reader_gone = _reader_gone if write is None else _never
     path = Path(path)
     last = from_seq - 1
     offset = 0
@@ -195,7 +199,26 @@ def tail(path: PathLike, from_seq: int = 1, follow: bool = True,
             return last
         if idle_timeout is not None and time.monotonic() - idle_since > idle_timeout:
             return last
+        if reader_gone():
+            return last
         time.sleep(poll)
+
+
+def _never() -> bool:
+    return False
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reading end has been closed."""
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        events = poller.poll(0)
+    except (AttributeError, OSError, ValueError):  # no poll(), or stdout is not a file
+        return False
+    return any(mask & (select.POLLERR | select.POLLHUP) for _fd, mask in events)
 
 
 def _stdout_write(text: str) -> None:

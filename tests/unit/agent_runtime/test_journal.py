@@ -109,6 +109,38 @@ def test_tail_follows_until_finished(tmp_path: Path) -> None:
     assert [json.loads(x)["seq"] for x in out.splitlines()] == [2, 3, 4, 5]
 
 
+def _channel(kind: str) -> tuple[int, int]:
+    """(read fd, write fd) of a pipe, or of a socket pair (sshd uses either)."""
+    if kind == "pipe":
+        return os.pipe()
+    import socket
+
+    a, b = socket.socketpair()
+    return a.detach(), b.detach()
+
+
+@pytest.mark.parametrize("kind", ["pipe", "socket"])
+def test_tail_of_a_silent_agent_ends_when_its_reader_goes_away(tmp_path: Path,
+                                                             kind: str) -> None:
+    """The daemon that followed the journal over SSH is gone (its channel closed) and the
+    agent writes nothing more: the tail no longer waits on the host for good."""
+    with Journal(tmp_path / "t-4.jsonl", "t-4") as j:
+        j.append("step", {"i": 0})  # no `finished`: a dead agent, or one waiting
+    read_fd, write_fd = _channel(kind)
+    proc = subprocess.Popen(agent_cmd("tail", "t-4", "--journal-dir", str(tmp_path)),
+                            stdout=write_fd, cwd=str(REPO), env=agent_env())
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd, "rb") as reader:
+            assert json.loads(reader.readline())["seq"] == 1
+        proc.wait(timeout=20)  # before: it waited for ever
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+
+
 def test_sigkill_mid_run_then_tail_gives_every_event_exactly_once(tmp_path: Path) -> None:
     """Kill -9 the agent while a fix runs; a reader that saw N events resumes with
     ``tail --from N+1`` and gets the rest: no gap, no duplicate, in order."""
