@@ -310,6 +310,8 @@ class MainScreen(Screen[None]):
         task = self.snap.tasks.get(a.task_id)
         if a.kind == "approve" and task is not None and is_endorsable(task):
             verb = "endorsed (its shadow run's plan, toward leaving shadow mode)"
+        elif a.kind == "reject" and task is not None and is_endorsable(task):
+            verb = "rejected (its shadow run's plan was wrong: endorsements start again)"
         self.notify(f"{a.task_id} {verb} by {a.actor}", title="decision")
 
     def on_decision_failed(self, message: m.DecisionFailed) -> None:
