@@ -84,9 +84,9 @@ def _denied(url: str, exc: BaseException) -> str | None:
     """``the PostgreSQL user NAME`` when ``exc`` is PostgreSQL refusing that user."""
     if _adapter(url) != "postgresql":
         return None
-    import asyncpg
+    from ccm_tui.hub.postgres import refused_privilege  # the driver stays inside the hub
 
-    if not isinstance(exc, asyncpg.InsufficientPrivilegeError):
+    if not refused_privilege(exc):
         return None
     from urllib.parse import urlsplit
 

@@ -76,6 +76,11 @@ def _describe(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
+def refused_privilege(exc: BaseException) -> bool:
+    """Whether ``exc`` is PostgreSQL refusing the connected user a right it needs."""
+    return isinstance(exc, asyncpg.InsufficientPrivilegeError)
+
+
 class PostgresHub(SqlHub):
     """A hub in PostgreSQL (``postgresql://user:pass@host:5432/db``)."""
 
