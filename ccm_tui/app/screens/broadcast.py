@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 from ccm_tui.app import messages as m
 from ccm_tui.app.fleet_access import AUDIT_ACTION, FleetAccess, audit_detail
 from ccm_tui.core.errors import CCMError
-from ccm_tui.core.text import plural
+from ccm_tui.core.text import plural, printable
 from ccm_tui.fleet.broadcast import BroadcastReport, broadcast
 from ccm_tui.fleet.ssh_types import RunResult
 from ccm_tui.hub.base import Hub
@@ -255,7 +255,7 @@ class BroadcastScreen(Screen[None]):
         """Say why nothing ran."""
         self.error = message.error
         self.query_one("#bc-summary", Static).update(Text(message.error, style="bold red"))
-        self.notify(message.error, title="broadcast", severity="error")
+        self.notify(printable(message.error), title="broadcast", severity="error", markup=False)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """Show the highlighted host's output."""
@@ -273,7 +273,7 @@ class BroadcastScreen(Screen[None]):
         r = self.results.get(host)
         self.query_one("#bc-output", Static).update(
             output_text(r) if r else Text(f"{host}: still running…", style="dim"))
-        self.query_one("#bc-output-box").border_title = host
+        self.query_one("#bc-output-box").border_title = Text(printable(host))
 
     def action_close(self) -> None:
         """Back to the main screen (a run still going is cancelled)."""

@@ -35,6 +35,7 @@ from ccm_tui.app.widgets.topbar import TopBar
 from ccm_tui.app.widgets.transcript.view import TranscriptView
 from ccm_tui.core.errors import CCMError
 from ccm_tui.core.model import ApprovalKind, Host, Task, is_endorsable
+from ccm_tui.core.text import printable
 from ccm_tui.daemon.remote import session_name
 from ccm_tui.hub.base import Hub
 
@@ -215,7 +216,7 @@ class MainScreen(Screen[None]):
 
     def on_feed_error(self, message: m.FeedError) -> None:
         """Say what went wrong with the hub."""
-        self.notify(message.error, title="hub", severity="error")
+        self.notify(printable(message.error), title="hub", severity="error", markup=False)
 
     def schedule_repaint(self) -> None:
         """Repaint soon, once, however many changes arrive meanwhile."""
@@ -312,11 +313,13 @@ class MainScreen(Screen[None]):
             verb = "endorsed (its shadow run's plan, toward leaving shadow mode)"
         elif a.kind == "reject" and task is not None and is_endorsable(task):
             verb = "rejected (its shadow run's plan was wrong: endorsements start again)"
-        self.notify(f"{a.task_id} {verb} by {a.actor}", title="decision")
+        self.notify(printable(f"{a.task_id} {verb} by {a.actor}"), title="decision",
+                    markup=False)
 
     def on_decision_failed(self, message: m.DecisionFailed) -> None:
         """Say why a decision was refused."""
-        self.notify(message.error, title=f"{message.kind} refused", severity="error")
+        self.notify(printable(message.error), title=f"{message.kind} refused", severity="error",
+                    markup=False)
 
     # -- jump ------------------------------------------------------------------------
     def action_jump(self) -> None:

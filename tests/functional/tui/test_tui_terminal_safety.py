@@ -61,8 +61,7 @@ async def _seed_hostile(url: str) -> None:
         await hub.upsert_hosts([Host(name=HOST, address="10.9.9.9", groups=(GROUP,))])
         await hub.record_health(HealthSnapshot(host=HOST, taken_at=NOW - timedelta(minutes=1),
                                                cpu_pct=10.0, mem_pct=20.0, disk_pct=95.0))
-        # awaiting approval but not the newest such task: the app selects another first (the
-        # transcript pane's title, built in screens/main.py, is not covered here)
+        # awaiting approval but not the newest such task: the app selects another first
         created = BASE + timedelta(hours=2, minutes=30)
         await hub.create_task(Task(id=TASK, host=HOST, alertname=ALERT,
                                    severity=Severity.CRITICAL, created_at=created,
@@ -118,6 +117,22 @@ async def test_hostile_text_renders_literally_everywhere(sqlite_url: str) -> Non
             assert "Disk[b]B[/b][link=http://evil.example]L[/link]\\x1b]52" in summary, summary
             await pilot.press("escape")
             assert app.is_running  # nothing above crashed it
+
+            # selecting the hostile task titles its transcript and approval bar with it
+            assert screen.timeline.select_task(TASK)
+            await wait_for(pilot, lambda: screen.selected == TASK)
+            await pilot.pause()
+            # the Content Textual draws (the public getter re-encodes it as markup)
+            drawn = screen.transcript._border_title
+            shown = drawn.plain if drawn is not None else ""
+            assert not UNSAFE.search(shown), repr(shown)
+            assert shown.startswith(f"transcript · {TASK} · web-66\\x1b[2J[b]x[/b] · Disk[b]")
+            _text(screen.transcript)
+            await pilot.press("a")  # the decision's confirmation names the actor
+            await wait_for(pilot, lambda: any(TASK in str(n.message)
+                                              for n in app._notifications))
+            await pilot.pause()
+            assert app.is_running
 
 
 class _One(App[None]):

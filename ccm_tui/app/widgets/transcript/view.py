@@ -22,6 +22,7 @@ from textual.reactive import Reactive
 from textual.widgets import RichLog
 
 from ccm_tui.core.model import Event
+from ccm_tui.core.text import printable
 from ccm_tui.rendering.transcript import render_event
 
 #: A redraw (another task, a search cleared) writes at most this many of the newest events;
@@ -80,7 +81,8 @@ class TranscriptView(RichLog):
         self.events = {}
         self._last_seq = 0
         self.loading = task_id is not None
-        self.border_title = f"transcript · {title}" if title else "transcript"
+        # a Text, not a string Textual reads as markup: the title holds an alert's names
+        self.border_title = Text(f"transcript · {printable(title)}" if title else "transcript")
         self._redraw()
 
     def merge(self, task_id: str, events: list[Event]) -> None:
