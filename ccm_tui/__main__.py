@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 
 
 def main() -> None:
@@ -14,10 +15,16 @@ def main() -> None:
     command turns collection back on (after freezing what start-up built) before
     the command itself runs. Pydantic's plugin discovery, which reads the entry
     points of every installed distribution, is skipped unless
-    ``PYDANTIC_DISABLE_PLUGINS`` is set (to an empty value, to keep plugins).
+    ``PYDANTIC_DISABLE_PLUGINS`` is set (to an empty value, to keep plugins). ``ccm
+    run`` forks its broadcast helper first, to import SSH while the command line is
+    parsed (:mod:`ccm_tui.fleet.broadcast_helper`).
     """
     gc.disable()
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if "run" in sys.argv[1:]:  # load SSH beside the command line (see broadcast_helper)
+        from ccm_tui.fleet import broadcast_helper
+
+        broadcast_helper.start(sys.argv[1:])
     from ccm_tui.cli import main as cli_main
 
     cli_main()

@@ -15,7 +15,8 @@ from ccm_tui.core.errors import CCMError, HubError
 from ccm_tui.core.text import plural
 
 if TYPE_CHECKING:
-    from ccm_tui.fleet.broadcast import BroadcastReport
+    from ccm_tui.fleet.broadcast_report import BroadcastReport
+    from ccm_tui.fleet.broadcast_workers import Workers
     from ccm_tui.fleet.inventory import FleetHost, Inventory
     from ccm_tui.fleet.ssh import RunResult
     from ccm_tui.fleet.ssh_types import PoolOptions
@@ -167,14 +168,32 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
     opening first held every connection back by its ~20 ms of imports and SQL.
 
     Hundreds of hosts are spread over worker processes, one per CPU (see
-    :mod:`ccm_tui.fleet.broadcast_workers`); they are forked here, before the event
-    loop or the progress bar's thread exists.
+    :mod:`ccm_tui.fleet.broadcast_workers`), forked before the event loop or the
+    progress bar's thread exists; from the console script, the broadcast helper forked
+    at start-up runs them all (:mod:`ccm_tui.fleet.broadcast_helper`).
     """
+    from ccm_tui.fleet import broadcast_helper
     from ccm_tui.fleet.broadcast_workers import process_count, spread_broadcast, start_workers
-    from ccm_tui.fleet.ssh import SSHPool
 
-    workers = start_workers(inventory, hosts, command, forks=forks, timeout=timeout, options=ssh,
-                            processes=process_count(len(hosts), forks, procs))
+    processes = process_count(len(hosts), forks, procs)
+    helper = broadcast_helper.take()
+    if helper is not None and procs == 1:  # "this process alone"
+        helper.dismiss()
+        helper = None
+    workers: Workers | None
+    if helper is not None:  # it has loaded SSH meanwhile: it runs every host
+        workers = helper.assign(inventory, hosts, command, forks=forks, timeout=timeout,
+                                options=ssh, processes=processes)
+    else:
+        workers = start_workers(inventory, hosts, command, forks=forks, timeout=timeout,
+                                options=ssh, processes=processes)
+
+    def new_pool() -> contextlib.AbstractAsyncContextManager[Any]:
+        if helper is not None:
+            return contextlib.nullcontext()  # this process connects to no host
+        from ccm_tui.fleet.ssh import SSHPool
+
+        return SSHPool(inventory, options=ssh)
 
     async def go(on_result: Any = None) -> tuple[BroadcastReport, bool, str]:
         opening: asyncio.Task[Hub] | None = None
@@ -187,7 +206,7 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
                 on_result(r)
 
         try:
-            async with SSHPool(inventory, options=ssh) as pool:
+            async with new_pool() as pool:
                 report = await spread_broadcast(pool, hosts, command, workers=workers,
                                                 forks=forks, timeout=timeout, pattern=pattern,
                                                 on_result=done)
@@ -245,7 +264,7 @@ async def _open_hub(url: str) -> Hub:
 
 async def _record(opening: asyncio.Task[Hub], actor: str, report: BroadcastReport, forks: int,
                   timeout: float) -> tuple[bool, str]:
-    from ccm_tui.fleet.broadcast import AUDIT_OUTPUT_CHARS
+    from ccm_tui.fleet.broadcast_report import AUDIT_OUTPUT_CHARS
 
     detail = {**report.to_dict(output_chars=AUDIT_OUTPUT_CHARS), "failed": report.failed_hosts(),
               "forks": forks, "timeout": timeout}

@@ -13,7 +13,12 @@ process makes.
 Workers are forked before the caller starts an event loop or a thread (they begin
 with what the caller has already loaded: settings, inventory, modules), never open
 the hub, never print, and leave with ``os._exit``. A worker that dies leaves its
-hosts' results as ``lost``, saying so; Ctrl-C stops every worker.
+hosts' results as ``lost``, saying so; Ctrl-C stops every worker. A
+:class:`~ccm_tui.core.errors.CCMError` a worker meets before any host ran (an
+inventory's algorithm list this SSH library refuses, say) is raised again in the
+caller, so the user reads the error one process would have given. This module does
+not import asyncssh: :mod:`.broadcast_helper` hands a whole broadcast to a process
+that imported it while the command line was being parsed.
 """
 
 from __future__ import annotations
@@ -27,12 +32,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from ccm_tui.fleet.broadcast import BroadcastReport, broadcast_iter, group_results
+from ccm_tui.core.errors import CCMError
+from ccm_tui.fleet.broadcast_report import BroadcastReport, group_results
 from ccm_tui.fleet.inventory import FleetHost, Inventory
-from ccm_tui.fleet.ssh import SSHPool
 from ccm_tui.fleet.ssh_types import PoolOptions, RunResult
+
+if TYPE_CHECKING:  # the SSH stack is imported where a share runs, not by the caller
+    from ccm_tui.fleet.ssh import SSHPool
 
 #: Fewest hosts worth a process of their own: below this a fork, a second pool and a
 #: second set of keys cost more than the handshakes they take off the first core.
@@ -74,6 +82,7 @@ class _Worker:
     pipe: IO[bytes]
     seen: set[str] = field(default_factory=set)
     fatal: str = ""
+    error: CCMError | None = None  # what the worker met before any host ran
     reaped: bool = False
 
 
@@ -111,6 +120,8 @@ class Workers:
                 doc = json.loads(line)
                 if "fatal" in doc:
                     w.fatal = str(doc["fatal"])
+                    if doc.get("ccm_error"):
+                        w.error = CCMError(str(doc["ccm_error"]), hint=doc.get("hint") or None)
                     continue
                 r = RunResult(**doc)
                 w.seen.add(r.host)
@@ -119,6 +130,8 @@ class Workers:
             transport.close()
         status = await loop.run_in_executor(None, _reap, w.pid)
         w.reaped = True
+        if w.error is not None and not w.seen:
+            raise w.error
         why = w.fatal or _death(status)
         for h in w.hosts:
             if h.name not in w.seen:
@@ -191,21 +204,42 @@ def _worker_main(inventory: Inventory, hosts: list[FleetHost], command: str, for
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         with open(fd, "wb", buffering=0) as out:
             try:
-                asyncio.run(_run_share(inventory, hosts, command, forks, timeout, options, out))
+                asyncio.run(run_share(inventory, hosts, command, forks, timeout, options, out))
             except Exception as exc:  # told to the caller, who reports the share as lost
                 code = 1
-                out.write(_line({"fatal": f"failed: {type(exc).__name__}: {exc}"}))
+                out.write(fatal_line(exc))
     except BaseException:
         code = 1
     finally:
         os._exit(code)
 
 
-async def _run_share(inventory: Inventory, hosts: list[FleetHost], command: str, forks: int,
-                     timeout: float | None, options: PoolOptions, out: IO[bytes]) -> None:
+async def run_share(inventory: Inventory, hosts: list[FleetHost], command: str, forks: int,
+                    timeout: float | None, options: PoolOptions, out: IO[bytes],
+                    workers: Workers | None = None) -> None:
+    """Run ``hosts`` (with ``workers`` taking their shares) and write one JSON line per
+    result to ``out``, as each finishes: what a worker sends its caller."""
+    from ccm_tui.fleet.ssh import SSHPool
+
+    def send(r: RunResult) -> None:
+        out.write(result_line(r))
+
     async with SSHPool(inventory, options=options) as pool:
-        async for r in broadcast_iter(pool, hosts, command, forks=forks, timeout=timeout):
-            out.write(_line(asdict(r)))
+        await spread_broadcast(pool, hosts, command, workers=workers, forks=forks,
+                               timeout=timeout, on_result=send)
+
+
+def result_line(r: RunResult) -> bytes:
+    """One result as a worker sends it."""
+    return _line(asdict(r))
+
+
+def fatal_line(exc: BaseException) -> bytes:
+    """Why a worker stopped; a :class:`CCMError` keeps its message and hint."""
+    doc: dict[str, Any] = {"fatal": f"failed: {type(exc).__name__}: {exc}"}
+    if isinstance(exc, CCMError):
+        doc.update(ccm_error=str(exc), hint=exc.hint)
+    return _line(doc)
 
 
 def _line(doc: dict[str, Any]) -> bytes:
@@ -213,15 +247,16 @@ def _line(doc: dict[str, Any]) -> bytes:
 
 
 async def spread_broadcast(
-    pool: SSHPool, hosts: Sequence[FleetHost], command: str, *, workers: Workers | None,
+    pool: SSHPool | None, hosts: Sequence[FleetHost], command: str, *, workers: Workers | None,
     forks: int = 50, timeout: float | None = 30.0, pattern: str = "",
     on_result: Callable[[RunResult], None] | None = None,
 ) -> BroadcastReport:
     """:func:`~ccm_tui.fleet.broadcast.broadcast`, with ``workers`` taking their shares.
 
     Without workers this is a plain broadcast on ``pool``; with them, ``pool`` runs
-    the caller's share while the workers' results arrive. ``on_result`` sees every
-    host's result as it finishes; the report keeps the order of ``hosts``.
+    the caller's share while the workers' results arrive (no pool is needed when the
+    workers have every host). ``on_result`` sees every host's result as it finishes;
+    the report keeps the order of ``hosts``.
     """
     started, t0 = time.time(), time.monotonic()
     got: dict[str, RunResult] = {}
@@ -234,8 +269,13 @@ async def spread_broadcast(
     own, own_forks = (list(hosts), forks) if workers is None else (workers.own, workers.own_forks)
     others = None if workers is None else asyncio.ensure_future(workers.results(take))
     try:
-        async for r in broadcast_iter(pool, own, command, forks=own_forks, timeout=timeout):
-            take(r)
+        if own:
+            from ccm_tui.fleet.broadcast import broadcast_iter
+
+            assert pool is not None, "the caller's own share needs a pool"
+            async for r in broadcast_iter(pool, own, command, forks=own_forks,
+                                          timeout=timeout):
+                take(r)
         if others is not None:
             await others
     finally:
@@ -250,5 +290,5 @@ async def spread_broadcast(
                            time.monotonic() - t0, started)
 
 
-__all__ = ["MIN_HOSTS_PER_WORKER", "Workers", "deal", "process_count", "split_forks",
-           "spread_broadcast", "start_workers"]
+__all__ = ["MIN_HOSTS_PER_WORKER", "Workers", "deal", "fatal_line", "process_count",
+           "result_line", "run_share", "split_forks", "spread_broadcast", "start_workers"]

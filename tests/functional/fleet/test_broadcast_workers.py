@@ -1,6 +1,7 @@
-"""`ccm run --procs N`: a broadcast spread over forked worker processes, against real
-asyncssh servers — the same report as one process, a dead worker's hosts reported as
-lost, and Ctrl-C leaving no process behind."""
+"""`ccm run --procs N`: a broadcast spread over forked worker processes, and run by the
+helper forked as `ccm run` starts, against real asyncssh servers — the same report as
+one process, a dead worker's hosts reported as lost, the same errors, Ctrl-C leaving no
+process behind, and an unused helper leaving."""
 
 from __future__ import annotations
 
@@ -142,7 +143,8 @@ def test_ctrl_c_stops_every_worker(inventory: Path) -> None:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the hosts never started the command"
             time.sleep(0.1)
-        assert len(_in_session(proc.pid)) == 2  # ccm and its one worker
+        # ccm, the broadcast helper it forked at start, and the helper's one worker
+        assert len(_in_session(proc.pid)) == 3
         os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
         proc.communicate(timeout=30)
     finally:
@@ -150,7 +152,54 @@ def test_ctrl_c_stops_every_worker(inventory: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode != 0
-    assert _in_session(proc.pid) == []  # no worker left behind
+    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in _in_session(proc.pid)}
+    assert left == {}  # no worker left behind
+
+
+def test_the_command_process_leaves_ssh_to_its_helper(inventory: Path) -> None:
+    """From the console script, asyncssh is imported by the helper forked at start-up
+    (while the command line is parsed), never by the command process itself."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ccm_tui", "run", "echo hi", "--hosts",
+         "host-0*", "--inventory", str(inventory), "--json", "--timeout", "20"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["summary"] == "10 identical"
+    imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")]
+    assert "ccm_tui.commands.run" in imported  # the command process's own imports
+    assert "asyncssh" not in imported and "ccm_tui.fleet.ssh" not in imported
+
+
+def test_an_error_the_helper_meets_reads_as_in_one_process(
+        inventory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CCM_SSH__KEX_ALGS", "curve25519-sha999")
+    outputs = []
+    for procs in ("1", "2"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ccm_tui", "run", "echo hi", "--hosts", "all", "--procs",
+             procs, "--inventory", str(inventory), "--timeout", "20"],
+            capture_output=True, text=True, timeout=120, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert proc.returncode == 1 and proc.stdout == "", proc.stderr
+        outputs.append(proc.stderr)
+    assert "'curve25519-sha999' is not a key exchange algorithm" in outputs[0]
+    assert outputs[1] == outputs[0]
+
+
+def test_a_helper_nobody_uses_leaves(inventory: Path) -> None:
+    """`ccm run` that stops before broadcasting (no --hosts): the helper forked at start
+    sees its job pipe closed and exits; the caller is not kept waiting on its output."""
+    marker = "echo helper-unused-0529"
+    proc = subprocess.run([sys.executable, "-m", "ccm_tui", "run", marker, "--inventory",
+                           str(inventory)], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 1 and "say which hosts to run on" in proc.stderr
+    deadline = time.monotonic() + 20
+    while _sleeping(marker):
+        assert time.monotonic() < deadline, "the helper is still running"
+        time.sleep(0.1)
 
 
 def hosts(n: int) -> list[FleetHost]:
@@ -173,3 +222,19 @@ def test_process_count_needs_enough_hosts_per_process() -> None:
     assert process_count(10, 50, wanted=4) == 4  # asked for: honoured
     assert process_count(3, 50, wanted=8) == 3  # never more processes than hosts
     assert process_count(100, 2, wanted=8) == 2  # nor than forks
+
+
+def test_which_command_lines_fork_a_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ccm_tui.fleet.broadcast_helper import wanted
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+    assert wanted(["run", "uptime", "--hosts", "all"])
+    assert wanted(["--hub", "sqlite:///x.db", "--inventory", "run", "run", "uptime"])
+    assert not wanted(["--inventory", "run", "fleet", "list"])  # "run" is a file name
+    assert not wanted(["tasks", "list", "run"])
+    assert not wanted(["run", "--help"]) and not wanted(["run", "x", "--procs=1"])
+    monkeypatch.setenv("CCM_BROADCAST_HELPER", "0")
+    assert not wanted(["run", "uptime", "--hosts", "all"])
+    monkeypatch.delenv("CCM_BROADCAST_HELPER")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
+    assert not wanted(["run", "uptime", "--hosts", "all"])  # one CPU: nothing to gain
