@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Any, Protocol
 from ccm_tui.core.errors import InventoryError
 from ccm_tui.core.model import Host
 from ccm_tui.core.text import printable
+from ccm_tui.fleet.names import CONTROL_IN_FILE, check_names
 
 #: Where ``ssh`` keeps its per-user configuration.
 DEFAULT_SSH_CONFIG = Path("~/.ssh/config")
@@ -216,7 +216,7 @@ def load_inventory(
     except OSError as exc:
         raise InventoryError(f"{p}: cannot read: {exc.strerror or exc}",
                              hint="check the path and its permissions") from None
-    if bad := _CONTROL_IN_FILE.search(text):  # YAML's reader refuses them with no line
+    if bad := CONTROL_IN_FILE.search(text):  # YAML's reader refuses them with no line
         raise InventoryError(f"{p}:{text.count(chr(10), 0, bad.start()) + 1}: a control "
                              f"character ({printable(bad.group())}) in the inventory",
                              hint="remove it: an inventory is plain text")
@@ -370,47 +370,6 @@ def _ccm_fields(spec: Mapping[str, Any], path: Path, what: str, line: int) -> di
     return out
 
 
-#: Never in an inventory file: C0 controls but tab and line ends, DEL, C1, line separators.
-_CONTROL_IN_FILE = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
-#: Whitespace, control characters, and what :func:`printable` escapes: never in a name.
-_NOT_IN_NAME = re.compile("[\\s\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
-                          "\u202a-\u202e\u2066-\u2069]")
-
-
-def check_name(name: str, what: str, where: str) -> None:
-    """Refuse (:class:`InventoryError` at ``where``, ``FILE:LINE``) a ``what`` (``host``,
-    ``group``, ``user``, ``address``...) that is empty or holds whitespace or a control character, or a host or
-    address starting with ``-``, which ``ssh`` would read as an option."""
-    label = what if what == "address" else f"{what} name"
-    hint = (f"write the {what} as an IP address or DNS name" if what in ("address", "jump host")
-            else f"write the {what} with letters, digits, dots, dashes, underscores only")
-    if not name:
-        raise InventoryError(f"{where}: a {label} is empty", hint=f"name the {what}, or remove it")
-    if name.startswith("-") and what != "group":
-        raise InventoryError(f"{where}: {label} '{printable(name)}' starts with '-', which ssh "
-                             "would read as an option", hint=hint)
-    if bad := _NOT_IN_NAME.search(name):
-        c = bad.group()
-        kind = (f"a space (U+{ord(c):04X})" if unicodedata.category(c) == "Zs"
-                else f"a control character ({printable(c)})")
-        raise InventoryError(f"{where}: {label} '{printable(name)}' holds {kind}", hint=hint)
-
-
-def check_names(hosts: list[FleetHost]) -> list[FleetHost]:
-    """``hosts``, once each one's name, groups, address, user and jump hosts (and their
-    users) passed :func:`check_name`."""
-    from ccm_tui.fleet.jump import NO_JUMP, parse_jump_spec
-
-    for h in hosts:
-        hops = [parse_jump_spec(j) for j in (h.jump or "").split(",") if j and j != NO_JUMP]
-        for what, value in (("host", h.name), ("address", h.address or h.name),
-                            *(("group", g) for g in h.groups),
-                            *(("user", u) for u in (h.user, *(j.user for j in hops)) if u),
-                            *(("jump host", j.address) for j in hops)):
-            check_name(value, what, h.source or "inventory")
-    return hosts
-
-
 #: OpenSSH's algorithm list syntax (``KexAlgorithms``, ``Ciphers``): an optional ``+``,
 #: ``-`` or ``^``, then names or wildcard patterns joined with ``,``. Whether the SSH
 #: library implements them is checked when a connection pool starts.
@@ -453,5 +412,5 @@ def with_defaults(host: FleetHost, **fields: Any) -> FleetHost:
 
 __all__ = [
     "ALGORITHM_LIST", "DEFAULT_SSH_CONFIG", "FleetHost", "Inventory", "algorithm_list",
-    "check_name", "check_names", "detect_format", "load_inventory", "parse_port", "sync_to_hub", "with_defaults",
+    "detect_format", "load_inventory", "parse_port", "sync_to_hub", "with_defaults",
 ]
