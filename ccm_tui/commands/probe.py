@@ -113,7 +113,11 @@ _GIVE_WAY = (("FAILED UNITS", 24), ("HOST", 20), ("WORST DISK", 20), ("FAILED UN
 
 
 def _cells(r: dict[str, Any]) -> list[Any]:
+    """One host's row; what the host reported (mount points, unit names) shown with
+    control characters escaped: a compromised host cannot drive the terminal."""
     from rich.text import Text
+
+    from ccm_tui.core.text import printable
 
     if r["access_refused"]:
         reach = Text("no login", style="yellow")  # it answered; CCM's access is refused
@@ -126,15 +130,15 @@ def _cells(r: dict[str, Any]) -> list[Any]:
     else:
         reach = Text("yes", style="green")
     disk = r["disk_pct"]
-    disk_text = Text(f"{_fmt(disk)} {r['disk_mount']}" if disk is not None else "-",
+    disk_text = Text(f"{_fmt(disk)} {printable(r['disk_mount'])}" if disk is not None else "-",
                      style="red" if disk is not None and disk >= 90 else "")
     units = r["failed_units"]
-    units_text = Text(", ".join(units) if units else ("-" if units is None else "none"),
+    units_text = Text(printable(", ".join(units)) if units else ("-" if units is None else "none"),
                       style="red" if units else "")
     if r["error"]:
         units_text = Text("-")  # the error follows the table, in full
     mem = r["mem_pct"]
-    return [Text(r["host"]), reach, Text(_fmt(r["cpu_pct"])),
+    return [Text(printable(r["host"])), reach, Text(_fmt(r["cpu_pct"])),
             Text(_fmt(mem), style="red" if mem is not None and mem >= 95 else ""),
             disk_text, units_text,
             Text("-" if r["probe_ms"] is None else f"{r['probe_ms']:.0f}")]
