@@ -330,7 +330,7 @@ class SSHSettings(_Section):
     @field_validator("kex_algs", "ciphers")
     @classmethod
     def _check_syntax(cls, v: str) -> str:
-        from ccm_tui.fleet.inventory import ALGORITHM_LIST  # the inventory's syntax too
+        from ccm_tui.fleet.fields import ALGORITHM_LIST  # the inventory's syntax too
 
         v = ",".join(part.strip() for part in v.strip().split(",")) if v.strip() else ""
         if v and not ALGORITHM_LIST.match(v):

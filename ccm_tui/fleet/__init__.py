@@ -5,6 +5,7 @@ The only package that imports asyncssh. Modules, each with one job:
 * :mod:`.inventory` — :class:`FleetHost`, :class:`Inventory`, :func:`load_inventory`
   (CCM YAML, Ansible INI/YAML via :mod:`.inventory_ansible`, ``~/.ssh/config`` via
   :mod:`.inventory_sshconfig`), :func:`sync_to_hub`;
+* :mod:`.fields` — what an inventory's names, ports and algorithm lists may hold;
 * :mod:`.patterns` — host patterns (``web-*``, ``group:db``, ``label:env=prod``,
   ``all``, ``a,b``, ``!x``, ``&y``);
 * :mod:`.known_hosts` — :class:`TrustStore`: which host keys are trusted, and

@@ -15,7 +15,6 @@ How results are grouped and counted: :mod:`.broadcast_report`.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from ccm_tui.fleet.broadcast_report import (
@@ -66,15 +65,10 @@ async def broadcast(
     ``on_result`` is called with each host's result as it finishes (progress bars).
     Results in the report keep the order of ``hosts``.
     """
-    started, t0 = time.time(), time.monotonic()
-    got: dict[str, RunResult] = {}
-    async for r in broadcast_iter(pool, hosts, command, forks=forks, timeout=timeout):
-        got[r.host] = r
-        if on_result is not None:
-            on_result(r)
-    results = tuple(got[h.name] for h in hosts if h.name in got)
-    return BroadcastReport(command, pattern, results, group_results(results),
-                           time.monotonic() - t0, started)
+    from ccm_tui.fleet.broadcast_workers import spread_broadcast  # the one merge of results
+
+    return await spread_broadcast(pool, hosts, command, workers=None, forks=forks,
+                                  timeout=timeout, pattern=pattern, on_result=on_result)
 
 
 __all__ = [

@@ -93,7 +93,7 @@ class Helper:
                forks: int, timeout: float | None, options: PoolOptions,
                processes: int) -> Workers:
         """Give the helper the whole broadcast; the workers whose results to collect."""
-        from ccm_tui.fleet.broadcast_workers import Workers, _Worker
+        from ccm_tui.fleet.broadcast_workers import Workers
 
         job = pickle.dumps((inventory, list(hosts), command, forks, timeout, options,
                             processes))
@@ -102,7 +102,7 @@ class Helper:
         finally:
             os.close(self._job_fd)
         pipe = os.fdopen(self._result_fd, "rb", buffering=0)
-        return Workers([], 0, [_Worker(self.pid, list(hosts), pipe)])
+        return Workers.reading(self.pid, hosts, pipe)
 
     def dismiss(self) -> None:
         """No job: the helper leaves when it sees the pipe closed (not waited for)."""

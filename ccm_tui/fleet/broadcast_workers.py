@@ -94,6 +94,11 @@ class Workers:
         self.own_forks = own_forks
         self._workers = workers
 
+    @classmethod
+    def reading(cls, pid: int, hosts: Sequence[FleetHost], pipe: IO[bytes]) -> Workers:
+        """One process ``pid`` that runs every one of ``hosts`` and reports on ``pipe``."""
+        return cls([], 0, [_Worker(pid, list(hosts), pipe)])
+
     def __len__(self) -> int:
         return len(self._workers)
 
@@ -117,7 +122,10 @@ class Workers:
             lambda: asyncio.StreamReaderProtocol(reader), w.pipe)
         try:
             while line := await reader.readline():
-                doc = json.loads(line)
+                try:
+                    doc = json.loads(line)
+                except ValueError:  # cut short: the worker died writing it
+                    break
                 if "fatal" in doc:
                     w.fatal = str(doc["fatal"])
                     if doc.get("ccm_error"):

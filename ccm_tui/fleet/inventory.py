@@ -39,7 +39,7 @@ from typing import Any, Protocol
 from ccm_tui.core.errors import InventoryError
 from ccm_tui.core.model import Host
 from ccm_tui.core.text import printable
-from ccm_tui.fleet.names import CONTROL_IN_FILE, check_names
+from ccm_tui.fleet.fields import CONTROL_IN_FILE, algorithm_list, check_names, parse_port
 
 #: Where ``ssh`` keeps its per-user configuration.
 DEFAULT_SSH_CONFIG = Path("~/.ssh/config")
@@ -370,37 +370,6 @@ def _ccm_fields(spec: Mapping[str, Any], path: Path, what: str, line: int) -> di
     return out
 
 
-#: OpenSSH's algorithm list syntax (``KexAlgorithms``, ``Ciphers``): an optional ``+``,
-#: ``-`` or ``^``, then names or wildcard patterns joined with ``,``. Whether the SSH
-#: library implements them is checked when a connection pool starts.
-_ALGORITHM_NAME = r"[A-Za-z0-9*?][A-Za-z0-9@._*?-]{0,63}"
-ALGORITHM_LIST = re.compile(rf"^[+^-]?{_ALGORITHM_NAME}(,{_ALGORITHM_NAME})*$")
-
-
-def algorithm_list(value: Any, what: str) -> str:
-    """``value`` (a string, or a list joined with ``,``) as an OpenSSH algorithm list;
-    :class:`InventoryError` starting with ``what`` when it is not one."""
-    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        value = ",".join(value)
-    text = ",".join(p.strip() for p in value.split(",")) if isinstance(value, str) else ""
-    if not ALGORITHM_LIST.match(text):
-        raise InventoryError(f"{what}: {str(value)[:70]!r} is not a list of SSH algorithm "
-                             "names (like 'curve25519-sha256,mlkem768x25519-sha256', '+NAME' "
-                             "or '-chacha20*')")
-    return text
-
-
-def parse_port(value: Any, where: str) -> int:
-    """A TCP port from an inventory value; :class:`InventoryError` at ``where`` if invalid."""
-    try:
-        port = int(str(value).strip())
-    except ValueError:
-        port = 0
-    if not 0 < port < 65536:
-        raise InventoryError(f"{where}: port {value!r} is not a number from 1 to 65535")
-    return port
-
-
 def with_defaults(host: FleetHost, **fields: Any) -> FleetHost:
     """``host`` with ``fields`` filled in where it has none (empty / default values)."""
     empty = {"address": "", "user": "", "port": 22, "identity_files": (), "jump": None,
@@ -411,6 +380,6 @@ def with_defaults(host: FleetHost, **fields: Any) -> FleetHost:
 
 
 __all__ = [
-    "ALGORITHM_LIST", "DEFAULT_SSH_CONFIG", "FleetHost", "Inventory", "algorithm_list",
-    "detect_format", "load_inventory", "parse_port", "sync_to_hub", "with_defaults",
+    "DEFAULT_SSH_CONFIG", "FleetHost", "Inventory", "detect_format", "load_inventory",
+    "sync_to_hub", "with_defaults",
 ]

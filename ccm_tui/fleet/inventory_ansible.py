@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from ccm_tui.core.errors import InventoryError
-from ccm_tui.fleet.inventory import FleetHost, algorithm_list, parse_port
+from ccm_tui.fleet.fields import algorithm_list, check_name, parse_port
+from ccm_tui.fleet.inventory import FleetHost
 from ccm_tui.fleet.jump import jump_chain, proxy_command_jump
-from ccm_tui.fleet.names import check_name
 
 _IMPLICIT = {"all", "ungrouped"}
 

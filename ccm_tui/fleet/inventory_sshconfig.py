@@ -21,12 +21,8 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from ccm_tui.core.errors import InventoryError
-from ccm_tui.fleet.inventory import (
-    FleetHost,
-    algorithm_list,
-    parse_port,
-    with_defaults,
-)
+from ccm_tui.fleet.fields import algorithm_list, parse_port
+from ccm_tui.fleet.inventory import FleetHost, with_defaults
 from ccm_tui.fleet.jump import NO_JUMP, jump_chain, proxy_command_jump
 
 _KEYS = {"hostname", "port", "user", "identityfile", "proxyjump", "kexalgorithms", "ciphers"}

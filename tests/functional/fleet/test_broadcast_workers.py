@@ -107,6 +107,26 @@ print(json.dumps(asyncio.run(go()).to_dict()))
             assert h["error"] == "the worker process running it was killed by signal 9"
 
 
+def test_a_result_cut_short_by_a_dying_worker_is_reported_lost() -> None:
+    """A worker killed while writing a result leaves half a line: the host is lost,
+    the command does not fail on it."""
+    import asyncio
+
+    from ccm_tui.fleet.broadcast_workers import Workers
+
+    whole = json.dumps({"host": "h1", "exit_status": 0, "stdout": "ok\n"})
+    script = f"import os, sys; sys.stdout.write({whole!r} + '\\n' + '{{\"host\": \"h2\", \"std');" \
+        " sys.stdout.flush(); os._exit(9)"
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    got: list[Any] = []
+    workers = Workers.reading(proc.pid, [FleetHost("h1"), FleetHost("h2")], proc.stdout)
+    asyncio.run(workers.results(got.append))
+    assert [(r.host, r.ok, r.error_kind) for r in got] == [("h1", True, None),
+                                                           ("h2", False, "lost")]
+    assert got[1].error == "the worker process running it exited (9) before it finished"
+
+
 def _in_session(sid: int) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():

@@ -1,4 +1,5 @@
-"""``a`` on a task a shadow-mode runbook escalated endorses its plan (real hub)."""
+"""``a`` on a task a shadow-mode runbook escalated endorses its plan, ``r`` rejects it
+(real hub)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,19 @@ from tests.functional.tui.conftest import loaded, wait_for, wait_hub
 from tests.functional.tui.seed import fixed_clock, seed
 
 
-async def test_a_on_a_shadow_escalation_endorses_it(hub_url: str, hub: Any) -> None:
+async def _shadow_escalation(hub: Any) -> Task:
+    """A task a shadow-mode runbook escalated with its dry-run plan (on the seeded hub)."""
     await seed(hub)
     t = await hub.create_task(Task(id=new_task_id(), host="web-07", alertname="DiskFull"))
     shadow = decision_from_agent({"verdict": "shadow", "confidence": 0.93, "risk": "low",
                                   "runbook": "disk-full", "mode": "shadow"})
     for state in (TaskState.CLAIMED, TaskState.DIAGNOSING):
         t = await hub.transition(t.id, state, runbook="disk-full", decision=shadow)
-    t = await hub.transition(t.id, TaskState.ESCALATED, outcome="noop")
+    return await hub.transition(t.id, TaskState.ESCALATED, outcome="noop")
+
+
+async def test_a_on_a_shadow_escalation_endorses_it(hub_url: str, hub: Any) -> None:
+    t = await _shadow_escalation(hub)
     app = CCMApp(hub, actor="jordan", clock=fixed_clock)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await loaded(pilot)
@@ -35,13 +41,7 @@ async def test_a_on_a_shadow_escalation_endorses_it(hub_url: str, hub: Any) -> N
 
 
 async def test_r_on_a_shadow_escalation_says_the_plan_was_wrong(hub_url: str, hub: Any) -> None:
-    await seed(hub)
-    t = await hub.create_task(Task(id=new_task_id(), host="web-07", alertname="DiskFull"))
-    shadow = decision_from_agent({"verdict": "shadow", "confidence": 0.93, "risk": "low",
-                                  "runbook": "disk-full", "mode": "shadow"})
-    for state in (TaskState.CLAIMED, TaskState.DIAGNOSING):
-        t = await hub.transition(t.id, state, runbook="disk-full", decision=shadow)
-    t = await hub.transition(t.id, TaskState.ESCALATED, outcome="noop")
+    t = await _shadow_escalation(hub)
     app = CCMApp(hub, actor="jordan", clock=fixed_clock)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await loaded(pilot)

@@ -1,6 +1,7 @@
-"""What an inventory may call a host, group, user, address or jump host.
+"""What an inventory's fields may hold: names, ports, SSH algorithm lists.
 
-A name reaches ssh's command line (``ccm fleet trust``, the TUI's ``t``), tmux, the
+Shared by every inventory reader (CCM's YAML, Ansible's INI and YAML, ssh config). A
+name reaches ssh's command line (``ccm fleet trust``, the TUI's ``t``), tmux, the
 terminal and the hub: one with whitespace or a control character is refused when the
 inventory loads, at its ``FILE:LINE``, and so is a host or address starting with ``-``,
 which ssh would read as an option.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ccm_tui.core.errors import InventoryError
 from ccm_tui.core.text import printable
@@ -59,4 +60,36 @@ def check_names(hosts: list[FleetHost]) -> list[FleetHost]:
     return hosts
 
 
-__all__ = ["CONTROL_IN_FILE", "check_name", "check_names"]
+#: OpenSSH's algorithm list syntax (``KexAlgorithms``, ``Ciphers``): an optional ``+``,
+#: ``-`` or ``^``, then names or wildcard patterns joined with ``,``. Whether the SSH
+#: library implements them is checked when a connection pool starts.
+_ALGORITHM_NAME = r"[A-Za-z0-9*?][A-Za-z0-9@._*?-]{0,63}"
+ALGORITHM_LIST = re.compile(rf"^[+^-]?{_ALGORITHM_NAME}(,{_ALGORITHM_NAME})*$")
+
+
+def algorithm_list(value: Any, what: str) -> str:
+    """``value`` (a string, or a list joined with ``,``) as an OpenSSH algorithm list;
+    :class:`InventoryError` starting with ``what`` when it is not one."""
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        value = ",".join(value)
+    text = ",".join(p.strip() for p in value.split(",")) if isinstance(value, str) else ""
+    if not ALGORITHM_LIST.match(text):
+        raise InventoryError(f"{what}: {str(value)[:70]!r} is not a list of SSH algorithm "
+                             "names (like 'curve25519-sha256,mlkem768x25519-sha256', '+NAME' "
+                             "or '-chacha20*')")
+    return text
+
+
+def parse_port(value: Any, where: str) -> int:
+    """A TCP port from an inventory value; :class:`InventoryError` at ``where`` if invalid."""
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise InventoryError(f"{where}: port {value!r} is not a number from 1 to 65535")
+    return port
+
+
+__all__ = ["ALGORITHM_LIST", "CONTROL_IN_FILE", "algorithm_list", "check_name", "check_names",
+           "parse_port"]
