@@ -16,8 +16,13 @@ Goal (issue 4): ratio ≥ 0.5. ``--synchronous full`` measures the hub with ever
 commit fsync'ed (see docs/operations.md); the default is the hub's default, which
 survives a killed process but not a power cut.
 
+``--pin`` (with two CPUs or more) keeps this client on the first CPU and the servers on
+the second, so neither server shares a core with the client and the scheduler's
+placement stops being part of the measurement (unpinned, a server that lands on the
+client's core for a round slows that round's ratio one way or the other).
+
 Run: ``python bench/ingest.py [--requests 3000] [--concurrency 16] [--rounds 5]
-[--synchronous normal|full]``
+[--synchronous normal|full] [--pin]``
 """
 
 from __future__ import annotations
@@ -104,11 +109,17 @@ def workload(n: int, seed: int = 4) -> list[bytes]:
 
 
 @asynccontextmanager
-async def server(args: list[str], pattern: str, env: dict[str, str]
-                 ) -> AsyncIterator[tuple[str, int]]:
-    """Start a server process; yield its base URL and pid once it says it listens."""
+async def server(args: list[str], pattern: str, env: dict[str, str],
+                 cpus: set[int] | None = None) -> AsyncIterator[tuple[str, int]]:
+    """Start a server process (on ``cpus`` only, if given); yield its base URL and pid
+    once it says it listens."""
+    def pin() -> None:
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
     proc = await asyncio.create_subprocess_exec(*args, cwd=ROOT, stderr=asyncio.subprocess.PIPE,
-                                                stdout=asyncio.subprocess.DEVNULL, env=env)
+                                                stdout=asyncio.subprocess.DEVNULL, env=env,
+                                                preexec_fn=pin)
     assert proc.stderr is not None
     drain: asyncio.Task[bytes] | None = None
     try:
@@ -205,7 +216,16 @@ async def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--synchronous", choices=("normal", "full"), default="normal",
                     help="the SQLite hub's commit durability (full: fsync every commit)")
+    ap.add_argument("--pin", action="store_true",
+                    help="this client on the first CPU, the servers on the second")
     args = ap.parse_args()
+    server_cpus: set[int] | None = None
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise SystemExit("bench: --pin needs two CPUs or more")
+        os.sched_setaffinity(0, {cpus[0]})
+        server_cpus = {cpus[1]}
     bodies = workload(args.requests + args.warmup)
     warm, bodies = bodies[:args.warmup], bodies[args.warmup:]
     size = -(-len(bodies) // args.rounds)
@@ -223,8 +243,8 @@ async def main() -> int:
         env.pop("CCM_CONFIG", None)
         bare = [sys.executable, "-c", BARE]
         pattern = r"receiving on (http://[^/ ]+)/alerts"
-        async with server(ccm, pattern, env) as (c_url, c_pid), \
-                server(bare, pattern, env) as (b_url, b_pid):
+        async with server(ccm, pattern, env, server_cpus) as (c_url, c_pid), \
+                server(bare, pattern, env, server_cpus) as (b_url, b_pid):
             await drive(c_url, warm, args.concurrency)
             await drive(b_url, warm, args.concurrency)
             for chunk in slices:
@@ -238,7 +258,8 @@ async def main() -> int:
             tasks = sum((await hub.count_tasks()).values())
     print(f"ingest throughput: {args.requests} one-alert Alertmanager requests, "
           f"{args.concurrency} in flight, loopback, each server in its own process, "
-          f"{len(slices)} alternating rounds")
+          f"{len(slices)} alternating rounds"
+          + (", client and servers pinned to separate CPUs" if args.pin else ""))
     c_line, c_rate = line(f"ccm webhook (SQLite, synchronous={args.synchronous})", ccm_t)
     b_line, b_rate = line("bare aiohttp + json.loads (peer)", bare_t)
     print(c_line)
