@@ -8,9 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ccm_tui.commands._common import parse_duration, print_json, with_hub
+from ccm_tui.core.markdown import md_code, md_text
 from ccm_tui.core.text import duration, printable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ccm_tui.notify.report import ModeChange, MorningReport
 
 
@@ -58,7 +61,11 @@ def _rate(pct_per_hour: float) -> str:
 
 
 def as_markdown(r: MorningReport) -> str:
-    """The report as Markdown (for a wiki page, an email, a chat)."""
+    """The report as Markdown (for a wiki page, an email, a chat).
+
+    Every value from outside CCM goes through :func:`md_text` (or :func:`md_code`): a
+    ``|`` in a host name split its table cell, a backtick or ``<`` swallowed the rest.
+    """
     out = ["# CCM morning report", "",
            f"{r.since:%Y-%m-%d %H:%M} → {r.until:%Y-%m-%d %H:%M} UTC · {r.tasks} tasks", "",
            "| | count |", "| --- | ---: |",
@@ -77,49 +84,54 @@ def as_markdown(r: MorningReport) -> str:
                 ""]
     if r.silences:
         out += ["## Silences in force", ""] + [
-            f"- `{x.matchers}` until {x.ends_at:%Y-%m-%d %H:%M} UTC"
-            + (f" — {x.reason}" if x.reason else "") + (f" ({x.created_by})" if x.created_by
-                                                        else "")
+            f"- {md_code(x.matchers)} until {x.ends_at:%Y-%m-%d %H:%M} UTC"
+            + (f" — {md_text(x.reason)}" if x.reason else "")
+            + (f" ({md_text(x.created_by)})" if x.created_by else "")
             for x in r.silences] + [""]
     if r.mttr:
         out += ["## Time to fix", "", "| runbook | fixed | median | p90 |",
                 "| --- | ---: | ---: | ---: |"]
-        out += [f"| {m.runbook} | {m.fixed} | {_dur(m.median_seconds)} | {_dur(m.p90_seconds)} |"
-                for m in r.mttr]
+        out += [f"| {md_text(m.runbook)} | {m.fixed} | {_dur(m.median_seconds)} | "
+                f"{_dur(m.p90_seconds)} |" for m in r.mttr]
         out += [f"| **all** | {r.fixed} | {_dur(r.mttr_median_seconds)} | "
                 f"{_dur(r.mttr_p90_seconds)} |", ""]
     for title, items in (("Waiting for you", r.waiting), ("Escalated", r.escalated),
                          ("Failed", r.failed)):
         if items:
-            out += [f"## {title}", ""] + [f"- `{t.id}` {t.alertname} on {t.host} ({t.severity})"
-                                          for t in items] + [""]
+            out += [f"## {title}", ""] + [
+                f"- {md_code(t.id)} {md_text(t.alertname)} on {md_text(t.host)} "
+                f"({md_text(t.severity)})" for t in items] + [""]
     if r.noisy_alerts:
         out += ["## Noisiest alerts (notifications, repeats included)", ""] + [
-            f"- {n.name} on {n.host}: {n.count}" for n in r.noisy_alerts] + [""]
+            f"- {md_text(n.name)} on {md_text(n.host)}: {n.count}"
+            for n in r.noisy_alerts] + [""]
     if r.busiest_hosts:
-        out += ["## Hosts with the most incidents", ""] + [f"- {h.name}: {h.count}"
+        out += ["## Hosts with the most incidents", ""] + [f"- {md_text(h.name)}: {h.count}"
                                                            for h in r.busiest_hosts] + [""]
     if r.disk_forecasts:
         out += ["## Disks filling up", ""] + [
-            f"- {d.host}: {d.disk_pct:.0f}% now, {_rate(d.pct_per_hour)}, full "
+            f"- {md_text(d.host)}: {d.disk_pct:.0f}% now, {_rate(d.pct_per_hour)}, full "
             + ("within a minute" if d.hours_to_full < 1 / 60 else
                f"in ~{_full_in(d.hours_to_full)}")
             for d in r.disk_forecasts] + [""]
     if r.runbooks:
         out += ["## Runbooks", "", "| runbook | group | ok | failed | rate | mode |",
                 "| --- | --- | ---: | ---: | ---: | --- |"]
-        out += [f"| {x.runbook} | {x.host_group} | {x.successes} | {x.failures} | "
-                f"{x.success_rate:.0%} | {x.mode or '-'} |" for x in r.runbooks] + [""]
+        out += [f"| {md_text(x.runbook)} | {md_text(x.host_group)} | {x.successes} | "
+                f"{x.failures} | {x.success_rate:.0%} | {md_text(x.mode or '-')} |"
+                for x in r.runbooks] + [""]
     if r.mode_changes:
         out += ["## Runbook mode changes", ""] + [
-            f"- {c.runbook}: {_changed(c)} {c.from_mode} → {c.to_mode}" for c in r.mode_changes]
+            f"- {md_text(c.runbook)}: {_changed(c, md_text)} {md_text(c.from_mode)} → "
+            f"{md_text(c.to_mode)}" for c in r.mode_changes]
     # one line per item: a label or an annotation cannot add a line, or act on a terminal
     return "\n".join(printable(line) for line in out).rstrip() + "\n"
 
 
-def _changed(c: ModeChange) -> str:
-    """``promoted`` / ``demoted`` by the daemon, or ``set by alice,`` by hand."""
-    return f"set by {c.actor}," if c.change == "set" else f"{c.change}d"
+def _changed(c: ModeChange, shown: Callable[[object], str] = str) -> str:
+    """``promoted`` / ``demoted`` by the daemon, or ``set by alice,`` by hand (the actor
+    as ``shown`` writes it)."""
+    return f"set by {shown(c.actor)}," if c.change == "set" else f"{c.change}d"
 
 
 def render_rich(r: MorningReport) -> None:
