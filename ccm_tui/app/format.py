@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from rich.cells import cell_len, set_cell_size
+
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -39,12 +41,16 @@ def age(then: datetime | None, now: datetime) -> str:
 
 
 def clip(text: str, width: int) -> str:
-    """``text`` cut to ``width`` characters (with ``…``), padded to exactly ``width``."""
+    """``text`` cut to ``width`` terminal cells (with ``…``), padded to exactly ``width``.
+
+    Measured in cells, not characters: a CJK character or an emoji takes two, so a host
+    name of them cut by its length overflowed its tile and pushed the grid out of line.
+    """
     if width <= 0:
         return ""
-    if len(text) > width:
-        return text[: width - 1] + "…"
-    return text.ljust(width)
+    if cell_len(text) > width:  # a wide character cut in half leaves a space
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
 
 
 def level(value: float | None, warn: float = 80.0, crit: float = 90.0) -> str:

@@ -8,6 +8,7 @@ theme files.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -211,7 +212,7 @@ class FleetGrid(ScrollView, can_focus=True):
             task = snap.active_task(name)
             badge = BADGES.get(task.state, "") if task else ""
             badge_style = "fleet--approve" if badge == "APPROVE" else "fleet--badge"
-            name_w = TILE_W - 2 - (len(badge) + 1 if badge else 0)
+            name_w = TILE_W - 2 - (cell_len(badge) + 1 if badge else 0)
             segs = [Segment("● ", style), Segment(clip(printable(name), name_w), style)]
             if badge:
                 segs += [Segment(" ", base), Segment(badge, base + self._style(badge_style))]
