@@ -6,6 +6,8 @@ import gc
 import os
 import sys
 
+from ccm_tui.open_files import raise_limit
+
 
 def main() -> None:
     """Start ``ccm`` with the garbage collector paused until the command runs.
@@ -17,9 +19,11 @@ def main() -> None:
     points of every installed distribution, is skipped unless
     ``PYDANTIC_DISABLE_PLUGINS`` is set (to an empty value, to keep plugins). ``ccm
     run`` forks its broadcast helper first, to import SSH while the command line is
-    parsed (:mod:`ccm_tui.fleet.broadcast_helper`).
+    parsed (:mod:`ccm_tui.fleet.broadcast_helper`). The open-file limit is raised
+    first, so the helper and every command inherit it (:mod:`ccm_tui.open_files`).
     """
     gc.disable()
+    raise_limit()
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     if "run" in sys.argv[1:]:  # load SSH beside the command line (see broadcast_helper)
         from ccm_tui.fleet import broadcast_helper

@@ -54,10 +54,12 @@ from ccm_tui.fleet.inventory import FleetHost, Inventory
 from ccm_tui.fleet.jump import as_reached, hop_count, parse_jump_spec, pool_key, tunnel_to
 from ccm_tui.fleet.key_sources import ClientKeys, login_refused
 from ccm_tui.fleet.known_hosts import TrustStore
+from ccm_tui.fleet.local_user import local_user
 from ccm_tui.fleet.output_cap import CappedOutput
 from ccm_tui.fleet.ssh_types import PoolOptions, RunResult
 from ccm_tui.fleet.stopping import stop, timed_out
 from ccm_tui.fleet.warm_shell import ShellGone, ShellSlot
+from ccm_tui.open_files import exhausted, exhausted_hint
 
 
 @dataclass
@@ -353,9 +355,12 @@ class SSHPool:
             except asyncssh.HostKeyNotVerifiable:
                 raise self.trust.refusal(h) from None
             except asyncssh.PermissionDenied:
-                raise login_refused(h.name, h.user or _local_user(), h.identity_files,
+                raise login_refused(h.name, h.user or local_user(h.name), h.identity_files,
                                     opts.agent_path) from None
             except _TRANSIENT as exc:
+                if exhausted(exc):  # this machine's limit, not the host: no retry
+                    raise SSHError(f"{h.name} ({h.target}:{h.port}) not reached: "
+                                   f"{exhausted_hint()}") from None
                 last = exc
                 entry.failures += 1
                 backoff = min(opts.backoff_max, opts.backoff_initial * 2 ** (entry.failures - 1))
@@ -381,8 +386,8 @@ class SSHPool:
         kex, args["encryption_algs"] = self._algorithms.for_host(h)
         if kex is not None:
             args["kex_algs"] = kex
-        if h.user:
-            args["username"] = h.user
+        local = local_user(h.name)  # asyncssh needs it even when the inventory names one
+        args["username"] = h.user or local
         if keys := self._keys.for_host(h.identity_files):
             args["client_keys"] = keys  # else asyncssh reads ~/.ssh again per connection
         if tunnel is not None:
@@ -408,12 +413,6 @@ def _describe(exc: BaseException | None) -> str:
         return f"the jump host could not connect to it ({reason or 'no reason given'})"
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
-
-
-def _local_user() -> str:
-    import getpass
-
-    return getpass.getuser()
 
 
 __all__ = ["PoolOptions", "RunResult", "SSHPool", "parse_jump_spec"]
