@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import math
 import os
 import re
 import shlex
@@ -95,7 +96,8 @@ if [ "$status" -ne 0 ]; then
       tmux rename-window -t "$TMUX_PANE" "$w (failed)" 2>/dev/null
   fi
   echo
-  if [ "$status" -eq 255 ]; then
+  if [ "$status" -eq 255 ]; then  # ssh's own failure: it did not get in
+    echo "ccm: ssh could not get into $name (or a jump host on the way). If it timed out or the connection was refused, check that the host is up and that sshd listens at the address and port 'ccm fleet list' shows for it."
     echo "ccm: if ssh refused a host key above, check its fingerprint, then trust it with: ccm fleet trust $name (or the jump host it names)"
   fi
   echo "ccm: ssh exited with status $status (see above). Press enter to close."
@@ -119,6 +121,7 @@ def attach_command(fleet: FleetAccess | None, host: Host, task_id: str, *,
     from ccm_tui.fleet.known_hosts import TrustStore
 
     known_hosts = fleet.known_hosts if fleet is not None else None
+    options = fleet.ssh if fleet is not None else None
     trust = TrustStore(list(known_hosts) if known_hosts is not None else None,
                        write_to=fleet.trust_write_to if fleet is not None else None)
     hops: Mapping[str, FleetHost] = {}
@@ -130,22 +133,29 @@ def attach_command(fleet: FleetAccess | None, host: Host, task_id: str, *,
         hops = {**inventory.hops, **inventory.hosts}
         target = inventory.hosts.get(host.name, target)
     return attach_argv(target, task_id, hops=hops, known_hosts=trust.files,
-                       config_dir=config_dir)
+                       config_dir=config_dir,
+                       connect_timeout=options.connect_timeout if options else None)
 
 
 def attach_argv(host: Host | FleetHost, task_id: str, *,
                 hops: Mapping[str, FleetHost] | None = None,
                 known_hosts: Sequence[Path] | None = None,
-                config_dir: Path | None = None) -> list[str]:
+                config_dir: Path | None = None,
+                connect_timeout: float | None = None) -> list[str]:
     """The ssh command that attaches to a task's agent session on ``host``.
 
     ``hops`` are the hosts a jump chain may name (the inventory's hosts and its ssh
     config hops); ``known_hosts`` the files whose keys are trusted (default: what the
     daemon checks). The ssh config it needs is written to ``config_dir`` (default: a
-    private folder under ``$XDG_RUNTIME_DIR`` or ``~/.cache/ccm``).
+    private folder under ``$XDG_RUNTIME_DIR`` or ``~/.cache/ccm``). ``connect_timeout``
+    is how long ssh may take to connect to each host and hop and exchange its greeting
+    (default: the daemon's default, ``ssh.connect_timeout`` in the settings), so an
+    unreachable host fails in that time rather than in the system's TCP timeout, or
+    never for a host that accepts the connection and says nothing.
     """
     from ccm_tui.fleet.jump import route
     from ccm_tui.fleet.known_hosts import TrustStore
+    from ccm_tui.fleet.ssh_types import PoolOptions
 
     if not _TASK_ID.fullmatch(task_id):  # the daemon starts no agent for such an id
         raise AttachError(f"task id {task_id[:80]!r} names no tmux session on a host",
@@ -153,6 +163,9 @@ def attach_argv(host: Host | FleetHost, task_id: str, *,
     h = host if isinstance(host, FleetHost) else FleetHost(
         name=host.name, address=host.address, port=host.port, user=host.user)
     files = tuple(known_hosts) if known_hosts is not None else TrustStore().files
+    # ssh takes whole seconds; a fraction is rounded up, never down to "no timeout"
+    seconds = max(1, math.ceil(connect_timeout if connect_timeout is not None
+                               else PoolOptions().connect_timeout))
     try:
         path = route(h, hops or {})
     except CCMError as exc:
@@ -161,7 +174,7 @@ def attach_argv(host: Host | FleetHost, task_id: str, *,
     blocks = []
     for i, step in enumerate([*path, h]):
         via = names[i - 1] if i else None
-        blocks.append(_host_block(names[i], step, via, files))
+        blocks.append(_host_block(names[i], step, via, files, seconds))
     text = _header(h) + "\n".join(blocks) + _INCLUDES
     config = _write_config([config_dir] if config_dir else _config_dirs(), task_id, text)
     remote = shlex.join(["sh", "-c", _ATTACH, "ccm-attach", session_name(task_id)])
@@ -186,7 +199,8 @@ def _aliases(steps: Sequence[FleetHost]) -> list[str]:
     return out
 
 
-def _host_block(alias: str, h: FleetHost, via: str | None, known_hosts: Sequence[Path]) -> str:
+def _host_block(alias: str, h: FleetHost, via: str | None, known_hosts: Sequence[Path],
+                connect_timeout: int) -> str:
     address = _checked_address(h)
     user = h.user or getpass.getuser()  # what the daemon logs in as (asyncssh's default)
     if not _USER.fullmatch(user):
@@ -199,6 +213,7 @@ def _host_block(alias: str, h: FleetHost, via: str | None, known_hosts: Sequence
              f"  HostName {_quoted(address.replace('%', '%%'), h.name)}",
              f"  Port {h.port}",
              f"  User {user}",
+             f"  ConnectTimeout {connect_timeout}",
              "  UserKnownHostsFile " + (" ".join(_path(Path(p), h.name) for p in known_hosts)
                                         or "/dev/null")]  # no file: no key is trusted
     if h.port == 22:  # the name ssh looks up anyway, pinned against a HostKeyAlias in
