@@ -4,6 +4,7 @@ A pattern is a comma-separated list of terms::
 
     all                every host (also ``*``)
     web-*              a glob on host names (``?``, ``[..]`` work too); a plain name
+    web-[01-10,12]     a range, as summaries fold host lists (:mod:`.hostlist`)
     group:db           hosts in a group (the name may be a glob: ``group:web-*``)
     label:env=prod     hosts whose label matches (the value may be a glob)
     label:env          hosts that have the label at all
@@ -22,9 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ccm_tui.core.errors import InventoryError
+from ccm_tui.fleet.hostlist import expand, is_range, split_terms
 
 if TYPE_CHECKING:
     from ccm_tui.fleet.inventory import FleetHost
@@ -32,18 +35,28 @@ if TYPE_CHECKING:
 _WILDCARDS = set("*?[")
 
 
+@lru_cache(maxsize=256)
+def _globs(text: str) -> tuple[str, ...]:
+    """The globs ``text`` stands for: its range expanded, else itself."""
+    return tuple(expand(text)) if is_range(text) else (text,)
+
+
+def _matches(name: str, text: str) -> bool:
+    return any(fnmatchcase(name, g) for g in _globs(text))
+
+
 def _term_matches(term: str, host: FleetHost) -> bool:
     if term in {"all", "*"}:
         return True
     if term.startswith("group:"):
         want = term[6:]
-        return any(fnmatchcase(g, want) for g in host.groups)
+        return any(_matches(g, want) for g in host.groups)
     if term.startswith("label:"):
         key, eq, value = term[6:].partition("=")
         if key not in host.labels:
             return False
         return not eq or fnmatchcase(host.labels[key], value)
-    return fnmatchcase(host.name, term)
+    return _matches(host.name, term)
 
 
 def _some(names: Iterable[str], most: int = 8) -> str:
@@ -63,6 +76,8 @@ def _check_term(term: str, hosts: list[FleetHost]) -> None:
         _check_group(term, term[6:], hosts)
     elif term.startswith("label:"):
         _check_label(term, hosts)
+    elif is_range(term):
+        _check_range(term, hosts)
     elif ":" in term and not any(fnmatchcase(h.name, term) for h in hosts):
         raise InventoryError(f"no host matches {term!r}",
                              hint="join terms with commas, not ':' (e.g. group:web,!web-01,"
@@ -75,6 +90,19 @@ def _check_term(term: str, hosts: list[FleetHost]) -> None:
         raise InventoryError(f"no host named {term!r} in the inventory",
                              hint="separate terms with commas, not spaces (web-01,web-02)"
                              if len(term.split()) > 1 else "list the hosts with `ccm fleet list`")
+
+
+def _check_range(term: str, hosts: list[FleetHost]) -> None:
+    """Like a plain name, every name a range stands for must be a host (a range
+    pasted from a summary names only hosts; one typed by hand may hold a typo)."""
+    names = {h.name for h in hosts}
+    missing = [n for n in _globs(term) if not (_WILDCARDS & set(n)) and n not in names]
+    if missing:
+        raise InventoryError(f"host range {term!r} names {len(missing)} host"
+                             f"{'s' if len(missing) > 1 else ''} not in the inventory: "
+                             f"{_some(missing)}",
+                             hint="list the hosts with `ccm fleet list`; a glob (web-*) "
+                             "takes whichever exist")
 
 
 def _check_group(term: str, want: str, hosts: list[FleetHost]) -> None:
@@ -112,7 +140,7 @@ def select(hosts: Iterable[FleetHost], pattern: str) -> list[FleetHost]:
     if not pattern.strip():  # an unset shell variable must not mean the whole fleet
         raise InventoryError("the host pattern is empty",
                              hint="write all for every host, or e.g. web-*, group:db")
-    terms = [t.strip() for t in pattern.split(",")]
+    terms = split_terms(pattern)
     include, intersect, exclude = [], [], []
     for t in terms:
         if t.startswith("!"):
