@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ccm_tui.commands._common import print_json, require_hub, settings, with_hub
+from ccm_tui.commands._run_ctrl_c import INTERRUPTED_STATUS, STOPPING, CtrlC
 from ccm_tui.commands.fleet import load_fleet, select_hosts, stderr_is_tty
 from ccm_tui.core.errors import CCMError, HubError
 from ccm_tui.core.text import plural
@@ -46,8 +47,9 @@ def run(
         "--timeout", "-t", min=0.1, metavar="S",
         help="Give up on a host after this many seconds (connecting included).")] = 30.0,
     retry_failed: Annotated[bool, typer.Option(
-        "--retry-failed", help="Run again on the hosts that failed or were unreachable in the "
-        "last `ccm run` (read from the hub); --hosts narrows them further.")] = False,
+        "--retry-failed", help="Run again on the hosts that failed, were unreachable or did not "
+        "finish (Ctrl-C) in the last `ccm run` (read from the hub); --hosts narrows them "
+        "further.")] = False,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print one JSON document (no progress bar).")] = False,
 ) -> None:
@@ -57,7 +59,9 @@ def run(
     like `47 identical · 2 differ · 1 unreachable` and lists each host's exit code.
     The run is recorded in the hub's audit log; with no hub yet (`ccm init` makes it)
     it still runs, and a warning says it was not recorded. Exits 0 only if every host
-    ran the command and exited 0; 1 otherwise.
+    ran the command and exited 0; 1 otherwise. Ctrl-C starts no more hosts, cuts off the
+    running ones, then prints and records every host's result and exits 130 (a second
+    Ctrl-C quits at once).
     """
     inventory = load_fleet(ctx)
     s = settings(ctx)
@@ -76,18 +80,27 @@ def run(
                            hint="add --hosts all, --hosts 'web-*' or --hosts group:db")
         selected = select_hosts(inventory, hosts)
     missing = _missing_hub(ctx, s.hub)
-    report, recorded, why = _broadcast(inventory, selected, command, pattern, forks, timeout,
-                                       None if missing else s.hub, s.actor,
-                                       s.ssh.pool_options(), procs=procs,
-                                       progress=not as_json and stderr_is_tty())
-    why = missing or why
-    if as_json:
-        print_json({**report.to_dict(), "recorded": recorded,
-                    "not_recorded_because": None if recorded else why})
-    else:
-        _print_report(report)
-    if not recorded:  # on stderr with --json too: a script's log shows it
-        typer.echo(f"warning: this run was not recorded in the hub: {why}", err=True)
+    ctrl_c = CtrlC()
+    try:
+        report, recorded, why = _broadcast(inventory, selected, command, pattern, forks,
+                                           timeout, None if missing else s.hub, s.actor,
+                                           s.ssh.pool_options(), procs=procs,
+                                           progress=not as_json and stderr_is_tty(),
+                                           ctrl_c=ctrl_c)
+        why = missing or why
+        if as_json:
+            print_json({**report.to_dict(), "recorded": recorded,
+                        "not_recorded_because": None if recorded else why})
+        else:
+            _print_report(report, recorded)
+        if not recorded:  # on stderr with --json too: a script's log shows it
+            typer.echo(f"warning: this run was not recorded in the hub: {why}", err=True)
+    except KeyboardInterrupt:  # before the broadcast could watch for it
+        raise typer.Exit(INTERRUPTED_STATUS) from None
+    finally:
+        ctrl_c.release()
+    if report.interrupted:
+        raise typer.Exit(INTERRUPTED_STATUS)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -156,10 +169,11 @@ def _names(hosts: list[str], most: int = 5) -> str:
 # -- the broadcast -----------------------------------------------------------------------------
 def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, pattern: str,
                forks: int, timeout: float, hub_url: str | None, actor: str, ssh: PoolOptions,
-               *, procs: int | None = None, progress: bool
+               *, procs: int | None = None, progress: bool, ctrl_c: CtrlC
                ) -> tuple[BroadcastReport, bool, str]:
     """Run the broadcast and record it (not when ``hub_url`` is None); (report, recorded,
-    why not).
+    why not). ``ctrl_c`` stops it (see :mod:`._run_ctrl_c`): the report of a stopped
+    broadcast is recorded too, marked interrupted.
 
     The hub opens while the hosts are being contacted (one event loop for both),
     so recording the run adds next to nothing to what the user waits for. It opens
@@ -187,6 +201,7 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
     else:
         workers = start_workers(inventory, hosts, command, forks=forks, timeout=timeout,
                                 options=ssh, processes=processes)
+    ctrl_c.workers = workers
 
     def new_pool() -> contextlib.AbstractAsyncContextManager[Any]:
         if helper is not None:
@@ -205,17 +220,19 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
             if on_result is not None:
                 on_result(r)
 
+        stop = ctrl_c.watch()
         try:
             async with new_pool() as pool:
                 report = await spread_broadcast(pool, hosts, command, workers=workers,
                                                 forks=forks, timeout=timeout, pattern=pattern,
-                                                on_result=done)
+                                                on_result=done, stop=stop)
         except BaseException:
             if opening is not None:
                 opening.cancel()
                 with contextlib.suppress(BaseException):
                     await (await opening).close()
             raise
+        ctrl_c.broadcast_over()
         if hub_url is None:
             return report, False, ""
         if opening is None:  # no host at all
@@ -224,18 +241,20 @@ def _broadcast(inventory: Inventory, hosts: list[FleetHost], command: str, patte
         return report, recorded, why
 
     try:
-        return _with_progress(go, len(hosts)) if progress else asyncio.run(go())
+        return _with_progress(go, len(hosts), ctrl_c) if progress else asyncio.run(go())
     finally:
+        ctrl_c.hold()  # the loop is gone: a Ctrl-C while the summary prints quits at once
         if workers is not None:
-            workers.stop()  # reaped already, unless the broadcast failed or was interrupted
+            workers.stop()  # reaped already, unless the broadcast failed
 
 
 _Outcome = tuple["BroadcastReport", bool, str]
 
 
 def _with_progress(go: Callable[[Callable[[RunResult], None]], Coroutine[Any, Any, _Outcome]],
-                   total: int) -> _Outcome:
-    """Run ``go(tick)`` under a live progress bar on stderr, ticking once per host."""
+                   total: int, ctrl_c: CtrlC) -> _Outcome:
+    """Run ``go(tick)`` under a live progress bar on stderr, ticking once per host; the
+    bar says when Ctrl-C is stopping the broadcast."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ccm_tui.commands._render import console
@@ -245,6 +264,8 @@ def _with_progress(go: Callable[[Callable[[RunResult], None]], Coroutine[Any, An
                   TextColumn("{task.fields[failed]}"), TimeElapsedColumn(),
                   console=console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"running on {plural(total, 'host')}", total=total, failed="")
+        ctrl_c.announce = lambda: bar.update(task, description=STOPPING)
+        ctrl_c.before_exit.append(bar.stop)  # the cursor back, the bar erased
 
         def tick(r: RunResult) -> None:
             nonlocal failed
@@ -286,11 +307,12 @@ def _exit_text(status: int | None) -> str:
     return f"killed by signal {-status}" if status < 0 else f"exit {status}"
 
 
-def _print_report(report: BroadcastReport) -> None:
+def _print_report(report: BroadcastReport, recorded: bool) -> None:
     from rich.rule import Rule
     from rich.text import Text
 
     from ccm_tui.commands._render import console, host_problems
+    from ccm_tui.fleet.ssh_types import ERROR_LABELS, UNFINISHED_KINDS
 
     out = console()
     for i, g in enumerate(report.groups):
@@ -313,17 +335,44 @@ def _print_report(report: BroadcastReport) -> None:
         for rendered in host_problems(f"{len(problems)} not run to completion",
                                       [(r.host, r.error or "") for r in problems]):
             out.print(rendered)
+    for rendered in _unfinished(report):
+        out.print(rendered)
     codes: dict[str, list[str]] = {}
     for r in report.results:
         key = r.error_label or _exit_text(r.exit_status)
         codes.setdefault(key, []).append(r.host)
     out.print(Rule(style="dim"))
-    out.print(Text(f"{report.summary_line()}  ({report.duration:.1f}s, "
+    how = "interrupted by Ctrl-C after " if report.interrupted else ""
+    out.print(Text(f"{report.summary_line()}  ({how}{report.duration:.1f}s, "
                    f"{plural(len(report.results), 'host')})", style="bold"))
-    for key, names in sorted(codes.items(), key=lambda kv: (kv[0] != "exit 0", kv[0])):
-        shown = ", ".join(names) if key != "exit 0" or len(names) <= 8 else \
-            f"{len(names)} hosts"
+    unfinished = {ERROR_LABELS[k] for k in UNFINISHED_KINDS}
+    for key, names in sorted(codes.items(),
+                             key=lambda kv: (kv[0] != "exit 0", kv[0] in unfinished, kv[0])):
+        listed = key not in ("exit 0", "not started") or len(names) <= 8  # else named above
+        shown = ", ".join(names) if listed else f"{len(names)} hosts"
         out.print(Text(f"  {key}: {shown}", style="green" if key == "exit 0" else "red"))
+    if report.interrupted and recorded and report.failed_hosts():
+        out.print(Text("  ccm run --retry-failed runs the failed, unreachable and unfinished "
+                       "hosts again", style="dim"))
+
+
+def _unfinished(report: BroadcastReport) -> list[Any]:
+    """The hosts Ctrl-C left unfinished: cut off while running, then not started."""
+    from rich.rule import Rule
+    from rich.text import Text
+
+    from ccm_tui.commands._render import plain
+
+    lines: list[Any] = []
+    for results, title in (
+            (report.cut_off, "cut off by Ctrl-C while running: the command may have run "
+                             "partly on them"),
+            (report.not_started, "not started (Ctrl-C came first)")):
+        if results:
+            lines.append(Rule(Text(f"{plural(len(results), 'host')} {title}", style="red"),
+                              align="left"))
+            lines.append(plain(", ".join(r.host for r in results), "bold"))
+    return lines
 
 
 __all__ = ["AUDIT_ACTION", "run"]

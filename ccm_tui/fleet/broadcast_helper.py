@@ -13,7 +13,9 @@ report and records it in the hub.
 
 The helper writes nothing to the terminal (its stdin, stdout and stderr are
 ``/dev/null``); a command that does not use it (``--help``, an error, ``--procs 1``)
-closes the job pipe and the helper leaves as soon as it sees that.
+closes the job pipe and the helper leaves as soon as it sees that. Ctrl-C stops its
+broadcast, which still sends a result for every host (:mod:`.broadcast_interrupt`);
+SIGTERM (a second Ctrl-C in ``ccm run``) kills and reaps its workers and ends it.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def _helper_main(job_fd: int, result_fd: int) -> None:
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it with the command
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C before its job: it leaves
         import gc
 
         import ccm_tui.fleet.broadcast_workers as bw
@@ -165,19 +167,21 @@ def _helper_main(job_fd: int, result_fd: int) -> None:
 def _run_job(bw: Any, job: tuple[Any, ...], out: Any) -> int:
     import asyncio
 
+    from ccm_tui.fleet.broadcast_interrupt import note_early_ctrl_c
+
     inventory, hosts, command, forks, timeout, options, processes = job
     workers = None
+    note_early_ctrl_c()  # from here Ctrl-C stops the broadcast, which reports every host
     try:
         workers = bw.start_workers(inventory, hosts, command, forks=forks, timeout=timeout,
                                    options=options, processes=processes)
 
-        def stop(signum: int, _frame: object) -> None:  # Ctrl-C, or the command gave up
+        def stop(signum: int, _frame: object) -> None:  # the command gave up (a 2nd Ctrl-C)
             if workers is not None:
                 workers.stop()  # reaped here: an orphaned worker would be nobody's
             os._exit(128 + signum)
 
         signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
         asyncio.run(bw.run_share(inventory, hosts, command, forks, timeout, options, out,
                                  workers))
         return 0

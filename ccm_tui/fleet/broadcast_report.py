@@ -7,7 +7,9 @@ host that exited 0 with the same stdout but a warning on stderr (a GPG error fro
 fold into the others under the first host's stderr. Hosts that could not be
 reached (or dropped the session) are "unreachable", those whose host key CCM refused
 "host key refused", those that refused our login "login refused", and those that ran
-out of time "timed out".
+out of time "timed out". A broadcast stopped by Ctrl-C is ``interrupted``: the hosts it
+cut off while running are "cut off" (the command may have run partly on them), those it
+never started "not started"; both count as failed, so ``--retry-failed`` runs them.
 
 No SSH here (asyncssh is not imported): ``ccm run`` builds the report from results
 its worker processes send back.
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccm_tui.fleet.ssh_types import RunResult
+from ccm_tui.fleet.ssh_types import UNFINISHED_KINDS, RunResult
 
 #: How much of each output the audit record keeps (the TUI shows a preview).
 AUDIT_OUTPUT_CHARS = 2000
@@ -61,12 +63,14 @@ class BroadcastReport:
     groups: tuple[OutputGroup, ...]
     duration: float
     started_at: float = field(default_factory=time.time)
+    #: Ctrl-C stopped the broadcast before every host had finished.
+    interrupted: bool = False
 
     @property
     def unreachable(self) -> tuple[RunResult, ...]:
         """Results of hosts that could not be reached, or dropped the session."""
-        return tuple(r for r in self.results
-                     if r.error and r.error_kind != "timeout" and not r.refused)
+        return tuple(r for r in self.results if r.error and not r.refused
+                     and r.error_kind != "timeout" and r.error_kind not in UNFINISHED_KINDS)
 
     @property
     def refused(self) -> tuple[RunResult, ...]:
@@ -76,6 +80,16 @@ class BroadcastReport:
     @property
     def timed_out(self) -> tuple[RunResult, ...]:
         return tuple(r for r in self.results if r.error_kind == "timeout")
+
+    @property
+    def cut_off(self) -> tuple[RunResult, ...]:
+        """Hosts Ctrl-C cut off while they ran (the command may have run partly)."""
+        return tuple(r for r in self.results if r.error and r.error_kind == "interrupted")
+
+    @property
+    def not_started(self) -> tuple[RunResult, ...]:
+        """Hosts Ctrl-C came before: the command never started there."""
+        return tuple(r for r in self.results if r.error and r.error_kind == "not_started")
 
     @property
     def identical(self) -> int:
@@ -107,6 +121,7 @@ class BroadcastReport:
             "hostkey_refused": sum(1 for r in self.refused if r.error_kind == "hostkey"),
             "login_refused": sum(1 for r in self.refused if r.error_kind == "auth"),
             "no_common_algorithm": sum(1 for r in self.refused if r.error_kind == "algorithms"),
+            "cut_off": len(self.cut_off), "not_started": len(self.not_started),
             "ok": sum(1 for r in self.results if r.ok),
             "failed": sum(1 for r in self.results if not r.ok),
         }
@@ -119,7 +134,8 @@ class BroadcastReport:
                   (("differ", "differ"), ("timed_out", "timed out"),
                    ("unreachable", "unreachable"), ("hostkey_refused", "host key refused"),
                    ("login_refused", "login refused"),
-                   ("no_common_algorithm", "no common algorithm")) if c[k]]
+                   ("no_common_algorithm", "no common algorithm"), ("cut_off", "cut off"),
+                   ("not_started", "not started")) if c[k]]
         if not parts:
             parts = [f"{c['differ']} differ"]
         return " · ".join(parts)
@@ -144,6 +160,7 @@ class BroadcastReport:
             "summary": self.summary_line(),
             "counts": self.counts(),
             "ok": self.ok,
+            "interrupted": self.interrupted,
             "duration": round(self.duration, 3),
             "groups": [
                 {"key": g.key, "exit_status": g.exit_status, "hosts": list(g.hosts),

@@ -13,7 +13,8 @@ process makes.
 Workers are forked before the caller starts an event loop or a thread (they begin
 with what the caller has already loaded: settings, inventory, modules), never open
 the hub, never print, and leave with ``os._exit``. A worker that dies leaves its
-hosts' results as ``lost``, saying so; Ctrl-C stops every worker. A
+hosts' results as ``lost``, saying so. Ctrl-C stops every worker, each reporting the
+hosts it had not finished (see :mod:`.broadcast_interrupt`). A
 :class:`~ccm_tui.core.errors.CCMError` a worker meets before any host ran (an
 inventory's algorithm list this SSH library refuses, say) is raised again in the
 caller, so the user reads the error one process would have given. This module does
@@ -35,9 +36,10 @@ from dataclasses import asdict, dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from ccm_tui.core.errors import CCMError
+from ccm_tui.fleet.broadcast_interrupt import ctrl_c_stops, note_early_ctrl_c, run_hosts
 from ccm_tui.fleet.broadcast_report import BroadcastReport, group_results
 from ccm_tui.fleet.inventory import FleetHost, Inventory
-from ccm_tui.fleet.ssh_types import PoolOptions, RunResult
+from ccm_tui.fleet.ssh_types import UNFINISHED_KINDS, PoolOptions, RunResult
 
 if TYPE_CHECKING:  # the SSH stack is imported where a share runs, not by the caller
     from ccm_tui.fleet.ssh import SSHPool
@@ -146,6 +148,13 @@ class Workers:
                 take(RunResult(h.name, None, error=f"the worker process running it {why}",
                                error_kind="lost"))
 
+    def interrupt(self) -> None:
+        """Ctrl-C: the workers still running stop their shares and report what they have."""
+        for w in self._workers:
+            if not w.reaped:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(w.pid, signal.SIGINT)
+
     def stop(self) -> None:
         """Kill the workers still running (Ctrl-C, or the caller failed) and reap them."""
         running = [w for w in self._workers if not w.reaped]
@@ -208,7 +217,7 @@ def _worker_main(inventory: Inventory, hosts: list[FleetHost], command: str, for
     """The worker process: run its share, one JSON line per result; never returns."""
     code = 0
     try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it, quietly
+        note_early_ctrl_c()  # Ctrl-C stops its share (run_share); SIGTERM ends it
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         with open(fd, "wb", buffering=0) as out:
             try:
@@ -226,15 +235,17 @@ async def run_share(inventory: Inventory, hosts: list[FleetHost], command: str, 
                     timeout: float | None, options: PoolOptions, out: IO[bytes],
                     workers: Workers | None = None) -> None:
     """Run ``hosts`` (with ``workers`` taking their shares) and write one JSON line per
-    result to ``out``, as each finishes: what a worker sends its caller."""
+    result to ``out``, as each finishes: what a worker sends its caller. Ctrl-C stops
+    the share, which still reports every host (see :mod:`.broadcast_interrupt`)."""
     from ccm_tui.fleet.ssh import SSHPool
 
     def send(r: RunResult) -> None:
         out.write(result_line(r))
 
+    stop = ctrl_c_stops()
     async with SSHPool(inventory, options=options) as pool:
         await spread_broadcast(pool, hosts, command, workers=workers, forks=forks,
-                               timeout=timeout, on_result=send)
+                               timeout=timeout, on_result=send, stop=stop)
 
 
 def result_line(r: RunResult) -> bytes:
@@ -257,14 +268,16 @@ def _line(doc: dict[str, Any]) -> bytes:
 async def spread_broadcast(
     pool: SSHPool | None, hosts: Sequence[FleetHost], command: str, *, workers: Workers | None,
     forks: int = 50, timeout: float | None = 30.0, pattern: str = "",
-    on_result: Callable[[RunResult], None] | None = None,
+    on_result: Callable[[RunResult], None] | None = None, stop: asyncio.Event | None = None,
 ) -> BroadcastReport:
     """:func:`~ccm_tui.fleet.broadcast.broadcast`, with ``workers`` taking their shares.
 
     Without workers this is a plain broadcast on ``pool``; with them, ``pool`` runs
     the caller's share while the workers' results arrive (no pool is needed when the
     workers have every host). ``on_result`` sees every host's result as it finishes;
-    the report keeps the order of ``hosts``.
+    the report keeps the order of ``hosts``. Setting ``stop`` (Ctrl-C) stops the
+    caller's share and the workers', each still reporting its unfinished hosts; the
+    report is then ``interrupted``.
     """
     started, t0 = time.time(), time.monotonic()
     got: dict[str, RunResult] = {}
@@ -276,17 +289,18 @@ async def spread_broadcast(
 
     own, own_forks = (list(hosts), forks) if workers is None else (workers.own, workers.own_forks)
     others = None if workers is None else asyncio.ensure_future(workers.results(take))
+    relay = None if workers is None or stop is None else \
+        asyncio.ensure_future(_interrupt_on(stop, workers))
     try:
         if own:
-            from ccm_tui.fleet.broadcast import broadcast_iter
-
             assert pool is not None, "the caller's own share needs a pool"
-            async for r in broadcast_iter(pool, own, command, forks=own_forks,
-                                          timeout=timeout):
-                take(r)
+            await run_hosts(pool, own, command, forks=own_forks, timeout=timeout, take=take,
+                            stop=stop)
         if others is not None:
             await others
     finally:
+        if relay is not None:
+            relay.cancel()
         if others is not None and not others.done():
             others.cancel()
             with contextlib.suppress(BaseException):
@@ -294,8 +308,15 @@ async def spread_broadcast(
         if workers is not None:
             workers.stop()  # those not reaped yet: only when the caller gives up early
     results = tuple(got[h.name] for h in hosts if h.name in got)
+    interrupted = stop is not None and stop.is_set() and (
+        len(results) < len(hosts) or any(r.error_kind in UNFINISHED_KINDS for r in results))
     return BroadcastReport(command, pattern, results, group_results(results),
-                           time.monotonic() - t0, started)
+                           time.monotonic() - t0, started, interrupted=interrupted)
+
+
+async def _interrupt_on(stop: asyncio.Event, workers: Workers) -> None:
+    await stop.wait()
+    workers.interrupt()
 
 
 __all__ = ["MIN_HOSTS_PER_WORKER", "Workers", "deal", "fatal_line", "process_count",

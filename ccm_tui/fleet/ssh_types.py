@@ -16,7 +16,8 @@ class RunResult:
     ``exit_status`` is ``None`` when the command never ran or never finished
     (then ``error`` says why and ``error_kind`` is ``unreachable``, ``hostkey``,
     ``auth``, ``algorithms``, ``timeout`` or ``lost`` — the session ended without an
-    exit status);
+    exit status; a broadcast stopped by Ctrl-C gives ``interrupted`` to a host it cut off
+    while running, and ``not_started`` to one it never started);
     killed by a signal gives ``-SIGNUM``.
     """
 
@@ -49,7 +50,11 @@ class RunResult:
 #: How each ``error_kind`` reads in a summary.
 ERROR_LABELS = {"unreachable": "unreachable", "hostkey": "host key refused",
                 "auth": "login refused", "algorithms": "no common algorithm",
-                "timeout": "timed out", "lost": "session lost"}
+                "timeout": "timed out", "lost": "session lost",
+                "interrupted": "cut off while running", "not_started": "not started"}
+
+#: The kinds of a host a broadcast stopped by Ctrl-C left unfinished.
+UNFINISHED_KINDS = ("interrupted", "not_started")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,4 +81,4 @@ class PoolOptions:
     encryption_algs: str = ""
 
 
-__all__ = ["ERROR_LABELS", "PoolOptions", "RunResult"]
+__all__ = ["ERROR_LABELS", "UNFINISHED_KINDS", "PoolOptions", "RunResult"]

@@ -113,7 +113,8 @@ def summary_text(report: BroadcastReport, unrecorded: str) -> Text:
         out.append(", ".join(g.hosts[:6]) + (f" … +{g.size - 6}" if g.size > 6 else "") + "\n")
         for line in g.stdout.rstrip("\n").splitlines()[:PREVIEW_LINES]:
             out.append(f"    {line}\n", style="dim")
-    problems = report.unreachable + report.refused + report.timed_out
+    problems = (report.unreachable + report.refused + report.timed_out + report.cut_off
+                + report.not_started)
     if problems:
         out.append(f"{len(problems)} not run to completion: ", style="red")
         out.append(", ".join(r.host for r in problems) + "\n")

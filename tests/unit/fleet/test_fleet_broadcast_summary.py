@@ -26,7 +26,8 @@ def test_identical_differ_unreachable() -> None:
     doc = r.to_dict(output_chars=3)
     assert doc["counts"] == {"total": 50, "identical": 47, "differ": 2, "timed_out": 0,
                              "unreachable": 1, "hostkey_refused": 0, "login_refused": 0,
-                             "no_common_algorithm": 0, "ok": 48, "failed": 2}
+                             "no_common_algorithm": 0, "cut_off": 0, "not_started": 0,
+                             "ok": 48, "failed": 2}
     assert doc["groups"][0]["stdout"].startswith("sam") and "stdout" not in doc["hosts"][0]
 
 
