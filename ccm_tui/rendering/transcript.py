@@ -13,16 +13,23 @@ from typing import Any
 
 from rich.text import Text
 
+from agent_runtime.runbook_safety import SLOTS_PARAM
 from ccm_tui.core.model import Event
 from ccm_tui.core.text import printable
 
 MAX_OUTPUT_LINES = 40
 
 
+#: Params the agent adds to a planned step for itself, never written in a runbook: where
+#: a ``shell`` template put a value (so it can refuse one looking like an option). Not
+#: shown to the engineer deciding on the step; ``--json`` keeps them.
+AGENT_PARAMS = frozenset({SLOTS_PARAM})
+
+
 def _params(params: Any) -> str:
     if isinstance(params, Mapping):
         return " ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
-                        for k, v in params.items())
+                        for k, v in params.items() if k not in AGENT_PARAMS)
     return str(params or "")
 
 
