@@ -77,25 +77,28 @@ async def run_hosts(pool: SSHPool, hosts: Sequence[FleetHost], command: str, *, 
     sem = asyncio.Semaphore(forks)
     started: dict[str, float] = {}
 
-    async def one(h: FleetHost) -> RunResult:
+    async def one(h: FleetHost) -> RunResult | None:
         async with sem:
+            if stop is not None and stop.is_set():
+                return None  # Ctrl-C came while it waited for a slot
             started[h.name] = time.monotonic()
             return await pool.run(h, command, timeout=timeout, reuse_shell=True)
 
     tasks = {asyncio.ensure_future(one(h)): h for h in hosts}
+    order = {fut: i for i, fut in enumerate(tasks)}
     stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
-    pending = set(tasks)
+    pending, taken = set(tasks), set()
     try:
-        while pending:
+        while pending and not (stopping is not None and stopping.done()):
             done, _ = await asyncio.wait(
                 pending if stopping is None else pending | {stopping},
                 return_when=asyncio.FIRST_COMPLETED)
-            for fut in tasks:  # in the hosts' order when several finish at once
-                if fut in done:
-                    pending.discard(fut)
-                    take(fut.result())
-            if stopping is not None and stopping.done():
-                break
+            # in the hosts' order when several finish at once
+            for fut in sorted(pending.intersection(done), key=order.__getitem__):
+                pending.discard(fut)
+                if (r := fut.result()) is not None:
+                    take(r)
+                    taken.add(fut)
     finally:
         for fut in pending:
             fut.cancel()
@@ -103,13 +106,15 @@ async def run_hosts(pool: SSHPool, hosts: Sequence[FleetHost], command: str, *, 
         if stopping is not None:
             stopping.cancel()
     for fut, h in tasks.items():
-        if fut not in pending:
+        if fut in taken:
             continue
-        if not fut.cancelled() and fut.exception() is None:  # it finished all the same
-            take(fut.result())
+        late = None if fut.cancelled() or fut.exception() is not None else fut.result()
+        if late is not None:
+            take(late)  # it finished as it was being cut off
+        elif h.name in started:
+            take(cut_off(h.name, started[h.name]))
         else:
-            take(cut_off(h.name, started[h.name]) if h.name in started
-                 else not_started(h.name))
+            take(not_started(h.name))
 
 
 __all__ = ["ctrl_c_stops", "cut_off", "not_started", "note_early_ctrl_c", "run_hosts"]

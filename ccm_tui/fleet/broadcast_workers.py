@@ -289,8 +289,9 @@ async def spread_broadcast(
 
     own, own_forks = (list(hosts), forks) if workers is None else (workers.own, workers.own_forks)
     others = None if workers is None else asyncio.ensure_future(workers.results(take))
-    relay = None if workers is None or stop is None else \
-        asyncio.ensure_future(_interrupt_on(stop, workers))
+    cut_short: list[bool] = []  # whether Ctrl-C came before every host was done
+    relay = None if stop is None else \
+        asyncio.ensure_future(_on_stop(stop, workers, lambda: len(got) < len(hosts), cut_short))
     try:
         if own:
             assert pool is not None, "the caller's own share needs a pool"
@@ -308,15 +309,18 @@ async def spread_broadcast(
         if workers is not None:
             workers.stop()  # those not reaped yet: only when the caller gives up early
     results = tuple(got[h.name] for h in hosts if h.name in got)
-    interrupted = stop is not None and stop.is_set() and (
-        len(results) < len(hosts) or any(r.error_kind in UNFINISHED_KINDS for r in results))
+    interrupted = any(cut_short) or any(r.error_kind in UNFINISHED_KINDS for r in results)
     return BroadcastReport(command, pattern, results, group_results(results),
                            time.monotonic() - t0, started, interrupted=interrupted)
 
 
-async def _interrupt_on(stop: asyncio.Event, workers: Workers) -> None:
+async def _on_stop(stop: asyncio.Event, workers: Workers | None, unfinished: Callable[[], bool],
+                   cut_short: list[bool]) -> None:
+    """Once ``stop`` is set: note whether hosts were still unfinished; stop the workers."""
     await stop.wait()
-    workers.interrupt()
+    cut_short.append(unfinished())
+    if workers is not None:
+        workers.interrupt()
 
 
 __all__ = ["MIN_HOSTS_PER_WORKER", "Workers", "deal", "fatal_line", "process_count",

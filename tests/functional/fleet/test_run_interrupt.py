@@ -228,6 +228,34 @@ def test_a_second_ctrl_c_while_recording_quits_at_once(
     assert audit(url) == []
 
 
+def test_a_stop_before_any_host_starts_none_and_one_after_the_last_changes_nothing(
+        inventory: Path) -> None:
+    """In one process, with the broadcast's own stop event: set before the broadcast,
+    every host is reported not started; set once every host is done, the report is a
+    whole one, not interrupted."""
+    from ccm_tui.fleet.broadcast_workers import spread_broadcast
+    from ccm_tui.fleet.inventory import load_inventory
+    from ccm_tui.fleet.ssh import SSHPool
+
+    inv = load_inventory(str(inventory), ssh_config=None)
+    hosts = list(inv)[:3]
+
+    async def go(stop_first: bool) -> BroadcastReport:
+        stop = asyncio.Event()
+        if stop_first:
+            stop.set()
+        async with SSHPool(inv) as pool:
+            report = await spread_broadcast(pool, hosts, "echo hi", workers=None, forks=2,
+                                            timeout=20, stop=stop)
+        stop.set()
+        return report
+
+    before = asyncio.run(go(True))
+    assert before.interrupted and before.summary_line() == "3 not started"
+    after = asyncio.run(go(False))
+    assert not after.interrupted and after.summary_line() == "3 identical" and after.ok
+
+
 # -- the report, without SSH -------------------------------------------------------------------
 def report(results: list[RunResult], interrupted: bool = True) -> BroadcastReport:
     return BroadcastReport("uptime", "all", tuple(results), group_results(results), 2.0,
