@@ -85,20 +85,21 @@ async def run_hosts(pool: SSHPool, hosts: Sequence[FleetHost], command: str, *, 
             return await pool.run(h, command, timeout=timeout, reuse_shell=True)
 
     tasks = {asyncio.ensure_future(one(h)): h for h in hosts}
-    order = {fut: i for i, fut in enumerate(tasks)}
+    # one queue of finished tasks (None: stop) rather than asyncio.wait on all of them
+    # each time, which costs a callback per pending host per result
+    finished: asyncio.Queue[asyncio.Future[RunResult | None] | None] = asyncio.Queue()
+    for fut in tasks:
+        fut.add_done_callback(finished.put_nowait)
     stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    if stopping is not None:
+        stopping.add_done_callback(lambda _: finished.put_nowait(None))
     pending, taken = set(tasks), set()
     try:
-        while pending and not (stopping is not None and stopping.done()):
-            done, _ = await asyncio.wait(
-                pending if stopping is None else pending | {stopping},
-                return_when=asyncio.FIRST_COMPLETED)
-            # in the hosts' order when several finish at once
-            for fut in sorted(pending.intersection(done), key=order.__getitem__):
-                pending.discard(fut)
-                if (r := fut.result()) is not None:
-                    take(r)
-                    taken.add(fut)
+        while pending and (done := await finished.get()) is not None:
+            pending.discard(done)
+            if (r := done.result()) is not None:
+                take(r)
+                taken.add(done)
     finally:
         for fut in pending:
             fut.cancel()
