@@ -148,10 +148,12 @@ def _helper_main(job_fd: int, result_fd: int) -> None:
 
         import ccm_tui.fleet.broadcast_workers as bw
         import ccm_tui.fleet.ssh  # noqa: F401  (the point: load it while the CLI parses)
+        from ccm_tui.fleet.broadcast_interrupt import note_early_ctrl_c
 
         header = _read_exact(job_fd, _LENGTH.size)
         if not header:
             os._exit(0)  # dismissed
+        note_early_ctrl_c()  # from here Ctrl-C stops the broadcast, which reports every host
         job = pickle.loads(_read_exact(job_fd, _LENGTH.unpack(header)[0]))
         os.close(job_fd)
         gc.freeze()
@@ -167,11 +169,8 @@ def _helper_main(job_fd: int, result_fd: int) -> None:
 def _run_job(bw: Any, job: tuple[Any, ...], out: Any) -> int:
     import asyncio
 
-    from ccm_tui.fleet.broadcast_interrupt import note_early_ctrl_c
-
     inventory, hosts, command, forks, timeout, options, processes = job
     workers = None
-    note_early_ctrl_c()  # from here Ctrl-C stops the broadcast, which reports every host
     try:
         workers = bw.start_workers(inventory, hosts, command, forks=forks, timeout=timeout,
                                    options=options, processes=processes)
