@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import signal
 import sqlite3
 import subprocess
@@ -84,6 +85,14 @@ def every_slot_slow(proc: subprocess.Popen[str], marks: Path) -> None:
     """Every slot holds a slow host: each fast host's slot was freed by its result."""
     wait_until(proc, lambda: len(list(marks.glob("slow-*"))) == len(CUT_OFF),
                "the slow hosts never started")
+
+
+def first_line(proc: subprocess.Popen[str]) -> str:
+    """The first line `ccm run` writes on stderr (waited for up to a minute)."""
+    assert proc.stderr is not None
+    ready, _, _ = select.select([proc.stderr], [], [], 60)
+    assert ready, "ccm run wrote nothing on stderr"
+    return proc.stderr.readline()
 
 
 def ctrl_c(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
@@ -204,10 +213,13 @@ def test_the_summary_names_the_hosts_cut_off_and_not_started(
     assert audit(url)[0].detail["interrupted"] is True
 
 
-def test_a_second_ctrl_c_while_recording_quits_at_once(
-        inventory: Path, url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("when", ["recording", "stopping"])
+def test_a_second_ctrl_c_quits_at_once(
+        when: str, inventory: Path, url: str, tmp_path: Path) -> None:
     """The hub is held locked by another writer, so recording waits; a second Ctrl-C
-    then ends `ccm run` without waiting for the hub, quietly, with nothing recorded."""
+    then ends `ccm run` without waiting for the hub, quietly, with nothing recorded —
+    once the broadcast is over, or right after the first one, while the helper and its
+    worker are still stopping."""
     hub_file = url.removeprefix("sqlite:///")
     locker = sqlite3.connect(hub_file, isolation_level=None, timeout=0)
     locker.execute("BEGIN IMMEDIATE")
@@ -215,8 +227,10 @@ def test_a_second_ctrl_c_while_recording_quits_at_once(
         proc = start(inventory, url, tmp_path / "marks", "--procs", "2")
         every_slot_slow(proc, tmp_path / "marks")
         os.killpg(proc.pid, signal.SIGINT)
-        # the helper and its worker reaped: the broadcast is over, the hub is waited for
-        wait_until(proc, lambda: in_session(proc.pid) == [proc.pid], "still broadcasting")
+        if when == "recording":  # the helper and its worker reaped: the hub is waited for
+            wait_until(proc, lambda: in_session(proc.pid) == [proc.pid], "still broadcasting")
+        else:  # the first Ctrl-C was seen (two signals at once would merge into one)
+            assert first_line(proc).startswith("ccm run: Ctrl-C: no more hosts start")
         status, out, err = ctrl_c(proc)  # returns while the hub is still locked
     finally:
         locker.rollback()
