@@ -366,7 +366,7 @@ def _unfinished(report: BroadcastReport) -> list[Any]:
     lines: list[Any] = []
     for results, title in (
             (report.cut_off, "cut off by Ctrl-C while running: the command may have run "
-                             "partly on them"),
+                             "partly on them, or still be running"),
             (report.not_started, "not started (Ctrl-C came first)")):
         if results:
             lines.append(Rule(Text(f"{plural(len(results), 'host')} {title}", style="red"),

@@ -34,7 +34,7 @@ def cut_off(host: str, started: float) -> RunResult:
     took = time.monotonic() - started
     return RunResult(host, None, duration=took, error_kind="interrupted",
                      error=f"cut off by Ctrl-C after {took:.1f}s while running: the "
-                     "command may have run partly on this host")
+                     "command may have run partly on this host, or still be running there")
 
 
 def not_started(host: str) -> RunResult:
