@@ -95,6 +95,7 @@ class Workers:
         self.own = own
         self.own_forks = own_forks
         self._workers = workers
+        self._interrupted = False
 
     @classmethod
     def reading(cls, pid: int, hosts: Sequence[FleetHost], pipe: IO[bytes]) -> Workers:
@@ -136,6 +137,12 @@ class Workers:
                 r = RunResult(**doc)
                 w.seen.add(r.host)
                 take(r)
+                if self._interrupted and len(w.seen) == len(w.hosts):
+                    # Ctrl-C, and it reported every host: no waiting for its connections
+                    # to close (up to 5 s for a host that no longer answers)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(w.pid, signal.SIGTERM)
+                    break
         finally:
             transport.close()
         status = await loop.run_in_executor(None, _reap, w.pid)
@@ -150,6 +157,7 @@ class Workers:
 
     def interrupt(self) -> None:
         """Ctrl-C: the workers still running stop their shares and report what they have."""
+        self._interrupted = True
         for w in self._workers:
             if not w.reaped:
                 with contextlib.suppress(ProcessLookupError):
