@@ -7,6 +7,7 @@ characters shown as escapes, square brackets never taken for markup.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -84,13 +85,40 @@ def without_host(host: str, error: str) -> str:
     return error
 
 
+#: Hosts sharing one error from which a summary folds them into one line.
+FOLD_FROM = 3
+
+_ADDRESS = re.compile(r"^\([^()]*\)\s*")  # "(10.0.0.7:22 via bastion) " after the name
+
+
 def host_problems(title: str, problems: Sequence[tuple[str, str]]) -> list[RenderableType]:
-    """A rule titled ``title``, then one ``HOST  error`` line per host (the error in full)."""
+    """A rule titled ``title``, then ``HOST  error`` lines, the error in full.
+
+    Hosts whose errors read the same once their own name and address are left out
+    (a subnet down, a key every host refuses) share one line, their names folded
+    (``web-[01-40]  unreachable: connection refused (40 hosts)``), so a hundred
+    failures read as the few problems they are; ``--json`` keeps each in full.
+    """
     from rich.rule import Rule
 
+    from ccm_tui.fleet.hostlist import folded
+
     lines: list[RenderableType] = [Rule(Text(title, style="red"), align="left")]
-    lines += [Text.assemble(plain(host, "bold"), "  ", plain(without_host(host, error), "red"))
-              for host, error in problems]
+    alike: dict[str, list[str]] = {}
+    for host, error in problems:
+        alike.setdefault(_ADDRESS.sub("", without_host(host, error)), []).append(host)
+    for host, error in problems:
+        shared = _ADDRESS.sub("", without_host(host, error))
+        hosts = alike.get(shared)
+        if hosts is None:  # printed with the first of its hosts
+            continue
+        if len(hosts) < FOLD_FROM:
+            lines.append(Text.assemble(plain(host, "bold"), "  ",
+                                       plain(without_host(host, error), "red")))
+            continue
+        del alike[shared]
+        lines.append(Text.assemble(plain(folded(hosts), "bold"), "  ", plain(shared, "red"),
+                                   (f" ({len(hosts)} hosts)", "dim")))
     return lines
 
 

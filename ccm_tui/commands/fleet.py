@@ -23,7 +23,8 @@ HostsOpt = Annotated[
     str,
     typer.Option(
         "--hosts", "-H", metavar="PATTERN",
-        help="Which hosts: a name glob (web-*), group:NAME, label:KEY=VALUE or all; "
+        help="Which hosts: a name glob (web-*), a range (web-[01-10,12]), group:NAME, "
+        "label:KEY=VALUE or all; "
         "join with commas, exclude with !PATTERN, intersect with &PATTERN "
         "(e.g. group:web,&label:env=prod,!web-03).",
     ),

@@ -35,8 +35,8 @@ def run(
         "(quote it). With --retry-failed it defaults to the last run's command.")] = None,
     hosts: Annotated[str | None, typer.Option(
         "--hosts", "-H", metavar="PATTERN",
-        help="Which hosts (required): a name glob (web-*), group:NAME, label:KEY=VALUE or "
-        "all; join with commas, exclude with !PATTERN.")] = None,
+        help="Which hosts (required): a name glob (web-*), a range (web-[01-10,12]), "
+        "group:NAME, label:KEY=VALUE or all; join with commas, exclude with !PATTERN.")] = None,
     forks: Annotated[int, typer.Option(
         "--forks", "-f", metavar="N", min=1, help="How many hosts to run on at once.")] = 50,
     procs: Annotated[int | None, typer.Option(
@@ -312,6 +312,7 @@ def _print_report(report: BroadcastReport, recorded: bool) -> None:
     from rich.text import Text
 
     from ccm_tui.commands._render import console, host_problems
+    from ccm_tui.fleet.hostlist import folded
     from ccm_tui.fleet.ssh_types import ERROR_LABELS, UNFINISHED_KINDS
 
     out = console()
@@ -320,7 +321,7 @@ def _print_report(report: BroadcastReport, recorded: bool) -> None:
         label = "identical" if i == 0 and report.identical else "differs"
         out.print(Rule(Text(f"{plural(g.size, 'host')} · {_exit_text(g.exit_status)} · {label}",
                             style=style), align="left"))
-        out.print(Text(", ".join(g.hosts), style="bold"))
+        out.print(Text(folded(g.hosts), style="bold"))
         lines = g.stdout.rstrip("\n").splitlines()
         for line in lines[:PREVIEW_LINES]:
             out.print(Text("  " + line))
@@ -349,7 +350,7 @@ def _print_report(report: BroadcastReport, recorded: bool) -> None:
     for key, names in sorted(codes.items(),
                              key=lambda kv: (kv[0] != "exit 0", kv[0] in unfinished, kv[0])):
         listed = key not in ("exit 0", "not started") or len(names) <= 8  # else named above
-        shown = ", ".join(names) if listed else f"{len(names)} hosts"
+        shown = folded(names) if listed else f"{len(names)} hosts"
         out.print(Text(f"  {key}: {shown}", style="green" if key == "exit 0" else "red"))
     if report.interrupted and recorded and report.failed_hosts():
         out.print(Text("  ccm run --retry-failed runs the failed, unreachable and unfinished "
@@ -362,6 +363,7 @@ def _unfinished(report: BroadcastReport) -> list[Any]:
     from rich.text import Text
 
     from ccm_tui.commands._render import plain
+    from ccm_tui.fleet.hostlist import folded
 
     lines: list[Any] = []
     for results, title in (
@@ -371,7 +373,7 @@ def _unfinished(report: BroadcastReport) -> list[Any]:
         if results:
             lines.append(Rule(Text(f"{plural(len(results), 'host')} {title}", style="red"),
                               align="left"))
-            lines.append(plain(", ".join(r.host for r in results), "bold"))
+            lines.append(plain(folded(r.host for r in results), "bold"))
     return lines
 
 

@@ -136,10 +136,14 @@ def test_run_human_summary_and_pattern(inventory: Path, hub: str) -> None:
     assert res.exit_code == 0, res.stderr
     lines = res.stdout.splitlines()
     assert lines[0].startswith("7 hosts · exit 0 · identical ─")
-    assert lines[1:3] == ["host-07, host-09, host-11, host-13, host-15, host-17, host-19",
-                          "  hello"]
+    assert lines[1:3] == ["host-[07,09,11,13,15,17,19]", "  hello"]  # folded, as pdsh does
     assert lines[-2].startswith("7 identical  (")
-    assert lines[-1] == "  exit 0: host-07, host-09, host-11, host-13, host-15, host-17, host-19"
+    assert lines[-1] == "  exit 0: host-[07,09,11,13,15,17,19]"
+    again = ccm("run", "echo hello", "--hosts", "host-[07,09,11,13,15,17,19]", "--inventory",
+                str(inventory), "--hub", hub, "--json")  # the folded list, pasted back
+    assert again.exit_code == 0, again.stderr
+    assert [h["host"] for h in json.loads(again.stdout)["hosts"]] == [
+        "host-07", "host-09", "host-11", "host-13", "host-15", "host-17", "host-19"]
 
 
 def test_run_human_summary_names_a_failed_host_once(inventory: Path, hub: str) -> None:
@@ -325,3 +329,27 @@ def test_fleet_sync_writes_hosts_to_the_hub(inventory: Path, hub: str) -> None:
     assert len(stored) == 21 and stored["host-01"].groups == ("web",)
     assert stored["host-00"].labels == {"env": "prod"} and stored["host-00"].address == "127.0.0.1"
 
+
+
+def test_run_summary_folds_hosts_that_failed_alike(tmp_path: Path, fleet: AsyncsshFleet,
+                                                    client_key: KeyFiles, isolated_home: Path,
+                                                    hub: str) -> None:
+    """Four hosts refusing connections read as one line, their names folded; a fifth
+    with its own trouble keeps its own line, address and all."""
+    dead = [(f"dead-{i}", free_port()) for i in range(1, 5)]
+    stranger = ("stranger", fleet.hosts()[0][1])  # its key is not in known_hosts
+    inv = write_ccm_inventory(tmp_path / "inventory.yaml", [*dead, stranger],
+                              identity=client_key.private)
+    res = ccm("run", "true", "--hosts", "all", "--inventory", str(inv), "--hub", hub,
+              "--timeout", "20")
+    assert res.exit_code == 1, res.output
+    lines = [line.rstrip() for line in res.stdout.splitlines()]
+    assert "dead-[1-4]  unreachable: connection refused (4 hosts)" in lines
+    refused = [line for line in lines if line.startswith("stranger  ")]
+    assert len(refused) == 1 and f":{stranger[1]})" in refused[0]
+    assert not any(line.startswith("dead-1 ") for line in lines)
+    doc = json.loads(ccm("run", "true", "--hosts", "dead-[1-4]", "--inventory", str(inv),
+                         "--hub", hub, "--json", "--timeout", "20").stdout)
+    assert [h["host"] for h in doc["hosts"]] == ["dead-1", "dead-2", "dead-3", "dead-4"]
+    assert all(f"(127.0.0.1:{port})" in h["error"]  # --json keeps each in full
+               for h, (_, port) in zip(doc["hosts"], dead, strict=True))
