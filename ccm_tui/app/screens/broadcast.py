@@ -11,6 +11,7 @@ in the hub's audit log like ``ccm run``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -26,6 +27,7 @@ from ccm_tui.app.fleet_access import AUDIT_ACTION, FleetAccess, audit_detail
 from ccm_tui.core.errors import CCMError
 from ccm_tui.core.text import plural, printable
 from ccm_tui.fleet.broadcast import BroadcastReport, broadcast
+from ccm_tui.fleet.hostlist import fold
 from ccm_tui.fleet.ssh_types import RunResult
 from ccm_tui.hub.base import Hub
 
@@ -101,6 +103,13 @@ def output_text(r: RunResult) -> Text:
     return out
 
 
+def _hosts(names: Sequence[str], most: int = 6) -> str:
+    """Host names folded into ranges (web-[01-40]), the first ``most`` terms of them."""
+    terms = fold(names)
+    more = f" … ({len(names)} hosts)" if len(terms) > most else ""
+    return ", ".join(terms[:most]) + more
+
+
 def summary_text(report: BroadcastReport, unrecorded: str) -> Text:
     """The summary line, then each output group with a short preview."""
     out = Text(report.summary_line(), style="bold")
@@ -110,14 +119,14 @@ def summary_text(report: BroadcastReport, unrecorded: str) -> Text:
         status = "no exit status" if g.exit_status is None else f"exit {g.exit_status}"
         style = "green" if g.exit_status == 0 else "yellow"
         out.append(f"{g.size} × {status} · {label}: ", style=style)
-        out.append(", ".join(g.hosts[:6]) + (f" … +{g.size - 6}" if g.size > 6 else "") + "\n")
+        out.append(_hosts(g.hosts) + "\n")
         for line in g.stdout.rstrip("\n").splitlines()[:PREVIEW_LINES]:
             out.append(f"    {line}\n", style="dim")
     problems = (report.unreachable + report.refused + report.timed_out + report.cut_off
                 + report.not_started)
     if problems:
         out.append(f"{len(problems)} not run to completion: ", style="red")
-        out.append(", ".join(r.host for r in problems) + "\n")
+        out.append(_hosts([r.host for r in problems]) + "\n")
     out.append("not recorded in the hub: " + unrecorded if unrecorded else
                "recorded in the hub's audit log (ccm run --retry-failed reruns the failed)",
                style="red" if unrecorded else "dim")

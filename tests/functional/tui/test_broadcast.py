@@ -99,6 +99,7 @@ async def test_broadcast_from_the_palette(tmp_path: Path, sqlite_url: str) -> No
                 summary = shown(screen, "#bc-summary")
                 assert "2 identical · 1 differ · 1 unreachable" in summary
                 assert "recorded in the hub" in summary and "not recorded" not in summary
+                assert "2 × exit 0 · identical: web-01, db-01" in summary
 
                 # failed hosts first; highlighting one shows its output
                 table = screen.table

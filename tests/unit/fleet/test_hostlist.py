@@ -93,3 +93,12 @@ def test_a_folded_list_selects_exactly_its_hosts(names: list[str]) -> None:
     others = [FleetHost(f"zz{i}") for i in range(3)]
     inventory = Inventory.of([FleetHost(n) for n in unique] + others)
     assert sorted(h.name for h in inventory.select(folded(unique))) == sorted(unique)
+
+
+def test_the_tui_broadcast_summary_folds_and_caps_its_host_lists() -> None:
+    from ccm_tui.app.screens.broadcast import _hosts
+
+    assert _hosts([f"web-{i:02d}" for i in range(1, 41)]) == "web-[01-40]"
+    scattered = [f"h{i}x" for i in range(0, 40, 2)] + [f"n{i}" for i in range(8)] + list("abcdef")
+    assert _hosts(scattered) == "h[0,2,4,6,8]x, h[10,12,14,16,18,20,22,24,26,28,30,32,34,36,38]x" \
+        ", n[0-7], a, b, c … (34 hosts)"
