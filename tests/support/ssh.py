@@ -198,7 +198,7 @@ class AsyncsshFleet:
     def __post_init__(self) -> None:
         self.host_key = self.host_key or asyncssh.generate_private_key("ssh-ed25519")
         self._conns: set[asyncssh.SSHServerConnection] = set()
-        self._running: set[asyncio.subprocess.Process] = set()
+        self._running: dict[int, set[asyncio.subprocess.Process]] = {}  # by server index
         self._sessions: set[asyncio.Task[None]] = set()
         self._acceptors: list[asyncssh.SSHAcceptor] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -264,9 +264,10 @@ class AsyncsshFleet:
         """How many client connections are open now."""
         return self.call(self._count())
 
-    def running_commands(self) -> int:
-        """How many commands (shells included) the servers are running now."""
-        return self.call(self._running_count())
+    def running_commands(self, index: int | None = None) -> int:
+        """How many commands (shells included) the servers are running now: all of them,
+        or server ``index`` alone (other tests' commands end at times of their own)."""
+        return self.call(self._running_count(index))
 
     def drop_connections(self) -> int:
         """Cut every client connection (as a crashed or restarted server would); return how
@@ -291,8 +292,10 @@ class AsyncsshFleet:
             self._acceptors.append(acceptor)
             self.ports.append(acceptor.sockets[0].getsockname()[1])
 
-    async def _running_count(self) -> int:
-        return len(self._running)
+    async def _running_count(self, index: int | None) -> int:
+        if index is None:
+            return sum(len(procs) for procs in self._running.values())
+        return len(self._running.get(index, ()))
 
     async def _drop(self) -> int:
         conns = [c for c in self._conns if not c.is_closed()]
@@ -304,8 +307,9 @@ class AsyncsshFleet:
 
     async def _stop(self) -> None:
         await self._drop()
-        for proc in list(self._running):  # long-lived shells end with their host
-            kill_group(proc)
+        for procs in self._running.values():  # long-lived shells end with their host
+            for proc in list(procs):
+                kill_group(proc)
         if self._sessions:
             await asyncio.wait(list(self._sessions), timeout=5)
         for a in self._acceptors:
@@ -329,7 +333,8 @@ class AsyncsshFleet:
         try:
             await serve_in_shell(
                 process, command, env={**self.env, "CCM_TEST_HOST_INDEX": str(index)},
-                cwd=str(self.home or Path.cwd()), running=self._running)
+                cwd=str(self.home or Path.cwd()),
+                running=self._running.setdefault(index, set()))
         finally:
             self._sessions.discard(task)
 

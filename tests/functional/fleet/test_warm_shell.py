@@ -54,6 +54,19 @@ async def _connected(fleet: AsyncsshFleet, key: KeyFiles, tmp_path: Path, index:
         yield pool
 
 
+async def _settled(fleet: AsyncsshFleet, index: int, *, at_most: int) -> int:
+    """The commands server ``index`` runs, once no more than ``at_most`` (a killed or
+    abandoned shell ends soon after) or when a generous bound says they never will.
+
+    Server ``index`` alone: other tests' commands elsewhere on the shared fleet end at
+    times of their own (an unsignalled 'sleep 30' of test_pool, say).
+    """
+    give_up = time.monotonic() + 60
+    while (running := fleet.running_commands(index)) > at_most and time.monotonic() < give_up:
+        await asyncio.sleep(0.05)
+    return running
+
+
 def _shape(r: RunResult) -> tuple[int | None, str, str, str | None]:
     return r.exit_status, r.stdout, r.stderr, r.error_kind
 
@@ -153,16 +166,14 @@ async def test_odd_bytes_pass_through(fleet: AsyncsshFleet, client_key: KeyFiles
 async def test_a_deadline_while_the_shell_starts_leaves_one_shell_for_the_next_command(
         fleet: AsyncsshFleet, client_key: KeyFiles, tmp_path: Path, deadline: float) -> None:
     async with _connected(fleet, client_key, tmp_path, 11) as pool:
-        before = fleet.running_commands()
+        # the shells of this test's earlier pools end once their host sees them closed
+        assert await _settled(fleet, 11, at_most=0) == 0
         late = await pool.run("h", "echo early", timeout=deadline, reuse_shell=True)
         assert late.error_kind == "timeout" or late.stdout == "early\n"
         pids = {(await pool.run("h", "echo $$", timeout=10, reuse_shell=True)).stdout
                 for _ in range(3)}
         assert len(pids) == 1
-        give_up = time.monotonic() + 10
-        while fleet.running_commands() > before + 1 and time.monotonic() < give_up:
-            await asyncio.sleep(0.05)
-        assert fleet.running_commands() == before + 1  # the one warm shell, nothing stray
+        assert await _settled(fleet, 11, at_most=1) == 1  # the one warm shell, nothing stray
 
 
 async def test_a_closed_connection_does_not_mark_the_host_shell_less(
