@@ -5,6 +5,7 @@ nothing in common is reported once (not retried) with the setting to change."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +79,12 @@ def test_a_key_exchange_the_server_refuses_fails_once_and_names_the_setting(
     assert "sent mlkem768x25519-sha256 and received curve25519-sha256" in host["error"]
     assert host["error"].endswith("KexAlgorithms / Ciphers in its ~/.ssh/config block)")
     assert "[ssh] kex_algs / ciphers in CCM's config" in host["error"]
+    # sshd's log reaches us through a pipe after the client is done: wait for the refusal,
+    # then give a (wrong) retry's refusal as long again to show up before counting
+    deadline = time.monotonic() + 15
+    while refusals(strict_sshd) == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.5)
     assert refusals(strict_sshd) - before == 1  # not retried: a retry cannot succeed
 
 
