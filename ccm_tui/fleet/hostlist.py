@@ -40,7 +40,11 @@ def is_range(term: str) -> bool:
 
 
 def split_terms(pattern: str) -> list[str]:
-    """``pattern`` split on the commas outside brackets, each term stripped."""
+    """``pattern`` split on the commas outside brackets, each term stripped.
+
+    Raises :class:`InventoryError` for a ``[`` never closed: the rest of the pattern
+    would otherwise read as one term that matches nothing.
+    """
     terms, depth, start = [], 0, 0
     for i, ch in enumerate(pattern):
         if ch == "[":
@@ -50,6 +54,9 @@ def split_terms(pattern: str) -> list[str]:
         elif ch == "," and not depth:
             terms.append(pattern[start:i].strip())
             start = i + 1
+    if depth:
+        raise InventoryError(f"host pattern {pattern!r} opens a '[' it never closes",
+                             hint="close the range or glob, e.g. web-[01-10] or web-0[1-5]")
     terms.append(pattern[start:].strip())
     return terms
 

@@ -56,6 +56,8 @@ def test_bad_ranges_say_why(term: str, says: str) -> None:
 def test_commas_inside_brackets_do_not_split_terms() -> None:
     assert split_terms("web-[01-03,7], group:db,!h[1,2]") == ["web-[01-03,7]", "group:db",
                                                              "!h[1,2]"]
+    with pytest.raises(InventoryError, match=r"opens a '\[' it never closes"):
+        split_terms("web-[01-,db-1")  # would otherwise silently match nothing
 
 
 INV = Inventory.of([FleetHost(f"web-{i:02d}", groups=("web",)) for i in range(1, 13)]
