@@ -23,6 +23,7 @@ from ccm_tui.fleet.broadcast_workers import (
     split_forks,
 )
 from ccm_tui.fleet.inventory import FleetHost
+from tests.support.processes import in_session
 from tests.support.ssh import (
     AsyncsshFleet,
     KeyFiles,
@@ -127,18 +128,6 @@ def test_a_result_cut_short_by_a_dying_worker_is_reported_lost() -> None:
     assert got[1].error == "the worker process running it exited (9) before it finished"
 
 
-def _in_session(sid: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.getsid(int(entry.name)) == sid:
-                    pids.append(int(entry.name))
-            except ProcessLookupError:
-                continue
-    return pids
-
-
 def _sleeping(marker: str) -> int:
     found = 0
     for entry in Path("/proc").iterdir():
@@ -164,7 +153,7 @@ def test_ctrl_c_stops_every_worker(inventory: Path) -> None:
             assert time.monotonic() < deadline, "the hosts never started the command"
             time.sleep(0.1)
         # ccm, the broadcast helper it forked at start, and the helper's one worker
-        assert len(_in_session(proc.pid)) == 3
+        assert len(in_session(proc.pid)) == 3
         os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
         proc.communicate(timeout=30)
     finally:
@@ -172,7 +161,7 @@ def test_ctrl_c_stops_every_worker(inventory: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode != 0
-    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in _in_session(proc.pid)}
+    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in in_session(proc.pid)}
     assert left == {}  # no worker left behind
 
 

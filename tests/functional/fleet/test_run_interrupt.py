@@ -31,6 +31,7 @@ from ccm_tui.core.records import AuditEntry
 from ccm_tui.fleet.broadcast_report import BroadcastReport, group_results
 from ccm_tui.fleet.ssh_types import RunResult
 from ccm_tui.hub import open_hub
+from tests.support.processes import in_session
 from tests.support.ssh import AsyncsshFleet, KeyFiles, write_ccm_inventory, write_known_hosts
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -105,18 +106,6 @@ def ctrl_c(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     return proc.returncode, out, err
-
-
-def in_session(sid: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.getsid(int(entry.name)) == sid:
-                    pids.append(int(entry.name))
-            except ProcessLookupError:
-                continue
-    return pids
 
 
 def none_left(sid: int) -> bool:
