@@ -116,14 +116,20 @@ async def open_breakers(hub: Hub, task: Task, runbook_ids: list[str],
 
 async def learn_from(hub: Hub, task: Task, group: str, file_mode: str,
                      options: DaemonOptions, actor: str) -> RunbookStats | None:
-    """Record a finished task's outcome for its runbook; promote or demote it."""
+    """Record a finished task's outcome for its runbook; promote or demote it.
+
+    Once per task: ``None`` (and no promotion or demotion) when its outcome was
+    already counted, as when a daemon takes a finished task over and replays it.
+    """
     if not task.runbook or task.state not in (TaskState.RESOLVED, TaskState.FAILED):
         return None
     approvals = await hub.list_approvals(task.id)
     approved = any(a.kind is ApprovalKind.APPROVE for a in approvals)
     success = task.state is TaskState.RESOLVED
-    stats = await hub.record_runbook_outcome(task.runbook, group, success=success,
-                                             approved=True if approved else None)
+    stats = await hub.record_task_outcome(task.id, task.runbook, group, success=success,
+                                          approved=True if approved else None)
+    if stats is None:
+        return None  # counted when the task first finished (before a takeover)
     current = stats.mode or RunbookMode(file_mode if file_mode in ("shadow", "suggest", "auto")
                                         else "suggest")
     level = _LADDER.index(current)

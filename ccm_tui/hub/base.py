@@ -401,6 +401,17 @@ class Hub(ABC):
         """Count a success/failure and/or an approval/rejection; return the new stats."""
 
     @abstractmethod
+    async def record_task_outcome(
+        self, task_id: str, runbook: str, host_group: str, *, success: bool,
+        approved: bool | None = None,
+    ) -> RunbookStats | None:
+        """Count a finished task's outcome once: ``None`` if this task was already counted.
+
+        The daemon that finishes a task calls it; a daemon that takes the task over
+        after a lease loss and finishes it again must not count it twice.
+        """
+
+    @abstractmethod
     async def set_runbook_mode(
         self, runbook: str, host_group: str, mode: RunbookMode | None
     ) -> RunbookStats:

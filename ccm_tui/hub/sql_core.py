@@ -173,22 +173,41 @@ class SqlCore(Hub):
         self, runbook: str, host_group: str, *, success: bool | None = None,
         approved: bool | None = None,
     ) -> RunbookStats:
+        async with self._tx() as tx:
+            return await self._count_outcome(tx, runbook, host_group, success, approved)
+
+    async def record_task_outcome(
+        self, task_id: str, runbook: str, host_group: str, *, success: bool,
+        approved: bool | None = None,
+    ) -> RunbookStats | None:
+        async with self._tx() as tx:
+            first = await tx.fetchrow(
+                "INSERT INTO ccm_runbook_outcomes (task_id, runbook, host_group, success,"
+                " approved, recorded_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (task_id) DO NOTHING RETURNING task_id",
+                task_id, runbook, host_group, success, approved, utcnow(),
+            )
+            if first is None:
+                return None
+            return await self._count_outcome(tx, runbook, host_group, success, approved)
+
+    async def _count_outcome(self, tx: Tx, runbook: str, host_group: str,
+                             success: bool | None, approved: bool | None) -> RunbookStats:
         inc = (int(success is True), int(success is False), int(approved is True),
                int(approved is False))
-        async with self._tx() as tx:
-            r = await tx.fetchrow(
-                "INSERT INTO ccm_runbook_stats (runbook, host_group, successes, failures,"
-                " approvals, rejections, updated_at, streak) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (runbook, host_group) DO UPDATE SET"
-                " streak = CASE WHEN excluded.failures > 0 THEN 0"
-                "   ELSE ccm_runbook_stats.streak + excluded.successes END,"
-                " successes = ccm_runbook_stats.successes + excluded.successes,"
-                " failures = ccm_runbook_stats.failures + excluded.failures,"
-                " approvals = ccm_runbook_stats.approvals + excluded.approvals,"
-                " rejections = ccm_runbook_stats.rejections + excluded.rejections,"
-                " updated_at = excluded.updated_at RETURNING *",
-                runbook, host_group, *inc, utcnow(), inc[0],
-            )
+        r = await tx.fetchrow(
+            "INSERT INTO ccm_runbook_stats (runbook, host_group, successes, failures,"
+            " approvals, rejections, updated_at, streak) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (runbook, host_group) DO UPDATE SET"
+            " streak = CASE WHEN excluded.failures > 0 THEN 0"
+            "   ELSE ccm_runbook_stats.streak + excluded.successes END,"
+            " successes = ccm_runbook_stats.successes + excluded.successes,"
+            " failures = ccm_runbook_stats.failures + excluded.failures,"
+            " approvals = ccm_runbook_stats.approvals + excluded.approvals,"
+            " rejections = ccm_runbook_stats.rejections + excluded.rejections,"
+            " updated_at = excluded.updated_at RETURNING *",
+            runbook, host_group, *inc, utcnow(), inc[0],
+        )
         assert r is not None
         return rows.stats_from_row(r)
 

@@ -146,6 +146,16 @@ CREATE TABLE IF NOT EXISTS ccm_daemon_hosts (
 CREATE INDEX IF NOT EXISTS ccm_daemon_hosts_seen ON ccm_daemon_hosts (seen_at);
 """
 
+#: See supabase/migrations/20261129160000_runbook_outcomes.sql: which task's outcome a
+#: runbook's record already counts, so finishing a task twice counts it once.
+SCHEMA_V7 = """
+CREATE TABLE IF NOT EXISTS ccm_runbook_outcomes (
+    task_id TEXT PRIMARY KEY, runbook TEXT NOT NULL, host_group TEXT NOT NULL,
+    success INTEGER NOT NULL, approved INTEGER, recorded_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ccm_runbook_outcomes_runbook
+    ON ccm_runbook_outcomes (runbook, host_group, recorded_at);
+"""
+
 #: (version, name, script), applied in order to a database whose user_version is lower.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "ccm_core", SCHEMA_V1),
@@ -155,6 +165,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (4, "alert_indexes", SCHEMA_V4),
     (5, "silence_changes", SCHEMA_V5),
     (6, "daemon_hosts", SCHEMA_V6),
+    (7, "runbook_outcomes", SCHEMA_V7),
 )
 
 

@@ -290,6 +290,26 @@ async def test_runbook_stats(hub: Hub) -> None:
     assert len(await hub.runbook_stats()) == 2
 
 
+async def test_a_tasks_outcome_counts_once(hub: Hub) -> None:
+    first = await hub.record_task_outcome("t-1", "disk-full", "web", success=True, approved=True)
+    assert first is not None and (first.successes, first.approvals, first.streak) == (1, 1, 1)
+    # the same task finished again (a daemon took it over and replayed its journal)
+    assert await hub.record_task_outcome("t-1", "disk-full", "web", success=True) is None
+    assert await hub.record_task_outcome("t-1", "disk-full", "web", success=False) is None
+    other = await hub.record_task_outcome("t-2", "disk-full", "web", success=True)
+    assert other is not None and (other.successes, other.failures, other.streak) == (2, 0, 2)
+    [stats] = await hub.runbook_stats("disk-full")
+    assert (stats.successes, stats.failures, stats.approvals) == (2, 0, 1)
+
+
+async def test_concurrent_finishes_of_one_task_count_once(hub: Hub) -> None:
+    counted = await asyncio.gather(*(
+        hub.record_task_outcome("t-9", "oom", "db", success=True) for _ in range(8)))
+    assert sum(c is not None for c in counted) == 1
+    [stats] = await hub.runbook_stats("oom")
+    assert stats.successes == 1
+
+
 # -- outbox -------------------------------------------------------------------------------
 async def test_outbox_delivery_cycle(hub: Hub) -> None:
     assert await hub.enqueue("slack", {"text": "fixed"}, dedup_key="slack:t1:resolved")

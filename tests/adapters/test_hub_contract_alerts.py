@@ -216,7 +216,7 @@ async def test_sqlite_reports_what_opening_applied(tmp_path: object) -> None:
     async with open_hub(url) as h:
         assert await h.migrate() == ["0001_ccm_core", "0002_ingest", "0003_runbook_streak",
                                      "0004_alert_indexes", "0005_silence_changes",
-                                     "0006_daemon_hosts"]
+                                     "0006_daemon_hosts", "0007_runbook_outcomes"]
         assert await h.migrate() == []
     async with open_hub(url) as h:
         assert await h.migrate() == []

@@ -266,7 +266,7 @@ async def test_sqlite_upgrade_to_v4_keeps_a_tasks_alerts(tmp_path: Path) -> None
     assert "ccm_alerts_host" in _sqlite_indexes(path)
     async with open_hub(f"sqlite:///{path}") as hub:  # opening it migrates it
         assert await hub.migrate() == ["0004_alert_indexes", "0005_silence_changes",
-                                      "0006_daemon_hosts"]
+                                      "0006_daemon_hosts", "0007_runbook_outcomes"]
         assert {a.fingerprint for a in await hub.list_alerts(task_id=t.id)} == {"u1", "u2"}
         third = await hub.record_firing(alert(fp="u3"), task())
         assert third.joined and third.alert.task_id == t.id
