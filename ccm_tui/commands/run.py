@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -88,11 +90,17 @@ def run(
                                            progress=not as_json and stderr_is_tty(),
                                            ctrl_c=ctrl_c)
         why = missing or why
-        if as_json:
-            print_json({**report.to_dict(), "recorded": recorded,
-                        "not_recorded_because": None if recorded else why})
-        else:
-            _print_report(report, recorded)
+        try:
+            if as_json:
+                print_json({**report.to_dict(), "recorded": recorded,
+                            "not_recorded_because": None if recorded else why})
+            else:
+                _print_report(report, recorded)
+            sys.stdout.flush()  # a reader that left shows here, not at exit
+        except (BrokenPipeError, SystemExit):  # SystemExit(1): rich's, on a closed pipe
+            if not report.interrupted:
+                raise  # `ccm run … | head`: the reader left; the run ends as it did
+            _drop_stdout()  # the Ctrl-C ended the reader too (`| tee`): still exits 130
         if not recorded:  # on stderr with --json too: a script's log shows it
             typer.echo(f"warning: this run was not recorded in the hub: {why}", err=True)
     except KeyboardInterrupt:  # before the broadcast could watch for it
@@ -103,6 +111,13 @@ def run(
         raise typer.Exit(INTERRUPTED_STATUS)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null: what is still buffered for a reader that
+    left cannot fail the exit."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _missing_hub(ctx: typer.Context, url: str) -> str:

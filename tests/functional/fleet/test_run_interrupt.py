@@ -232,6 +232,66 @@ def test_a_second_ctrl_c_quits_at_once(
     assert audit(url) == []
 
 
+@pytest.mark.parametrize(("reader", "form"), [("closed", "text"), ("closed", "--json"),
+                                              ("tee", "text")])
+def test_an_interrupted_run_exits_130_though_its_reader_is_gone(
+        reader: str, form: str, inventory: Path, url: str, tmp_path: Path) -> None:
+    """`ccm run … | tee out.txt` and Ctrl-C: the terminal's SIGINT ends tee as well, so
+    the report meets a closed pipe; the run was interrupted all the same (130), not a
+    `| head` that left early. "tee": a real bash pipeline, its status from PIPESTATUS;
+    "closed": the reader is surely gone before the report (no race with tee's end)."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    argv = [sys.executable, "-m", "ccm_tui", "run", command(marks), "--hosts", "all",
+            "--forks", FORKS, "--timeout", "60", "--inventory", str(inventory), "--hub", url,
+            *([form] if form == "--json" else [])]
+    if reader == "tee":  # bash traps INT (and lives on) to say how the pipeline ended
+        script = ('trap : INT; "$@" | tee "$OUT" >/dev/null; s=("${PIPESTATUS[@]}"); '
+                  'echo "${s[@]}"')
+        argv = ["bash", "-c", script, "bash", *argv]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT),
+                                 "OUT": str(tmp_path / "out.txt")})
+    assert proc.stdout is not None
+    if reader == "closed":
+        proc.stdout.close()
+    every_slot_slow(proc, marks)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if reader == "tee":
+        assert out.split() == ["130", str(128 + signal.SIGINT)], err  # ccm's, tee's
+    else:
+        assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert "ccm run: Ctrl-C: no more hosts start" in err
+    assert none_left(proc.pid)
+    assert audit(url)[0].detail["interrupted"] is True
+
+
+@pytest.mark.parametrize(("form", "status"), [("--json", 0), ("text", 1)])
+def test_a_whole_run_whose_reader_left_ends_as_before(
+        form: str, status: int, inventory: Path, url: str) -> None:
+    """No Ctrl-C, the reader gone before the report (`| head -0`): quietly, with the
+    status such a run always had (the root command's 0 for --json; rich's console ends
+    the text report with 1), and recorded."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ccm_tui", "run", "echo hi", "--hosts", "host-0[0-2]",
+         "--inventory", str(inventory), "--hub", url, *([form] if form == "--json" else [])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == status and not err, err
+    assert audit(url)[0].detail["summary"] == "3 identical"
+
+
 def test_a_stop_before_any_host_starts_none_and_one_after_the_last_changes_nothing(
         inventory: Path) -> None:
     """In one process, with the broadcast's own stop event: set before the broadcast,
