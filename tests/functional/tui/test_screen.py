@@ -257,3 +257,31 @@ async def test_the_top_bar_flags_a_fleet_nobody_probes_any_more(
             stale = said()
     assert "no probe for" not in fresh
     assert " no probe for 2h " in stale  # 2 h and the probe's 40 s, in hours
+
+
+async def test_the_transcript_wraps_at_its_panes_width(sqlite_url: str) -> None:
+    """Lines are wrapped to the pane, on an 80-column terminal too (RichLog's default
+    wrapped at 78 cells whatever the pane, so each line ran off its right edge), and
+    wrapped again when the terminal is resized."""
+    from ccm_tui.hub import open_hub
+
+    def widest(view: TranscriptView) -> int:
+        return max(strip.cell_length for strip in view.lines)
+
+    async with open_hub(sqlite_url) as hub:
+        await seed(hub)
+        app = CCMApp(hub, actor="jordan", clock=fixed_clock)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await loaded(pilot)
+            view = screen.query_one(TranscriptView)
+            await wait_for(pilot, lambda: len(view.events) > 3 and len(view.lines) > 3)
+            narrow = view.scrollable_content_region.width
+            assert narrow < 60
+            assert widest(view) <= narrow and view.max_scroll_x == 0
+            lines_narrow = len(view.lines)
+
+            await pilot.resize_terminal(160, 48)
+            await wait_for(pilot, lambda: view.scrollable_content_region.width > narrow)
+            wide = view.scrollable_content_region.width
+            await wait_for(pilot, lambda: len(view.lines) < lines_narrow)
+            assert narrow < widest(view) <= wide and view.max_scroll_x == 0

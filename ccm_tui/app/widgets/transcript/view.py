@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
@@ -30,6 +31,8 @@ from ccm_tui.rendering.transcript import render_event
 REDRAW_EVENTS = 1000
 #: Seconds between writes of the live events that arrived meanwhile.
 FLUSH_EVERY = 0.1
+#: Narrowest width lines are wrapped at; a narrower pane scrolls sideways.
+MIN_WIDTH = 20
 
 
 class TranscriptView(RichLog):
@@ -56,14 +59,17 @@ class TranscriptView(RichLog):
         after_seq: int
 
     def __init__(self, *, id: str | None = None) -> None:
+        # min_width: RichLog's default (78) wraps every line at 78 cells however narrow the
+        # pane, so on an 80-column terminal each line ran off the right edge.
         super().__init__(id=id, wrap=True, markup=False, highlight=False, auto_scroll=True,
-                         max_lines=20 * REDRAW_EVENTS)
+                         max_lines=20 * REDRAW_EVENTS, min_width=MIN_WIDTH)
         self.task_id: str | None = None
         self.events: dict[int, Event] = {}
         self._last_seq = 0
         self.query_text = ""
         self.loading = False
         self._unwritten: list[Event] = []
+        self._wrapped_at = 0
 
     @property
     def follow(self) -> bool:
@@ -112,6 +118,14 @@ class TranscriptView(RichLog):
         self._unwritten.append(event)
         if len(self._unwritten) == 1:
             self.set_timer(FLUSH_EVERY, self._flush)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Lines are wrapped when written: a new width re-wraps them (at most
+        :data:`REDRAW_EVENTS` events). RichLog's own handler runs after this one."""
+        width = self.scrollable_content_region.width
+        if width != self._wrapped_at and self.events:
+            self._redraw()
+        self._wrapped_at = width
 
     def _flush(self) -> None:
         """Write the live events that arrived since the last flush."""
