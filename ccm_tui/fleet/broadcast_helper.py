@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 #: Options of the root command that take a value (``ccm --hub URL run …``).
 _ROOT_VALUE_OPTIONS = {"--hub", "--config", "--inventory"}
+#: Options of ``ccm run`` that take a value (``--hosts --procs`` is a pattern, not procs).
+_RUN_VALUE_OPTIONS = {"--hosts", "-H", "--forks", "-f", "--timeout", "-t"}
+_HELP = {"--help", "-h"}
 _LENGTH = struct.Struct("!Q")
 
 _helper: Helper | None = None
@@ -48,14 +51,43 @@ def wanted(argv: Sequence[str]) -> bool:
     if (cpus or 1) < 2:
         return False
     skip = False
-    for arg in argv:
+    for i, arg in enumerate(argv):
         if skip:
             skip = False
+        elif arg in _HELP:
+            return False
         elif arg.startswith("-"):
             skip = arg in _ROOT_VALUE_OPTIONS
         else:
-            return arg == "run" and "--help" not in argv and "--procs=1" not in argv
+            return arg == "run" and _may_use_helper(argv[i + 1:])
     return False
+
+
+def _may_use_helper(args: Sequence[str]) -> bool:
+    """Whether ``ccm run``'s own arguments leave the broadcast to the helper: not for
+    ``--help`` (``-h``), nor for ``--procs 1`` / ``--procs=1`` (the last ``--procs`` wins, as
+    click reads it), nor for a ``--procs`` that is a usage error."""
+    procs: str | None = None
+    skip = False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+        elif arg == "--":  # what follows is positional, even if it looks like an option
+            break
+        elif arg in _HELP:
+            return False
+        elif arg == "--procs":
+            if i + 1 == len(args):
+                return False  # a usage error: nothing will run
+            procs, skip = args[i + 1], True
+        elif arg.startswith("--procs="):
+            procs = arg.removeprefix("--procs=")
+        else:
+            skip = arg in _RUN_VALUE_OPTIONS
+    try:
+        return procs is None or int(procs) != 1
+    except ValueError:
+        return False
 
 
 def start(argv: Sequence[str]) -> None:
