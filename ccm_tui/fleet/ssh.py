@@ -269,14 +269,14 @@ class SSHPool:
         """``cmd`` in the host's warm shell; ``None`` when the usual exec should run it."""
         if entry.conn is None or entry.conn.is_closed():
             return None  # not connected yet: one exec is cheaper than a shell
+        call = entry.shell.call(cmd)
         try:
             async with asyncio.timeout_at(_loop_deadline(deadline)):
-                done = await entry.shell.run(entry.conn, cmd, self.options.login_timeout,
-                                             self.options.max_output)
+                done = await call.run(entry.conn, self.options.login_timeout,
+                                      self.options.max_output)
         except TimeoutError:
-            elapsed = time.monotonic() - start
-            stopped = await entry.shell.stopped()
-            return self._failed(h, start, timed_out(elapsed, stopped), "timeout")
+            return self._failed(h, start, await call.timed_out(time.monotonic() - start),
+                                "timeout")
         except ShellGone as exc:
             return self._failed(h, start, f"{h.name}: the session ended without an exit "
                                 f"status ({exc})", "lost")

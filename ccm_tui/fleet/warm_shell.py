@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import asyncssh
 
 from ccm_tui.fleet.output_cap import DEFAULT_LIMIT, read_framed, with_note
-from ccm_tui.fleet.stopping import STOP_GRACE, stop
+from ccm_tui.fleet.stopping import STOP_GRACE, stop, timed_out
 
 #: Started through the login shell; the case picks a POSIX shell to keep running.
 START = ('case "${SHELL##*/}" in sh|bash|dash|zsh|ksh|ash|mksh) exec "$SHELL" -s;; '
@@ -212,25 +212,14 @@ class ShellSlot:
                   open_timeout: float, limit: int = DEFAULT_LIMIT) -> ShellResult | None:
         """``command`` in the warm shell on ``conn``; ``None`` when exec should run it.
 
-        ``None`` when the host has no POSIX shell, the shell is busy with another
-        command, the command holds a NUL byte, or a channel cannot be opened (the
-        connection is going; exec reconnects). Raises :class:`ShellGone` when the
-        shell died during the command.
+        See :meth:`ShellCall.run`; a caller with a deadline uses :meth:`call`, to say
+        what became of a command the deadline cut off.
         """
-        if self.unsupported or "\0" in command:
-            return None
-        shell = self.shell
-        if shell is None or not shell.usable or shell.conn is not conn:
-            shell = await asyncio.shield(self._start(conn, open_timeout))
-            if shell is None:
-                return None
-        if shell.busy:
-            return None
-        return await shell.run(command, limit)
+        return await self.call(command).run(conn, open_timeout, limit)
 
-    async def stopped(self) -> bool:
-        """Whether the host confirmed that the shell last closed (on a timeout) ended."""
-        return self.shell is not None and await self.shell.stopped()
+    def call(self, command: str) -> ShellCall:
+        """``command``, to run in this slot's shell (:meth:`ShellCall.run`)."""
+        return ShellCall(self, command)
 
     def _start(self, conn: asyncssh.SSHClientConnection,
                open_timeout: float) -> asyncio.Task[WarmShell | None]:
@@ -252,4 +241,47 @@ class ShellSlot:
         return self.shell
 
 
-__all__ = ["ShellGone", "ShellResult", "ShellSlot", "WarmShell"]
+class ShellCall:
+    """One command sent to a :class:`ShellSlot`, and whether it reached a shell."""
+
+    def __init__(self, slot: ShellSlot, command: str) -> None:
+        self.slot = slot
+        self.command = command
+        #: The shell the command was written to; None while the shell was starting.
+        self.shell: WarmShell | None = None
+
+    async def run(self, conn: asyncssh.SSHClientConnection, open_timeout: float,
+                  limit: int = DEFAULT_LIMIT) -> ShellResult | None:
+        """The command in the slot's warm shell on ``conn``; ``None`` when exec should run it.
+
+        ``None`` when the host has no POSIX shell, the shell is busy with another
+        command, the command holds a NUL byte, or a channel cannot be opened (the
+        connection is going; exec reconnects). Raises :class:`ShellGone` when the
+        shell died during the command.
+        """
+        slot = self.slot
+        if slot.unsupported or "\0" in self.command:
+            return None
+        shell = slot.shell
+        if shell is None or not shell.usable or shell.conn is not conn:
+            shell = await asyncio.shield(slot._start(conn, open_timeout))
+            if shell is None:
+                return None
+        if shell.busy:
+            return None
+        # nothing awaits between here and the command written to the shell: if a deadline
+        # cancels this call, it did so before the command started or after it was sent
+        self.shell = shell
+        return await shell.run(self.command, limit)
+
+    async def timed_out(self, seconds: float) -> str:
+        """The error of this command, cut off by its deadline after ``seconds``: it did not
+        start (the shell was still starting), the host confirmed it stopped, or it may
+        still be running."""
+        if self.shell is None:
+            return (f"timed out after {seconds:.1f}s while the host's shell was starting: "
+                    "the command did not start")
+        return timed_out(seconds, await self.shell.stopped())
+
+
+__all__ = ["ShellCall", "ShellGone", "ShellResult", "ShellSlot", "WarmShell"]
