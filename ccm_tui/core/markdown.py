@@ -18,16 +18,39 @@ from ccm_tui.core.text import printable
 # inside a line; a backslash before ASCII punctuation (or at the end, where the text
 # that follows may be punctuation), which would otherwise escape the next character;
 # an underscore at a word's edge (inside a word it never makes emphasis); and an ``&``
-# that would read as an entity (``&lt;``).
+# that would read as an entity (``&lt;``), written ``&amp;`` rather than ``\&``: apprise's
+# Markdown (Python-Markdown) drops that backslash and shows ``&lt;`` as ``<``.
 _INLINE = re.compile(r"[`*\[\]<>|~$]|\\(?=[!-/:-@\[-`{-~]|\Z)"
                      r"|(?<![^\W_])_|_(?![^\W_])|&(?=#?\w+;)")
 _TICKS = re.compile("`+")
+# What opens a block at the start of a line once md_text has escaped the rest (``>``,
+# ``*``, backticks, ``~``, ``<`` and ``_`` are escaped already): an ATX heading (``#`` to
+# ``######``, then a space or the end), a bullet (``-``, ``+``), a thematic break or
+# setext underline (``---``, ``===``), and an ordered list item (``1.``, ``1)``).
+_LEAD = re.compile(r"#{1,6}(?= |$)|[-+=](?=[-+= ]|$)")
+_ORDERED = re.compile(r"\d{1,9}(?=[.)](?: |$))")
 
 
 def md_text(value: object) -> str:
     """``value`` as Markdown inline text (a table cell, a list item) that renders as
     the value itself: ``web|01`` becomes ``web\\|01``; control characters as escapes."""
-    return _INLINE.sub(lambda m: "\\" + m.group(), printable(value))
+    return _INLINE.sub(_escape, printable(value))
+
+
+def _escape(match: re.Match[str]) -> str:
+    return "&amp;" if match.group() == "&" else "\\" + match.group()
+
+
+def md_line(value: object) -> str:
+    """``value`` as Markdown text that starts a line or a list item (``- {value}``):
+    as :func:`md_text`, and a start that would open a block (``# x``, ``- x``, ``1. x``,
+    ``---``) is escaped too. Spaces at either end are dropped: four at the start would
+    open a code block, two at the end break the line, and Markdown shows neither."""
+    text = md_text(value).strip(" ")
+    ordered = _ORDERED.match(text)
+    if ordered:
+        return f"{text[:ordered.end()]}\\{text[ordered.end():]}"
+    return "\\" + text if _LEAD.match(text) else text
 
 
 def md_code(value: object) -> str:
@@ -43,4 +66,4 @@ def md_code(value: object) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-__all__ = ["md_code", "md_text"]
+__all__ = ["md_code", "md_line", "md_text"]
