@@ -7,7 +7,8 @@ never query the hub themselves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ccm_tui.core.model import ApprovalKind, DecisionKind, Event, Task
@@ -61,6 +62,22 @@ class IncidentFacts:
         if self.services_restarted:
             parts.append("restarted " + ", ".join(self.services_restarted))
         return "; ".join(parts) or ("changed the host" if self.actions else "no change")
+
+
+#: The facts that hold text (from the alert, the host, the agent, the operator).
+TEXT_FIELDS = ("task_id", "host", "alertname", "severity", "state", "summary", "host_group",
+               "runbook", "decision", "cause", "outcome", "approved_by", "transcript")
+TEXT_TUPLES = ("reasons", "actions", "services_restarted")
+
+
+def with_text(facts: IncidentFacts, escape: Callable[[str], str]) -> IncidentFacts:
+    """The same facts with every text in them passed through ``escape`` once (a
+    channel's markup escaping), numbers and the ``findings`` data left as they are."""
+    changes: dict[str, Any] = {name: escape(getattr(facts, name)) for name in TEXT_FIELDS}
+    changes.update({name: tuple(escape(v) for v in getattr(facts, name))
+                    for name in TEXT_TUPLES})
+    changes["evidence"] = tuple((escape(k), escape(v)) for k, v in facts.evidence)
+    return replace(facts, **changes)
 
 
 def human_bytes(n: int) -> str:
@@ -161,6 +178,5 @@ def findings_dict(facts: IncidentFacts) -> dict[str, Any]:
     return out
 
 
-__all__ = ["IncidentFacts", "facts_from", "findings_dict", "gather",
-           "human_bytes",
-           "transcript_pointer"]
+__all__ = ["IncidentFacts", "facts_from", "findings_dict", "gather", "human_bytes",
+           "transcript_pointer", "with_text"]

@@ -7,14 +7,19 @@
      "ccm:<outbox key>"], "text": "CCM fixed DiskFull on web-01: freed 1.2 GiB (4m)"}
 
 An organisation-wide annotation (no dashboard) shows on every dashboard that lists
-annotations tagged ``ccm``. **Idempotent across crashes**: before posting, the sender
-asks ``GET /api/annotations?tags=ccm:<key>`` and skips the post when that annotation
-exists already — so a worker killed after Grafana stored it but before the hub noted
-it adds no second annotation.
+annotations tagged ``ccm``. Grafana shows an annotation's ``text`` as (sanitised) HTML,
+so the text is HTML-escaped: a ``<a href>`` or ``<b>`` in a host or alert name shows
+as it is, never as a link; tags show as plain text.
+
+**Idempotent across crashes**: before posting, the sender asks
+``GET /api/annotations?tags=ccm:<key>`` and skips the post when that annotation exists
+already — so a worker killed after Grafana stored it but before the hub noted it adds
+no second annotation.
 """
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from ccm_tui.core.records import OutboxMessage
@@ -34,8 +39,8 @@ def annotation(f: IncidentFacts, key: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "tags": ["ccm", how, f"runbook:{f.runbook or 'none'}", f"host:{f.host}",
                  f"alert:{f.alertname}", f"ccm:{key}"],
-        "text": f"CCM fixed {f.alertname} on {f.host}: {f.result_line()}{ttf} "
-                f"(task {f.task_id}; {f.transcript})",
+        "text": escape(f"CCM fixed {f.alertname} on {f.host}: {f.result_line()}{ttf} "
+                       f"(task {f.task_id}; {f.transcript})", quote=False),
     }
     if isinstance(start, int):
         body["time"] = start

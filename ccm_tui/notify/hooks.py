@@ -36,10 +36,16 @@ from typing import Any
 from ccm_tui.config import NotifySettings
 from ccm_tui.core.model import Silence, Task, covering_silence, utcnow
 from ccm_tui.core.states import OPEN_STATES, TaskState
-from ccm_tui.core.text import duration
 from ccm_tui.hub.base import Hub
 from ccm_tui.notify import pagerduty, slack
-from ccm_tui.notify.channels import apprise_body, enabled_channels, should_page
+from ccm_tui.notify.channels import (
+    apprise_cleared,
+    apprise_digest,
+    apprise_escalated,
+    apprise_resolved,
+    enabled_channels,
+    should_page,
+)
 from ccm_tui.notify.facts import IncidentFacts, gather
 from ccm_tui.notify.grafana import annotation
 from ccm_tui.notify.quiet import plan_suggestion
@@ -116,9 +122,8 @@ async def _escalation(hub: Hub, task: Task, f: IncidentFacts, s: NotifySettings,
                                slack.escalation_message(f, paged=page and held is None,
                                                         held=why), task, kind="escalated"))
     if "apprise" in channels:
-        text = "\n".join([f.outcome or f.summary, *(f"- {r}" for r in f.reasons), f.transcript])
-        keys.append(await _put(hub, "apprise", f"apprise:{task.id}:escalated", apprise_body(
-            f"Escalated: {f.alertname} on {f.host}", text, "failure"), task, kind="escalated"))
+        keys.append(await _put(hub, "apprise", f"apprise:{task.id}:escalated",
+                               apprise_escalated(f), task, kind="escalated"))
     return _done(keys)
 
 
@@ -147,20 +152,15 @@ async def on_task_finished(hub: Hub, task: Task, *, settings: NotifySettings | N
             keys.append(await _put(hub, "slack", f"slack:{task.id}:cleared",
                                    slack.cleared_message(f), task, kind="cleared"))
         if "apprise" in channels:
-            keys.append(await _put(hub, "apprise", f"apprise:{task.id}:cleared", apprise_body(
-                f"Cleared upstream: {f.alertname} on {f.host}",
-                f"The alert resolved after the escalation; CCM changed nothing. "
-                f"{f.transcript}", "info"), task, kind="cleared"))
+            keys.append(await _put(hub, "apprise", f"apprise:{task.id}:cleared",
+                                   apprise_cleared(f), task, kind="cleared"))
         return _done(keys)
     if "slack" in channels:
         keys.append(await _put(hub, "slack", f"slack:{task.id}:resolved",
                                slack.resolved_message(f), task, kind="resolved"))
     if "apprise" in channels:
-        ttf = duration(f.time_to_fix, fine=True) if f.time_to_fix is not None else "-"
-        keys.append(await _put(hub, "apprise", f"apprise:{task.id}:resolved", apprise_body(
-            f"Fixed: {f.alertname} on {f.host}",
-            f"{f.result_line()} in {ttf} ({f.runbook or 'no runbook'}). {f.transcript}",
-            "success"), task, kind="resolved"))
+        keys.append(await _put(hub, "apprise", f"apprise:{task.id}:resolved",
+                               apprise_resolved(f), task, kind="resolved"))
     if "grafana" in channels and f.changed_anything:
         key = f"grafana:{task.id}:fix"
         keys.append(await _put(hub, "grafana", key, annotation(f, key), task, kind="annotation"))
@@ -222,9 +222,8 @@ async def enqueue_digest(hub: Hub, title: str, figures: list[tuple[str, str]],
         keys.append(await _put(hub, "slack", f"slack:digest:{day}",
                                slack.digest_message(title, figures, notes), None, kind="digest"))
     if "apprise" in channels:
-        text = "\n".join([*(f"- **{k}**: {v}" for k, v in figures), *(f"- {n}" for n in notes)])
         keys.append(await _put(hub, "apprise", f"apprise:digest:{day}",
-                               apprise_body(title, text), None, kind="digest"))
+                               apprise_digest(title, figures, notes), None, kind="digest"))
     return _done(keys)
 
 
