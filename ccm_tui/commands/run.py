@@ -98,9 +98,9 @@ def run(
                 _print_report(report, recorded)
             sys.stdout.flush()  # a reader that left shows here, not at exit
         except (BrokenPipeError, SystemExit):  # SystemExit(1): rich's, on a closed pipe
-            if not report.interrupted:
-                raise  # `ccm run … | head`: the reader left; the run ends as it did
-            _drop_stdout()  # the Ctrl-C ended the reader too (`| tee`): still exits 130
+            # The reader left (`| head`, or a Ctrl-C that ended `| tee` too): the run's
+            # own status still stands — 130, 1 for a host that failed, else 0.
+            _drop_stdout()
         if not recorded:  # on stderr with --json too: a script's log shows it
             typer.echo(f"warning: this run was not recorded in the hub: {why}", err=True)
     except KeyboardInterrupt:  # before the broadcast could watch for it

@@ -274,14 +274,17 @@ def test_an_interrupted_run_exits_130_though_its_reader_is_gone(
     assert audit(url)[0].detail["interrupted"] is True
 
 
-@pytest.mark.parametrize(("form", "status"), [("--json", 0), ("text", 1)])
-def test_a_whole_run_whose_reader_left_ends_as_before(
-        form: str, status: int, inventory: Path, url: str) -> None:
-    """No Ctrl-C, the reader gone before the report (`| head -0`): quietly, with the
-    status such a run always had (the root command's 0 for --json; rich's console ends
-    the text report with 1), and recorded."""
+@pytest.mark.parametrize("form", ["--json", "text"])
+@pytest.mark.parametrize(("command", "status", "summary"), [
+    ("echo hi", 0, "3 identical"), ("echo hi; exit 3", 1, "3 identical")])
+def test_a_whole_run_whose_reader_left_keeps_its_status(
+        form: str, command: str, status: int, summary: str, inventory: Path,
+        url: str) -> None:
+    """No Ctrl-C, the reader gone before the report (`| head -0`): quietly, recorded,
+    and with the run's own status in either format — 0 when every host exited 0, 1
+    otherwise (it was 0 for --json and 1 for the text report, whatever the hosts did)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ccm_tui", "run", "echo hi", "--hosts", "host-0[0-2]",
+        [sys.executable, "-m", "ccm_tui", "run", command, "--hosts", "host-0[0-2]",
          "--inventory", str(inventory), "--hub", url, *([form] if form == "--json" else [])],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -289,7 +292,7 @@ def test_a_whole_run_whose_reader_left_ends_as_before(
     proc.stdout.close()
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == status and not err, err
-    assert audit(url)[0].detail["summary"] == "3 identical"
+    assert audit(url)[0].detail["summary"] == summary
 
 
 def test_a_stop_before_any_host_starts_none_and_one_after_the_last_changes_nothing(
