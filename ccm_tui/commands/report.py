@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ccm_tui.commands._common import parse_duration, print_json, with_hub
-from ccm_tui.core.markdown import md_code, md_text
+from ccm_tui.core.markdown import md_code, md_line, md_text
 from ccm_tui.core.text import duration, printable
 
 if TYPE_CHECKING:
@@ -63,7 +63,8 @@ def _rate(pct_per_hour: float) -> str:
 def as_markdown(r: MorningReport) -> str:
     """The report as Markdown (for a wiki page, an email, a chat).
 
-    Every value from outside CCM goes through :func:`md_text` (or :func:`md_code`): a
+    Every value from outside CCM goes through :func:`md_text` (:func:`md_line` where it
+    starts a list item, :func:`md_code` in code): a
     ``|`` in a host name split its table cell, a backtick or ``<`` swallowed the rest.
     """
     out = ["# CCM morning report", "",
@@ -103,14 +104,14 @@ def as_markdown(r: MorningReport) -> str:
                 f"({md_text(t.severity)})" for t in items] + [""]
     if r.noisy_alerts:
         out += ["## Noisiest alerts (notifications, repeats included)", ""] + [
-            f"- {md_text(n.name)} on {md_text(n.host)}: {n.count}"
+            f"- {md_line(n.name)} on {md_text(n.host)}: {n.count}"
             for n in r.noisy_alerts] + [""]
     if r.busiest_hosts:
-        out += ["## Hosts with the most incidents", ""] + [f"- {md_text(h.name)}: {h.count}"
+        out += ["## Hosts with the most incidents", ""] + [f"- {md_line(h.name)}: {h.count}"
                                                            for h in r.busiest_hosts] + [""]
     if r.disk_forecasts:
         out += ["## Disks filling up", ""] + [
-            f"- {md_text(d.host)}: {d.disk_pct:.0f}% now, {_rate(d.pct_per_hour)}, full "
+            f"- {md_line(d.host)}: {d.disk_pct:.0f}% now, {_rate(d.pct_per_hour)}, full "
             + ("within a minute" if d.hours_to_full < 1 / 60 else
                f"in ~{_full_in(d.hours_to_full)}")
             for d in r.disk_forecasts] + [""]
@@ -122,7 +123,7 @@ def as_markdown(r: MorningReport) -> str:
                 for x in r.runbooks] + [""]
     if r.mode_changes:
         out += ["## Runbook mode changes", ""] + [
-            f"- {md_text(c.runbook)}: {_changed(c, md_text)} {md_text(c.from_mode)} → "
+            f"- {md_line(c.runbook)}: {_changed(c, md_text)} {md_text(c.from_mode)} → "
             f"{md_text(c.to_mode)}" for c in r.mode_changes]
     # one line per item: a label or an annotation cannot add a line, or act on a terminal
     return "\n".join(printable(line) for line in out).rstrip() + "\n"

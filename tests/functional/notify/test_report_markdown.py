@@ -107,3 +107,23 @@ async def test_names_holding_markdown_keep_the_tables_whole(tmp_path: Path) -> N
                          "td", "ul", "li", "code"}, page.tags
     # ordinary names read the same in the raw text
     assert "\n| disk_cleanup | 1 | 2m | 2m |\n" in done.stdout
+
+
+async def test_names_that_open_a_block_stay_in_their_list_item(tmp_path: Path) -> None:
+    """A host or alert name starting like a heading or a list (``# edge``, ``1. db``)
+    starts the report's list items as plain text, not a heading or a nested list."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with open_hub(url) as hub:
+        for host, alert in (("# edge-01", "- Loud"), ("1. db-01", "+ Queue")):
+            await make_task(hub, host, alert, path=FIX_PATH, finish_after=60,
+                            runbook="disk_cleanup", created_at=now - timedelta(minutes=30))
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "CCM_DEBUG": "1"}
+    done = subprocess.run([sys.executable, "-m", "ccm_tui", "report", "--hub", url,
+                           "--since", "12h", "--markdown"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    html = MarkdownIt("commonmark").enable(["table"]).render(done.stdout)
+    assert html.count("<h1>") == 1 and "<ol" not in html and "<ul>\n<li>\n<ul>" not in html
+    page = rendered(done.stdout)
+    assert "# edge-01: 1" in page.items and "1. db-01: 1" in page.items, page.items
