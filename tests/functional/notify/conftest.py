@@ -19,6 +19,7 @@ from ccm_tui.hub.base import Hub
 from ccm_tui.notify.delivery import RateLimiter
 from ccm_tui.notify.outbox import OutboxWorker, default_senders
 from tests.fakes.fake_grafana import FakeGrafana
+from tests.fakes.fake_json_webhook import FakeJsonWebhook
 from tests.fakes.fake_pagerduty import FakePagerDuty
 from tests.fakes.fake_slack import FakeSlack
 
@@ -40,6 +41,14 @@ async def nhub(tmp_path: Path) -> AsyncIterator[Hub]:
 @pytest.fixture
 async def fake_pd() -> AsyncIterator[FakePagerDuty]:
     fake = FakePagerDuty()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def fake_json() -> AsyncIterator[FakeJsonWebhook]:
+    fake = FakeJsonWebhook()
     await fake.start()
     yield fake
     await fake.stop()

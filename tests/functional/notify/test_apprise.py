@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import aiohttp
-import pytest
 
 from ccm_tui.hub.base import Hub
 from ccm_tui.notify.digest import maybe_queue_digest
 from ccm_tui.notify.outbox import OutboxWorker, default_senders
 from tests.fakes.fake_json_webhook import FakeJsonWebhook
 from tests.functional.notify.conftest import PAST, notify_settings
-
-
-@pytest.fixture
-async def fake_json() -> AsyncIterator[FakeJsonWebhook]:
-    fake = FakeJsonWebhook()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def test_digest_reaches_apprise_and_a_500_is_retried(

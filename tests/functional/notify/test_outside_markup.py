@@ -8,12 +8,11 @@ link, code or HTML comes from a value), Grafana's HTML text; PagerDuty's JSON as
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
-import pytest
 from apprise import NotifyFormat
 from apprise.conversion.format import convert_between
 from markdown_it import MarkdownIt
@@ -56,14 +55,6 @@ OUTSIDE = (HOST, ALERT, SUMMARY, RUNBOOK, GROUP, CAUSE, *REASONS, "*k* <x>", "<@
            RESTART[1]["summary"])
 #: The digest's report window: tasks made before this morning are in it.
 MORNING = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def fake_json() -> AsyncIterator[FakeJsonWebhook]:
-    fake = FakeJsonWebhook()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def _task(hub: Hub, path: tuple[TaskState, ...], *, alertname: str = ALERT,
