@@ -7,6 +7,7 @@ Also read: what ``ansible-inventory --list`` prints (JSON), so dynamic inventori
 ``ansible_python_interpreter``, and in ``ansible_ssh_common_args`` /
 ``ansible_ssh_extra_args`` a jump host (``-J``, ``-o ProxyJump=``, ``ProxyCommand="ssh
 -W %h:%p JUMP"``) and the algorithms (``-o KexAlgorithms=``, ``-o Ciphers=``, ``-c``).
+(read by :mod:`.ssh_args`).
 Other scalar variables become labels, so ``label:env=prod`` works, except those
 named like secrets (``*password*``, ``*token*``…). Hosts whose
 ``ansible_connection`` is not SSH (``local``, ``winrm``, ``docker``…) are left out, with a note.
@@ -27,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from ccm_tui.core.errors import InventoryError
-from ccm_tui.fleet.fields import algorithm_list, check_name, parse_port
+from ccm_tui.fleet.fields import check_name, parse_port
 from ccm_tui.fleet.inventory import FleetHost
-from ccm_tui.fleet.jump import jump_chain, proxy_command_jump
+from ccm_tui.fleet.ssh_args import proxy_jump, ssh_algorithms
 
 _IMPLICIT = {"all", "ungrouped"}
 
@@ -168,8 +169,8 @@ class _Tree:
             labels=labels,
             identity_files=(key,) if key else (),
             jump=proxy_jump(ssh_args, where),
-            kex_algs=_algorithms(ssh_args, "kexalgorithms", where),
-            ciphers=_algorithms(ssh_args, "ciphers", where),
+            kex_algs=ssh_algorithms(ssh_args, "kexalgorithms", where),
+            ciphers=ssh_algorithms(ssh_args, "ciphers", where),
             python=python if (python := get("ansible_python_interpreter")) and not
             python.startswith("auto") else "python3",  # auto*: Ansible's discovery modes
             source=where,
@@ -180,26 +181,6 @@ class _Tree:
 _SECRET = re.compile(r"(?i)passw(or)?d|(^|_)pass($|_)|secret|(^|_)tokens?($|_)|credential"
                      r"|api_?key|private_?key")
 _INVENTORY_HOSTNAME = re.compile(r"\{\{\s*inventory_hostname(_short)?\s*\}\}")
-
-
-def _algorithms(args: str, option: str, where: str) -> str:
-    """``-o KexAlgorithms=…`` / ``-o Ciphers=…`` (or ``-c …``) in ssh arguments, checked."""
-    lowered = args.lower()
-    if option not in lowered and (option != "ciphers" or "-c" not in args):
-        return ""  # the common case, without a shell-style parse per host
-    try:
-        words = shlex.split(args)
-    except ValueError:
-        return ""
-    for i, w in enumerate(words):
-        nxt = words[i + 1] if i + 1 < len(words) else ""
-        if option == "ciphers" and w.startswith("-c") and (w[2:] or nxt):  # -c L, or -cL
-            return algorithm_list(w[2:] or nxt, f"{where}: -c")
-        text = nxt if w == "-o" else w[2:] if w.startswith("-o") else ""
-        m = re.match(r"\s*(\w+)\s*[= ]\s*(.+)", text)
-        if m and m.group(1).lower() == option:
-            return algorithm_list(m.group(2).strip(), f"{where}: -o {m.group(1)}")
-    return ""
 
 
 #: Characters after which ``str.split`` and ``shlex`` could disagree (quotes, escapes,
@@ -213,33 +194,6 @@ def _split(line: str) -> list[str]:
     if line.isascii() and _SHELL_SYNTAX.isdisjoint(line):
         return line.split()
     return shlex.split(line, comments=True)
-
-
-def proxy_jump(args: str, where: str = "ssh arguments") -> str | None:
-    """The jump hosts in ssh arguments (``-J a,b``, ``ProxyJump=``, ``ProxyCommand=ssh
-    -W``), as :func:`~.jump.jump_chain` keeps them; :class:`InventoryError` at ``where``
-    for a hop that is not one."""
-    lowered = args.lower()
-    if "-j" not in lowered and "proxy" not in lowered:
-        return None  # the common case, without a shell-style parse per host
-    try:
-        words = shlex.split(args)
-    except ValueError:
-        return None
-    for i, w in enumerate(words):
-        opt = words[i + 1] if i + 1 < len(words) else ""
-        if w == "-J" and opt:
-            return jump_chain(opt, f"{where}: -J")
-        if w.startswith("-J") and len(w) > 2:
-            return jump_chain(w[2:], f"{where}: -J")
-        text = w[2:] if w.startswith("-o") and len(w) > 2 else opt if w == "-o" else ""
-        m = re.match(r"(?i)\s*(ProxyJump|ProxyCommand)\s*[= ]\s*(.+)", text)
-        if m and m.group(1).lower() == "proxyjump":
-            return jump_chain(m.group(2), f"{where}: -o ProxyJump")
-        if m:
-            through = proxy_command_jump(m.group(2))
-            return jump_chain(through, f"{where}: -o ProxyCommand") if through else None
-    return None
 
 
 # -- host ranges -------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ccm_tui.daemon.health import snapshot_of
+from ccm_tui.daemon.probe_snapshot import snapshot_of
 from ccm_tui.fleet.ssh_types import RunResult
 from ccm_tui.hub import open_hub
 from tests.functional.daemon.conftest import FleetEnv, make_env

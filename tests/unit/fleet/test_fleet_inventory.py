@@ -9,8 +9,9 @@ import pytest
 from ccm_tui.commands.init import INVENTORY_EXAMPLE
 from ccm_tui.core.errors import InventoryError
 from ccm_tui.fleet.inventory import FleetHost, detect_format, load_inventory
-from ccm_tui.fleet.inventory_ansible import expand_range, proxy_jump
+from ccm_tui.fleet.inventory_ansible import expand_range
 from ccm_tui.fleet.inventory_sshconfig import SSHConfig
+from ccm_tui.fleet.ssh_args import proxy_jump
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
